@@ -1,0 +1,97 @@
+// Every error orgengine reports to a caller carries a code from this table; the
+// table alone decides the HTTP status and the gRPC status code for it.
+
+/** gRPC status codes we use (numbers from grpc/status.h). */
+export const GrpcStatus = {
+  OK: 0,
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+interface CodeSpec {
+  http: number;
+  grpc: number;
+  /** Temporary errors may succeed when retried unchanged. */
+  temporary: boolean;
+}
+
+/** Error code -> HTTP status -> gRPC status, the single source of truth. */
+export const ERROR_TABLE = {
+  BAD_REQUEST: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, temporary: false },
+  POLICY_INVALID: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, temporary: false },
+  UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, temporary: false },
+  FORBIDDEN: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, temporary: false },
+  LESSON_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  POLICY_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  ROOM_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  NODE_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  STUDENT_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  POLICY_NOT_BOUND: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  LESSON_NOT_READY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: true },
+  PRELOAD_IN_PROGRESS: { http: 409, grpc: GrpcStatus.ABORTED, temporary: true },
+  SOURCE_MISSING_TUTOR: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SOURCE_MISSING_CLASS: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SOURCE_MISSING_LPC: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SOURCE_MISSING_WECHAT_GROUP: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SOURCE_UNASSIGNED_STUDENT: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SOURCE_INCONSISTENT: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SOURCE_EMPTY: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  LIMIT_EXCEEDED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  PAYLOAD_TOO_LARGE: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  OVERLOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
+  BACKEND_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
+  INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL, temporary: false },
+} as const satisfies Record<string, CodeSpec>;
+
+/** One of the codes in ERROR_TABLE. */
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+/** The typed error every layer throws; transports map it through ERROR_TABLE. */
+export class OrgError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'OrgError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_TABLE[this.code].http;
+  }
+
+  get grpcStatus(): number {
+    return ERROR_TABLE[this.code].grpc;
+  }
+
+  get temporary(): boolean {
+    return ERROR_TABLE[this.code].temporary;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
+  }
+}
+
+/** True when `e` is an OrgError (optionally with the given code). */
+export function isOrgError(e: unknown, code?: ErrorCode): e is OrgError {
+  return e instanceof OrgError && (code === undefined || e.code === code);
+}
+
+/** Wraps anything thrown into an OrgError; unknown failures become INTERNAL. */
+export function toOrgError(e: unknown): OrgError {
+  if (e instanceof OrgError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new OrgError('INTERNAL', message);
+}

@@ -1,0 +1,173 @@
+// Single-lesson preload: read the source, compile with the bound policy, write a
+// new Redis version and the MySQL rows, then switch readers to the new version
+// last. Every attempt is recorded in preload_run, including failed ones.
+import { randomUUID } from 'node:crypto';
+import type { Pool } from 'mysql2/promise';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { OrgError, toOrgError } from '../errors.js';
+import { compileLesson } from '../model/compile.js';
+import { parsePolicyConf, type PreloadMode } from '../model/policy.js';
+import type { Topology } from '../model/topology.js';
+import type { RedisClient } from '../store/redis/client.js';
+import { lessonKeys } from '../store/redis/keys.js';
+import { dropVersion, writeVersion } from '../store/redis/lessonWriter.js';
+import { getBoundPolicy } from '../store/mysql/policies.js';
+import { finishRun, startRun } from '../store/mysql/preloadRuns.js';
+import { readLessonInfo, readLessonSource } from '../store/mysql/source.js';
+import { setLessonStatus, writeTopology } from '../store/mysql/topology.js';
+
+/** Stages a preload passes through, reported to `onStage` (progress, tests). */
+export type PreloadStage = 'compiled' | 'redis-written' | 'mysql-written' | 'switched';
+
+/** What a preload needs. */
+export interface PreloadDeps {
+  pool: Pool;
+  redis: RedisClient;
+  config: Pick<
+    Config,
+    'keyPrefix' | 'ttlSeconds' | 'defaultPartitionSize' | 'maxStudentsPerLesson' | 'redisFieldsPerCommand' | 'redisCommandsPerPipeline' | 'mysqlBatchRows' | 'preloadLockSeconds'
+  >;
+  log?: Logger;
+  now?: () => number;
+}
+
+/** Options of one preload. */
+export interface PreloadOptions {
+  /** Overrides the policy's preloadMode. */
+  mode?: PreloadMode;
+  onStage?: (stage: PreloadStage, topo: Topology) => void | Promise<void>;
+}
+
+/** What a successful preload did. */
+export interface PreloadResult {
+  runId: number;
+  lessonId: number;
+  policyId: number;
+  mode: PreloadMode;
+  version: number;
+  previousVersion: number;
+  counts: Topology['counts'];
+  redisCommands: number;
+  mysqlRows: number;
+  durationMs: number;
+  timings: Record<'read' | 'compile' | 'redis' | 'mysql' | 'switch', number>;
+}
+
+/** Preloads one lesson. Throws OrgError with a code on any failure (after recording it). */
+export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: PreloadOptions = {}): Promise<PreloadResult> {
+  const { pool, redis, config } = deps;
+  const now = deps.now ?? Date.now;
+  if (!Number.isSafeInteger(lessonId) || lessonId < 1) throw new OrgError('BAD_REQUEST', `lesson id must be a positive integer, got ${lessonId}`);
+  const t0 = now();
+  const runId = await startRun(pool, lessonId, t0);
+  const lk = lessonKeys(config.keyPrefix, lessonId);
+  const token = randomUUID();
+  let locked = false;
+  let version = 0;
+  let policyId: number | null = null;
+  let mode: PreloadMode | null = null;
+  let topo: Topology | undefined;
+  let redisCommands = 0;
+  const timings = { read: 0, compile: 0, redis: 0, mysql: 0, switch: 0 };
+  let mark = t0;
+  const lap = (k: keyof typeof timings) => {
+    const t = now();
+    timings[k] = t - mark;
+    mark = t;
+  };
+
+  try {
+    const lesson = await readLessonInfo(pool, lessonId);
+    if (!lesson) throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} does not exist`);
+    const bound = await getBoundPolicy(pool, lessonId);
+    if (!bound) throw new OrgError('POLICY_NOT_BOUND', `lesson ${lessonId} has no policy bound`);
+    if (!bound.policy) throw new OrgError('POLICY_NOT_FOUND', `lesson ${lessonId} is bound to policy ${bound.policyId}, which does not exist`);
+    policyId = bound.policy.policyId;
+    let conf;
+    try {
+      conf = parsePolicyConf(bound.policy.confText, config.defaultPartitionSize);
+    } catch (e) {
+      const err = toOrgError(e);
+      throw new OrgError(err.code, `policy ${JSON.stringify(bound.policy.name)}: ${err.message}`, err.details);
+    }
+    mode = opts.mode ?? conf.preloadMode;
+
+    const [code, v] = await redis.oeBeginPreload1(lk.head, lk.lock, lk.versionSeq, token, config.preloadLockSeconds * 1000, runId, now(), config.ttlSeconds);
+    if (code !== 0) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId} is being preloaded by another run`);
+    locked = true;
+    version = v;
+    await setLessonStatus(pool, lessonId, 'preloading');
+
+    const source = await readLessonSource(pool, lesson);
+    lap('read');
+    topo = compileLesson(source, { ...conf, preloadMode: mode }, { policyId, maxStudents: config.maxStudentsPerLesson });
+    lap('compile');
+    await opts.onStage?.('compiled', topo);
+
+    const written = await writeVersion(redis, lk, topo, version, {
+      ttlSeconds: config.ttlSeconds,
+      fieldsPerCommand: config.redisFieldsPerCommand,
+      commandsPerPipeline: config.redisCommandsPerPipeline,
+      mode,
+    });
+    redisCommands += written.commands;
+    lap('redis');
+    await opts.onStage?.('redis-written', topo);
+
+    const mysqlRows = await writeTopology(pool, topo, version, config.mysqlBatchRows, mode !== 'minimal');
+    lap('mysql');
+    await opts.onStage?.('mysql-written', topo);
+
+    // Last: readers move to the new version in one step.
+    const [sw, previousVersion] = await redis.oeSwitchVersion1(lk.head, lk.lock, version, token, runId, now(), config.ttlSeconds, lk.channel);
+    redisCommands++;
+    if (sw === 1) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId}: the preload lock expired before the switch; another run owns the lesson`);
+    if (sw === 2) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId}: version ${previousVersion} is newer than this run's ${version}`);
+    lap('switch');
+    await opts.onStage?.('switched', topo);
+    if (previousVersion > 0) {
+      await dropVersion(redis, lk, previousVersion).catch((e: unknown) => {
+        // Not fatal: the old version is unreadable already and expires with its TTL.
+        deps.log?.warn({ lessonId, previousVersion, err: String(e) }, 'could not drop the previous version');
+      });
+    }
+    await redis.oeEndPreload1(lk.head, lk.lock, token, 0, now());
+    locked = false;
+
+    const durationMs = now() - t0;
+    const result: PreloadResult = {
+      runId,
+      lessonId,
+      policyId,
+      mode,
+      version,
+      previousVersion,
+      counts: topo.counts,
+      redisCommands,
+      mysqlRows,
+      durationMs,
+      timings,
+    };
+    await finishRun(pool, runId, { status: 'succeeded', policyId, mode, version, counts: topo.counts, redisCommands, mysqlRows, durationMs }, now());
+    deps.log?.info({ lessonId, runId, version, counts: topo.counts, durationMs, timings }, 'preload succeeded');
+    return result;
+  } catch (e) {
+    const err = toOrgError(e);
+    // Undo what is not readable anyway, so nothing half-written lingers.
+    if (locked) {
+      if (version > 0) await dropVersion(redis, lk, version).catch(() => undefined);
+      await redis.oeEndPreload1(lk.head, lk.lock, token, 1, now()).catch(() => undefined);
+      const head = await redis.hget(lk.head, 'version').catch(() => null);
+      await setLessonStatus(pool, lessonId, head ? 'ready' : 'failed').catch(() => undefined);
+    }
+    await finishRun(
+      pool,
+      runId,
+      { status: 'failed', policyId, mode, version: version || null, counts: topo?.counts ?? null, redisCommands, durationMs: now() - t0, errorCode: err.code, errorMessage: err.message },
+      now(),
+    ).catch(() => undefined);
+    deps.log?.warn({ lessonId, runId, code: err.code, err: err.message }, 'preload failed');
+    throw err;
+  }
+}

@@ -1,0 +1,172 @@
+// Versioned, idempotent schema migrations, run by `orgengine migrate`. A
+// migration is never edited once released: add a new one instead. Statements
+// stay portable to MySQL-compatible stores (no procedures, no triggers).
+
+/** One schema step. */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+/** Every migration, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'engine tables',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS policy (
+        policy_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        name VARCHAR(64) NOT NULL,
+        conf TEXT NOT NULL,
+        description VARCHAR(512) NOT NULL DEFAULT '',
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (policy_id),
+        UNIQUE KEY uk_policy_name (name)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS lesson (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        course_id BIGINT UNSIGNED NOT NULL,
+        title VARCHAR(255) NOT NULL,
+        teacher_uid BIGINT UNSIGNED NOT NULL,
+        start_time DATETIME(3) NOT NULL,
+        end_time DATETIME(3) NOT NULL,
+        status ENUM('scheduled','preloading','ready','failed') NOT NULL DEFAULT 'scheduled',
+        preload_version INT UNSIGNED NOT NULL DEFAULT 0,
+        student_count INT UNSIGNED NOT NULL DEFAULT 0,
+        room_count INT UNSIGNED NOT NULL DEFAULT 0,
+        node_count INT UNSIGNED NOT NULL DEFAULT 0,
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (lesson_id),
+        KEY ix_lesson_start (start_time)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS lesson_policy (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        policy_id BIGINT UNSIGNED NOT NULL,
+        bound_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (lesson_id),
+        KEY ix_lesson_policy_policy (policy_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS live_room (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        virtual_room_id VARCHAR(96) NOT NULL,
+        root_node_id VARCHAR(64) NOT NULL,
+        biz_id BIGINT UNSIGNED NOT NULL,
+        room_type VARCHAR(16) NOT NULL,
+        teacher_uid BIGINT UNSIGNED NOT NULL,
+        start_time DATETIME(3) NOT NULL,
+        end_time DATETIME(3) NOT NULL,
+        status ENUM('scheduled','live','closed') NOT NULL DEFAULT 'scheduled',
+        member_count INT UNSIGNED NOT NULL,
+        partitions INT UNSIGNED NOT NULL,
+        preload_version INT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, room_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS org_node (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        node_id VARCHAR(64) NOT NULL,
+        parent_id VARCHAR(64) NULL,
+        root_id VARCHAR(64) NOT NULL,
+        virtual_node_id VARCHAR(96) NOT NULL,
+        source_id VARCHAR(64) NULL,
+        kind VARCHAR(16) NOT NULL,
+        path VARCHAR(512) NOT NULL,
+        depth TINYINT UNSIGNED NOT NULL,
+        capacity INT UNSIGNED NULL,
+        size INT UNSIGNED NOT NULL,
+        preload_version INT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, node_id),
+        KEY ix_org_node_parent (lesson_id, parent_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS room_user (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        node_id VARCHAR(64) NOT NULL,
+        partition_no INT UNSIGNED NOT NULL,
+        join_order INT UNSIGNED NOT NULL,
+        preload_version INT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, uid, room_id),
+        KEY ix_room_user_room (lesson_id, room_id, partition_no)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS preload_run (
+        run_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        policy_id BIGINT UNSIGNED NULL,
+        mode VARCHAR(16) NULL,
+        version INT UNSIGNED NULL,
+        status ENUM('running','succeeded','failed') NOT NULL,
+        error_code VARCHAR(48) NULL,
+        error_message TEXT NULL,
+        rooms INT UNSIGNED NULL,
+        nodes INT UNSIGNED NULL,
+        positions INT UNSIGNED NULL,
+        room_users INT UNSIGNED NULL,
+        member_partitions INT UNSIGNED NULL,
+        redis_commands INT UNSIGNED NULL,
+        mysql_rows INT UNSIGNED NULL,
+        duration_ms INT UNSIGNED NULL,
+        host VARCHAR(128) NOT NULL,
+        started_at DATETIME(3) NOT NULL,
+        finished_at DATETIME(3) NULL,
+        PRIMARY KEY (run_id),
+        KEY ix_preload_run_lesson (lesson_id, run_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'source schema (stand-in for the tutoring and sales systems)',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS src_staff (
+        staff_uid BIGINT UNSIGNED NOT NULL,
+        name VARCHAR(128) NOT NULL,
+        role ENUM('tutor','lpc') NOT NULL,
+        PRIMARY KEY (staff_uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS src_lesson_staff (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        staff_uid BIGINT UNSIGNED NOT NULL,
+        on_camera TINYINT(1) NOT NULL DEFAULT 0,
+        PRIMARY KEY (lesson_id, staff_uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS src_enrolment (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        student_uid BIGINT UNSIGNED NOT NULL,
+        enrolled_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (lesson_id, student_uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS src_tutor_assignment (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        student_uid BIGINT UNSIGNED NOT NULL,
+        tutor_uid BIGINT UNSIGNED NOT NULL,
+        class_id BIGINT UNSIGNED NULL,
+        PRIMARY KEY (lesson_id, student_uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS src_class (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        class_id BIGINT UNSIGNED NOT NULL,
+        tutor_uid BIGINT UNSIGNED NOT NULL,
+        name VARCHAR(128) NOT NULL,
+        capacity INT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, class_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS src_wechat_group (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        group_id BIGINT UNSIGNED NOT NULL,
+        lpc_uid BIGINT UNSIGNED NOT NULL,
+        name VARCHAR(128) NOT NULL,
+        PRIMARY KEY (lesson_id, group_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS src_lpc_assignment (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        student_uid BIGINT UNSIGNED NOT NULL,
+        lpc_uid BIGINT UNSIGNED NOT NULL,
+        wechat_group_id BIGINT UNSIGNED NULL,
+        PRIMARY KEY (lesson_id, student_uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+];

@@ -1,0 +1,84 @@
+// The MySQL pool and the migration runner.
+import mysql, { type Pool, type PoolOptions } from 'mysql2/promise';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+/** Opens a pool on `url` (mysql://user:pass@host:port/db). Times are UTC. */
+export function createMysqlPool(url: string, connectionLimit = 8): Pool {
+  const u = new URL(url);
+  const opts: PoolOptions = {
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+    database: decodeURIComponent(u.pathname.replace(/^\//, '')) || undefined,
+    connectionLimit,
+    timezone: 'Z',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    dateStrings: false,
+    enableKeepAlive: true,
+    // Multi-row INSERTs of a few thousand rows can exceed small defaults.
+    maxPreparedStatements: 256,
+  };
+  return mysql.createPool(opts);
+}
+
+/** Creates the database named in `url` if it does not exist (connects without it first). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(db)) throw new Error(`database name ${JSON.stringify(db)} must be 1-64 chars of [A-Za-z0-9_]`);
+  u.pathname = '/';
+  const conn = await mysql.createConnection({
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+  });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${db}\` CHARACTER SET utf8mb4`);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** What one migrate call did. */
+export interface MigrateResult {
+  applied: Array<Pick<Migration, 'version' | 'name'>>;
+  current: number;
+}
+
+/**
+ * Applies every migration newer than the recorded version, in order, under a
+ * named lock so concurrent `migrate` calls (several workers starting) are safe.
+ */
+export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
+  const conn = await pool.getConnection();
+  try {
+    const [lockRows] = await conn.query<mysql.RowDataPacket[]>("SELECT GET_LOCK('orgengine_migrate', 60) AS got");
+    if (lockRows[0]?.got !== 1) throw new Error('migrate: could not take the migration lock within 60 s');
+    try {
+      await conn.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INT UNSIGNED NOT NULL PRIMARY KEY,
+        name VARCHAR(255) NOT NULL,
+        applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations');
+      let current = Number(rows[0]?.v ?? 0);
+      const applied: MigrateResult['applied'] = [];
+      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+        if (m.version <= current) continue;
+        // DDL commits implicitly in MySQL; IF NOT EXISTS makes a half-applied step re-runnable.
+        for (const sql of m.statements) await conn.query(sql);
+        await conn.query('INSERT INTO schema_migrations (version, name) VALUES (?, ?)', [m.version, m.name]);
+        applied.push({ version: m.version, name: m.name });
+        current = m.version;
+      }
+      return { applied, current };
+    } finally {
+      await conn.query("SELECT RELEASE_LOCK('orgengine_migrate')");
+    }
+  } finally {
+    conn.release();
+  }
+}

@@ -1,0 +1,125 @@
+// Reads of the readable version of a lesson: each is one Lua script, one round
+// trip. A lesson with no readable version answers LESSON_NOT_READY (a preload is
+// running or failed) or LESSON_NOT_FOUND (never preloaded here).
+import { OrgError } from '../../errors.js';
+import type { BizType, OrgPolicy, PreloadMode, StreamPolicy } from '../../model/policy.js';
+import type { LessonRecord, OrgNode, Room } from '../../model/topology.js';
+import type { RedisClient } from './client.js';
+import { unpack } from './codec.js';
+import type { LessonKeys } from './keys.js';
+
+/** The lesson record of a version, plus how positions are bucketed. */
+export interface StoredLesson extends LessonRecord {
+  version: number;
+  posBuckets: number;
+}
+
+/** A student's position as stored: org node and (room, partition) pairs. */
+export interface StoredPosition {
+  nodeId: string;
+  rooms: Array<{ roomId: string; partition: number }>;
+}
+
+const str = (b: unknown): string => (Buffer.isBuffer(b) ? b.toString('utf8') : String(b));
+
+/** Checks the status prefix every read script returns; returns the version and the rest. */
+function unwrap(lessonId: number, reply: unknown[]): { version: number; rest: unknown[] } {
+  const code = Number(reply[0]);
+  if (code === 0) return { version: Number(str(reply[1])), rest: reply.slice(2) };
+  if (code === 1) {
+    throw new OrgError('LESSON_NOT_READY', `lesson ${lessonId} is not ready (${str(reply[1])})`, { status: str(reply[1]) });
+  }
+  throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} is not preloaded`);
+}
+
+/** Turns an HGETALL flat reply of the lesson hash into a record. */
+export function decodeLessonHash(flat: unknown[]): StoredLesson {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[str(flat[i])] = str(flat[i + 1]);
+  const n = (k: string) => Number(h[k]);
+  return {
+    lessonId: n('lessonId'),
+    courseId: n('courseId'),
+    title: h.title ?? '',
+    teacherUid: n('teacherUid'),
+    startTime: n('startTime'),
+    endTime: n('endTime'),
+    policyId: n('policyId'),
+    bizType: h.bizType as BizType,
+    streamPolicy: h.streamPolicy as StreamPolicy,
+    orgPolicy: h.orgPolicy as OrgPolicy,
+    preloadMode: h.preloadMode as PreloadMode,
+    partitionSize: n('partitionSize'),
+    studentCount: n('studentCount'),
+    roomCount: n('roomCount'),
+    nodeCount: n('nodeCount'),
+    version: n('version'),
+    posBuckets: n('posBuckets'),
+  };
+}
+
+/** Decodes a stored position blob. */
+export function decodePosition(blob: Buffer): StoredPosition {
+  const p = unpack<{ n: string; r: Array<[string, number]> }>(blob);
+  return { nodeId: p.n, rooms: p.r.map(([roomId, partition]) => ({ roomId, partition })) };
+}
+
+/** The lesson and all its rooms. */
+export async function readLesson(redis: RedisClient, lk: LessonKeys): Promise<{ lesson: StoredLesson; rooms: Room[] }> {
+  const { rest } = unwrap(lk.lessonId, await redis.oeReadLesson1Buffer(lk.head));
+  const roomsFlat = rest[1] as Buffer[];
+  const rooms: Room[] = [];
+  for (let i = 1; i < roomsFlat.length; i += 2) rooms.push(unpack<Room>(roomsFlat[i]!));
+  return { lesson: decodeLessonHash(rest[0] as unknown[]), rooms };
+}
+
+/** One room. */
+export async function readRoom(redis: RedisClient, lk: LessonKeys, roomId: string): Promise<Room> {
+  const { rest } = unwrap(lk.lessonId, await redis.oeReadRoom1Buffer(lk.head, roomId));
+  if (!rest[0]) throw new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(roomId)}`);
+  return unpack<Room>(rest[0] as Buffer);
+}
+
+/** One org node with, on request, its children and its parent. */
+export async function readNode(
+  redis: RedisClient,
+  lk: LessonKeys,
+  nodeId: string,
+  opts: { children?: boolean; parent?: boolean } = {},
+): Promise<{ node: OrgNode; children: OrgNode[]; parent: OrgNode | null }> {
+  const reply = await redis.oeReadNode1Buffer(lk.head, nodeId, opts.children ? '1' : '0', opts.parent ? '1' : '0');
+  const { rest } = unwrap(lk.lessonId, reply);
+  if (!rest[0]) throw new OrgError('NODE_NOT_FOUND', `lesson ${lk.lessonId} has no org node ${JSON.stringify(nodeId)}`);
+  const children = ((rest[1] as Array<Buffer | null>) ?? []).filter((b): b is Buffer => Buffer.isBuffer(b)).map((b) => unpack<OrgNode>(b));
+  return { node: unpack<OrgNode>(rest[0] as Buffer), children, parent: Buffer.isBuffer(rest[2]) ? unpack<OrgNode>(rest[2]) : null };
+}
+
+/** A student's position. */
+export async function readPosition(redis: RedisClient, lk: LessonKeys, uid: number): Promise<StoredPosition> {
+  const { rest } = unwrap(lk.lessonId, await redis.oeReadPosition1Buffer(lk.head, uid));
+  if (!rest[0]) throw new OrgError('STUDENT_NOT_FOUND', `student ${uid} has no position in lesson ${lk.lessonId}`);
+  return decodePosition(rest[0] as Buffer);
+}
+
+/** One page of a room partition's members (uid, join order), after `cursor`. */
+export async function readMembers(
+  redis: RedisClient,
+  lk: LessonKeys,
+  roomId: string,
+  partition: number,
+  cursor: number | null,
+  limit: number,
+): Promise<{ members: Array<{ uid: number; order: number }>; next: number | null }> {
+  const reply = await redis.oeReadMembers1(lk.head, roomId, partition, cursor === null ? '-inf' : String(cursor), limit);
+  const { rest } = unwrap(lk.lessonId, reply);
+  const flat = rest[0] as string[];
+  const members: Array<{ uid: number; order: number }> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) members.push({ uid: Number(flat[i]), order: Number(flat[i + 1]) });
+  return { members, next: members.length === limit ? members[members.length - 1]!.order : null };
+}
+
+/** Head of a lesson: status and readable version (0 when none). */
+export async function readHead(redis: RedisClient, lk: LessonKeys): Promise<{ status: string | null; version: number }> {
+  const [status, version] = await redis.hmget(lk.head, 'status', 'version');
+  return { status: status ?? null, version: version ? Number(version) : 0 };
+}

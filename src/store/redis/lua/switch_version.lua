@@ -1,0 +1,23 @@
+-- switch_version: make a fully written preload version the one readers use.
+-- The single step that turns a preload visible; fenced by the preload lock so a
+-- run that lost its lock (stalled, taken over) can never switch.
+-- KEYS[1] lesson head hash
+-- KEYS[2] lesson preload lock
+-- ARGV[1] new version
+-- ARGV[2] lock token held by this run
+-- ARGV[3] run id
+-- ARGV[4] now (ms)
+-- ARGV[5] ttl (seconds) for the head hash
+-- ARGV[6] shard channel of the lesson
+-- Returns {code, previous version}: 0 ok, 1 lock lost, 2 version not newer than current
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then
+  return {1, 0}
+end
+local prev = tonumber(redis.call('HGET', KEYS[1], 'version') or '0') or 0
+if tonumber(ARGV[1]) <= prev then
+  return {2, prev}
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'status', 'ready', 'runId', ARGV[3], 'updatedAt', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('SPUBLISH', ARGV[6], 'version:' .. ARGV[1])
+return {0, prev}

@@ -1,0 +1,56 @@
+// Loads every Lua script in ./lua once per connection with defineCommand, under
+// a versioned name, and turns their small return codes into typed errors.
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis, Result } from 'ioredis';
+
+/** Bumped when any script's contract changes, so old and new code never share a name. */
+export const SCRIPT_VERSION = 1;
+
+/** Each script: its file and the number of KEYS it takes. */
+export const SCRIPTS = {
+  beginPreload: { file: 'begin_preload.lua', keys: 3 },
+  switchVersion: { file: 'switch_version.lua', keys: 2 },
+  endPreload: { file: 'end_preload.lua', keys: 2 },
+  readLesson: { file: 'read_lesson.lua', keys: 1 },
+  readRoom: { file: 'read_room.lua', keys: 1 },
+  readNode: { file: 'read_node.lua', keys: 1 },
+  readPosition: { file: 'read_position.lua', keys: 1 },
+  readMembers: { file: 'read_members.lua', keys: 1 },
+} as const;
+
+type Arg = string | number | Buffer;
+
+// The script commands as they appear on a client (names carry SCRIPT_VERSION).
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    oeBeginPreload1(head: string, lock: string, vseq: string, token: string, lockMs: number, runId: number, now: number, ttl: number): Result<[number, number], Context>;
+    oeSwitchVersion1(head: string, lock: string, version: number, token: string, runId: number, now: number, ttl: number, channel: string): Result<[number, number], Context>;
+    oeEndPreload1(head: string, lock: string, token: string, failed: 0 | 1, now: number): Result<number, Context>;
+    oeReadLesson1Buffer(head: string): Result<unknown[], Context>;
+    oeReadRoom1Buffer(head: string, roomId: Arg): Result<unknown[], Context>;
+    oeReadNode1Buffer(head: string, nodeId: Arg, children: '0' | '1', parent: '0' | '1'): Result<unknown[], Context>;
+    oeReadPosition1Buffer(head: string, uid: Arg): Result<unknown[], Context>;
+    oeReadMembers1(head: string, roomId: Arg, partition: number, cursor: string, limit: number): Result<unknown[], Context>;
+  }
+}
+
+const luaDir = new URL('./lua/', import.meta.url);
+const sources = new Map<string, string>();
+
+/** The text of a script file (cached). */
+export function scriptSource(file: string): string {
+  let s = sources.get(file);
+  if (s === undefined) {
+    s = readFileSync(new URL(file, luaDir), 'utf8');
+    sources.set(file, s);
+  }
+  return s;
+}
+
+/** Defines every script on a client as oe<Name><SCRIPT_VERSION>. */
+export function defineScripts(client: Redis | Cluster): void {
+  for (const [name, spec] of Object.entries(SCRIPTS)) {
+    const cmd = `oe${name[0]!.toUpperCase()}${name.slice(1)}${SCRIPT_VERSION}`;
+    client.defineCommand(cmd, { numberOfKeys: spec.keys, lua: scriptSource(spec.file) });
+  }
+}
