@@ -39,19 +39,61 @@ export class LessonKeys {
     return new VersionKeys(`${this.base}v${v}:`);
   }
 
-  /** In-class state: uid -> picked group node id. */
+  // ---- In-class state (never versioned, never touched by a preload) ----
+
+  /** Hash uid -> picked group node id. */
   get stateGroup(): string {
     return `${this.base}st:group`;
   }
 
-  /** In-class state: muted uids of a room. */
+  /** Hash group node id -> seats taken (group picks keep it <= capacity). */
+  get stateSeats(): string {
+    return `${this.base}st:seats`;
+  }
+
+  /** Hash node id -> msgpack OrgNode of group nodes created in class (dynamic expansion). */
+  get stateDynamicNodes(): string {
+    return `${this.base}st:dyn`;
+  }
+
+  /** Set of muted uids in a room. */
   stateMuted(roomId: string): string {
     return `${this.base}st:mute:${roomId}`;
   }
 
-  /** In-class state: uid -> sign-in time (ms). */
+  /** Set of muted org node ids in a room (a muted node mutes every student under it). */
+  stateMutedNodes(roomId: string): string {
+    return `${this.base}st:mutenode:${roomId}`;
+  }
+
+  /** Hash uid -> first sign-in time (ms). */
   get stateSignIn(): string {
     return `${this.base}st:signin`;
+  }
+
+  /** Zset uid by last heartbeat (ms): who is online in a room's partition. */
+  stateOnline(roomId: string, partition: number): string {
+    return `${this.base}st:on:${roomId}:${partition}`;
+  }
+
+  /** Hash roomId -> online count. */
+  get stateOnlineCount(): string {
+    return `${this.base}st:oncount`;
+  }
+
+  /** Stream of write-behind records (same slot as every state key it records). */
+  get writeBehind(): string {
+    return `${this.base}wb`;
+  }
+
+  /** Zset of a room's courseware signals, scored by sequence number. */
+  signals(roomId: string): string {
+    return `${this.base}sig:${roomId}`;
+  }
+
+  /** Counter handing out a room's signal sequence numbers. */
+  signalSeq(roomId: string): string {
+    return `${this.base}sigseq:${roomId}`;
   }
 }
 
