@@ -83,7 +83,7 @@ export function compileLesson(src: LessonSource, conf: PolicyConf, opts: Compile
   // once as what it is, not a second time as "unassigned".
   const hasTutorRow = new Set<number>();
   const hasLpcRow = new Set<number>();
-  const tutorOf = new Map<number, { tutorUid: number; classId: number | null }>();
+  const tutorOf = new Map<number, LessonSource['tutorAssignments'][number]>();
   for (const a of src.tutorAssignments) {
     if (!enrolled.has(a.studentUid)) continue; // assignments of students not in this lesson are noise
     hasTutorRow.add(a.studentUid);
@@ -91,9 +91,9 @@ export function compileLesson(src: LessonSource, conf: PolicyConf, opts: Compile
       problems.add('SOURCE_MISSING_TUTOR', `student ${a.studentUid} assigned to tutor ${a.tutorUid}, who is not a tutor of the lesson`);
       continue;
     }
-    tutorOf.set(a.studentUid, { tutorUid: a.tutorUid, classId: a.classId });
+    tutorOf.set(a.studentUid, a);
   }
-  const lpcOf = new Map<number, { lpcUid: number; wechatGroupId: number | null }>();
+  const lpcOf = new Map<number, LessonSource['lpcAssignments'][number]>();
   for (const a of src.lpcAssignments) {
     if (!enrolled.has(a.studentUid)) continue;
     hasLpcRow.add(a.studentUid);
@@ -101,7 +101,7 @@ export function compileLesson(src: LessonSource, conf: PolicyConf, opts: Compile
       problems.add('SOURCE_MISSING_LPC', `student ${a.studentUid} assigned to LPC ${a.lpcUid}, who is not an LPC of the lesson`);
       continue;
     }
-    lpcOf.set(a.studentUid, { lpcUid: a.lpcUid, wechatGroupId: a.wechatGroupId });
+    lpcOf.set(a.studentUid, a);
   }
 
   // ---- org tree ----

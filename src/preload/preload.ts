@@ -17,7 +17,7 @@ import { finishRun, startRun } from '../store/mysql/preloadRuns.js';
 import { readLessonInfo, readLessonSource } from '../store/mysql/source.js';
 import { setLessonStatus, writeTopology } from '../store/mysql/topology.js';
 
-/** Stages a preload passes through, reported to `onStage` (progress, tests). */
+/** Stages a preload passes through, reported to `onStage` (progress, tests); both write stages are reported once both writes are done. */
 export type PreloadStage = 'compiled' | 'redis-written' | 'mysql-written' | 'switched';
 
 /** What a preload needs. */
@@ -105,18 +105,26 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
     lap('compile');
     await opts.onStage?.('compiled', topo);
 
-    const written = await writeVersion(redis, lk, topo, version, {
-      ttlSeconds: config.ttlSeconds,
-      fieldsPerCommand: config.redisFieldsPerCommand,
-      commandsPerPipeline: config.redisCommandsPerPipeline,
-      mode,
-    });
-    redisCommands += written.commands;
-    lap('redis');
+    // Redis and MySQL are written side by side; MySQL commits only after the
+    // Redis version is complete, so a failed Redis write leaves MySQL untouched.
+    const timed = <T>(k: 'redis' | 'mysql', p: Promise<T>) => p.finally(() => (timings[k] = now() - mark));
+    const redisWrite = timed(
+      'redis',
+      writeVersion(redis, lk, topo, version, {
+        ttlSeconds: config.ttlSeconds,
+        fieldsPerCommand: config.redisFieldsPerCommand,
+        commandsPerPipeline: config.redisCommandsPerPipeline,
+        mode,
+      }),
+    );
+    const mysqlWrite = timed('mysql', writeTopology(pool, topo, version, config.mysqlBatchRows, mode !== 'minimal', redisWrite));
+    const [w, m] = await Promise.allSettled([redisWrite, mysqlWrite]);
+    if (w.status === 'rejected') throw w.reason;
+    if (m.status === 'rejected') throw m.reason;
+    redisCommands += w.value.commands;
+    const mysqlRows = m.value;
+    mark = now();
     await opts.onStage?.('redis-written', topo);
-
-    const mysqlRows = await writeTopology(pool, topo, version, config.mysqlBatchRows, mode !== 'minimal');
-    lap('mysql');
     await opts.onStage?.('mysql-written', topo);
 
     // Last: readers move to the new version in one step.
