@@ -91,7 +91,9 @@ function preloadLine(r: PreloadResult): string {
 }
 
 async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
-  const app = createApp(config);
+  // One-shot commands print their own results; their logs stay quiet unless asked for.
+  const quiet = process.env.ORGENGINE_LOG_LEVEL === undefined ? { ...config, logLevel: 'warn' as const } : config;
+  const app = createApp(quiet);
   try {
     return await fn(app);
   } finally {
