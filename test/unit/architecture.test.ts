@@ -1,0 +1,90 @@
+// The layering rules of STYLE.md, checked on the source: dependencies point one
+// way (api -> services/preload -> store, localcache, skiplist, writebehind ->
+// model), nothing imports api, localcache imports nothing of ours but types,
+// model does no I/O, and there are no import cycles.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+interface Import {
+  target: string;
+  typeOnly: boolean;
+}
+
+/** Relative imports of a file, resolved to src-relative paths (.js -> .ts). */
+function importsOf(file: string): Import[] {
+  const text = readFileSync(file, 'utf8');
+  const out: Import[] = [];
+  for (const m of text.matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+'(\.[^']+)'/gm)) {
+    out.push({ target: relative(SRC, resolve(dirname(file), m[3]!.replace(/\.js$/, '.ts'))), typeOnly: Boolean(m[2]) });
+  }
+  for (const m of text.matchAll(/import\('(\.[^']+)'\)/g)) {
+    out.push({ target: relative(SRC, resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts'))), typeOnly: false });
+  }
+  return out;
+}
+
+const graph = new Map(files(SRC).map((f) => [relative(SRC, f), importsOf(f)]));
+const layer = (path: string) => path.split('/')[0]!.replace(/\.ts$/, '');
+
+describe('architecture', () => {
+  it('finds the source files', () => {
+    expect(graph.size).toBeGreaterThan(10);
+    expect(graph.has('model/compile.ts')).toBe(true);
+  });
+
+  it('model imports only model and errors, and no node I/O modules', () => {
+    for (const [file, imps] of graph) {
+      if (layer(file) !== 'model') continue;
+      for (const i of imps) expect(['model', 'errors'], `${file} -> ${i.target}`).toContain(layer(i.target));
+      expect(readFileSync(join(SRC, file), 'utf8'), file).not.toMatch(/from 'node:(fs|net|http|child_process)'/);
+    }
+  });
+
+  it('nothing below the transport imports api', () => {
+    for (const [file, imps] of graph) {
+      if (['api', 'cli', 'main'].includes(layer(file))) continue;
+      for (const i of imps) expect(layer(i.target), `${file} -> ${i.target}`).not.toBe('api');
+    }
+  });
+
+  it('store, localcache, skiplist and writebehind do not import services, preload or api', () => {
+    for (const [file, imps] of graph) {
+      if (!['store', 'localcache', 'skiplist', 'writebehind'].includes(layer(file))) continue;
+      for (const i of imps) expect(['services', 'preload', 'api', 'cli', 'main'], `${file} -> ${i.target}`).not.toContain(layer(i.target));
+    }
+  });
+
+  it('localcache imports nothing of ours but types', () => {
+    for (const [file, imps] of graph) {
+      if (layer(file) !== 'localcache') continue;
+      for (const i of imps) if (layer(i.target) !== 'localcache') expect(i.typeOnly, `${file} -> ${i.target}`).toBe(true);
+    }
+  });
+
+  it('has no import cycles', () => {
+    const state = new Map<string, 'visiting' | 'done'>();
+    const cycles: string[] = [];
+    const visit = (f: string, path: string[]) => {
+      if (state.get(f) === 'done') return;
+      if (state.get(f) === 'visiting') {
+        cycles.push([...path.slice(path.indexOf(f)), f].join(' -> '));
+        return;
+      }
+      state.set(f, 'visiting');
+      for (const i of graph.get(f) ?? []) if (!i.typeOnly && graph.has(i.target)) visit(i.target, [...path, f]);
+      state.set(f, 'done');
+    };
+    for (const f of graph.keys()) visit(f, []);
+    expect(cycles).toEqual([]);
+  });
+});
