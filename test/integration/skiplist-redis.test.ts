@@ -5,21 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { SkipList, type ScoreBound } from '../../src/skiplist/skiplist.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
+import { prng } from '../../src/model/synthetic.js';
 
 const SEEDS = [1, 2, 3, 4, 5];
 const OPS_PER_SEED = 2000;
 const OPS_PER_BATCH = 8;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = prng;
 
 // Integers, halves and quarters print exactly both ways, so scores round-trip.
 const SCORES = [-Infinity, Infinity, -3, -2, -1, 0, 1, 2, 3, 4, 5, -0.5, 0.5, 1.25, 2.75, 3.5];

@@ -3,18 +3,10 @@
 // comparator under test.
 import { describe, it, expect } from 'vitest';
 import { SkipList, compareMembers, type ScoreBound, type SkipListEntry } from '../../src/skiplist/skiplist.js';
+import { prng } from '../../src/model/synthetic.js';
 
 // Small seeded PRNG so failures replay exactly.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = prng;
 
 const inc = (value: number): ScoreBound => ({ value });
 const exc = (value: number): ScoreBound => ({ value, exclusive: true });
