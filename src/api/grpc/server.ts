@@ -62,8 +62,10 @@ export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
   return def as grpc.ServiceDefinition;
 }
 
-const SERVING = 'SERVING';
-const NOT_SERVING = 'NOT_SERVING';
+// grpc.health.v1.HealthCheckResponse.ServingStatus values.
+const SERVING = 1;
+const NOT_SERVING = 2;
+const SERVICE_UNKNOWN = 3;
 
 /** Builds the gRPC server with the read and health services. */
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
@@ -154,7 +156,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   // ---- grpc.health.v1 ----
   const known = new Set(['', READ_SERVICE]);
   const watchers = new Set<grpc.ServerWritableStream<Req, object>>();
-  const status = async (): Promise<string> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
+  const status = async (): Promise<number> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
   server.addService(serviceDefinition(HEALTH_SERVICE), {
     Check: (call: grpc.ServerUnaryCall<Req, object>, callback: grpc.sendUnaryData<object>) => {
       const service = String(call.request.service ?? '');
@@ -167,7 +169,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     Watch: (call: grpc.ServerWritableStream<Req, object>) => {
       const service = String(call.request.service ?? '');
       if (!known.has(service)) {
-        call.write({ status: 'SERVICE_UNKNOWN' });
+        call.write({ status: SERVICE_UNKNOWN });
         return;
       }
       watchers.add(call);
