@@ -180,6 +180,14 @@ function url(name: string, raw: string, protocols: string[]): string {
   return raw;
 }
 
+/** The token secret; a ConfigError naming the variable when unset (serving and minting need it). */
+export function requireTokenSecret(config: Config): string {
+  if (!config.api.tokenSecret) {
+    throw new ConfigError('ORGENGINE_TOKEN_SECRET', `required to serve and to mint tokens (at least ${MIN_TOKEN_SECRET_BYTES} bytes, e.g. \`openssl rand -hex 32\`)`);
+  }
+  return config.api.tokenSecret;
+}
+
 /** Reads and validates the configuration from `env` (process.env by default). */
 export function loadConfig(env: Env = process.env): Config {
   const clusterRaw = env.ORGENGINE_REDIS_CLUSTER_NODES;

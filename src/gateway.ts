@@ -6,10 +6,10 @@ import { TokenVerifier } from './auth/tokens.js';
 import { createGrpcServer, type GrpcServer } from './api/grpc/server.js';
 import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
-import { ConfigError, type Config } from './config.js';
+import { requireTokenSecret, type Config } from './config.js';
 import { Metrics } from './metrics.js';
 import { ReadService } from './services/reads.js';
-import { createRedis } from './store/redis/client.js';
+import { createRedis, type RedisClient } from './store/redis/client.js';
 import { createChannelSubscriber } from './store/redis/subscriber.js';
 
 /** How to run one gateway. */
@@ -23,6 +23,8 @@ export interface GatewayOptions {
   metricsText?: () => Promise<{ contentType: string; body: string }>;
   /** Collect process metrics (one worker per process should). */
   defaultMetrics?: boolean;
+  /** Use this Redis connection (left open on close) instead of opening one. */
+  redis?: RedisClient;
 }
 
 /** A running gateway. */
@@ -35,20 +37,15 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** Throws the config error `serve` and `token` report when no token secret is configured. */
-export function requireTokenSecret(config: Config): string {
-  if (!config.api.tokenSecret) throw new ConfigError('ORGENGINE_TOKEN_SECRET', 'required to serve and to mint tokens (at least 32 bytes, e.g. `openssl rand -hex 32`)');
-  return config.api.tokenSecret;
-}
-
 /** Starts one gateway. */
 export async function startGateway(config: Config, opts: GatewayOptions): Promise<Gateway> {
   const secret = requireTokenSecret(config);
   nativeUws();
   const api = config.api;
   const log = opts.log;
-  const redis = createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: 'orgengine-gw' });
-  redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis error'));
+  const ownRedis = !opts.redis;
+  const redis = opts.redis ?? createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: 'orgengine-gw' });
+  if (ownRedis) redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis error'));
   const subscriber = api.cacheTtlMs > 0 ? createChannelSubscriber(config.redis) : null;
   subscriber?.onReset((reason) => log.warn({ reason }, 'invalidation channel reset: local cache dropped'));
   const reads = new ReadService(redis, subscriber, {
@@ -105,7 +102,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   } catch (e) {
     http.stopAccepting();
     await subscriber?.close();
-    redis.disconnect();
+    if (ownRedis) redis.disconnect();
     throw e;
   }
 
@@ -123,7 +120,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         while (http.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         if (http.inFlight() > 0) log.warn({ inFlight: http.inFlight() }, 'shutdown grace period over with requests in flight');
         await subscriber?.close();
-        await redis.quit().catch(() => redis.disconnect());
+        if (ownRedis) await redis.quit().catch(() => redis.disconnect());
       })();
       return closing;
     },
