@@ -78,8 +78,37 @@ describe('serving', () => {
     client.disconnect();
   });
 
+  it('reports readiness of Redis and of a configured lesson, and 503 (never 500) when Redis is down', async () => {
+    const start = async (env: Record<string, string>) => {
+      const config = loadConfig({ ORGENGINE_REDIS_URL: TEST_REDIS_URL, ORGENGINE_KEY_PREFIX: prefix, ORGENGINE_TOKEN_SECRET: SECRET, ...env });
+      const gw = await startGateway(config, { port: 0, grpcPort: null, host: '127.0.0.1', log, defaultMetrics: false });
+      return { gw, base: `http://127.0.0.1:${gw.httpPort}` };
+    };
+    const ready = await start({ ORGENGINE_READY_LESSON: String(LESSON) });
+    expect((await call(ready.base, '/readyz')).body).toEqual({ status: 'ready', checks: { redis: 'ok', lesson: 'ok' } });
+    await ready.gw.close();
+    const missing = await start({ ORGENGINE_READY_LESSON: '424242' });
+    const r = await call(missing.base, '/readyz');
+    expect([r.status, r.body.checks.lesson]).toEqual([503, 'lesson 424242 is not preloaded']);
+    await missing.gw.close();
+    const down = await start({ ORGENGINE_REDIS_URL: 'redis://127.0.0.1:1' });
+    expect((await call(down.base, '/readyz')).status).toBe(503);
+    const read = await call(down.base, `/v1/lessons/${LESSON}/rooms/main`, { token });
+    expect([read.status, read.body.error.code]).toEqual([503, 'BACKEND_UNAVAILABLE']);
+    await down.gw.close();
+  });
+
+  it('refuses to start on the pure-JS uWS fallback', async () => {
+    const c = spawn(process.execPath, ['bin/orgengine.js', 'serve', '--port', '0'], { cwd: root, env: { ...process.env, ORGENGINE_TOKEN_SECRET: SECRET, UWS_USE_FALLBACK: '1' } });
+    let err = '';
+    c.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((resolve) => c.once('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(err).toContain('refusing to serve');
+  });
+
   it('runs N worker processes on one port, merges their metrics, and exits on SIGTERM', async () => {
-    const env = { ...process.env, ORGENGINE_REDIS_URL: TEST_REDIS_URL, ORGENGINE_KEY_PREFIX: prefix, ORGENGINE_TOKEN_SECRET: SECRET, ORGENGINE_LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = { ...process.env, ORGENGINE_REDIS_URL: TEST_REDIS_URL, ORGENGINE_KEY_PREFIX: prefix, ORGENGINE_TOKEN_SECRET: SECRET, ORGENGINE_LOG_LEVEL: 'warn' };
     delete env.ORGENGINE_REDIS_CLUSTER_NODES;
     const child = spawn(process.execPath, ['bin/orgengine.js', 'serve', '--port', '0', '--workers', '2', '--host', '127.0.0.1', '--json'], { cwd: root, env });
     let out = '';
