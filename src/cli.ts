@@ -2,7 +2,7 @@
 // prints human text (or --json), and exits non-zero with the error code on failure.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { ConfigError, CONFIG_VARS, loadConfig, type Config } from './config.js';
+import { ConfigError, CONFIG_VARS, loadConfig, requireTokenSecret, type Config } from './config.js';
 import { OrgError, toOrgError } from './errors.js';
 import { createApp, type App } from './main.js';
 import { PRELOAD_MODES, type PreloadMode } from './model/policy.js';
@@ -12,6 +12,9 @@ import { ensureDatabase, migrate } from './store/mysql/pool.js';
 import { bindPolicy, putPolicy } from './store/mysql/policies.js';
 import { listRuns } from './store/mysql/preloadRuns.js';
 import { lessonKeys } from './store/redis/keys.js';
+import { pino } from 'pino';
+import { ROLES, TokenVerifier, type Role } from './auth/tokens.js';
+
 import { readHead, readLesson } from './store/redis/lessonReader.js';
 
 const USAGE = `orgengine <command> [options]
@@ -26,6 +29,10 @@ commands:
   preload --date YYYY-MM-DD        preload every lesson of a day, one after another
   show --lesson ID                 what readers see for a lesson, and its latest preload runs
   config                           list the environment variables and their current values
+  serve --port P [--grpc-port G] [--workers N] [--host H]
+                                   run the edge gateway (HTTP on P, gRPC on G); N worker threads share P
+  token --uid U --role student|teacher|tutor|service --lesson ID|'*' [--ttl SECONDS]
+                                   mint an access token (needs ORGENGINE_TOKEN_SECRET)
 options: --json (machine-readable output), --help`;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -46,6 +53,13 @@ const OPTIONS: ParseArgsConfig['options'] = {
   description: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  port: { type: 'string' },
+  'grpc-port': { type: 'string' },
+  workers: { type: 'string' },
+  host: { type: 'string' },
+  uid: { type: 'string' },
+  role: { type: 'string' },
+  ttl: { type: 'string' },
 };
 
 function intOpt(v: Values, name: string, def?: number): number {
@@ -215,6 +229,36 @@ export async function runCli(argv: string[]): Promise<number> {
           out(json, data, lines.join('\n'));
           return 0;
         });
+      case 'serve': {
+        const port = intOpt(v, 'port');
+        const grpcPort = v['grpc-port'] === undefined ? null : intOpt(v, 'grpc-port');
+        const workers = intOpt(v, 'workers', 1);
+        for (const [name, p] of [['port', port], ['grpc-port', grpcPort]] as const) {
+          if (p !== null && (p < 0 || p > 65535)) throw new OrgError('BAD_REQUEST', `--${name} must be 0-65535, got ${p}`);
+        }
+        // Loaded here so other commands never load the native HTTP server.
+        const { MAX_WORKERS, serve } = await import('./serve.js');
+        if (workers < 1 || workers > MAX_WORKERS) throw new OrgError('BAD_REQUEST', `--workers must be 1-${MAX_WORKERS}, got ${workers}`);
+        requireTokenSecret(config);
+        const log = pino({ level: config.logLevel, base: { svc: 'orgengine' } }, pino.destination(2));
+        await serve(config, { port, host: strOpt(v, 'host', '0.0.0.0'), grpcPort, workers, log }, (ports) =>
+          out(json, ports, `listening http=${ports.httpPort}${ports.grpcPort === null ? '' : ` grpc=${ports.grpcPort}`} workers=${workers}`),
+        );
+        return 0;
+      }
+      case 'token': {
+        const role = strOpt(v, 'role');
+        if (!(ROLES as readonly string[]).includes(role)) throw new OrgError('BAD_REQUEST', `--role must be one of ${ROLES.join('|')}, got ${JSON.stringify(role)}`);
+        const lessonRaw = strOpt(v, 'lesson');
+        const lesson = lessonRaw === '*' ? ('*' as const) : intOpt(v, 'lesson');
+        const ttl = intOpt(v, 'ttl', 3600);
+        if (ttl < 1 || ttl > 366 * 86400) throw new OrgError('BAD_REQUEST', `--ttl must be 1-${366 * 86400} seconds, got ${ttl}`);
+        const tokens = new TokenVerifier({ secret: requireTokenSecret(config), cacheEntries: 1 });
+        const claims = { uid: intOpt(v, 'uid'), role: role as Role, lesson, exp: Math.floor(Date.now() / 1000) + ttl };
+        const token = tokens.mint(claims);
+        out(json, { token, claims }, token);
+        return 0;
+      }
       default:
         throw new OrgError('BAD_REQUEST', `unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
     }

@@ -31,7 +31,43 @@ export interface Config {
   mysqlPoolSize: number;
   preloadLockSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** The edge gateway (HTTP, gRPC, auth, local cache). */
+  api: ApiConfig;
 }
+
+/** Bounds and switches of the edge gateway. */
+export interface ApiConfig {
+  /** HMAC key of client and service tokens; null when unset (serving and minting refuse to start). */
+  tokenSecret: string | null;
+  /** Verified tokens kept in memory (LRU). */
+  tokenCacheEntries: number;
+  /** Largest request body accepted; more is answered 413. */
+  maxBodyBytes: number;
+  /** Requests waiting on Redis per gateway worker before new ones get 503 OVERLOADED. */
+  maxInFlight: number;
+  /** Members page size when the client gives none, and the largest it may ask for. */
+  membersPageDefault: number;
+  membersPageMax: number;
+  /** Local cache backstop TTL: the longest a missed invalidation can keep a stale entry. */
+  cacheTtlMs: number;
+  cacheMaxEntries: number;
+  cacheMaxBytes: number;
+  /** Lessons a gateway caches (and subscribes to) at once. */
+  cacheMaxLessons: number;
+  /** Online counts are cached this long; they change every heartbeat and carry no invalidation. */
+  onlineCacheMs: number;
+  /** A member counts as online when its last heartbeat is younger than this. */
+  onlineWindowMs: number;
+  /** ioredis autopipelining on the gateway's Redis connection. */
+  redisAutoPipelining: boolean;
+  /** Lesson /readyz must be able to read (optional). */
+  readyLessonId: number | null;
+  /** How long shutdown waits for in-flight requests. */
+  shutdownGraceMs: number;
+}
+
+/** Shortest token secret accepted (bytes of UTF-8). */
+export const MIN_TOKEN_SECRET_BYTES = 32;
 
 /** Documentation of every variable, used by the README and `orgengine config`. */
 export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
@@ -48,6 +84,21 @@ export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning
   { name: 'ORGENGINE_MYSQL_POOL_SIZE', default: '8', meaning: 'MySQL connection pool size (1-256)' },
   { name: 'ORGENGINE_PRELOAD_LOCK_SECONDS', default: '600', meaning: 'how long a preload holds its per-lesson lock before another may take over (5-86400)' },
   { name: 'ORGENGINE_LOG_LEVEL', default: 'info', meaning: 'pino level: fatal|error|warn|info|debug|trace|silent' },
+  { name: 'ORGENGINE_TOKEN_SECRET', default: '(unset)', meaning: `HMAC-SHA256 key for tokens, at least ${MIN_TOKEN_SECRET_BYTES} bytes; required by serve and token` },
+  { name: 'ORGENGINE_TOKEN_CACHE_ENTRIES', default: '100000', meaning: 'verified tokens kept per gateway worker (100-10000000)' },
+  { name: 'ORGENGINE_HTTP_MAX_BODY_BYTES', default: '16384', meaning: 'largest request body; larger is refused with 413 PAYLOAD_TOO_LARGE (64-16777216)' },
+  { name: 'ORGENGINE_MAX_IN_FLIGHT', default: '10000', meaning: 'requests waiting on Redis per worker before 503 OVERLOADED (1-1000000)' },
+  { name: 'ORGENGINE_MEMBERS_PAGE_DEFAULT', default: '100', meaning: 'members page size when the request gives no limit (1-10000)' },
+  { name: 'ORGENGINE_MEMBERS_PAGE_MAX', default: '1000', meaning: 'largest members page a request may ask for (1-10000)' },
+  { name: 'ORGENGINE_CACHE_TTL_MS', default: '2000', meaning: 'local cache backstop TTL: bounds staleness if an invalidation is lost (0 disables the cache, max 600000)' },
+  { name: 'ORGENGINE_CACHE_MAX_ENTRIES', default: '200000', meaning: 'local cache entries per gateway worker (100-100000000)' },
+  { name: 'ORGENGINE_CACHE_MAX_BYTES', default: '268435456', meaning: 'local cache size per gateway worker, estimated bytes (1048576-68719476736)' },
+  { name: 'ORGENGINE_CACHE_MAX_LESSONS', default: '20000', meaning: 'lessons cached and subscribed to per gateway worker (1-1000000)' },
+  { name: 'ORGENGINE_ONLINE_CACHE_MS', default: '1000', meaning: 'online counts are cached this long (0-60000)' },
+  { name: 'ORGENGINE_ONLINE_WINDOW_MS', default: '60000', meaning: 'a member is online if its last heartbeat is younger than this (1000-3600000)' },
+  { name: 'ORGENGINE_REDIS_AUTOPIPELINING', default: 'false', meaning: 'ioredis autopipelining on the gateway (true|false); off: it raised p99 in the enter bench' },
+  { name: 'ORGENGINE_READY_LESSON', default: '(unset)', meaning: 'lesson id /readyz must be able to read, besides reaching Redis' },
+  { name: 'ORGENGINE_SHUTDOWN_GRACE_MS', default: '10000', meaning: 'how long shutdown waits for in-flight requests (0-600000)' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -66,6 +117,45 @@ function num(env: Env, name: string, def: number, min: number, max: number, inte
   }
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `expected true|false, got ${JSON.stringify(raw)}`);
+}
+
+/** Reads the gateway's variables. */
+function loadApiConfig(env: Env): ApiConfig {
+  const secret = env.ORGENGINE_TOKEN_SECRET;
+  if (secret !== undefined && secret !== '' && Buffer.byteLength(secret, 'utf8') < MIN_TOKEN_SECRET_BYTES) {
+    throw new ConfigError('ORGENGINE_TOKEN_SECRET', `must be at least ${MIN_TOKEN_SECRET_BYTES} bytes, got ${Buffer.byteLength(secret, 'utf8')}`);
+  }
+  const membersPageMax = num(env, 'ORGENGINE_MEMBERS_PAGE_MAX', 1000, 1, 10_000);
+  const membersPageDefault = num(env, 'ORGENGINE_MEMBERS_PAGE_DEFAULT', 100, 1, 10_000);
+  if (membersPageDefault > membersPageMax) {
+    throw new ConfigError('ORGENGINE_MEMBERS_PAGE_DEFAULT', `must not exceed ORGENGINE_MEMBERS_PAGE_MAX (${membersPageMax}), got ${membersPageDefault}`);
+  }
+  const ready = env.ORGENGINE_READY_LESSON;
+  return {
+    tokenSecret: secret === undefined || secret === '' ? null : secret,
+    tokenCacheEntries: num(env, 'ORGENGINE_TOKEN_CACHE_ENTRIES', 100_000, 100, 10_000_000),
+    maxBodyBytes: num(env, 'ORGENGINE_HTTP_MAX_BODY_BYTES', 16_384, 64, 16 * 1024 * 1024),
+    maxInFlight: num(env, 'ORGENGINE_MAX_IN_FLIGHT', 10_000, 1, 1_000_000),
+    membersPageDefault,
+    membersPageMax,
+    cacheTtlMs: num(env, 'ORGENGINE_CACHE_TTL_MS', 2000, 0, 600_000),
+    cacheMaxEntries: num(env, 'ORGENGINE_CACHE_MAX_ENTRIES', 200_000, 100, 100_000_000),
+    cacheMaxBytes: num(env, 'ORGENGINE_CACHE_MAX_BYTES', 256 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024 * 1024),
+    cacheMaxLessons: num(env, 'ORGENGINE_CACHE_MAX_LESSONS', 20_000, 1, 1_000_000),
+    onlineCacheMs: num(env, 'ORGENGINE_ONLINE_CACHE_MS', 1000, 0, 60_000),
+    onlineWindowMs: num(env, 'ORGENGINE_ONLINE_WINDOW_MS', 60_000, 1000, 3_600_000),
+    redisAutoPipelining: bool(env, 'ORGENGINE_REDIS_AUTOPIPELINING', false),
+    readyLessonId: ready === undefined || ready === '' ? null : num(env, 'ORGENGINE_READY_LESSON', 0, 1, Number.MAX_SAFE_INTEGER),
+    shutdownGraceMs: num(env, 'ORGENGINE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+  };
 }
 
 function parseNodes(name: string, raw: string): Array<{ host: string; port: number }> {
@@ -88,6 +178,14 @@ function url(name: string, raw: string, protocols: string[]): string {
   }
   if (!protocols.includes(u.protocol)) throw new ConfigError(name, `expected ${protocols.join(' or ')} URL, got ${u.protocol}`);
   return raw;
+}
+
+/** The token secret; a ConfigError naming the variable when unset (serving and minting need it). */
+export function requireTokenSecret(config: Config): string {
+  if (!config.api.tokenSecret) {
+    throw new ConfigError('ORGENGINE_TOKEN_SECRET', `required to serve and to mint tokens (at least ${MIN_TOKEN_SECRET_BYTES} bytes, e.g. \`openssl rand -hex 32\`)`);
+  }
+  return config.api.tokenSecret;
 }
 
 /** Reads and validates the configuration from `env` (process.env by default). */
@@ -128,5 +226,6 @@ export function loadConfig(env: Env = process.env): Config {
     mysqlPoolSize: num(env, 'ORGENGINE_MYSQL_POOL_SIZE', 8, 1, 256),
     preloadLockSeconds: num(env, 'ORGENGINE_PRELOAD_LOCK_SECONDS', 600, 5, 86_400),
     logLevel: logLevel as Config['logLevel'],
+    api: loadApiConfig(env),
   };
 }

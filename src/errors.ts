@@ -29,6 +29,7 @@ export const ERROR_TABLE = {
   POLICY_INVALID: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, temporary: false },
   UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, temporary: false },
   FORBIDDEN: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, temporary: false },
+  ROOM_NOT_MEMBER: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, temporary: false },
   LESSON_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   POLICY_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   ROOM_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },

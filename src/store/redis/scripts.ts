@@ -16,6 +16,10 @@ export const SCRIPTS = {
   readNode: { file: 'read_node.lua', keys: 1 },
   readPosition: { file: 'read_position.lua', keys: 1 },
   readMembers: { file: 'read_members.lua', keys: 1 },
+  enter: { file: 'enter.lua', keys: 1 },
+  readNodeView: { file: 'read_node_view.lua', keys: 1 },
+  readMembersPage: { file: 'read_members_page.lua', keys: 1 },
+  readOnline: { file: 'read_online.lua', keys: 1 },
 } as const;
 
 type Arg = string | number | Buffer;
@@ -31,6 +35,10 @@ declare module 'ioredis' {
     oeReadNode1Buffer(head: string, nodeId: Arg, children: '0' | '1', parent: '0' | '1'): Result<unknown[], Context>;
     oeReadPosition1Buffer(head: string, uid: Arg): Result<unknown[], Context>;
     oeReadMembers1(head: string, roomId: Arg, partition: number, cursor: string, limit: number): Result<unknown[], Context>;
+    oeEnter1Buffer(head: string, uid: number, roomId: string, haveVersion: number): Result<unknown[], Context>;
+    oeReadNodeView1Buffer(head: string, nodeId: string): Result<unknown[], Context>;
+    oeReadMembersPage1(head: string, roomId: string, partition: number, after: string, limit: number, onePartition: '0' | '1'): Result<unknown[], Context>;
+    oeReadOnline1(head: string, roomId: string, since: number): Result<unknown[], Context>;
   }
 }
 

@@ -1,0 +1,206 @@
+// The gRPC transport: orgengine.v1.ReadService (the same reads as HTTP, for
+// platform services, authenticated by a service token in the `authorization`
+// metadata) and the standard grpc.health.v1.Health service. Messages are
+// (de)serialised with the protobufjs types loaded from proto/, the same ones
+// HTTP uses for application/x-protobuf.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { authorizeLesson, enterUid, requireService } from '../../auth/access.js';
+import { bearerToken, type Claims, type TokenVerifier } from '../../auth/tokens.js';
+import type { ApiConfig } from '../../config.js';
+import { OrgError, toOrgError } from '../../errors.js';
+import type { Metrics } from '../../metrics.js';
+import type { ReadService } from '../../services/reads.js';
+import { checkId, parseCursor, parseEntityId, parseLimit, parsePartition } from '../params.js';
+import { decodeProto, encodeProto, protoRoot } from '../proto.js';
+
+/** What the gRPC server needs. */
+export interface GrpcServerDeps {
+  reads: ReadService;
+  tokens: TokenVerifier;
+  metrics: Metrics;
+  log: Logger;
+  api: Pick<ApiConfig, 'maxInFlight' | 'membersPageDefault' | 'membersPageMax'>;
+  /** Whether the gateway can serve (Redis reachable). */
+  ready(): Promise<boolean>;
+}
+
+/** A running gRPC server. */
+export interface GrpcServer {
+  listen(port: number, host?: string): Promise<number>;
+  /** Health turns NOT_SERVING, then waits for running calls (up to `graceMs`) and closes. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** Full name of the read service. */
+export const READ_SERVICE = 'orgengine.v1.ReadService';
+/** Full name of the health service. */
+export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+
+type Req = Record<string, unknown>;
+type Handler = (req: Req, c: Claims) => object | Promise<object>;
+
+/** A grpc-js service definition built from a service in the loaded proto root. */
+export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
+  const svc = protoRoot().lookupService(fullName);
+  const def: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const m of svc.methodsArray) {
+    m.resolve();
+    const reqName = m.resolvedRequestType!.fullName.replace(/^\./, '');
+    const resName = m.resolvedResponseType!.fullName.replace(/^\./, '');
+    def[m.name] = {
+      path: `/${fullName}/${m.name}`,
+      requestStream: !!m.requestStream,
+      responseStream: !!m.responseStream,
+      requestSerialize: (v: object) => Buffer.from(encodeProto(reqName, v)),
+      requestDeserialize: (b: Buffer) => decodeProto(reqName, b),
+      responseSerialize: (v: object) => Buffer.from(encodeProto(resName, v)),
+      responseDeserialize: (b: Buffer) => decodeProto(resName, b),
+      originalName: m.name,
+    };
+  }
+  return def as grpc.ServiceDefinition;
+}
+
+// grpc.health.v1.HealthCheckResponse.ServingStatus values.
+const SERVING = 1;
+const NOT_SERVING = 2;
+const SERVICE_UNKNOWN = 3;
+
+/** Builds the gRPC server with the read and health services. */
+export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
+  const { reads, tokens, metrics, log, api } = deps;
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  let inFlight = 0;
+  let shuttingDown = false;
+
+  const fail = (e: unknown, method: string): Partial<grpc.StatusObject> => {
+    const err = toOrgError(e);
+    if (err.code === 'INTERNAL') log.error({ method, err: e instanceof Error ? e.stack : String(e) }, 'rpc failed');
+    const md = new grpc.Metadata();
+    md.set('orgengine-code', err.code);
+    return { code: err.grpcStatus, details: `${err.code}: ${err.message}`, metadata: md };
+  };
+
+  const unary = (method: string, run: Handler): grpc.handleUnaryCall<Req, object> => {
+    return (call, callback) => {
+      const t0 = performance.now();
+      const done = (err: Partial<grpc.StatusObject> | null, value?: object) => {
+        metrics.observe('grpc', method, err ? String(err.code) : '0', (performance.now() - t0) / 1000);
+        if (err) callback(err as grpc.ServiceError);
+        else callback(null, value);
+      };
+      let out: object | Promise<object>;
+      try {
+        if (inFlight >= api.maxInFlight) throw new OrgError('OVERLOADED', `more than ${api.maxInFlight} calls in flight; retry shortly`);
+        const auth = call.metadata.get('authorization')[0];
+        const c = tokens.verify(bearerToken(typeof auth === 'string' ? auth : undefined));
+        requireService(c);
+        out = run(call.request, c);
+      } catch (e) {
+        done(fail(e, method));
+        return;
+      }
+      if (!(out instanceof Promise)) {
+        done(null, out);
+        return;
+      }
+      inFlight++;
+      metrics.inFlight++;
+      out.then(
+        (v) => {
+          inFlight--;
+          metrics.inFlight--;
+          done(null, v);
+        },
+        (e: unknown) => {
+          inFlight--;
+          metrics.inFlight--;
+          done(fail(e, method));
+        },
+      );
+    };
+  };
+
+  const lessonOf = (req: Req, c: Claims): number => {
+    const lessonId = checkId('lessonId', req.lessonId);
+    authorizeLesson(c, lessonId);
+    return lessonId;
+  };
+
+  server.addService(serviceDefinition(READ_SERVICE), {
+    GetLesson: unary('GetLesson', (req, c) => reads.lessonView(lessonOf(req, c))),
+    GetRoom: unary('GetRoom', (req, c) => reads.room(lessonOf(req, c), parseEntityId('roomId', req.roomId as string))),
+    GetNode: unary('GetNode', (req, c) =>
+      reads.node(lessonOf(req, c), parseEntityId('nodeId', req.nodeId as string), { children: req.children === true, parent: req.parent === true, source: req.source === true }),
+    ),
+    GetPosition: unary('GetPosition', (req, c) => reads.position(lessonOf(req, c), checkId('uid', req.uid))),
+    ListMembers: unary('ListMembers', (req, c) => {
+      const lessonId = lessonOf(req, c);
+      const partition = parsePartition(req.partition as number | null);
+      return reads.members(lessonId, parseEntityId('roomId', req.roomId as string), {
+        partition,
+        cursor: parseCursor(req.cursor as string, partition),
+        limit: parseLimit(req.limit as number, api.membersPageDefault, api.membersPageMax),
+      });
+    }),
+    GetOnline: unary('GetOnline', (req, c) => reads.online(lessonOf(req, c), parseEntityId('roomId', req.roomId as string))),
+    Enter: unary('Enter', (req, c) => {
+      const lessonId = lessonOf(req, c);
+      const uid = enterUid(c, lessonId, req.uid === 0 ? null : checkId('uid', req.uid));
+      const room = req.roomId as string;
+      return reads.enter(lessonId, uid, room === '' ? '' : parseEntityId('roomId', room));
+    }),
+  });
+
+  // ---- grpc.health.v1 ----
+  const known = new Set(['', READ_SERVICE]);
+  const watchers = new Set<grpc.ServerWritableStream<Req, object>>();
+  const status = async (): Promise<number> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
+  server.addService(serviceDefinition(HEALTH_SERVICE), {
+    Check: (call: grpc.ServerUnaryCall<Req, object>, callback: grpc.sendUnaryData<object>) => {
+      const service = String(call.request.service ?? '');
+      if (!known.has(service)) {
+        callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${JSON.stringify(service)}` } as grpc.ServiceError);
+        return;
+      }
+      status().then((s) => callback(null, { status: s }));
+    },
+    Watch: (call: grpc.ServerWritableStream<Req, object>) => {
+      const service = String(call.request.service ?? '');
+      if (!known.has(service)) {
+        call.write({ status: SERVICE_UNKNOWN });
+        return;
+      }
+      watchers.add(call);
+      call.on('cancelled', () => watchers.delete(call));
+      status().then((s) => call.write({ status: s }));
+    },
+  });
+
+  return {
+    listen(port, host = '0.0.0.0') {
+      return new Promise((resolve, reject) => {
+        server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      });
+    },
+    async shutdown(graceMs) {
+      shuttingDown = true;
+      for (const w of watchers) {
+        w.write({ status: NOT_SERVING });
+        w.end();
+      }
+      watchers.clear();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,128 @@
+// Wires one edge gateway (one worker): Redis connection, channel subscriber,
+// read service with its local cache, tokens, metrics, HTTP and optionally gRPC,
+// and the drain on close (stop accepting, finish in-flight, disconnect).
+import type { Logger } from 'pino';
+import { TokenVerifier } from './auth/tokens.js';
+import { createGrpcServer, type GrpcServer } from './api/grpc/server.js';
+import { createHttpServer } from './api/http/server.js';
+import { nativeUws } from './api/http/uws.js';
+import { requireTokenSecret, type Config } from './config.js';
+import { Metrics } from './metrics.js';
+import { ReadService } from './services/reads.js';
+import { createRedis, type RedisClient } from './store/redis/client.js';
+import { createChannelSubscriber } from './store/redis/subscriber.js';
+
+/** How to run one gateway. */
+export interface GatewayOptions {
+  port: number;
+  host?: string;
+  /** gRPC port (0 = any free port), or null for no gRPC. */
+  grpcPort: number | null;
+  log: Logger;
+  /** Replaces this worker's /metrics body (multi-worker: every worker's metrics merged). */
+  metricsText?: () => Promise<{ contentType: string; body: string }>;
+  /** Collect process metrics (one worker per process should). */
+  defaultMetrics?: boolean;
+  /** Use this Redis connection (left open on close) instead of opening one. */
+  redis?: RedisClient;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  httpPort: number;
+  grpcPort: number | null;
+  metrics: Metrics;
+  reads: ReadService;
+  /** Drains and disconnects: stop accepting, finish in-flight (up to the grace period), close. */
+  close(): Promise<void>;
+}
+
+/** Starts one gateway. */
+export async function startGateway(config: Config, opts: GatewayOptions): Promise<Gateway> {
+  const secret = requireTokenSecret(config);
+  nativeUws();
+  const api = config.api;
+  const log = opts.log;
+  const ownRedis = !opts.redis;
+  const redis = opts.redis ?? createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: 'orgengine-gw' });
+  if (ownRedis) redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis error'));
+  const subscriber = api.cacheTtlMs > 0 ? createChannelSubscriber(config.redis) : null;
+  subscriber?.onReset((reason) => log.warn({ reason }, 'invalidation channel reset: local cache dropped'));
+  const reads = new ReadService(redis, subscriber, {
+    keyPrefix: config.keyPrefix,
+    cacheTtlMs: api.cacheTtlMs,
+    cacheMaxEntries: api.cacheMaxEntries,
+    cacheMaxBytes: api.cacheMaxBytes,
+    cacheMaxLessons: api.cacheMaxLessons,
+    onlineCacheMs: api.onlineCacheMs,
+    onlineWindowMs: api.onlineWindowMs,
+  });
+  const tokens = new TokenVerifier({ secret, cacheEntries: api.tokenCacheEntries });
+  const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true, reads: () => reads.stats, cacheSize: () => reads.cacheSize() });
+
+  const pingOk = async (): Promise<boolean> => {
+    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());
+    return Promise.race([redis.ping().then((r) => r === 'PONG', () => false), timeout]);
+  };
+  const ready = async (): Promise<{ ok: boolean; checks: Record<string, string> }> => {
+    const checks: Record<string, string> = {};
+    const redisOk = await pingOk();
+    checks.redis = redisOk ? 'ok' : 'unreachable';
+    let ok = redisOk;
+    if (redisOk && api.readyLessonId !== null) {
+      try {
+        await reads.probe(api.readyLessonId);
+        checks.lesson = 'ok';
+      } catch (e) {
+        checks.lesson = e instanceof Error ? e.message : String(e);
+        ok = false;
+      }
+    }
+    return { ok, checks };
+  };
+
+  const http = createHttpServer({
+    reads,
+    tokens,
+    metrics,
+    log,
+    api,
+    ready,
+    metricsText: opts.metricsText ?? (async () => ({ contentType: metrics.contentType, body: await metrics.text() })),
+  });
+  let grpc: GrpcServer | null = null;
+  let httpPort: number;
+  let grpcPort: number | null = null;
+  try {
+    httpPort = await http.listen(opts.port, opts.host);
+    if (opts.grpcPort !== null) {
+      grpc = createGrpcServer({ reads, tokens, metrics, log, api, ready: pingOk });
+      grpcPort = await grpc.listen(opts.grpcPort, opts.host);
+    }
+  } catch (e) {
+    http.stopAccepting();
+    await subscriber?.close();
+    if (ownRedis) redis.disconnect();
+    throw e;
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    httpPort,
+    grpcPort,
+    metrics,
+    reads,
+    close() {
+      closing ??= (async () => {
+        http.stopAccepting();
+        const deadline = Date.now() + api.shutdownGraceMs;
+        await grpc?.shutdown(api.shutdownGraceMs);
+        while (http.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        if (http.inFlight() > 0) log.warn({ inFlight: http.inFlight() }, 'shutdown grace period over with requests in flight');
+        await subscriber?.close();
+        if (ownRedis) await redis.quit().catch(() => redis.disconnect());
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,139 @@
+// An in-process LRU bounded by entries and estimated bytes, with a TTL backstop
+// and generation stamps: an entry is served only while the generation it was
+// filled under is still current, so invalidating a whole group of entries (one
+// lesson, say) is one counter bump instead of a scan. Imports nothing of ours.
+import { LRUCache } from 'lru-cache';
+
+/** Bounds and clock of a GenCache. */
+export interface GenCacheOptions {
+  maxEntries: number;
+  maxBytes: number;
+  /** Backstop TTL; 0 disables caching altogether (every get misses, set is a no-op). */
+  ttlMs: number;
+  /** Clock in ms (injected by tests). */
+  now?: () => number;
+}
+
+/** Running totals of a cache. */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  /** Misses because the entry's generation was no longer current. */
+  staleGen: number;
+  sets: number;
+  evictions: number;
+}
+
+interface Entry<V> {
+  value: V;
+  gen: number;
+  bytes: number;
+}
+
+/** Fixed per-entry overhead added to the caller's byte estimate (key, entry object, LRU slots). */
+const ENTRY_OVERHEAD = 96;
+
+/** LRU of generation-stamped values. */
+export class GenCache<V extends object> {
+  private readonly lru: LRUCache<string, Entry<V>> | null;
+  /** Counters since start. */
+  readonly stats: CacheStats = { hits: 0, misses: 0, staleGen: 0, sets: 0, evictions: 0 };
+  readonly ttlMs: number;
+
+  constructor(opts: GenCacheOptions) {
+    const o = { ...opts };
+    if (!Number.isInteger(o.maxEntries) || o.maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${o.maxEntries}`);
+    if (!Number.isInteger(o.maxBytes) || o.maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${o.maxBytes}`);
+    if (!Number.isFinite(o.ttlMs) || o.ttlMs < 0) throw new RangeError(`ttlMs must be >= 0, got ${o.ttlMs}`);
+    this.ttlMs = o.ttlMs;
+    this.lru =
+      o.ttlMs === 0
+        ? null
+        : new LRUCache<string, Entry<V>>({
+            max: o.maxEntries,
+            maxSize: o.maxBytes,
+            sizeCalculation: (e, k) => e.bytes + k.length * 2 + ENTRY_OVERHEAD,
+            ttl: o.ttlMs,
+            ttlResolution: 0,
+            updateAgeOnGet: false,
+            perf: o.now ? { now: o.now } : undefined,
+            dispose: (_v, _k, reason) => {
+              if (reason === 'evict') this.stats.evictions++;
+            },
+          });
+  }
+
+  /** The value stored under `key` if it was filled under generation `gen` and has not expired. */
+  get(key: string, gen: number): V | undefined {
+    const e = this.lru?.get(key);
+    if (e === undefined) {
+      this.stats.misses++;
+      return undefined;
+    }
+    if (e.gen !== gen) {
+      this.stats.staleGen++;
+      this.stats.misses++;
+      this.lru!.delete(key);
+      return undefined;
+    }
+    this.stats.hits++;
+    return e.value;
+  }
+
+  /** Like get, but counts nothing (for reads that are not requests, e.g. composing a view). */
+  peek(key: string, gen: number): V | undefined {
+    const e = this.lru?.get(key);
+    return e !== undefined && e.gen === gen ? e.value : undefined;
+  }
+
+  /** Stores `value` filled under generation `gen`; `bytes` estimates its size; `ttlMs` may shorten the TTL. */
+  set(key: string, value: V, gen: number, bytes: number, ttlMs?: number): void {
+    if (!this.lru) return;
+    if (ttlMs !== undefined && ttlMs <= 0) return;
+    this.stats.sets++;
+    this.lru.set(key, { value, gen, bytes: Math.max(0, Math.ceil(bytes)) }, ttlMs === undefined ? undefined : { ttl: Math.min(ttlMs, this.ttlMs) });
+  }
+
+  delete(key: string): void {
+    this.lru?.delete(key);
+  }
+
+  clear(): void {
+    this.lru?.clear();
+  }
+
+  /** Entries held now. */
+  get size(): number {
+    return this.lru?.size ?? 0;
+  }
+
+  /** Estimated bytes held now. */
+  get bytes(): number {
+    return this.lru?.calculatedSize ?? 0;
+  }
+}
+
+/** One load in flight per key: concurrent misses for the same key share one promise. */
+export class SingleFlight<V> {
+  private readonly pending = new Map<string, Promise<V>>();
+
+  /** Runs `load` unless a load for `key` is already running, whose result is shared. */
+  run(key: string, load: () => Promise<V>): Promise<V> {
+    const p = this.pending.get(key);
+    if (p) return p;
+    let first: Promise<V>;
+    try {
+      first = load();
+    } catch (e) {
+      first = Promise.reject(e);
+    }
+    const started = first.finally(() => this.pending.delete(key));
+    this.pending.set(key, started);
+    return started;
+  }
+
+  /** Loads running now. */
+  get size(): number {
+    return this.pending.size;
+  }
+}

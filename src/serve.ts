@@ -1,0 +1,163 @@
+// `orgengine serve`: one gateway in this process, or N gateway processes
+// (node:cluster) listening on one port. uWS binds with SO_REUSEPORT on Linux, so
+// the kernel spreads connections over the processes. Processes, not worker
+// threads: a thread running uWS cannot exit (its loop keeps a poll handle open
+// and Node aborts on worker teardown), so threads could never drain and stop.
+// gRPC runs in worker 0 only (grpc-js listens through Node's net module, which
+// does not share a port here). /metrics on any worker answers with every
+// worker's metrics merged. SIGTERM or SIGINT drains: stop accepting, finish
+// in-flight, exit.
+import cluster, { type Worker } from 'node:cluster';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { startGateway } from './gateway.js';
+import { aggregateMetrics } from './metrics.js';
+
+/** How to serve. */
+export interface ServeOptions {
+  port: number;
+  host: string;
+  grpcPort: number | null;
+  workers: number;
+  log: Logger;
+}
+
+/** Most worker processes accepted. */
+export const MAX_WORKERS = 256;
+
+/** What a worker process is told to run. */
+export interface WorkerInit {
+  config: Config;
+  port: number;
+  host: string;
+  grpcPort: number | null;
+  index: number;
+}
+
+/** Messages between the primary and a gateway worker process. */
+export type WorkerMessage =
+  | { type: 'hello' }
+  | { type: 'init'; init: WorkerInit }
+  | { type: 'listening'; httpPort: number; grpcPort: number | null }
+  | { type: 'failed'; message: string }
+  | { type: 'metrics-request'; id: number }
+  | { type: 'metrics-collect'; id: number }
+  | { type: 'metrics-json'; id: number; data: unknown[] }
+  | { type: 'metrics-text'; id: number; body: string; contentType: string }
+  | { type: 'shutdown' };
+
+const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+/** The worker entry: registers tsx, then runs src/serveWorker.ts. */
+const WORKER_EXEC = fileURLToPath(new URL('../bin/gateway-worker.js', import.meta.url));
+
+/** A free TCP port (for --port 0 with several workers: they must all bind one known port). */
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Serves until SIGTERM/SIGINT; resolves once drained. Reports the bound ports through `onListening`. */
+export async function serve(config: Config, opts: ServeOptions, onListening?: (ports: { httpPort: number; grpcPort: number | null }) => void): Promise<void> {
+  const { log } = opts;
+  if (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > MAX_WORKERS) throw new RangeError(`workers must be 1-${MAX_WORKERS}, got ${opts.workers}`);
+  const stop = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+
+  if (opts.workers === 1) {
+    const gw = await startGateway(config, { port: opts.port, host: opts.host, grpcPort: opts.grpcPort, log });
+    log.info({ httpPort: gw.httpPort, grpcPort: gw.grpcPort }, 'gateway listening');
+    onListening?.({ httpPort: gw.httpPort, grpcPort: gw.grpcPort });
+    const signal = await stop;
+    log.info({ signal }, 'draining');
+    await gw.close();
+    log.info('stopped');
+    return;
+  }
+
+  const port = opts.port === 0 ? await freePort(opts.host) : opts.port;
+  cluster.setupPrimary({ exec: WORKER_EXEC, args: [], silent: false });
+  const workers: Worker[] = [];
+  const collecting = new Map<number, { want: number; got: unknown[][]; requester: Worker; requesterId: number }>();
+  let metricsSeq = 0;
+  let stopping = false;
+  let died!: (e: Error) => void;
+  const death = new Promise<never>((_, reject) => (died = reject));
+  death.catch(() => undefined);
+
+  const start = (index: number): Promise<{ httpPort: number; grpcPort: number | null }> => {
+    const w = cluster.fork();
+    workers[index] = w;
+    w.on('exit', (code, signal) => {
+      if (!stopping) {
+        log.error({ worker: index, code, signal }, 'gateway worker exited unexpectedly; stopping');
+        died(new Error(`gateway worker ${index} exited (code ${code}, signal ${signal})`));
+      }
+    });
+    w.on('message', (m: WorkerMessage) => {
+      if (m.type === 'hello') {
+        // Sent once the worker listens for messages; anything sent earlier could be lost.
+        w.send({ type: 'init', init: { config, port, host: opts.host, grpcPort: index === 0 ? opts.grpcPort : null, index } } satisfies WorkerMessage);
+      } else if (m.type === 'metrics-request') {
+        const id = ++metricsSeq;
+        const live = workers.filter((x) => x && x.isConnected());
+        collecting.set(id, { want: live.length, got: [], requester: w, requesterId: m.id });
+        for (const x of live) x.send({ type: 'metrics-collect', id } satisfies WorkerMessage);
+      } else if (m.type === 'metrics-json') {
+        const c = collecting.get(m.id);
+        if (!c) return;
+        c.got.push(m.data);
+        if (c.got.length < c.want) return;
+        collecting.delete(m.id);
+        aggregateMetrics(c.got).then(
+          (body) => c.requester.send({ type: 'metrics-text', id: c.requesterId, body, contentType: METRICS_CONTENT_TYPE } satisfies WorkerMessage),
+          (e: unknown) => log.warn({ err: String(e) }, 'metrics aggregation failed'),
+        );
+      }
+    });
+    return new Promise((resolve, reject) => {
+      const onMsg = (m: WorkerMessage) => {
+        if (m.type === 'listening') {
+          w.off('message', onMsg);
+          resolve({ httpPort: m.httpPort, grpcPort: m.grpcPort });
+        } else if (m.type === 'failed') {
+          w.off('message', onMsg);
+          reject(new Error(`gateway worker ${index}: ${m.message}`));
+        }
+      };
+      w.on('message', onMsg);
+      w.once('exit', (code) => reject(new Error(`gateway worker ${index} exited with code ${code} before listening`)));
+    });
+  };
+
+  const shutdown = async (): Promise<void> => {
+    stopping = true;
+    const exits = workers.filter(Boolean).map((w) => (w.isDead() ? Promise.resolve() : new Promise<void>((resolve) => w.once('exit', () => resolve()))));
+    for (const w of workers) if (w?.isConnected()) w.send({ type: 'shutdown' } satisfies WorkerMessage);
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, config.api.shutdownGraceMs + 2000).unref());
+    await Promise.race([Promise.all(exits), grace]);
+    for (const w of workers) if (w && !w.isDead()) w.kill('SIGKILL');
+  };
+
+  try {
+    // Worker 0 first, so a bad config fails once, not N times.
+    const first = await start(0);
+    await Promise.all(Array.from({ length: opts.workers - 1 }, (_, i) => start(i + 1)));
+    log.info({ httpPort: first.httpPort, grpcPort: first.grpcPort, workers: opts.workers }, 'gateway workers listening');
+    onListening?.(first);
+    const signal = await Promise.race([stop, death]);
+    log.info({ signal }, 'draining');
+  } finally {
+    await shutdown();
+  }
+  log.info('stopped');
+}

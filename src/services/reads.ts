@@ -1,0 +1,529 @@
+// The read service behind HTTP and gRPC: lesson, room, org node, position,
+// members, online counts and enter. Every miss is one Redis round trip; a warm
+// read is none. Cached entries are stamped with their lesson's generation, which
+// moves whenever the lesson's shard channel announces a change, so one message
+// retires every affected entry without a scan; the TTL bounds staleness if a
+// message is ever lost, and a lost subscriber connection retires everything.
+import { ReplyError } from 'ioredis';
+import { OrgError, isOrgError } from '../errors.js';
+import { GenCache, SingleFlight, type CacheStats } from '../localcache/genCache.js';
+import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
+import { lessonOfChannel, parseChannelMessage, type ChannelMessage } from '../store/redis/channel.js';
+import type { RedisClient } from '../store/redis/client.js';
+import { readEnter, readMembersPage, readNodeView, readOnline, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
+import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
+import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/redis/lessonReader.js';
+import type { ChannelSubscriber } from '../store/redis/subscriber.js';
+
+/** The lesson as served: the stored record without storage details. */
+export interface LessonInfo {
+  lessonId: number;
+  courseId: number;
+  title: string;
+  teacherUid: number;
+  startTime: number;
+  endTime: number;
+  policyId: number;
+  bizType: string;
+  streamPolicy: string;
+  orgPolicy: string;
+  preloadMode: string;
+  partitionSize: number;
+  studentCount: number;
+  roomCount: number;
+  nodeCount: number;
+  version: number;
+}
+
+/** GET lesson: the lesson and all its rooms. */
+export interface LessonView {
+  lesson: LessonInfo;
+  rooms: Room[];
+}
+
+/** The source-system entity an org node stands for (itself, or its nearest ancestor that has one). */
+export interface NodeSource {
+  nodeId: string;
+  kind: NodeKind;
+  sourceId: string;
+  /** Which business system provides the entity. */
+  system: 'sales' | 'tutoring' | 'supervision';
+}
+
+/** GET node: the node and, on request, its children, parent and source node. */
+export interface NodeView {
+  node: OrgNode;
+  children: OrgNode[];
+  parent: OrgNode | null;
+  source: NodeSource | null;
+}
+
+/** GET position. */
+export interface PositionView {
+  lessonId: number;
+  uid: number;
+  nodeId: string;
+  rooms: RoomSlot[];
+}
+
+/** GET members: one page, and the cursor of the next (null at the end). */
+export interface MembersPage {
+  lessonId: number;
+  roomId: string;
+  members: MemberRead[];
+  nextCursor: string | null;
+}
+
+/** GET online. */
+export interface OnlineView {
+  lessonId: number;
+  roomId: string;
+  online: number;
+  windowMs: number;
+}
+
+/** One room of a student, with the member partition that holds it. */
+export interface EnterRoom {
+  room: Room;
+  partition: number;
+}
+
+/** Everything a client needs to join a room. */
+export interface EnterView {
+  lessonId: number;
+  uid: number;
+  version: number;
+  /** The room entered. */
+  roomId: string;
+  lesson: LessonInfo;
+  rooms: EnterRoom[];
+  /** The org node the preload placed the student at (with its path). */
+  node: OrgNode | null;
+  /** The group the student picked in class, if any. */
+  group: OrgNode | null;
+  muted: boolean;
+  /** 'self' when the student itself is muted, else the muted org node on its path. */
+  mutedBy: string | null;
+  signedInAt: number | null;
+}
+
+/** Options of a node read. */
+export interface NodeReadOptions {
+  children: boolean;
+  parent: boolean;
+  source: boolean;
+}
+
+/** Where a members page starts. */
+export interface MembersQuery {
+  /** Restrict the page to one partition (null: continue across partitions). */
+  partition: number | null;
+  cursor: { partition: number; order: number } | null;
+  limit: number;
+}
+
+/** Bounds and switches of the read service. */
+export interface ReadServiceOptions {
+  keyPrefix: string;
+  cacheTtlMs: number;
+  cacheMaxEntries: number;
+  cacheMaxBytes: number;
+  cacheMaxLessons: number;
+  onlineCacheMs: number;
+  onlineWindowMs: number;
+  now?: () => number;
+}
+
+/** What the cache is asked for, for hit/miss accounting. */
+export const CACHE_KINDS = ['lesson', 'room', 'node', 'position', 'members', 'online', 'enter'] as const;
+/** One of CACHE_KINDS. */
+export type CacheKind = (typeof CACHE_KINDS)[number];
+
+/** Counters the metrics module reads. */
+export interface ReadStats {
+  hits: Record<CacheKind, number>;
+  misses: Record<CacheKind, number>;
+  /** Channel messages by kind, and connection resets. */
+  invalidations: Record<ChannelMessage['kind'] | 'reset', number>;
+  cache: CacheStats;
+}
+
+interface LessonState {
+  lessonId: number;
+  lk: LessonKeys;
+  /** Generation entries of this lesson must carry to be served. */
+  gen: number;
+  /** Bumped by every per-student state message; a load that saw one in flight is not stored. */
+  stateSeq: number;
+  /** The shard channel subscription is confirmed: messages will arrive. */
+  ready: boolean;
+  subscribing: boolean;
+  /** A lesson-level error (not ready / not found) remembered for this generation. */
+  error: OrgError | null;
+  errorGen: number;
+  errorAt: number;
+}
+
+type Cached = object;
+
+const SYSTEM_OF: Partial<Record<NodeKind, NodeSource['system']>> = {
+  lesson: 'sales',
+  tutor: 'tutoring',
+  class: 'tutoring',
+  lpc: 'supervision',
+  wechatGroup: 'supervision',
+};
+
+/** Rough bytes of a decoded object per byte of its msgpack form (for cache accounting). */
+const DECODED_FACTOR = 4;
+
+function lessonInfo(l: StoredLesson): LessonInfo {
+  return {
+    lessonId: l.lessonId,
+    courseId: l.courseId,
+    title: l.title,
+    teacherUid: l.teacherUid,
+    startTime: l.startTime,
+    endTime: l.endTime,
+    policyId: l.policyId,
+    bizType: l.bizType,
+    streamPolicy: l.streamPolicy,
+    orgPolicy: l.orgPolicy,
+    preloadMode: l.preloadMode,
+    partitionSize: l.partitionSize,
+    studentCount: l.studentCount,
+    roomCount: l.roomCount,
+    nodeCount: l.nodeCount,
+    version: l.version,
+  };
+}
+
+/** The node's own source entity, or its nearest ancestor's. */
+export function sourceOf(node: OrgNode, ancestors: readonly OrgNode[]): NodeSource | null {
+  for (let i = ancestors.length; i >= 0; i--) {
+    const n = i === ancestors.length ? node : ancestors[i]!;
+    const system = SYSTEM_OF[n.kind];
+    if (n.sourceId !== null && system) return { nodeId: n.nodeId, kind: n.kind, sourceId: n.sourceId, system };
+  }
+  return null;
+}
+
+/** A node read with its composed views, one per combination of options. */
+interface NodeEntry {
+  read: NodeRead;
+  views: Array<NodeView | undefined>;
+}
+
+/** Enter views of one student, by room asked for ('' = default room). */
+interface EnterEntry {
+  views: Map<string, EnterView>;
+}
+
+/** Redis failures other than a script's own error mean the backend is unreachable or overloaded: 503, retryable. */
+function backendError(e: unknown): unknown {
+  if (e instanceof OrgError || e instanceof (ReplyError as typeof Error)) return e;
+  return new OrgError('BACKEND_UNAVAILABLE', `redis: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+let genCounter = 0;
+const nextGen = (): number => ++genCounter;
+
+/** Serves reads from the local cache or one Redis round trip. */
+export class ReadService {
+  private readonly cache: GenCache<Cached>;
+  private readonly lessons: Map<number, LessonState> = new Map();
+  private readonly flights = new SingleFlight<unknown>();
+  private readonly now: () => number;
+  private readonly opts: ReadServiceOptions;
+  readonly stats: ReadStats;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly subscriber: ChannelSubscriber | null,
+    options: ReadServiceOptions,
+  ) {
+    this.opts = { ...options };
+    if (!Number.isInteger(this.opts.cacheMaxLessons) || this.opts.cacheMaxLessons < 1) {
+      throw new RangeError(`cacheMaxLessons must be a positive integer, got ${this.opts.cacheMaxLessons}`);
+    }
+    this.now = options.now ?? Date.now;
+    // Without a subscriber nothing could invalidate entries, so nothing is cached.
+    const ttl = subscriber ? this.opts.cacheTtlMs : 0;
+    this.cache = new GenCache<Cached>({ maxEntries: this.opts.cacheMaxEntries, maxBytes: this.opts.cacheMaxBytes, ttlMs: ttl, now: this.now });
+    const zero = () => Object.fromEntries(CACHE_KINDS.map((k) => [k, 0])) as Record<CacheKind, number>;
+    this.stats = {
+      hits: zero(),
+      misses: zero(),
+      invalidations: { version: 0, state: 0, node: 0, mute: 0, room: 0, lesson: 0, reset: 0 },
+      cache: this.cache.stats,
+    };
+    subscriber?.onMessage((channel, message) => this.onMessage(channel, message));
+    subscriber?.onReset(() => this.onReset());
+  }
+
+  /** Entries and estimated bytes held, and lessons tracked. */
+  cacheSize(): { entries: number; bytes: number; lessons: number } {
+    return { entries: this.cache.size, bytes: this.cache.bytes, lessons: this.lessons.size };
+  }
+
+  // ---- invalidation ----
+
+  /** Applies one channel message (exposed for the subscriber wiring and tests). */
+  onMessage(channel: string, raw: string): void {
+    const lessonId = lessonOfChannel(channel);
+    if (lessonId === null) return;
+    const st = this.lessons.get(lessonId);
+    if (!st) return;
+    const m = parseChannelMessage(raw);
+    this.stats.invalidations[m.kind]++;
+    if (m.kind === 'state') {
+      st.stateSeq++;
+      this.cache.delete(`E:${lessonId}:${m.uid}`);
+    } else {
+      st.gen = nextGen();
+    }
+  }
+
+  /** The subscriber lost its connection: nothing cached can be trusted, every lesson re-subscribes. */
+  private onReset(): void {
+    this.stats.invalidations.reset++;
+    for (const st of this.lessons.values()) {
+      st.gen = nextGen();
+      st.ready = false;
+      st.subscribing = false;
+    }
+  }
+
+  /** The state of a lesson, created (and subscribed) on first use; evicts the least recent beyond the bound. */
+  private lesson(lessonId: number): LessonState {
+    let st = this.lessons.get(lessonId);
+    if (st) {
+      // Map order is insertion order: re-inserting keeps the most recent last.
+      this.lessons.delete(lessonId);
+      this.lessons.set(lessonId, st);
+    } else {
+      st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, subscribing: false, error: null, errorGen: 0, errorAt: 0 };
+      this.lessons.set(lessonId, st);
+      if (this.lessons.size > this.opts.cacheMaxLessons) {
+        const oldest = this.lessons.values().next().value as LessonState;
+        this.lessons.delete(oldest.lessonId);
+        this.subscriber?.unsubscribe(oldest.lk.channel).catch(() => undefined);
+      }
+    }
+    if (!st.ready && !st.subscribing && this.subscriber) this.subscribe(st);
+    return st;
+  }
+
+  private subscribe(st: LessonState): void {
+    st.subscribing = true;
+    const gen = st.gen;
+    this.subscriber!.subscribe(st.lk.channel).then(
+      () => {
+        // A reset while subscribing means the confirmation may predate the new connection.
+        if (st.gen === gen && st.subscribing) st.ready = true;
+        st.subscribing = false;
+      },
+      () => {
+        st.subscribing = false;
+      },
+    );
+  }
+
+  /** Runs `load` once per key at a time; stores its result only if nothing was invalidated meanwhile. */
+  private async miss<T extends Cached>(
+    st: LessonState,
+    kind: CacheKind,
+    key: string,
+    load: () => Promise<{ value: T; bytes: number }>,
+    opts: { perStudent?: boolean; ttlMs?: number; store?: (value: T, bytes: number, gen: number) => void } = {},
+  ): Promise<T> {
+    this.stats.misses[kind]++;
+    if (st.error && st.errorGen === st.gen && this.now() - st.errorAt < this.cache.ttlMs) throw st.error;
+    return this.flights.run(key, async () => {
+      const gen = st.gen;
+      const seq = st.stateSeq;
+      const cacheable = st.ready;
+      try {
+        const { value, bytes } = await load();
+        if (cacheable && st.gen === gen && (!opts.perStudent || st.stateSeq === seq)) {
+          if (opts.store) opts.store(value, bytes, gen);
+          else this.cache.set(key, value, gen, bytes, opts.ttlMs);
+        }
+        return value;
+      } catch (e) {
+        if (cacheable && st.gen === gen && (isOrgError(e, 'LESSON_NOT_READY') || isOrgError(e, 'LESSON_NOT_FOUND'))) {
+          st.error = e as OrgError;
+          st.errorGen = gen;
+          st.errorAt = this.now();
+        }
+        throw backendError(e);
+      }
+    }) as Promise<T>;
+  }
+
+  private hit<T extends Cached>(st: LessonState, kind: CacheKind, key: string): T | undefined {
+    const v = this.cache.get(key, st.gen) as T | undefined;
+    if (v !== undefined) this.stats.hits[kind]++;
+    return v;
+  }
+
+  // ---- reads ----
+
+  /** The lesson and all its rooms. */
+  lessonView(lessonId: number): Promise<LessonView> | LessonView {
+    const st = this.lesson(lessonId);
+    const key = `L:${lessonId}`;
+    return (
+      this.hit<LessonView>(st, 'lesson', key) ??
+      this.miss<LessonView>(st, 'lesson', key, async () => {
+        const r = await readLesson(this.redis, st.lk);
+        const view: LessonView = { lesson: lessonInfo(r.lesson), rooms: r.rooms };
+        return { value: view, bytes: 512 + r.rooms.length * 256 };
+      }, {
+        store: (view, bytes, gen) => {
+          this.cache.set(key, view, gen, bytes);
+          this.cache.set(`I:${lessonId}`, view.lesson, gen, 512);
+          for (const room of view.rooms) this.cache.set(`R:${lessonId}:${room.roomId}`, room, gen, 256);
+        },
+      })
+    );
+  }
+
+  /** One room. */
+  room(lessonId: number, roomId: string): Promise<Room> | Room {
+    const st = this.lesson(lessonId);
+    const key = `R:${lessonId}:${roomId}`;
+    return this.hit<Room>(st, 'room', key) ?? this.miss<Room>(st, 'room', key, async () => ({ value: await readRoom(this.redis, st.lk, roomId), bytes: 256 }));
+  }
+
+  /** One org node with, as asked, children, parent and source node. */
+  node(lessonId: number, nodeId: string, o: NodeReadOptions): Promise<NodeView> | NodeView {
+    const st = this.lesson(lessonId);
+    const key = `N:${lessonId}:${nodeId}`;
+    const flags = (o.children ? 1 : 0) | (o.parent ? 2 : 0) | (o.source ? 4 : 0);
+    const entry = this.hit<NodeEntry>(st, 'node', key);
+    if (entry) return this.nodeView(entry, flags);
+    return this.miss<NodeEntry>(st, 'node', key, async () => {
+      const read = await readNodeView(this.redis, st.lk, nodeId);
+      return { value: { read, views: [] }, bytes: read.bytes * DECODED_FACTOR };
+    }).then((e) => this.nodeView(e, flags));
+  }
+
+  private nodeView(e: NodeEntry, flags: number): NodeView {
+    let v = e.views[flags];
+    if (!v) {
+      const { node, children, ancestors } = e.read;
+      v = {
+        node,
+        children: flags & 1 ? children : [],
+        parent: flags & 2 ? (ancestors[ancestors.length - 1] ?? null) : null,
+        source: flags & 4 ? sourceOf(node, ancestors) : null,
+      };
+      e.views[flags] = v;
+    }
+    return v;
+  }
+
+  /** A student's position. */
+  position(lessonId: number, uid: number): Promise<PositionView> | PositionView {
+    const st = this.lesson(lessonId);
+    const key = `P:${lessonId}:${uid}`;
+    return (
+      this.hit<PositionView>(st, 'position', key) ??
+      this.miss<PositionView>(st, 'position', key, async () => {
+        const p = await readPosition(this.redis, st.lk, uid);
+        return { value: { lessonId, uid, nodeId: p.nodeId, rooms: p.rooms }, bytes: 96 + p.rooms.length * 48 };
+      })
+    );
+  }
+
+  /** One page of a room's members in join order. */
+  members(lessonId: number, roomId: string, q: MembersQuery): Promise<MembersPage> | MembersPage {
+    const st = this.lesson(lessonId);
+    const c = q.cursor;
+    const key = `M:${lessonId}:${roomId}:${q.partition ?? '*'}:${c ? `${c.partition}.${c.order}` : ''}:${q.limit}`;
+    return (
+      this.hit<MembersPage>(st, 'members', key) ??
+      this.miss<MembersPage>(st, 'members', key, async () => {
+        const start = c ? c.partition : (q.partition ?? 0);
+        const r = await readMembersPage(this.redis, st.lk, roomId, start, c ? c.order : null, q.limit, q.partition !== null);
+        const last = r.members[r.members.length - 1];
+        const nextCursor = r.more && last ? `${last.partition}.${last.order}` : null;
+        return { value: { lessonId, roomId, members: r.members, nextCursor }, bytes: 64 + r.members.length * 64 };
+      })
+    );
+  }
+
+  /** Members of a room online now (cached for onlineCacheMs; counts carry no invalidation). */
+  online(lessonId: number, roomId: string): Promise<OnlineView> | OnlineView {
+    const st = this.lesson(lessonId);
+    const key = `O:${lessonId}:${roomId}`;
+    const windowMs = this.opts.onlineWindowMs;
+    return (
+      this.hit<OnlineView>(st, 'online', key) ??
+      this.miss<OnlineView>(
+        st,
+        'online',
+        key,
+        async () => {
+          const r = await readOnline(this.redis, st.lk, roomId, this.now() - windowMs);
+          return { value: { lessonId, roomId, online: r.online, windowMs }, bytes: 64 };
+        },
+        { ttlMs: this.opts.onlineCacheMs },
+      )
+    );
+  }
+
+  /** Everything a student needs to join `roomId` ('' = its first room). */
+  enter(lessonId: number, uid: number, roomId: string): Promise<EnterView> | EnterView {
+    const st = this.lesson(lessonId);
+    const key = `E:${lessonId}:${uid}`;
+    const entry = this.cache.get(key, st.gen) as EnterEntry | undefined;
+    const found = entry?.views.get(roomId);
+    if (found) {
+      this.stats.hits.enter++;
+      return found;
+    }
+    return this.miss<EnterView>(
+      st,
+      'enter',
+      `${key}:${roomId}`,
+      async () => {
+        const held = this.cache.peek(`I:${lessonId}`, st.gen) as LessonInfo | undefined;
+        const r = await readEnter(this.redis, st.lk, uid, roomId, held?.version ?? 0);
+        const lesson = r.lesson ? lessonInfo(r.lesson) : held;
+        if (!lesson) throw new OrgError('INTERNAL', `enter: lesson ${lessonId} record missing from the reply`);
+        const slots = new Map(r.position.rooms.map((s) => [s.roomId, s.partition]));
+        const view: EnterView = {
+          lessonId,
+          uid,
+          version: r.version,
+          roomId: r.roomId,
+          lesson,
+          rooms: r.rooms.map((room) => ({ room, partition: slots.get(room.roomId) ?? 0 })),
+          node: r.node,
+          group: r.group,
+          muted: r.mutedSelf || r.mutedNode !== null,
+          mutedBy: r.mutedSelf ? 'self' : r.mutedNode,
+          signedInAt: r.signedInAt,
+        };
+        return { value: view, bytes: r.bytes * DECODED_FACTOR };
+      },
+      {
+        perStudent: true,
+        store: (view, bytes, gen) => {
+          const e = (this.cache.peek(key, gen) as EnterEntry | undefined) ?? { views: new Map<string, EnterView>() };
+          e.views.set(roomId, view);
+          if (roomId === '') e.views.set(view.roomId, view);
+          this.cache.set(key, e, gen, bytes * e.views.size);
+          if (view.lesson.version === view.version && !this.cache.peek(`I:${lessonId}`, gen)) this.cache.set(`I:${lessonId}`, view.lesson, gen, 512);
+        },
+      },
+    );
+  }
+
+  /** Reads the lesson head (readiness probes): throws the lesson-level error if it cannot be read. */
+  async probe(lessonId: number): Promise<void> {
+    await readLesson(this.redis, lessonKeys(this.opts.keyPrefix, lessonId));
+  }
+}

@@ -1,0 +1,73 @@
+// The grammar of messages on a lesson's shard channel (LessonKeys.channel).
+// Every script that changes what a gateway may have cached SPUBLISHes one of
+// these in the same atomic step as the change, so gateways drop stale entries.
+//
+//   version:<v>      the lesson's readable version switched to <v> (switch_version.lua)
+//   state:<uid>      a student's in-class state changed: group pick, own mute, sign-in
+//   node:<nodeId>    an org node changed or was created in class (publish one per node,
+//                    including a parent whose childIds changed)
+//   mute:<roomId>    the set of muted org nodes of a room changed
+//   room:<roomId>    a room's record changed
+//   lesson           anything else lesson-wide: drop everything cached for the lesson
+//
+// In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a
+// message it cannot parse as `lesson` (drop everything), so adding a kind later is safe.
+
+/** One parsed channel message. */
+export type ChannelMessage =
+  | { kind: 'version'; version: number }
+  | { kind: 'state'; uid: number }
+  | { kind: 'node'; nodeId: string }
+  | { kind: 'mute'; roomId: string }
+  | { kind: 'room'; roomId: string }
+  | { kind: 'lesson' };
+
+/** Ids carried in messages: the same alphabet as room and node ids. */
+const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+const INT_RE = /^[1-9][0-9]{0,15}$/;
+
+/** Formats a message for SPUBLISH (the inverse of parseChannelMessage). */
+export function formatChannelMessage(m: ChannelMessage): string {
+  switch (m.kind) {
+    case 'version':
+      return `version:${m.version}`;
+    case 'state':
+      return `state:${m.uid}`;
+    case 'node':
+      return `node:${m.nodeId}`;
+    case 'mute':
+      return `mute:${m.roomId}`;
+    case 'room':
+      return `room:${m.roomId}`;
+    case 'lesson':
+      return 'lesson';
+  }
+}
+
+/** Parses a channel message; anything malformed or unknown reads as `lesson` (drop all). */
+export function parseChannelMessage(raw: string): ChannelMessage {
+  const i = raw.indexOf(':');
+  if (i < 0) return { kind: 'lesson' };
+  const kind = raw.slice(0, i);
+  const arg = raw.slice(i + 1);
+  switch (kind) {
+    case 'version':
+      return INT_RE.test(arg) ? { kind: 'version', version: Number(arg) } : { kind: 'lesson' };
+    case 'state':
+      return INT_RE.test(arg) && Number.isSafeInteger(Number(arg)) ? { kind: 'state', uid: Number(arg) } : { kind: 'lesson' };
+    case 'node':
+      return ID_RE.test(arg) ? { kind: 'node', nodeId: arg } : { kind: 'lesson' };
+    case 'mute':
+      return ID_RE.test(arg) ? { kind: 'mute', roomId: arg } : { kind: 'lesson' };
+    case 'room':
+      return ID_RE.test(arg) ? { kind: 'room', roomId: arg } : { kind: 'lesson' };
+    default:
+      return { kind: 'lesson' };
+  }
+}
+
+/** The lesson id a channel name belongs to (from its {L<id>} hash tag), or null. */
+export function lessonOfChannel(channel: string): number | null {
+  const m = /\{L([0-9]{1,16})\}/.exec(channel);
+  return m ? Number(m[1]) : null;
+}

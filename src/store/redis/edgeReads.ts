@@ -1,0 +1,149 @@
+// The gateway's reads beyond lessonReader.ts: enter, node with relatives, a
+// members page across partitions, and online counts. Each is one Lua script, one
+// round trip; replies are decoded here and status codes become typed errors.
+import { OrgError } from '../../errors.js';
+import type { OrgNode, Room } from '../../model/topology.js';
+import type { RedisClient } from './client.js';
+import { unpack } from './codec.js';
+import type { LessonKeys } from './keys.js';
+import { decodeLessonHash, decodePosition, type StoredLesson, type StoredPosition } from './lessonReader.js';
+
+const str = (b: unknown): string => (Buffer.isBuffer(b) ? b.toString('latin1') : String(b));
+const utf8 = (b: unknown): string => (Buffer.isBuffer(b) ? b.toString('utf8') : String(b));
+const blobLen = (b: unknown): number => (Buffer.isBuffer(b) ? b.length : 0);
+
+/** Throws the lesson-level errors every read script reports with codes 1 and 2. */
+function lessonStatus(lessonId: number, reply: unknown[]): void {
+  const code = Number(reply[0]);
+  if (code === 1) {
+    const status = utf8(reply[1]);
+    throw new OrgError('LESSON_NOT_READY', `lesson ${lessonId} is not ready (${status})`, { status });
+  }
+  if (code === 2) throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} is not preloaded`);
+}
+
+/** What enter.lua found for one student. `lesson` is null when the caller already held that version's record. */
+export interface EnterRead {
+  version: number;
+  lesson: StoredLesson | null;
+  position: StoredPosition;
+  node: OrgNode | null;
+  /** The student's rooms, in position order (a room missing from the version is left out). */
+  rooms: Room[];
+  roomId: string;
+  groupId: string | null;
+  group: OrgNode | null;
+  mutedSelf: boolean;
+  mutedNode: string | null;
+  signedInAt: number | null;
+  /** Reply size, for cache accounting. */
+  bytes: number;
+}
+
+/** Runs enter.lua: one round trip. */
+export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number, roomId: string, haveVersion: number): Promise<EnterRead> {
+  const r = await redis.oeEnter1Buffer(lk.head, uid, roomId, haveVersion);
+  lessonStatus(lk.lessonId, r);
+  const code = Number(r[0]);
+  if (code === 3) throw new OrgError('STUDENT_NOT_FOUND', `student ${uid} has no position in lesson ${lk.lessonId}`);
+  if (code === 4) throw new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(utf8(r[2]))}`);
+  if (code === 5) throw new OrgError('ROOM_NOT_MEMBER', `student ${uid} is not a member of room ${JSON.stringify(utf8(r[2]))} of lesson ${lk.lessonId}`);
+  const lessonFlat = r[2] as Buffer[] | null;
+  const roomBlobs = (r[5] as Array<Buffer | null>) ?? [];
+  const rooms: Room[] = [];
+  let bytes = 0;
+  for (const b of roomBlobs) {
+    if (Buffer.isBuffer(b)) {
+      rooms.push(unpack<Room>(b));
+      bytes += b.length;
+    }
+  }
+  if (lessonFlat) for (const b of lessonFlat) bytes += blobLen(b);
+  bytes += blobLen(r[3]) + blobLen(r[4]) + blobLen(r[8]) + 64;
+  return {
+    version: Number(str(r[1])),
+    lesson: lessonFlat ? decodeLessonHash(lessonFlat) : null,
+    position: decodePosition(r[3] as Buffer),
+    node: Buffer.isBuffer(r[4]) ? unpack<OrgNode>(r[4]) : null,
+    rooms,
+    roomId: utf8(r[6]),
+    groupId: r[7] === null ? null : utf8(r[7]),
+    group: Buffer.isBuffer(r[8]) ? unpack<OrgNode>(r[8]) : null,
+    mutedSelf: Number(r[9]) === 1,
+    mutedNode: r[10] === null ? null : utf8(r[10]),
+    signedInAt: r[11] === null ? null : Number(str(r[11])),
+    bytes,
+  };
+}
+
+/** A node with its children and ancestors (root first). */
+export interface NodeRead {
+  version: number;
+  node: OrgNode;
+  children: OrgNode[];
+  ancestors: OrgNode[];
+  bytes: number;
+}
+
+/** Runs read_node_view.lua: one round trip. */
+export async function readNodeView(redis: RedisClient, lk: LessonKeys, nodeId: string): Promise<NodeRead> {
+  const r = await redis.oeReadNodeView1Buffer(lk.head, nodeId);
+  lessonStatus(lk.lessonId, r);
+  if (!Buffer.isBuffer(r[2])) throw new OrgError('NODE_NOT_FOUND', `lesson ${lk.lessonId} has no org node ${JSON.stringify(nodeId)}`);
+  let bytes = r[2].length;
+  const list = (x: unknown): OrgNode[] => {
+    const out: OrgNode[] = [];
+    for (const b of (x as Array<Buffer | null>) ?? []) {
+      if (Buffer.isBuffer(b)) {
+        out.push(unpack<OrgNode>(b));
+        bytes += b.length;
+      }
+    }
+    return out;
+  };
+  const children = list(r[3]);
+  const ancestors = list(r[4]);
+  return { version: Number(str(r[1])), node: unpack<OrgNode>(r[2]), children, ancestors, bytes };
+}
+
+/** One member of a page. */
+export interface MemberRead {
+  uid: number;
+  order: number;
+  partition: number;
+}
+
+/** A page of members and whether more follow. */
+export interface MembersRead {
+  version: number;
+  partitions: number;
+  members: MemberRead[];
+  more: boolean;
+}
+
+/** Runs read_members_page.lua: one round trip, continuing across partitions unless `onePartition`. */
+export async function readMembersPage(
+  redis: RedisClient,
+  lk: LessonKeys,
+  roomId: string,
+  partition: number,
+  afterOrder: number | null,
+  limit: number,
+  onePartition: boolean,
+): Promise<MembersRead> {
+  const r = await redis.oeReadMembersPage1(lk.head, roomId, partition, afterOrder === null ? '-inf' : String(afterOrder), limit, onePartition ? '1' : '0');
+  lessonStatus(lk.lessonId, r);
+  if (Number(r[0]) === 3) throw new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(roomId)}`);
+  const flat = r[3] as Array<string | number>;
+  const members: MemberRead[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) members.push({ uid: Number(flat[i]), order: Number(flat[i + 1]), partition: Number(flat[i + 2]) });
+  return { version: Number(r[1]), partitions: Number(r[2]), members, more: Number(r[4]) === 1 };
+}
+
+/** Runs read_online.lua: members of the room with a heartbeat at or after `since` (ms). */
+export async function readOnline(redis: RedisClient, lk: LessonKeys, roomId: string, since: number): Promise<{ version: number; online: number }> {
+  const r = await redis.oeReadOnline1(lk.head, roomId, since);
+  lessonStatus(lk.lessonId, r);
+  if (Number(r[0]) === 3) throw new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(roomId)}`);
+  return { version: Number(r[1]), online: Number(r[2]) };
+}

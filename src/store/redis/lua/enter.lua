@@ -1,0 +1,97 @@
+-- enter: everything a student needs to join a room, in one round trip: the lesson
+-- record, the student's position, rooms and org node (with path), the group it
+-- picked, whether it is muted in the room (itself or any node on its path or its
+-- group's path), and when it signed in.
+-- Version and in-class state keys are derived from KEYS[1] (same hash tag, same
+-- slot); their suffixes mirror keys.ts (checked by a unit test).
+-- KEYS[1] lesson head hash ("<base>head")
+-- ARGV[1] uid (decimal integer)
+-- ARGV[2] room id to enter ('' = the student's first room)
+-- ARGV[3] version whose lesson record the caller already holds ('0' = none); the
+--         record is left out of the reply when it is still the readable version
+-- Returns
+--   {1, status}                 lesson not ready
+--   {2}                         lesson unknown
+--   {3, version}                the student has no position in the lesson
+--   {4, version, roomId}        the room does not exist
+--   {5, version, roomId}        the room exists but the student is not a member
+--   {0, version, lesson HGETALL or false, position blob, node blob or false,
+--    {blobs of the student's rooms}, room id entered, group id or false,
+--    group node blob or false, muted itself 0|1, muted node id or false,
+--    signed-in ms or false}
+local h = redis.call('HMGET', KEYS[1], 'version', 'status')
+if not h[1] then
+  if h[2] then return {1, h[2]} end
+  return {2}
+end
+local base = string.sub(KEYS[1], 1, -5)
+local vb = base .. 'v' .. h[1] .. ':'
+local uid = ARGV[1]
+
+local buckets = tonumber(redis.call('HGET', vb .. 'lesson', 'posBuckets') or '0') or 0
+local pos = false
+if buckets >= 1 then
+  pos = redis.call('HGET', vb .. 'pos:' .. string.format('%d', tonumber(uid) % buckets), uid)
+end
+if not pos then return {3, h[1]} end
+local p = cmsgpack.unpack(pos)
+
+local roomId = ARGV[2]
+local roomIds = {}
+local member = false
+for i, slot in ipairs(p.r) do
+  roomIds[i] = slot[1]
+  if slot[1] == roomId then member = true end
+end
+if #roomIds == 0 then return {4, h[1], roomId} end
+if roomId == '' then
+  roomId = roomIds[1]
+elseif not member then
+  if redis.call('HEXISTS', vb .. 'rooms', roomId) == 1 then return {5, h[1], roomId} end
+  return {4, h[1], roomId}
+end
+local rooms = redis.call('HMGET', vb .. 'rooms', unpack(roomIds))
+
+-- Nodes created or changed in class (st:dyn) override the preloaded ones.
+local dyn = base .. 'st:dyn'
+local function node(id)
+  local b = redis.call('HGET', dyn, id)
+  if not b then b = redis.call('HGET', vb .. 'nodes', id) end
+  return b
+end
+local nodeBlob = node(p.n)
+local groupId = redis.call('HGET', base .. 'st:group', uid)
+local groupBlob = false
+if groupId then groupBlob = node(groupId) end
+
+-- Node ids whose mute applies: every node on the student's path and its group's path.
+local ids = {}
+local seen = {}
+local function add(id)
+  if not seen[id] then
+    seen[id] = true
+    ids[#ids + 1] = id
+  end
+end
+local function addPath(blob, id)
+  if blob then
+    for part in string.gmatch(cmsgpack.unpack(blob).path, '[^/]+') do add(part) end
+  end
+  add(id)
+end
+addPath(nodeBlob, p.n)
+if groupId then addPath(groupBlob, groupId) end
+
+local mutedSelf = redis.call('SISMEMBER', base .. 'st:mute:' .. roomId, uid)
+local mutedNode = false
+local flags = redis.call('SMISMEMBER', base .. 'st:mutenode:' .. roomId, unpack(ids))
+for i, f in ipairs(flags) do
+  if f == 1 then
+    mutedNode = ids[i]
+    break
+  end
+end
+local signin = redis.call('HGET', base .. 'st:signin', uid)
+local lesson = false
+if ARGV[3] ~= h[1] then lesson = redis.call('HGETALL', vb .. 'lesson') end
+return {0, h[1], lesson, pos, nodeBlob, rooms, roomId, groupId, groupBlob, mutedSelf, mutedNode, signin}

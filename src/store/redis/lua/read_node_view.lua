@@ -1,0 +1,32 @@
+-- read_node_view: one org node with its children and its ancestors (root first),
+-- so parent, path and source node all come from one round trip. Nodes created or
+-- changed in class (st:dyn) override the preloaded ones.
+-- KEYS[1] lesson head hash
+-- ARGV[1] node id
+-- Returns {0, version, node blob or false, {child blobs}, {ancestor blobs, root first}} | {1, status} | {2}
+local h = redis.call('HMGET', KEYS[1], 'version', 'status')
+if not h[1] then
+  if h[2] then return {1, h[2]} end
+  return {2}
+end
+local base = string.sub(KEYS[1], 1, -5)
+local nodes = base .. 'v' .. h[1] .. ':nodes'
+local dyn = base .. 'st:dyn'
+local function many(ids)
+  if #ids == 0 then return {} end
+  local a = redis.call('HMGET', dyn, unpack(ids))
+  local b = redis.call('HMGET', nodes, unpack(ids))
+  local out = {}
+  for i = 1, #ids do
+    out[i] = a[i] or b[i]
+  end
+  return out
+end
+local blob = many({ARGV[1]})[1]
+if not blob then return {0, h[1], false, {}, {}} end
+local node = cmsgpack.unpack(blob)
+local children = many(node.childIds or {})
+local up = {}
+for part in string.gmatch(node.path, '[^/]+') do up[#up + 1] = part end
+up[#up] = nil
+return {0, h[1], blob, children, many(up)}

@@ -1,0 +1,118 @@
+// The read service's cache rules against real Redis: single-flight misses, no
+// store when an invalidation raced the load, and a lost subscriber connection
+// dropping everything cached.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Topology } from '../src/model/topology.js';
+import { ReadService } from '../src/services/reads.js';
+import { createRedis, type RedisClient } from '../src/store/redis/client.js';
+import { lessonKeys } from '../src/store/redis/keys.js';
+import { createChannelSubscriber, type ChannelSubscriber } from '../src/store/redis/subscriber.js';
+import { TEST_REDIS_URL, uniquePrefix } from './support/env.js';
+import { compileTestLesson, dropLesson, loadTopology } from './support/lesson.js';
+
+const LESSON = 7101;
+
+describe('read service cache', () => {
+  const prefix = uniquePrefix('reads');
+  const subName = `oe-test-sub-${prefix.replace(/[^a-z0-9]/gi, '')}`;
+  let redis: RedisClient;
+  let sub: ChannelSubscriber;
+  let reads: ReadService;
+  let topo: Topology;
+  let enterCalls = 0;
+  let gate: Promise<void> | null = null;
+
+  beforeAll(async () => {
+    redis = createRedis({ mode: 'single', url: TEST_REDIS_URL });
+    topo = compileTestLesson({ lessonId: LESSON, students: 300, tutors: 2, policy: 'group', seed: 5 });
+    await loadTopology(redis, prefix, topo);
+    // Count (and optionally hold) enter round trips on the real client.
+    const orig = redis.oeEnter1Buffer.bind(redis);
+    (redis as { oeEnter1Buffer: typeof orig }).oeEnter1Buffer = (async (...a: Parameters<typeof orig>) => {
+      enterCalls++;
+      if (gate) await gate;
+      return orig(...a);
+    }) as typeof orig;
+    sub = createChannelSubscriber({ mode: 'single', url: TEST_REDIS_URL }, subName);
+    reads = new ReadService(redis, sub, {
+      keyPrefix: prefix,
+      cacheTtlMs: 60_000,
+      cacheMaxEntries: 1000,
+      cacheMaxBytes: 1 << 24,
+      cacheMaxLessons: 10,
+      onlineCacheMs: 0,
+      onlineWindowMs: 60_000,
+    });
+  });
+
+  afterAll(async () => {
+    await sub.close();
+    await dropLesson(redis, prefix, LESSON);
+    redis.disconnect();
+  });
+
+  const warm = async (uid: number) => {
+    for (let i = 0; i < 200 && reads.stats.hits.enter === 0; i++) {
+      await reads.enter(LESSON, uid, '');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const before = enterCalls;
+    await reads.enter(LESSON, uid, '');
+    expect(enterCalls).toBe(before);
+  };
+
+  it('shares one round trip among concurrent misses and serves repeats with none', async () => {
+    const uid = topo.positions[0]!.uid;
+    await warm(uid);
+    const other = topo.positions[1]!.uid;
+    const before = enterCalls;
+    const views = await Promise.all(Array.from({ length: 20 }, () => reads.enter(LESSON, other, 'main')));
+    expect(enterCalls - before).toBe(1);
+    expect(new Set(views).size).toBe(1);
+    await reads.enter(LESSON, other, 'main');
+    expect(enterCalls - before).toBe(1);
+  });
+
+  it('does not store a load that an invalidation overtook', async () => {
+    const uid = topo.positions[2]!.uid;
+    const lk = lessonKeys(prefix, LESSON);
+    let open!: () => void;
+    gate = new Promise<void>((r) => (open = r));
+    const pending = reads.enter(LESSON, uid, '');
+    reads.onMessage(lk.channel, `state:${uid}`);
+    open();
+    gate = null;
+    await pending;
+    const before = enterCalls;
+    await reads.enter(LESSON, uid, '');
+    expect(enterCalls - before).toBe(1);
+    await reads.enter(LESSON, uid, '');
+    expect(enterCalls - before).toBe(1);
+  });
+
+  it('drops everything cached when the subscriber connection is lost, then caches again', async () => {
+    const uid = topo.positions[3]!.uid;
+    await reads.enter(LESSON, uid, '');
+    const before = enterCalls;
+    await reads.enter(LESSON, uid, '');
+    expect(enterCalls).toBe(before);
+    const list = (await redis.client('LIST')) as string;
+    const id = list.split('\n').find((l) => l.includes(`name=${subName}`))?.match(/^id=(\d+)/)?.[1];
+    expect(id).toBeDefined();
+    const resets = reads.stats.invalidations.reset;
+    await redis.client('KILL', 'ID', id!);
+    for (let i = 0; i < 200 && reads.stats.invalidations.reset === resets; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(reads.stats.invalidations.reset).toBeGreaterThan(resets);
+    await reads.enter(LESSON, uid, '');
+    expect(enterCalls).toBe(before + 1);
+    // Re-subscribed after the reconnect: a later read is cached again.
+    let cached = false;
+    for (let i = 0; i < 200 && !cached; i++) {
+      const n = enterCalls;
+      await reads.enter(LESSON, uid, '');
+      cached = enterCalls === n;
+      if (!cached) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(cached).toBe(true);
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { GenCache, SingleFlight } from '../../src/localcache/genCache.js';
+
+describe('GenCache', () => {
+  const clock = () => {
+    let t = 1_000;
+    return { now: () => t, advance: (ms: number) => (t += ms) };
+  };
+
+  it('serves an entry only under the generation it was filled with', () => {
+    const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 10_000, ttlMs: 1000 });
+    const value = { v: 1 };
+    c.set('a', value, 7, 10);
+    expect(c.get('a', 7)).toBe(value);
+    expect(c.get('a', 8)).toBeUndefined();
+    // A stale generation also drops the entry.
+    expect(c.get('a', 7)).toBeUndefined();
+    expect(c.stats).toMatchObject({ hits: 1, misses: 2, staleGen: 1 });
+  });
+
+  it('expires entries after the TTL backstop, with time injected', () => {
+    const k = clock();
+    const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 10_000, ttlMs: 500, now: k.now });
+    c.set('a', { v: 1 }, 1, 10);
+    c.set('b', { v: 2 }, 1, 10, 100);
+    k.advance(99);
+    expect(c.get('b', 1)).toBeDefined();
+    k.advance(2);
+    expect(c.get('b', 1)).toBeUndefined();
+    expect(c.get('a', 1)).toBeDefined();
+    k.advance(400);
+    expect(c.get('a', 1)).toBeUndefined();
+  });
+
+  it('evicts the least recently used beyond the entry and byte bounds', () => {
+    const byCount = new GenCache<{ v: number }>({ maxEntries: 2, maxBytes: 1 << 20, ttlMs: 1000 });
+    byCount.set('a', { v: 1 }, 1, 1);
+    byCount.set('b', { v: 2 }, 1, 1);
+    byCount.get('a', 1);
+    byCount.set('c', { v: 3 }, 1, 1);
+    expect(byCount.peek('b', 1)).toBeUndefined();
+    expect(byCount.peek('a', 1)).toBeDefined();
+    expect(byCount.stats.evictions).toBe(1);
+
+    const byBytes = new GenCache<{ v: number }>({ maxEntries: 100, maxBytes: 1000, ttlMs: 1000 });
+    for (let i = 0; i < 10; i++) byBytes.set(`k${i}`, { v: i }, 1, 300);
+    expect(byBytes.bytes).toBeLessThanOrEqual(1000);
+    expect(byBytes.size).toBeLessThan(10);
+    expect(byBytes.peek('k9', 1)).toBeDefined();
+  });
+
+  it('caches nothing when the TTL is 0', () => {
+    const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 10_000, ttlMs: 0 });
+    c.set('a', { v: 1 }, 1, 1);
+    expect(c.get('a', 1)).toBeUndefined();
+    expect(c.size).toBe(0);
+  });
+
+  it('names the bad option', () => {
+    expect(() => new GenCache({ maxEntries: 0, maxBytes: 1, ttlMs: 1 })).toThrow(/maxEntries/);
+    expect(() => new GenCache({ maxEntries: 1, maxBytes: 1, ttlMs: -1 })).toThrow(/ttlMs/);
+  });
+});
+
+describe('SingleFlight', () => {
+  it('shares one load among concurrent callers and forgets it once settled', async () => {
+    const f = new SingleFlight<number>();
+    let loads = 0;
+    let release!: (n: number) => void;
+    const load = () => {
+      loads++;
+      return new Promise<number>((r) => (release = r));
+    };
+    const a = f.run('k', load);
+    const b = f.run('k', load);
+    expect(f.size).toBe(1);
+    release(5);
+    expect(await Promise.all([a, b])).toEqual([5, 5]);
+    expect(loads).toBe(1);
+    expect(f.size).toBe(0);
+    await expect(f.run('k', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(f.run('k', () => { throw new Error('sync'); })).rejects.toThrow('sync');
+    expect(f.size).toBe(0);
+  });
+});

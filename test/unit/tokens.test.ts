@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { authorizeLesson, authorizeStudent, enterUid, requireService } from '../../src/auth/access.js';
+import { bearerToken, TokenVerifier } from '../../src/auth/tokens.js';
+import { isOrgError } from '../../src/errors.js';
+
+const secret = 'unit-secret-0123456789-abcdefghijklmn';
+
+describe('tokens', () => {
+  it('round-trips claims and rejects tampering, other keys and expiry', () => {
+    let now = 1_000_000_000_000;
+    const t = new TokenVerifier({ secret, cacheEntries: 10, now: () => now });
+    const claims = { uid: 42, role: 'student' as const, lesson: 7, exp: now / 1000 + 60 };
+    const tok = t.mint(claims);
+    expect(t.verify(tok)).toEqual(claims);
+    const [body, sig] = tok.split('.') as [string, string];
+    const forgedBody = Buffer.from(JSON.stringify({ u: 43, r: 'student', l: 7, e: claims.exp })).toString('base64url');
+    for (const bad of [`${forgedBody}.${sig}`, `${body}.${sig.slice(0, -2)}AA`, `${body}`, '', 'a.b.c', 'x'.repeat(600)]) {
+      expect(() => t.verify(bad), bad.slice(0, 20)).toThrow();
+    }
+    expect(() => new TokenVerifier({ secret: `${secret}x`, cacheEntries: 10 }).verify(tok)).toThrow(/signature/);
+    now += 61_000;
+    // Cached verification still checks expiry.
+    expect(() => t.verify(tok)).toThrow(/expired/);
+  });
+
+  it('refuses to mint students for every lesson and short secrets', () => {
+    const t = new TokenVerifier({ secret, cacheEntries: 10 });
+    expect(() => t.mint({ uid: 1, role: 'student', lesson: '*', exp: 9e9 })).toThrow(/only service/);
+    expect(() => t.mint({ uid: 0, role: 'service', lesson: '*', exp: 9e9 })).toThrow(/uid/);
+    expect(() => new TokenVerifier({ secret: 'short', cacheEntries: 10 })).toThrow(/32 bytes/);
+  });
+
+  it('parses bearer headers', () => {
+    expect(bearerToken('Bearer abc.def')).toBe('abc.def');
+    expect(bearerToken('bearer  abc')).toBe('abc');
+    for (const h of [undefined, '', 'Basic x', 'Bearer']) {
+      try {
+        bearerToken(h);
+        expect.unreachable();
+      } catch (e) {
+        expect(isOrgError(e, 'UNAUTHENTICATED')).toBe(true);
+      }
+    }
+  });
+});
+
+describe('access', () => {
+  const student = { uid: 5, role: 'student' as const, lesson: 7, exp: 9e9 };
+  const service = { uid: 1, role: 'service' as const, lesson: '*' as const, exp: 9e9 };
+  const tutor = { uid: 9, role: 'tutor' as const, lesson: 7, exp: 9e9 };
+  const code = (f: () => unknown) => {
+    try {
+      f();
+      return 'ok';
+    } catch (e) {
+      return isOrgError(e) ? e.code : 'other';
+    }
+  };
+
+  it('keeps students to their lesson and their own data', () => {
+    expect(code(() => authorizeLesson(student, 7))).toBe('ok');
+    expect(code(() => authorizeLesson(student, 8))).toBe('FORBIDDEN');
+    expect(code(() => authorizeStudent(student, 7, 5))).toBe('ok');
+    expect(code(() => authorizeStudent(student, 7, 6))).toBe('FORBIDDEN');
+    expect(code(() => authorizeStudent(tutor, 7, 6))).toBe('ok');
+    expect(code(() => authorizeStudent(service, 123, 6))).toBe('ok');
+    expect(enterUid(student, 7, null)).toBe(5);
+    expect(code(() => enterUid(student, 7, 6))).toBe('FORBIDDEN');
+    expect(enterUid(tutor, 7, 6)).toBe(6);
+    expect(code(() => enterUid(tutor, 7, null))).toBe('BAD_REQUEST');
+    expect(code(() => requireService(tutor))).toBe('FORBIDDEN');
+    expect(code(() => requireService(service))).toBe('ok');
+  });
+});
