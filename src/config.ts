@@ -1,5 +1,6 @@
 // The only reader of process.env. Every variable is validated once at start-up
 // and a bad one is named in the error, so a misconfigured deployment fails fast.
+import { roomBytesBound } from './skiplist/sizing.js';
 
 /** Thrown when an environment variable is missing or malformed; names the variable. */
 export class ConfigError extends Error {
@@ -31,6 +32,21 @@ export interface Config {
   mysqlPoolSize: number;
   preloadLockSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  signals: SignalConfig;
+}
+
+/** Bounds of the courseware signal log and of the gateway's local signal cache. */
+export interface SignalConfig {
+  /** Whether reads go through the local per-room cache (off: every read is one Redis round trip). */
+  cache: boolean;
+  cacheBuckets: number;
+  cacheRoomsPerBucket: number;
+  cacheBytesPerBucket: number;
+  maxStalenessMs: number;
+  /** Signals kept per room, in Redis and in the cache. */
+  retain: number;
+  maxPayloadBytes: number;
+  maxReadLimit: number;
 }
 
 /** Documentation of every variable, used by the README and `orgengine config`. */
@@ -48,6 +64,14 @@ export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning
   { name: 'ORGENGINE_MYSQL_POOL_SIZE', default: '8', meaning: 'MySQL connection pool size (1-256)' },
   { name: 'ORGENGINE_PRELOAD_LOCK_SECONDS', default: '600', meaning: 'how long a preload holds its per-lesson lock before another may take over (5-86400)' },
   { name: 'ORGENGINE_LOG_LEVEL', default: 'info', meaning: 'pino level: fatal|error|warn|info|debug|trace|silent' },
+  { name: 'ORGENGINE_SIGNAL_CACHE', default: 'on', meaning: 'serve signal reads from the local per-room cache (on|off; off = one Redis round trip per read)' },
+  { name: 'ORGENGINE_SIGNAL_CACHE_BUCKETS', default: '16', meaning: 'buckets the signal cache hashes rooms into (1-4096)' },
+  { name: 'ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', default: '128', meaning: 'rooms one bucket holds before evicting the least recently read (1-100000)' },
+  { name: 'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET', default: '8388608', meaning: 'estimated bytes one bucket holds before evicting; must fit one full room (retain x max payload)' },
+  { name: 'ORGENGINE_SIGNAL_MAX_STALENESS_MS', default: '1000', meaning: 'a cached room not checked against Redis for this long is re-checked before answering (0-600000)' },
+  { name: 'ORGENGINE_SIGNAL_RETAIN', default: '1000', meaning: 'signals kept per room; older ones are trimmed and reads report truncated (1-100000)' },
+  { name: 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', default: '1024', meaning: 'largest signal payload in UTF-8 bytes (1-65536); larger is PAYLOAD_TOO_LARGE' },
+  { name: 'ORGENGINE_SIGNAL_READ_LIMIT_MAX', default: '500', meaning: 'most signals one read may ask for (1-10000); the default when a read gives no limit' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -115,6 +139,29 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ORGENGINE_LOG_LEVEL', `expected one of ${levels.join('|')}, got ${JSON.stringify(logLevel)}`);
   }
 
+  const cacheRaw = str(env, 'ORGENGINE_SIGNAL_CACHE', 'on');
+  if (cacheRaw !== 'on' && cacheRaw !== 'off') {
+    throw new ConfigError('ORGENGINE_SIGNAL_CACHE', `expected on or off, got ${JSON.stringify(cacheRaw)}`);
+  }
+  const signals: SignalConfig = {
+    cache: cacheRaw === 'on',
+    cacheBuckets: num(env, 'ORGENGINE_SIGNAL_CACHE_BUCKETS', 16, 1, 4096),
+    cacheRoomsPerBucket: num(env, 'ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', 128, 1, 100_000),
+    cacheBytesPerBucket: num(env, 'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET', 8 * 1024 * 1024, 1024, 2 ** 40),
+    maxStalenessMs: num(env, 'ORGENGINE_SIGNAL_MAX_STALENESS_MS', 1000, 0, 600_000),
+    retain: num(env, 'ORGENGINE_SIGNAL_RETAIN', 1000, 1, 100_000),
+    maxPayloadBytes: num(env, 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', 1024, 1, 65_536),
+    maxReadLimit: num(env, 'ORGENGINE_SIGNAL_READ_LIMIT_MAX', 500, 1, 10_000),
+  };
+  // A room is cached whole or not at all, so one full room must fit a bucket.
+  const fullRoom = roomBytesBound(signals.retain, signals.maxPayloadBytes);
+  if (signals.cacheBytesPerBucket < fullRoom) {
+    throw new ConfigError(
+      'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET',
+      `${signals.cacheBytesPerBucket} cannot hold one full room: ORGENGINE_SIGNAL_RETAIN=${signals.retain} signals of ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES=${signals.maxPayloadBytes} need about ${fullRoom}`,
+    );
+  }
+
   return {
     redis,
     mysqlUrl,
@@ -128,5 +175,6 @@ export function loadConfig(env: Env = process.env): Config {
     mysqlPoolSize: num(env, 'ORGENGINE_MYSQL_POOL_SIZE', 8, 1, 256),
     preloadLockSeconds: num(env, 'ORGENGINE_PRELOAD_LOCK_SECONDS', 600, 5, 86_400),
     logLevel: logLevel as Config['logLevel'],
+    signals,
   };
 }
