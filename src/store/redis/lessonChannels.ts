@@ -38,7 +38,7 @@ export function createSubscriberClient(target: RedisTarget, connectionName = 'or
 /** Subscribes to lesson channels on demand (reference counted) and dispatches their messages. */
 export class LessonChannelSubscriber {
   private readonly channels = new Map<string, { lessonId: number; refs: number }>();
-  private readyOnce = false;
+  private readonly readySeen = new Set<string>();
   private closed = false;
 
   constructor(
@@ -50,8 +50,8 @@ export class LessonChannelSubscriber {
     client.on('smessage', this.onMessage);
     // 'ready' on one server, 'subscribersReady' on a Cluster: both follow a
     // (re)subscription, and only the ones after the first mean a gap.
-    client.on('ready', this.onReady);
-    client.on('subscribersReady', this.onReady);
+    client.on('ready', () => this.onReady('ready'));
+    client.on('subscribersReady', () => this.onReady('subscribersReady'));
     client.on('error', (e: Error) => this.onError(e));
   }
 
@@ -97,10 +97,10 @@ export class LessonChannelSubscriber {
     await this.client.quit().catch(() => undefined);
   }
 
-  private readonly onReady = (): void => {
-    if (this.readyOnce) this.listener.onResync?.();
-    this.readyOnce = true;
-  };
+  private onReady(event: string): void {
+    if (this.readySeen.has(event)) this.listener.onResync?.();
+    this.readySeen.add(event);
+  }
 
   private readonly onMessage = (channel: string, message: string): void => {
     const c = this.channels.get(channel);
