@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisTarget, SignalConfig } from '../../src/config.js';
 import { lessonKeys } from '../../src/store/redis/keys.js';
 import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
-import { createSubscriberClient } from '../../src/store/redis/lessonChannels.js';
+import { createSubscriberClient, LessonChannelSubscriber } from '../../src/store/redis/lessonChannels.js';
 import { publishSignal } from '../../src/store/redis/signalStore.js';
 import type { Caller } from '../../src/services/caller.js';
 import { createSignalRuntime, SignalService, type SignalRuntime } from '../../src/services/signals.js';
@@ -90,6 +90,7 @@ describe.each(targets)('signals on %s', (_name, target) => {
   });
 
   afterAll(async () => {
+    if (!redis) return;
     await Promise.all(runtimes.map((r) => r.close()));
     await dropLessonKeys(redis, prefix, lessonA, rooms);
     await dropLessonKeys(redis, prefix, lessonB, ['main']);
@@ -117,6 +118,30 @@ describe.each(targets)('signals on %s', (_name, target) => {
     await until('8 notifications', async () => (heard.length >= 8 ? true : undefined));
     expect(heard).toEqual(seqs.map((s) => `signal:${room}:${s}`));
     await sub.quit();
+  });
+
+  it('subscribes a lesson asked for while the subscriber connection is still being set up', async () => {
+    // A channel added on 'connect' is the moment ioredis would write SSUBSCRIBE
+    // into its handshake and then fail its own ready check (ioredis#2037).
+    const client = createSubscriberClient(target(), `orgengine-sub-${randomUUID()}`);
+    const errors: Error[] = [];
+    const heard: number[] = [];
+    const sub = new LessonChannelSubscriber(client, prefix, { onSignal: (l, _r, seq) => l === lessonA && heard.push(seq) }, (e) => errors.push(e));
+    const added = new Promise<void>((resolve) =>
+      client.once('connect', () => {
+        sub.add(lessonA);
+        resolve();
+      }),
+    );
+    try {
+      await added;
+      await until('the subscription to be confirmed', async () => ((await Promise.race([sub.settled().then(() => true), sleep(50)])) ? true : undefined));
+      const { seq } = await direct().publish(teacher, lessonA, 'main', 'hello');
+      await until('the notification', async () => (heard.includes(seq) ? true : undefined));
+      expect(errors.map((e) => e.message)).toEqual([]);
+    } finally {
+      await sub.close();
+    }
   });
 
   it('rejects bad input and unknown lessons and rooms with typed errors', async () => {

@@ -6,10 +6,18 @@
 // connection per master and routes each SSUBSCRIBE to the shard owning the
 // channel's slot. With the default single subscriber connection, SSUBSCRIBE for
 // a channel of another shard never answers (measured on ioredis 5.9.3 against
-// the 3-master test cluster). On one server a plain duplicate connection does.
+// the 3-master test cluster). On one server a plain dedicated connection does.
+//
+// SSUBSCRIBE is sent only once the connection is ready: ioredis 5.8.2-5.x
+// writes (S)SUBSCRIBE during the handshake, the reply switches the connection
+// to subscriber mode, its own INFO ready check is then refused, and the
+// connection is dropped with the subscription lost (redis/ioredis#2037; seen
+// here under load). Every wanted channel is subscribed again after each
+// (re)connection and retried after a failure, and settled() waits for Redis's
+// confirmation rather than sending anything.
 //
 // Pub/sub is at most once: messages sent while a connection is down are gone.
-// Listeners hear onResync() after every reconnect so they can re-check what
+// Listeners hear onResync() after every reconnection so they can re-check what
 // they hold; consumers still need a staleness bound of their own.
 import { Cluster, Redis } from 'ioredis';
 import type { RedisTarget } from '../../config.js';
@@ -35,11 +43,25 @@ export function createSubscriberClient(target: RedisTarget, connectionName = 'or
   return new Redis(target.url, { connectionName });
 }
 
+/** Delay before a failed SSUBSCRIBE is tried again (a reconnection retries at once). */
+const RETRY_MS = 500;
+
+interface ChannelState {
+  lessonId: number;
+  refs: number;
+  /** Redis confirmed the subscription on the current connection. */
+  confirmed: boolean;
+}
+
 /** Subscribes to lesson channels on demand (reference counted) and dispatches their messages. */
 export class LessonChannelSubscriber {
-  private readonly channels = new Map<string, { lessonId: number; refs: number }>();
-  private readonly readySeen = new Set<string>();
+  private readonly channels = new Map<string, ChannelState>();
+  private readonly cluster: boolean;
+  private ready = false;
+  private connections = 0;
   private closed = false;
+  private retry: NodeJS.Timeout | null = null;
+  private waiters: Array<() => void> = [];
 
   constructor(
     private readonly client: RedisClient,
@@ -47,12 +69,14 @@ export class LessonChannelSubscriber {
     private readonly listener: LessonChannelListener,
     private readonly onError: (e: Error) => void = () => undefined,
   ) {
+    this.cluster = client instanceof Cluster;
     client.on('smessage', this.onMessage);
-    // 'ready' on one server, 'subscribersReady' on a Cluster: both follow a
-    // (re)subscription, and only the ones after the first mean a gap.
-    client.on('ready', () => this.onReady('ready'));
-    client.on('subscribersReady', () => this.onReady('subscribersReady'));
+    // One server: 'ready' follows each connection. Cluster: 'subscribersReady'
+    // follows each (re)start of the per-shard subscribers.
+    client.on(this.cluster ? 'subscribersReady' : 'ready', this.onReady);
+    for (const ev of this.cluster ? ['-node', '-subscriber'] : ['close']) client.on(ev, this.onDown);
     client.on('error', (e: Error) => this.onError(e));
+    if (!this.cluster && (client as Redis).status === 'ready') this.onReady();
   }
 
   /** Starts (or shares) the subscription to a lesson's channel. */
@@ -63,8 +87,8 @@ export class LessonChannelSubscriber {
       c.refs++;
       return;
     }
-    this.channels.set(channel, { lessonId, refs: 1 });
-    this.client.ssubscribe(channel).catch((e: unknown) => this.onError(e instanceof Error ? e : new Error(String(e))));
+    this.channels.set(channel, { lessonId, refs: 1, confirmed: false });
+    if (this.ready) this.subscribe(channel);
   }
 
   /** Drops one reference to a lesson's channel; unsubscribes with the last. */
@@ -74,32 +98,83 @@ export class LessonChannelSubscriber {
     if (!c) return;
     if (--c.refs > 0) return;
     this.channels.delete(channel);
-    if (!this.closed) this.client.sunsubscribe(channel).catch((e: unknown) => this.onError(e instanceof Error ? e : new Error(String(e))));
+    this.wake();
+    if (this.ready && !this.closed) this.client.sunsubscribe(channel).catch((e: unknown) => this.fail(e));
   }
 
-  /** Lessons subscribed now. */
+  /** Lessons subscribed (or being subscribed) now. */
   lessons(): number[] {
     return [...this.channels.values()].map((c) => c.lessonId);
   }
 
-  /** Resolves once every channel added so far is subscribed (for tests and start-up). */
-  async settled(): Promise<void> {
-    // SSUBSCRIBE replies in order per connection; a no-op SSUBSCRIBE of an
-    // existing channel per lesson is a cheap barrier on whichever shard holds it.
-    await Promise.all([...this.channels.keys()].map((ch) => this.client.ssubscribe(ch)));
+  /** Resolves once Redis has confirmed every channel added so far (for tests and start-up). */
+  settled(): Promise<void> {
+    if (this.allConfirmed()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** Unsubscribes everything and closes the connection. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
     this.channels.clear();
+    this.wake();
     this.client.off('smessage', this.onMessage);
     await this.client.quit().catch(() => undefined);
   }
 
-  private onReady(event: string): void {
-    if (this.readySeen.has(event)) this.listener.onResync?.();
-    this.readySeen.add(event);
+  private subscribe(channel: string): void {
+    this.client.ssubscribe(channel).then(
+      () => {
+        const c = this.channels.get(channel);
+        if (c) c.confirmed = true;
+        this.wake();
+      },
+      (e: unknown) => {
+        this.fail(e);
+        this.scheduleRetry();
+      },
+    );
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      if (!this.ready) return; // the next ready event subscribes everything
+      for (const [ch, c] of this.channels) if (!c.confirmed) this.subscribe(ch);
+    }, RETRY_MS);
+    this.retry.unref();
+  }
+
+  private readonly onReady = (): void => {
+    if (this.closed) return;
+    this.ready = true;
+    if (this.connections++ > 0) this.listener.onResync?.();
+    // ioredis resubscribes what it knew; channels whose SSUBSCRIBE never got
+    // through it does not know, so every wanted channel is sent again (idempotent).
+    for (const ch of this.channels.keys()) this.subscribe(ch);
+  };
+
+  private readonly onDown = (): void => {
+    this.ready = false;
+    for (const c of this.channels.values()) c.confirmed = false;
+  };
+
+  private fail(e: unknown): void {
+    this.onError(e instanceof Error ? e : new Error(String(e)));
+  }
+
+  private allConfirmed(): boolean {
+    for (const c of this.channels.values()) if (!c.confirmed) return false;
+    return true;
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0 || !this.allConfirmed()) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
