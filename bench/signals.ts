@@ -245,7 +245,7 @@ async function main(): Promise<void> {
     maxPayloadBytes: 1024,
     maxReadLimit: 100,
   };
-  const config = { keyPrefix: prefix, ttlSeconds: 3600, signals };
+  const config = { keyPrefix: prefix, ttlSeconds: 3600, signals, writeBehind: { maxStreamLength: 10_000_000 } };
   try {
     const topo = await loadSyntheticLesson(redis, prefix, lessonId, { students: 100, tutors: 1, policy: 'three-screen' });
     const onRt = createSignalRuntime({

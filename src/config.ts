@@ -33,6 +33,14 @@ export interface Config {
   preloadLockSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   signals: SignalConfig;
+  /** Write-behind bounds. */
+  writeBehind: WriteBehindConfig;
+}
+
+/** Bounds of the write-behind stream every recorded change goes through. */
+export interface WriteBehindConfig {
+  /** A change is refused (BACKPRESSURE) while its lesson's stream holds this many unflushed records. */
+  maxStreamLength: number;
 }
 
 /** Bounds of the courseware signal log and of the gateway's local signal cache. */
@@ -64,13 +72,14 @@ export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning
   { name: 'ORGENGINE_MYSQL_POOL_SIZE', default: '8', meaning: 'MySQL connection pool size (1-256)' },
   { name: 'ORGENGINE_PRELOAD_LOCK_SECONDS', default: '600', meaning: 'how long a preload holds its per-lesson lock before another may take over (5-86400)' },
   { name: 'ORGENGINE_LOG_LEVEL', default: 'info', meaning: 'pino level: fatal|error|warn|info|debug|trace|silent' },
+  { name: 'ORGENGINE_WB_MAX_STREAM_LENGTH', default: '100000', meaning: 'unflushed write-behind records per lesson before mutations answer 503 BACKPRESSURE (100-10000000)' },
   { name: 'ORGENGINE_SIGNAL_CACHE', default: 'on', meaning: 'serve signal reads from the local per-room cache (on|off; off = one Redis round trip per read)' },
   { name: 'ORGENGINE_SIGNAL_CACHE_BUCKETS', default: '16', meaning: 'buckets the signal cache hashes rooms into (1-4096)' },
   { name: 'ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', default: '128', meaning: 'rooms one bucket holds before evicting the least recently read (1-100000)' },
   { name: 'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET', default: '8388608', meaning: 'estimated bytes one bucket holds before evicting; must fit one full room (retain x max payload)' },
   { name: 'ORGENGINE_SIGNAL_MAX_STALENESS_MS', default: '1000', meaning: 'a cached room not checked against Redis for this long is re-checked before answering (0-600000)' },
   { name: 'ORGENGINE_SIGNAL_RETAIN', default: '1000', meaning: 'signals kept per room; older ones are trimmed and reads report truncated (1-100000)' },
-  { name: 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', default: '1024', meaning: 'largest signal payload in UTF-8 bytes (1-65536); larger is PAYLOAD_TOO_LARGE' },
+  { name: 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', default: '1024', meaning: 'largest signal payload in UTF-8 bytes (1-65535, a MySQL TEXT); larger is PAYLOAD_TOO_LARGE' },
   { name: 'ORGENGINE_SIGNAL_READ_LIMIT_MAX', default: '500', meaning: 'most signals one read may ask for (1-10000); the default when a read gives no limit' },
 ];
 
@@ -150,7 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     cacheBytesPerBucket: num(env, 'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET', 8 * 1024 * 1024, 1024, 2 ** 40),
     maxStalenessMs: num(env, 'ORGENGINE_SIGNAL_MAX_STALENESS_MS', 1000, 0, 600_000),
     retain: num(env, 'ORGENGINE_SIGNAL_RETAIN', 1000, 1, 100_000),
-    maxPayloadBytes: num(env, 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', 1024, 1, 65_536),
+    maxPayloadBytes: num(env, 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', 1024, 1, 65_535),
     maxReadLimit: num(env, 'ORGENGINE_SIGNAL_READ_LIMIT_MAX', 500, 1, 10_000),
   };
   // A room is cached whole or not at all, so one full room must fit a bucket.
@@ -176,5 +185,6 @@ export function loadConfig(env: Env = process.env): Config {
     preloadLockSeconds: num(env, 'ORGENGINE_PRELOAD_LOCK_SECONDS', 600, 5, 86_400),
     logLevel: logLevel as Config['logLevel'],
     signals,
+    writeBehind: { maxStreamLength: num(env, 'ORGENGINE_WB_MAX_STREAM_LENGTH', 100_000, 100, 10_000_000) },
   };
 }

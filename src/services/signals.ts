@@ -21,7 +21,7 @@ export const PUBLISHER_ROLES: readonly CallerRole[] = ['teacher', 'tutor', 'serv
 /** What the signal service needs. */
 export interface SignalServiceDeps {
   redis: RedisClient;
-  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'>;
+  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals' | 'writeBehind'>;
   /** The local cache, or null to read Redis on every call. */
   cache: SignalCache | null;
   now?: () => number;
@@ -98,6 +98,7 @@ export class SignalService {
         retain: this.config.signals.retain,
         ttlSeconds: this.config.ttlSeconds,
         maxPayloadBytes: max,
+        maxStreamLength: this.config.writeBehind.maxStreamLength,
       });
     } catch (e) {
       throw backendError(e);
@@ -145,7 +146,7 @@ export interface SignalRuntime {
 /** Options of createSignalRuntime. */
 export interface SignalRuntimeDeps {
   redis: RedisClient;
-  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'>;
+  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals' | 'writeBehind'>;
   /** A connection for SSUBSCRIBE only (see lessonChannels.ts); required when the cache is on. */
   subscriberClient: RedisClient | null;
   now?: () => number;

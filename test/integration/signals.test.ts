@@ -40,6 +40,8 @@ const SIGNALS: SignalConfig = {
   maxReadLimit: 100,
 };
 
+const WB = { maxStreamLength: 100_000 };
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -69,7 +71,7 @@ describe.each(targets)('signals on %s', (_name, target) => {
     const signals = { ...SIGNALS, ...over };
     const rt = createSignalRuntime({
       redis,
-      config: { keyPrefix: prefix, ttlSeconds: 600, signals },
+      config: { keyPrefix: prefix, ttlSeconds: 600, signals, writeBehind: WB },
       subscriberClient: signals.cache ? createSubscriberClient(target(), subName) : null,
       now,
     });
@@ -77,8 +79,8 @@ describe.each(targets)('signals on %s', (_name, target) => {
     return { ...rt, subName };
   }
   // A gateway without cache: publishing through it reaches cached gateways only by notification.
-  const direct = (over: Partial<SignalConfig> = {}) =>
-    new SignalService({ redis, config: { keyPrefix: prefix, ttlSeconds: 600, signals: { ...SIGNALS, ...over, cache: false } }, cache: null });
+  const direct = (over: Partial<SignalConfig> = {}, writeBehind = WB) =>
+    new SignalService({ redis, config: { keyPrefix: prefix, ttlSeconds: 600, signals: { ...SIGNALS, ...over, cache: false }, writeBehind }, cache: null });
 
   beforeAll(async () => {
     redis = createRedis(target());
@@ -144,6 +146,29 @@ describe.each(targets)('signals on %s', (_name, target) => {
     }
   });
 
+  it('records every signal on the write-behind stream, and refuses to publish when the stream is full', async () => {
+    const lk = lessonKeys(prefix, lessonA);
+    const room = rooms.find((r) => r.endsWith('.before'))!;
+    const svc = direct();
+    const before = await redis.xlen(lk.writeBehind);
+    const a = await svc.publish(teacher, lessonA, room, '{"quiz":"start"}');
+    const b = await svc.publish(service, lessonA, room, 'second');
+    const entries = (await redis.xrange(lk.writeBehind, '-', '+')).slice(before);
+    const records = entries.map(([, f]) => Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i]!, f[2 * i + 1]!])));
+    expect(records).toEqual([
+      { e: 'signal', v: expect.stringMatching(/^[0-9]+$/), r: room, s: String(a.seq), t: String(a.at), u: String(teacher.uid), d: '{"quiz":"start"}' },
+      { e: 'signal', v: expect.stringMatching(/^[0-9]+$/), r: room, s: String(b.seq), t: String(b.at), u: String(service.uid), d: 'second' },
+    ]);
+    expect(Number(records[1]!.v)).toBeGreaterThan(Number(records[0]!.v));
+    expect(await redis.get(lk.stateVersion)).toBe(records[1]!.v);
+    // At the bound nothing is written: no seq, no zset entry, no record, no notification.
+    const full = direct({}, { maxStreamLength: before + 2 });
+    await expect(full.publish(teacher, lessonA, room, 'refused')).rejects.toMatchObject({ code: 'BACKPRESSURE', httpStatus: 503 });
+    expect(await redis.xlen(lk.writeBehind)).toBe(before + 2);
+    expect(Number(await redis.get(lk.signalSeq(room)))).toBe(b.seq);
+    expect(await redis.zcard(lk.signals(room))).toBe(b.seq);
+  });
+
   it('rejects bad input and unknown lessons and rooms with typed errors', async () => {
     const gw = gateway();
     for (const svc of [gw.service, direct()]) {
@@ -166,7 +191,7 @@ describe.each(targets)('signals on %s', (_name, target) => {
     }
     // The script enforces the payload bound itself, whatever a caller checked before.
     await expect(
-      publishSignal(redis, lessonKeys(prefix, lessonA), 'main', 'x'.repeat(20), 1, Date.now(), { retain: 10, ttlSeconds: 60, maxPayloadBytes: 10 }),
+      publishSignal(redis, lessonKeys(prefix, lessonA), 'main', 'x'.repeat(20), 1, Date.now(), { retain: 10, ttlSeconds: 60, maxPayloadBytes: 10, maxStreamLength: 100_000 }),
     ).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
   });
 

@@ -34,11 +34,11 @@ export async function loadSyntheticLesson(
   return topo;
 }
 
-/** Deletes a lesson's keys written by loadSyntheticLesson plus the signal keys of its rooms. */
+/** Deletes a lesson's keys written by loadSyntheticLesson plus the signal and write-behind keys of its rooms. */
 export async function dropLessonKeys(redis: RedisClient, prefix: string, lessonId: number, roomIds: string[]): Promise<void> {
   const lk = lessonKeys(prefix, lessonId);
   const version = Number(await redis.hget(lk.head, 'version'));
-  const keys: string[] = [lk.head, lk.versionSeq, lk.lock];
+  const keys: string[] = [lk.head, lk.versionSeq, lk.lock, lk.writeBehind, lk.stateVersion];
   if (version > 0) {
     const index = await redis.smembers(lk.version(version).index);
     keys.push(...index);

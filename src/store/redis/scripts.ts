@@ -16,7 +16,7 @@ export const SCRIPTS = {
   readNode: { file: 'read_node.lua', keys: 1 },
   readPosition: { file: 'read_position.lua', keys: 1 },
   readMembers: { file: 'read_members.lua', keys: 1 },
-  publishSignal: { file: 'publish_signal.lua', keys: 3 },
+  publishSignal: { file: 'publish_signal.lua', keys: 5 },
   readSignals: { file: 'read_signals.lua', keys: 3 },
 } as const;
 
@@ -33,7 +33,10 @@ declare module 'ioredis' {
     oeReadNode1Buffer(head: string, nodeId: Arg, children: '0' | '1', parent: '0' | '1'): Result<unknown[], Context>;
     oeReadPosition1Buffer(head: string, uid: Arg): Result<unknown[], Context>;
     oeReadMembers1(head: string, roomId: Arg, partition: number, cursor: string, limit: number): Result<unknown[], Context>;
-    oePublishSignal1(head: string, seqKey: string, zsetKey: string, roomId: string, payload: string, by: number, now: number, retain: number, ttl: number, channel: string, maxBytes: number): Result<unknown[], Context>;
+    oePublishSignal1(
+      head: string, seqKey: string, zsetKey: string, ver: string, stream: string,
+      roomId: string, payload: string, by: number, now: number, retain: number, ttl: number, channel: string, maxBytes: number, maxStream: number,
+    ): Result<unknown[], Context>;
     oeReadSignals1(head: string, seqKey: string, zsetKey: string, roomId: string, after: number, limit: number): Result<unknown[], Context>;
   }
 }

@@ -14,6 +14,8 @@ export interface PublishBounds {
   ttlSeconds: number;
   /** Largest payload in UTF-8 bytes. */
   maxPayloadBytes: number;
+  /** Unflushed write-behind records of the lesson at which publishing is refused (back pressure). */
+  maxStreamLength: number;
 }
 
 /** A room's log after a sequence number, as one read saw it. */
@@ -38,10 +40,15 @@ function scriptError(lk: LessonKeys, roomId: string, reply: unknown[]): OrgError
   if (code === 2) return new OrgError('LESSON_NOT_FOUND', `lesson ${lk.lessonId} is not preloaded`);
   if (code === 3) return new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(roomId)}`);
   if (code === 4) return new OrgError('PAYLOAD_TOO_LARGE', `signal payload of ${Number(reply[1])} bytes is too large`);
+  if (code === 5) {
+    return new OrgError('BACKPRESSURE', `lesson ${lk.lessonId}: ${Number(reply[1])} changes are waiting to be written to MySQL; retry later`, {
+      streamLength: Number(reply[1]),
+    });
+  }
   return new OrgError('INTERNAL', `signal script answered unknown code ${String(reply[0])}`);
 }
 
-/** Appends a signal to a room's log and notifies gateways; returns its seq. */
+/** Appends a signal to a room's log with its write-behind record and notifies gateways; returns it with its seq. */
 export async function publishSignal(
   redis: RedisClient,
   lk: LessonKeys,
@@ -55,6 +62,8 @@ export async function publishSignal(
     lk.head,
     lk.signalSeq(roomId),
     lk.signals(roomId),
+    lk.stateVersion,
+    lk.writeBehind,
     roomId,
     payload,
     by,
@@ -63,6 +72,7 @@ export async function publishSignal(
     bounds.ttlSeconds,
     lk.channel,
     bounds.maxPayloadBytes,
+    bounds.maxStreamLength,
   );
   if (Number(reply[0]) !== 0) throw scriptError(lk, roomId, reply);
   return { seq: Number(reply[1]), at, by, data: payload };
