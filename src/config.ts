@@ -1,5 +1,6 @@
 // The only reader of process.env. Every variable is validated once at start-up
 // and a bad one is named in the error, so a misconfigured deployment fails fast.
+import { roomBytesBound } from './skiplist/sizing.js';
 
 /** Thrown when an environment variable is missing or malformed; names the variable. */
 export class ConfigError extends Error {
@@ -33,6 +34,29 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** The edge gateway (HTTP, gRPC, auth, local cache). */
   api: ApiConfig;
+  signals: SignalConfig;
+  /** Write-behind bounds. */
+  writeBehind: WriteBehindConfig;
+}
+
+/** Bounds of the write-behind stream every recorded change goes through. */
+export interface WriteBehindConfig {
+  /** A change is refused (BACKPRESSURE) while its lesson's stream holds this many unflushed records. */
+  maxStreamLength: number;
+}
+
+/** Bounds of the courseware signal log and of the gateway's local signal cache. */
+export interface SignalConfig {
+  /** Whether reads go through the local per-room cache (off: every read is one Redis round trip). */
+  cache: boolean;
+  cacheBuckets: number;
+  cacheRoomsPerBucket: number;
+  cacheBytesPerBucket: number;
+  maxStalenessMs: number;
+  /** Signals kept per room, in Redis and in the cache. */
+  retain: number;
+  maxPayloadBytes: number;
+  maxReadLimit: number;
 }
 
 /** Bounds and switches of the edge gateway. */
@@ -99,6 +123,15 @@ export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning
   { name: 'ORGENGINE_REDIS_AUTOPIPELINING', default: 'false', meaning: 'ioredis autopipelining on the gateway (true|false); off: it raised p99 in the enter bench' },
   { name: 'ORGENGINE_READY_LESSON', default: '(unset)', meaning: 'lesson id /readyz must be able to read, besides reaching Redis' },
   { name: 'ORGENGINE_SHUTDOWN_GRACE_MS', default: '10000', meaning: 'how long shutdown waits for in-flight requests (0-600000)' },
+  { name: 'ORGENGINE_WB_MAX_STREAM_LENGTH', default: '100000', meaning: 'unflushed write-behind records per lesson before mutations answer 503 BACKPRESSURE (100-10000000)' },
+  { name: 'ORGENGINE_SIGNAL_CACHE', default: 'on', meaning: 'serve signal reads from the local per-room cache (on|off; off = one Redis round trip per read)' },
+  { name: 'ORGENGINE_SIGNAL_CACHE_BUCKETS', default: '16', meaning: 'buckets the signal cache hashes rooms into (1-4096)' },
+  { name: 'ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', default: '128', meaning: 'rooms one bucket holds before evicting the least recently read (1-100000)' },
+  { name: 'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET', default: '8388608', meaning: 'estimated bytes one bucket holds before evicting; must fit one full room (retain x max payload)' },
+  { name: 'ORGENGINE_SIGNAL_MAX_STALENESS_MS', default: '1000', meaning: 'a cached room not checked against Redis for this long is re-checked before answering (0-600000)' },
+  { name: 'ORGENGINE_SIGNAL_RETAIN', default: '1000', meaning: 'signals kept per room; older ones are trimmed and reads report truncated (1-100000)' },
+  { name: 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', default: '1024', meaning: 'largest signal payload in UTF-8 bytes (1-65535, a MySQL TEXT); larger is PAYLOAD_TOO_LARGE' },
+  { name: 'ORGENGINE_SIGNAL_READ_LIMIT_MAX', default: '500', meaning: 'most signals one read may ask for (1-10000); the default when a read gives no limit' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -213,6 +246,29 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ORGENGINE_LOG_LEVEL', `expected one of ${levels.join('|')}, got ${JSON.stringify(logLevel)}`);
   }
 
+  const cacheRaw = str(env, 'ORGENGINE_SIGNAL_CACHE', 'on');
+  if (cacheRaw !== 'on' && cacheRaw !== 'off') {
+    throw new ConfigError('ORGENGINE_SIGNAL_CACHE', `expected on or off, got ${JSON.stringify(cacheRaw)}`);
+  }
+  const signals: SignalConfig = {
+    cache: cacheRaw === 'on',
+    cacheBuckets: num(env, 'ORGENGINE_SIGNAL_CACHE_BUCKETS', 16, 1, 4096),
+    cacheRoomsPerBucket: num(env, 'ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', 128, 1, 100_000),
+    cacheBytesPerBucket: num(env, 'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET', 8 * 1024 * 1024, 1024, 2 ** 40),
+    maxStalenessMs: num(env, 'ORGENGINE_SIGNAL_MAX_STALENESS_MS', 1000, 0, 600_000),
+    retain: num(env, 'ORGENGINE_SIGNAL_RETAIN', 1000, 1, 100_000),
+    maxPayloadBytes: num(env, 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', 1024, 1, 65_535),
+    maxReadLimit: num(env, 'ORGENGINE_SIGNAL_READ_LIMIT_MAX', 500, 1, 10_000),
+  };
+  // A room is cached whole or not at all, so one full room must fit a bucket.
+  const fullRoom = roomBytesBound(signals.retain, signals.maxPayloadBytes);
+  if (signals.cacheBytesPerBucket < fullRoom) {
+    throw new ConfigError(
+      'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET',
+      `${signals.cacheBytesPerBucket} cannot hold one full room: ORGENGINE_SIGNAL_RETAIN=${signals.retain} signals of ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES=${signals.maxPayloadBytes} need about ${fullRoom}`,
+    );
+  }
+
   return {
     redis,
     mysqlUrl,
@@ -227,5 +283,7 @@ export function loadConfig(env: Env = process.env): Config {
     preloadLockSeconds: num(env, 'ORGENGINE_PRELOAD_LOCK_SECONDS', 600, 5, 86_400),
     logLevel: logLevel as Config['logLevel'],
     api: loadApiConfig(env),
+    signals,
+    writeBehind: { maxStreamLength: num(env, 'ORGENGINE_WB_MAX_STREAM_LENGTH', 100_000, 100, 10_000_000) },
   };
 }

@@ -49,6 +49,8 @@ export const ERROR_TABLE = {
   LIMIT_EXCEEDED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
   OVERLOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
+  /** The write-behind stream is at its bound: nothing was written, retry later. */
+  BACKPRESSURE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
   BACKEND_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL, temporary: false },
 } as const satisfies Record<string, CodeSpec>;

@@ -57,3 +57,21 @@ export async function dropLesson(redis: RedisClient, prefix: string, lessonId: n
   if (v > 0) await dropVersion(redis, lk, v);
   await redis.unlink(lk.head, lk.versionSeq, lk.lock, lk.stateGroup, lk.stateSignIn, lk.stateDynamicNodes, ...extraKeys);
 }
+
+/** Compiles a synthetic lesson with a built-in policy and makes it readable; returns its topology. */
+export async function loadSyntheticLesson(
+  redis: RedisClient,
+  prefix: string,
+  lessonId: number,
+  opts: { students?: number; tutors?: number; policy?: string; ttlSeconds?: number } = {},
+): Promise<Topology> {
+  const topo = compileTestLesson({ lessonId, students: opts.students ?? 40, tutors: opts.tutors ?? 2, policy: opts.policy ?? 'group', seed: lessonId });
+  await loadTopology(redis, prefix, topo, opts.ttlSeconds ?? 600);
+  return topo;
+}
+
+/** Deletes a lesson's keys plus the signal and write-behind keys of its rooms. */
+export async function dropLessonKeys(redis: RedisClient, prefix: string, lessonId: number, roomIds: string[]): Promise<void> {
+  const lk = lessonKeys(prefix, lessonId);
+  await dropLesson(redis, prefix, lessonId, [lk.writeBehind, lk.stateVersion, ...roomIds.flatMap((r) => [lk.signals(r), lk.signalSeq(r)])]);
+}

@@ -56,6 +56,11 @@ export class LessonKeys {
     return `${this.base}st:dyn`;
   }
 
+  /** Last write-behind version handed out (strictly increasing per lesson). */
+  get stateVersion(): string {
+    return `${this.base}st:ver`;
+  }
+
   /** Set of muted uids in a room. */
   stateMuted(roomId: string): string {
     return `${this.base}st:mute:${roomId}`;

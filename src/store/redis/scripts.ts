@@ -20,6 +20,8 @@ export const SCRIPTS = {
   readNodeView: { file: 'read_node_view.lua', keys: 1 },
   readMembersPage: { file: 'read_members_page.lua', keys: 1 },
   readOnline: { file: 'read_online.lua', keys: 1 },
+  publishSignal: { file: 'publish_signal.lua', keys: 5 },
+  readSignals: { file: 'read_signals.lua', keys: 3 },
 } as const;
 
 type Arg = string | number | Buffer;
@@ -39,6 +41,11 @@ declare module 'ioredis' {
     oeReadNodeView1Buffer(head: string, nodeId: string): Result<unknown[], Context>;
     oeReadMembersPage1(head: string, roomId: string, partition: number, after: string, limit: number, onePartition: '0' | '1'): Result<unknown[], Context>;
     oeReadOnline1(head: string, roomId: string, since: number): Result<unknown[], Context>;
+    oePublishSignal1(
+      head: string, seqKey: string, zsetKey: string, ver: string, stream: string,
+      roomId: string, payload: string, by: number, now: number, retain: number, ttl: number, channel: string, maxBytes: number, maxStream: number,
+    ): Result<unknown[], Context>;
+    oeReadSignals1(head: string, seqKey: string, zsetKey: string, roomId: string, after: number, limit: number): Result<unknown[], Context>;
   }
 }
 

@@ -1,0 +1,198 @@
+// Courseware signals: a teacher (or tutor, or a platform service) publishes
+// into a room's log; every student reads the log after the last seq it saw.
+// Reads go through the gateway's local per-room cache when it is on (Redis
+// sees O(signals) requests, not O(reads)); off, each read is one Redis round
+// trip through the same script, which is what the benchmark compares against.
+import type { Config } from '../config.js';
+import { isOrgError, OrgError } from '../errors.js';
+import { ROOM_ID_PATTERN, type Signal } from '../model/signal.js';
+import { SignalCache, type SignalPage } from '../skiplist/signalCache.js';
+import type { RedisClient } from '../store/redis/client.js';
+import { lessonKeys } from '../store/redis/keys.js';
+import { LessonChannelSubscriber } from '../store/redis/lessonChannels.js';
+import { publishSignal, readSignalTail } from '../store/redis/signalStore.js';
+import { authorizeLesson, requireRole, type Caller, type CallerRole } from './caller.js';
+
+export type { SignalPage } from '../skiplist/signalCache.js';
+
+/** Roles allowed to publish signals. */
+export const PUBLISHER_ROLES: readonly CallerRole[] = ['teacher', 'tutor', 'service'];
+
+/** What the signal service needs. */
+export interface SignalServiceDeps {
+  redis: RedisClient;
+  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals' | 'writeBehind'>;
+  /** The local cache, or null to read Redis on every call. */
+  cache: SignalCache | null;
+  now?: () => number;
+}
+
+const DIGITS = /^[0-9]{1,16}$/;
+
+/** Parses `after` from a query string or a number: a seq >= 0 (absent = 0). */
+export function parseAfter(raw: unknown): number {
+  if (raw === undefined || raw === null || raw === '') return 0;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && DIGITS.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new OrgError('BAD_REQUEST', `after must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+/** Parses `limit` from a query string or a number: 0..max (absent = max). */
+export function parseLimit(raw: unknown, max: number): number {
+  if (raw === undefined || raw === null || raw === '') return max;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && DIGITS.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) {
+    throw new OrgError('BAD_REQUEST', `limit must be an integer from 0 to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function checkLessonId(lessonId: number): void {
+  if (!Number.isSafeInteger(lessonId) || lessonId < 1) throw new OrgError('BAD_REQUEST', `lesson id must be a positive integer, got ${JSON.stringify(lessonId)}`);
+}
+
+function checkRoomId(roomId: string): void {
+  if (typeof roomId !== 'string' || !ROOM_ID_PATTERN.test(roomId)) {
+    throw new OrgError('BAD_REQUEST', `room id must be 1-64 chars of [A-Za-z0-9._-], got ${JSON.stringify(roomId)}`);
+  }
+}
+
+// Redis being unreachable is the backend's problem, not the client's: 503, retryable.
+function backendError(e: unknown): OrgError {
+  if (isOrgError(e)) return e;
+  return new OrgError('BACKEND_UNAVAILABLE', `redis: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+/** Publish and read of room signals, with authorisation and input checks. */
+export class SignalService {
+  private readonly redis: RedisClient;
+  private readonly config: SignalServiceDeps['config'];
+  private readonly cache: SignalCache | null;
+  private readonly now: () => number;
+
+  constructor(deps: SignalServiceDeps) {
+    this.redis = deps.redis;
+    this.config = deps.config;
+    this.cache = deps.cache;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Appends a signal to a room (teacher, tutor or service only); returns it with its seq. */
+  async publish(caller: Caller, lessonId: number, roomId: string, payload: unknown): Promise<Signal> {
+    requireRole(caller, PUBLISHER_ROLES, 'publish signals');
+    checkLessonId(lessonId);
+    authorizeLesson(caller, lessonId);
+    checkRoomId(roomId);
+    if (typeof payload !== 'string' || payload.length === 0) throw new OrgError('BAD_REQUEST', 'signal payload must be a non-empty string');
+    // A lone surrogate has no UTF-8 form; Redis would store U+FFFD instead of what was sent.
+    if (!(payload as string & { isWellFormed(): boolean }).isWellFormed()) throw new OrgError('BAD_REQUEST', 'signal payload is not well-formed Unicode');
+    const max = this.config.signals.maxPayloadBytes;
+    const bytes = Buffer.byteLength(payload);
+    if (bytes > max) throw new OrgError('PAYLOAD_TOO_LARGE', `signal payload is ${bytes} bytes, the limit is ${max}`, { bytes, max });
+    const lk = lessonKeys(this.config.keyPrefix, lessonId);
+    let signal: Signal;
+    try {
+      signal = await publishSignal(this.redis, lk, roomId, payload, caller.uid, this.now(), {
+        retain: this.config.signals.retain,
+        ttlSeconds: this.config.ttlSeconds,
+        maxPayloadBytes: max,
+        maxStreamLength: this.config.writeBehind.maxStreamLength,
+      });
+    } catch (e) {
+      throw backendError(e);
+    }
+    this.cache?.notePublished(lessonId, roomId, signal);
+    return signal;
+  }
+
+  /**
+   * Signals of a room with seq > after, at most limit (any role of the lesson).
+   * `after` and `limit` are taken raw (query strings or numbers) and validated here.
+   */
+  async read(caller: Caller, lessonId: number, roomId: string, after?: unknown, limit?: unknown): Promise<SignalPage> {
+    checkLessonId(lessonId);
+    authorizeLesson(caller, lessonId);
+    checkRoomId(roomId);
+    const a = parseAfter(after);
+    const n = parseLimit(limit, this.config.signals.maxReadLimit);
+    try {
+      if (this.cache) return await this.cache.read(lessonId, roomId, a, n);
+      return await this.readDirect(lessonId, roomId, a, n);
+    } catch (e) {
+      throw backendError(e);
+    }
+  }
+
+  // The cache-off path: the same script and the same page semantics, every time.
+  private async readDirect(lessonId: number, roomId: string, after: number, limit: number): Promise<SignalPage> {
+    const tail = await readSignalTail(this.redis, lessonKeys(this.config.keyPrefix, lessonId), roomId, after, limit);
+    const signals = limit > 0 ? tail.signals : [];
+    const upTo = signals.length > 0 ? signals[signals.length - 1]!.seq : after;
+    return { signals, lastSeq: tail.lastSeq, firstSeq: tail.firstSeq, truncated: after < tail.firstSeq - 1, more: upTo < tail.lastSeq };
+  }
+}
+
+/** Everything signals need at run time: the service, its cache and the channel subscription feeding it. */
+export interface SignalRuntime {
+  service: SignalService;
+  cache: SignalCache | null;
+  subscriber: LessonChannelSubscriber | null;
+  /** Drops the subscription and closes the subscriber connection. */
+  close(): Promise<void>;
+}
+
+/** Options of createSignalRuntime. */
+export interface SignalRuntimeDeps {
+  redis: RedisClient;
+  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals' | 'writeBehind'>;
+  /** A connection for SSUBSCRIBE only (see lessonChannels.ts); required when the cache is on. */
+  subscriberClient: RedisClient | null;
+  now?: () => number;
+  onError?: (e: Error) => void;
+}
+
+/**
+ * Builds the service with the cache configured in `config.signals`: the cache
+ * fetches tails with read_signals.lua and learns about new signals from the
+ * lesson channels of the lessons it holds (subscribed while it holds any room).
+ */
+export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
+  const { redis, config } = deps;
+  const sc = config.signals;
+  if (!sc.cache) {
+    return { service: new SignalService({ redis, config, cache: null, now: deps.now }), cache: null, subscriber: null, close: async () => undefined };
+  }
+  if (!deps.subscriberClient) throw new Error('createSignalRuntime: the signal cache needs a subscriber connection');
+  let subscriber: LessonChannelSubscriber | null = null;
+  const cache = new SignalCache({
+    fetchTail: (lessonId, roomId, after, limit) => readSignalTail(redis, lessonKeys(config.keyPrefix, lessonId), roomId, after, limit),
+    buckets: sc.cacheBuckets,
+    roomsPerBucket: sc.cacheRoomsPerBucket,
+    bytesPerBucket: sc.cacheBytesPerBucket,
+    maxStalenessMs: sc.maxStalenessMs,
+    retain: sc.retain,
+    maxPayloadBytes: sc.maxPayloadBytes,
+    now: deps.now,
+    onLessonCached: (lessonId) => subscriber?.add(lessonId),
+    onLessonDropped: (lessonId) => subscriber?.remove(lessonId),
+  });
+  subscriber = new LessonChannelSubscriber(
+    deps.subscriberClient,
+    config.keyPrefix,
+    {
+      onSignal: (lessonId, roomId, seq) => cache.notify(lessonId, roomId, seq),
+      onVersion: (lessonId) => cache.invalidateLesson(lessonId),
+      onResync: () => cache.invalidateAll(),
+    },
+    deps.onError,
+  );
+  const sub = subscriber;
+  return {
+    service: new SignalService({ redis, config, cache, now: deps.now }),
+    cache,
+    subscriber: sub,
+    close: () => sub.close(),
+  };
+}

@@ -1,0 +1,59 @@
+-- publish_signal: append a courseware signal to a room of the readable version,
+-- record it for playback on the lesson's write-behind stream and tell every
+-- gateway, in one atomic step: a gateway that hears the notification always
+-- finds the signal in the zset, and a signal in the zset always has its record.
+-- KEYS[1] lesson head hash
+-- KEYS[2] room's signal sequence counter
+-- KEYS[3] room's signal zset (score = seq, member = '<seq>:<at>:<by>:<payload>';
+--         the seq inside keeps members unique when payloads repeat)
+-- KEYS[4] st:ver  last write-behind version of the lesson
+-- KEYS[5] write-behind stream of the lesson
+-- ARGV[1] room id
+-- ARGV[2] payload (opaque text)
+-- ARGV[3] publisher uid
+-- ARGV[4] now (ms)
+-- ARGV[5] signals retained per room (older ones are trimmed away)
+-- ARGV[6] ttl (seconds) of the counter, the zset and the version key, renewed on every publish
+-- ARGV[7] shard channel of the lesson (same hash tag, so same slot)
+-- ARGV[8] max payload bytes
+-- ARGV[9] max write-behind stream length (back pressure)
+-- Returns {0, seq, write-behind version} published
+--         | {1, status} lesson not ready | {2} lesson not preloaded
+--         | {3} no such room in the readable version | {4, bytes} payload too large
+--         | {5, stream length} write-behind stream full
+-- An error writes nothing. Record: e=signal v r=room s=seq t=at u=publisher d=payload.
+local h = redis.call('HMGET', KEYS[1], 'version', 'status')
+if not h[1] then
+  if h[2] then return {1, h[2]} end
+  return {2}
+end
+if #ARGV[2] > tonumber(ARGV[8]) then
+  return {4, #ARGV[2]}
+end
+local vb = string.sub(KEYS[1], 1, -5) .. 'v' .. h[1] .. ':'
+if redis.call('HEXISTS', vb .. 'rooms', ARGV[1]) == 0 then
+  return {3}
+end
+local pending = redis.call('XLEN', KEYS[5])
+if pending >= tonumber(ARGV[9]) then
+  return {5, pending}
+end
+
+-- The write-behind version: above the last one handed out in the lesson and
+-- never below the server clock in microseconds (the rule every record follows),
+-- so versions keep rising even if the version key expired or was lost.
+local t = redis.call('TIME')
+local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local last = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
+if v <= last then v = last + 1 end
+local ver = string.format('%.0f', v)
+redis.call('SET', KEYS[4], ver, 'EX', ARGV[6])
+
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[4] .. ':' .. ARGV[3] .. ':' .. ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+redis.call('XADD', KEYS[5], '*', 'e', 'signal', 'v', ver, 'r', ARGV[1], 's', seq, 't', ARGV[4], 'u', ARGV[3], 'd', ARGV[2])
+redis.call('SPUBLISH', ARGV[7], 'signal:' .. ARGV[1] .. ':' .. seq)
+return {0, seq, ver}
