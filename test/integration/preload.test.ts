@@ -14,7 +14,8 @@ import { readStoredTopology } from '../../src/store/mysql/topology.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
 import { unpack } from '../../src/store/redis/codec.js';
 import { lessonKeys } from '../../src/store/redis/keys.js';
-import { decodePosition, readHead, readLesson, readMembers, readNode, readPosition, readRoom } from '../../src/store/redis/lessonReader.js';
+import { readMembersPage, readNodeView } from '../../src/store/redis/edgeReads.js';
+import { decodePosition, readHead, readLesson, readPosition, readRoom } from '../../src/store/redis/lessonReader.js';
 import { uniquePrefix } from '../support/env.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
@@ -91,18 +92,19 @@ describe.each(REDIS_MODES)('preload on %s Redis', (mode) => {
       const got: Array<{ uid: number; order: number }> = [];
       for (let part = 0; part < room.partitions; part++) {
         let cursor: number | null = null;
-        do {
-          const page = await readMembers(redis, lk, room.roomId, part, cursor, 333);
-          got.push(...page.members);
-          cursor = page.next;
-        } while (cursor !== null);
+        for (;;) {
+          const page = await readMembersPage(redis, lk, room.roomId, part, cursor, 333, true);
+          got.push(...page.members.map((m) => ({ uid: m.uid, order: m.order })));
+          if (!page.more) break;
+          cursor = page.members[page.members.length - 1]!.order;
+        }
       }
       expect(got).toEqual(want);
     }
     const tutor = topo.nodes.find((n) => n.kind === 'tutor')!;
-    const withKids = await readNode(redis, lk, tutor.nodeId, { children: true, parent: true });
+    const withKids = await readNodeView(redis, lk, tutor.nodeId);
     expect(withKids.children.map((c) => c.nodeId)).toEqual(tutor.childIds);
-    expect(withKids.parent?.nodeId).toBe('root');
+    expect(withKids.ancestors.map((a) => a.nodeId)).toEqual(['root']);
 
     const stored = await readStoredTopology(db.pool, lessonId);
     expect(stored?.status).toBe('ready');
@@ -233,12 +235,12 @@ describe.each(REDIS_MODES)('preload on %s Redis', (mode) => {
     const minimal = await preloadLesson(deps, lessonId, { mode: 'minimal' });
     expect(minimal.mode).toBe('minimal');
     expect(await codeOf(readPosition(redis, lk, uid))).toBe('STUDENT_NOT_FOUND');
-    expect((await readNode(redis, lk, 'root', { children: true })).children.length).toBe(2);
+    expect((await readNodeView(redis, lk, 'root')).children.length).toBe(2);
     expect((await readStoredTopology(db.pool, lessonId))?.roomUsers.length).toBe(0);
 
     const simple = await preloadLesson(deps, lessonId, { mode: 'simple' });
     expect((await readPosition(redis, lk, uid)).nodeId).toMatch(/^t\d+$/);
-    expect((await readMembers(redis, lk, 'main', 0, null, 10)).members).toEqual([]);
+    expect((await readMembersPage(redis, lk, 'main', 0, null, 10, false)).members).toEqual([]);
     expect((await readStoredTopology(db.pool, lessonId))?.roomUsers.length).toBe(simple.counts.roomUsers);
   });
 

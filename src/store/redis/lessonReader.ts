@@ -3,7 +3,7 @@
 // running or failed) or LESSON_NOT_FOUND (never preloaded here).
 import { OrgError } from '../../errors.js';
 import type { BizType, OrgPolicy, PreloadMode, StreamPolicy } from '../../model/policy.js';
-import type { LessonRecord, OrgNode, Room } from '../../model/topology.js';
+import type { LessonRecord, Room } from '../../model/topology.js';
 import type { RedisClient } from './client.js';
 import { unpack } from './codec.js';
 import type { LessonKeys } from './keys.js';
@@ -80,42 +80,11 @@ export async function readRoom(redis: RedisClient, lk: LessonKeys, roomId: strin
   return unpack<Room>(rest[0] as Buffer);
 }
 
-/** One org node with, on request, its children and its parent. */
-export async function readNode(
-  redis: RedisClient,
-  lk: LessonKeys,
-  nodeId: string,
-  opts: { children?: boolean; parent?: boolean } = {},
-): Promise<{ node: OrgNode; children: OrgNode[]; parent: OrgNode | null }> {
-  const reply = await redis.oeReadNode1Buffer(lk.head, nodeId, opts.children ? '1' : '0', opts.parent ? '1' : '0');
-  const { rest } = unwrap(lk.lessonId, reply);
-  if (!rest[0]) throw new OrgError('NODE_NOT_FOUND', `lesson ${lk.lessonId} has no org node ${JSON.stringify(nodeId)}`);
-  const children = ((rest[1] as Array<Buffer | null>) ?? []).filter((b): b is Buffer => Buffer.isBuffer(b)).map((b) => unpack<OrgNode>(b));
-  return { node: unpack<OrgNode>(rest[0] as Buffer), children, parent: Buffer.isBuffer(rest[2]) ? unpack<OrgNode>(rest[2]) : null };
-}
-
 /** A student's position. */
 export async function readPosition(redis: RedisClient, lk: LessonKeys, uid: number): Promise<StoredPosition> {
   const { rest } = unwrap(lk.lessonId, await redis.oeReadPosition1Buffer(lk.head, uid));
   if (!rest[0]) throw new OrgError('STUDENT_NOT_FOUND', `student ${uid} has no position in lesson ${lk.lessonId}`);
   return decodePosition(rest[0] as Buffer);
-}
-
-/** One page of a room partition's members (uid, join order), after `cursor`. */
-export async function readMembers(
-  redis: RedisClient,
-  lk: LessonKeys,
-  roomId: string,
-  partition: number,
-  cursor: number | null,
-  limit: number,
-): Promise<{ members: Array<{ uid: number; order: number }>; next: number | null }> {
-  const reply = await redis.oeReadMembers1(lk.head, roomId, partition, cursor === null ? '-inf' : String(cursor), limit);
-  const { rest } = unwrap(lk.lessonId, reply);
-  const flat = rest[0] as string[];
-  const members: Array<{ uid: number; order: number }> = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) members.push({ uid: Number(flat[i]), order: Number(flat[i + 1]) });
-  return { members, next: members.length === limit ? members[members.length - 1]!.order : null };
 }
 
 /** Head of a lesson: status and readable version (0 when none). */

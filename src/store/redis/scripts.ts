@@ -13,9 +13,7 @@ export const SCRIPTS = {
   endPreload: { file: 'end_preload.lua', keys: 2 },
   readLesson: { file: 'read_lesson.lua', keys: 1 },
   readRoom: { file: 'read_room.lua', keys: 1 },
-  readNode: { file: 'read_node.lua', keys: 1 },
   readPosition: { file: 'read_position.lua', keys: 1 },
-  readMembers: { file: 'read_members.lua', keys: 1 },
   enter: { file: 'enter.lua', keys: 1 },
   readNodeView: { file: 'read_node_view.lua', keys: 1 },
   readMembersPage: { file: 'read_members_page.lua', keys: 1 },
@@ -34,9 +32,7 @@ declare module 'ioredis' {
     oeEndPreload1(head: string, lock: string, token: string, failed: 0 | 1, now: number): Result<number, Context>;
     oeReadLesson1Buffer(head: string): Result<unknown[], Context>;
     oeReadRoom1Buffer(head: string, roomId: Arg): Result<unknown[], Context>;
-    oeReadNode1Buffer(head: string, nodeId: Arg, children: '0' | '1', parent: '0' | '1'): Result<unknown[], Context>;
     oeReadPosition1Buffer(head: string, uid: Arg): Result<unknown[], Context>;
-    oeReadMembers1(head: string, roomId: Arg, partition: number, cursor: string, limit: number): Result<unknown[], Context>;
     oeEnter1Buffer(head: string, uid: number, roomId: string, haveVersion: number): Result<unknown[], Context>;
     oeReadNodeView1Buffer(head: string, nodeId: string): Result<unknown[], Context>;
     oeReadMembersPage1(head: string, roomId: string, partition: number, after: string, limit: number, onePartition: '0' | '1'): Result<unknown[], Context>;
