@@ -30,7 +30,7 @@ commands:
   show --lesson ID                 what readers see for a lesson, and its latest preload runs
   config                           list the environment variables and their current values
   serve --port P [--grpc-port G] [--workers N] [--host H]
-                                   run the edge gateway (HTTP on P, gRPC on G); N worker threads share P
+                                   run the edge gateway (HTTP on P, gRPC on G); N worker processes share P
   token --uid U --role student|teacher|tutor|service --lesson ID|'*' [--ttl SECONDS]
                                    mint an access token (needs ORGENGINE_TOKEN_SECRET)
 options: --json (machine-readable output), --help`;
