@@ -5,8 +5,19 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { OrgNode, Room, Topology, RoomType, NodeKind } from '../../model/topology.js';
 import { insertBatches } from './batch.js';
 
-/** Replaces the lesson's rooms, nodes and room users with `topo` at `version`. Returns rows written. */
-export async function writeTopology(pool: Pool, topo: Topology, version: number, batchRows: number, withRoomUsers: boolean): Promise<number> {
+/**
+ * Replaces the lesson's rooms, nodes and room users with `topo` at `version`. Returns rows written.
+ * `beforeCommit` runs last inside the transaction (a preload re-checks its lock there, so a run
+ * that lost the lesson never commits over the run that took it).
+ */
+export async function writeTopology(
+  pool: Pool,
+  topo: Topology,
+  version: number,
+  batchRows: number,
+  withRoomUsers: boolean,
+  beforeCommit?: () => Promise<void>,
+): Promise<number> {
   const id = topo.lesson.lessonId;
   const conn = await pool.getConnection();
   try {
@@ -48,6 +59,7 @@ export async function writeTopology(pool: Pool, topo: Topology, version: number,
       `UPDATE lesson SET status = 'ready', preload_version = ?, student_count = ?, room_count = ?, node_count = ? WHERE lesson_id = ?`,
       [version, topo.lesson.studentCount, topo.lesson.roomCount, topo.lesson.nodeCount, id],
     );
+    await beforeCommit?.();
     await conn.commit();
     return n + 1;
   } catch (e) {

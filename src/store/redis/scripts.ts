@@ -16,6 +16,9 @@ export const SCRIPTS = {
   readNode: { file: 'read_node.lua', keys: 1 },
   readPosition: { file: 'read_position.lua', keys: 1 },
   readMembers: { file: 'read_members.lua', keys: 1 },
+  moveStudents: { file: 'move_students.lua', keys: 1 },
+  changeLesson: { file: 'change_lesson.lua', keys: 1 },
+  checkSlot: { file: 'check_slot.lua', keys: 1 },
 } as const;
 
 type Arg = string | number | Buffer;
@@ -23,14 +26,38 @@ type Arg = string | number | Buffer;
 // The script commands as they appear on a client (names carry SCRIPT_VERSION).
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    oeBeginPreload1(head: string, lock: string, vseq: string, token: string, lockMs: number, runId: number, now: number, ttl: number): Result<[number, number], Context>;
-    oeSwitchVersion1(head: string, lock: string, version: number, token: string, runId: number, now: number, ttl: number, channel: string): Result<[number, number], Context>;
+    oeBeginPreload1(
+      head: string,
+      lock: string,
+      vseq: string,
+      token: string,
+      lockMs: number,
+      runId: number,
+      now: number,
+      ttl: number,
+      takeOverPrefix?: string,
+      jobKey?: string,
+    ): Result<[code: number, version: number, changeSeq: number, takenOverVersion: number, takenOverRunId: number], Context>;
+    oeSwitchVersion1(
+      head: string,
+      lock: string,
+      version: number,
+      token: string,
+      runId: number,
+      now: number,
+      ttl: number,
+      channel: string,
+      changeSeq?: number | '',
+    ): Result<[number, number], Context>;
     oeEndPreload1(head: string, lock: string, token: string, failed: 0 | 1, now: number): Result<number, Context>;
     oeReadLesson1Buffer(head: string): Result<unknown[], Context>;
     oeReadRoom1Buffer(head: string, roomId: Arg): Result<unknown[], Context>;
     oeReadNode1Buffer(head: string, nodeId: Arg, children: '0' | '1', parent: '0' | '1'): Result<unknown[], Context>;
     oeReadPosition1Buffer(head: string, uid: Arg): Result<unknown[], Context>;
     oeReadMembers1(head: string, roomId: Arg, partition: number, cursor: string, limit: number): Result<unknown[], Context>;
+    oeMoveStudents1(head: string, now: number, ttl: number, groupCapacity: number, groupsPerTeam: number, phases: string, ...triples: Arg[]): Result<unknown[], Context>;
+    oeChangeLesson1(head: string, now: number, teacherUid: string, startTime: string, endTime: string, beforeMs: number, afterMs: number): Result<unknown[], Context>;
+    oeCheckSlot1(key: string, action: 'acquire' | 'release', holder: string, now: number, leaseMs: number, max: number): Result<[number, number], Context>;
   }
 }
 
