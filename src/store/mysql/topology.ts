@@ -21,6 +21,9 @@ export async function writeTopology(
   const id = topo.lesson.lessonId;
   const conn = await pool.getConnection();
   try {
+    // READ COMMITTED: the DELETEs lock only this lesson's rows, not the gaps beside
+    // them, so lessons preloading at once on several workers do not deadlock.
+    await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
     await conn.beginTransaction();
     await conn.query('DELETE FROM live_room WHERE lesson_id = ?', [id]);
     await conn.query('DELETE FROM org_node WHERE lesson_id = ?', [id]);
