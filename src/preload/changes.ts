@@ -19,7 +19,11 @@ import { OrgError } from '../errors.js';
 import { nodeIds } from '../model/compile.js';
 import { parsePolicyConf, type PolicyConf } from '../model/policy.js';
 import { ROOT_NODE_ID } from '../model/topology.js';
+import type { OrgNode, Room } from '../model/topology.js';
 import { getBoundPolicy } from '../store/mysql/policies.js';
+import { replaceRoomUsers, updateRooms, upsertNodes, type MovedPosition } from '../store/mysql/topologyChanges.js';
+import { unpack } from '../store/redis/codec.js';
+import { decodePosition } from '../store/redis/lessonReader.js';
 import { readLessonInfo } from '../store/mysql/source.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
@@ -28,7 +32,7 @@ import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
 export interface ChangeDeps {
   pool: Pool;
   redis: RedisClient;
-  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'defaultPartitionSize'> & { jobs: Pick<Config['jobs'], 'maxChangeBatch'> };
+  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'defaultPartitionSize' | 'mysqlBatchRows'> & { jobs: Pick<Config['jobs'], 'maxChangeBatch'> };
   log?: Logger;
   now?: () => number;
   /** Enqueues a new preload of a lesson (reopen); provided by the jobs layer. */
@@ -199,6 +203,13 @@ function scriptOutcome(lessonId: number, reply: unknown[]): { version: number | 
   throw new OrgError('INTERNAL', `lesson ${lessonId}: unexpected script reply ${JSON.stringify(reply[0])}`);
 }
 
+/** The values of a flat [id, msgpack blob, ...] script reply. */
+function unpackPairs<T>(flat: readonly Buffer[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push(unpack<T>(flat[i + 1]!));
+  return out;
+}
+
 /** Moves students (one batch, atomic in Redis, one transaction in the source). */
 export async function moveStudents(deps: ChangeDeps, lessonId: number, moves: StudentMove[]): Promise<ChangeResult> {
   const { pool, redis, config } = deps;
@@ -306,10 +317,22 @@ export async function moveStudents(deps: ChangeDeps, lessonId: number, moves: St
         );
       }
     const groupCap = org === '/lesson/tutor/team/group' ? conf.groups.groupCapacity : 0;
-    const reply = await redis.oeMoveStudents1(lk.head, now(), config.ttlSeconds, groupCap, conf.groups.groupsPerTeam, conf.rooms.tutorOnCamera.join(','), ...triples);
+    const reply = await redis.oeMoveStudents1Buffer(lk.head, now(), config.ttlSeconds, groupCap, conf.groups.groupsPerTeam, conf.rooms.tutorOnCamera.join(','), ...triples);
     const out = scriptOutcome(lessonId, reply);
     if (!out) return { lessonId, type: 'move', applied: 'source-only', version: null };
-    const statuses = (out.rest[0] as number[]).map(Number);
+    const [statusList, nodesFlat, deleted, roomsFlat, movedFlat] = out.rest as [number[], Buffer[], Buffer[], Buffer[], Buffer[]];
+    const statuses = statusList.map(Number);
+    // MySQL's compiled rows follow in the same transaction, from what the script wrote.
+    const positions: MovedPosition[] = [];
+    for (let i = 0; i + 1 < movedFlat.length; i += 2) positions.push({ uid: Number(String(movedFlat[i])), ...decodePosition(movedFlat[i + 1]!) });
+    const nodes: OrgNode[] = [];
+    for (let i = 0; i + 1 < nodesFlat.length; i += 2) nodes.push(unpack<OrgNode>(nodesFlat[i + 1]!));
+    await replaceRoomUsers(conn, lessonId, out.version!, positions, config.mysqlBatchRows);
+    await upsertNodes(conn, lessonId, out.version!, nodes, deleted.map(String), config.mysqlBatchRows);
+    await updateRooms(conn, lessonId, unpackPairs<Room>(roomsFlat));
+    if (nodes.length > 0 || deleted.length > 0) {
+      await conn.query('UPDATE lesson SET node_count = (SELECT COUNT(*) FROM org_node WHERE lesson_id = ?) WHERE lesson_id = ?', [lessonId, lessonId]);
+    }
     const moved = statuses.filter((s) => s === 1).length;
     deps.log?.info({ lessonId, version: out.version, moved, unchanged: statuses.length - moved }, 'students moved');
     return { lessonId, type: 'move', applied: 'redis', version: out.version, moved, unchanged: statuses.length - moved };
@@ -324,9 +347,10 @@ export async function changeTeacher(deps: ChangeDeps, lessonId: number, teacherU
   await bumpChangeSeq(deps.redis, lk, deps.config.ttlSeconds);
   return withLessonLock(deps.pool, lessonId, async (conn) => {
     await conn.query('UPDATE lesson SET teacher_uid = ? WHERE lesson_id = ?', [teacherUid, lessonId]);
-    const reply = await deps.redis.oeChangeLesson1(lk.head, (deps.now ?? Date.now)(), String(teacherUid), '', '', 0, 0);
+    const reply = await deps.redis.oeChangeLesson1Buffer(lk.head, (deps.now ?? Date.now)(), String(teacherUid), '', '', 0, 0);
     const out = scriptOutcome(lessonId, reply);
     if (!out) return { lessonId, type: 'teacher', applied: 'source-only', version: null };
+    await updateRooms(conn, lessonId, unpackPairs<Room>(out.rest[1] as Buffer[]));
     return { lessonId, type: 'teacher', applied: 'redis', version: out.version, roomsChanged: Number(out.rest[0]) };
   });
 }
@@ -339,7 +363,7 @@ export async function changeLessonTime(deps: ChangeDeps, lessonId: number, start
   await bumpChangeSeq(deps.redis, lk, deps.config.ttlSeconds);
   return withLessonLock(deps.pool, lessonId, async (conn) => {
     await conn.query('UPDATE lesson SET start_time = ?, end_time = ? WHERE lesson_id = ?', [new Date(startTime), new Date(endTime), lessonId]);
-    const reply = await deps.redis.oeChangeLesson1(
+    const reply = await deps.redis.oeChangeLesson1Buffer(
       lk.head,
       (deps.now ?? Date.now)(),
       '',
@@ -350,6 +374,7 @@ export async function changeLessonTime(deps: ChangeDeps, lessonId: number, start
     );
     const out = scriptOutcome(lessonId, reply);
     if (!out) return { lessonId, type: 'time', applied: 'source-only', version: null };
+    await updateRooms(conn, lessonId, unpackPairs<Room>(out.rest[1] as Buffer[]));
     return { lessonId, type: 'time', applied: 'redis', version: out.version, roomsChanged: Number(out.rest[0]) };
   });
 }

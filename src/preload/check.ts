@@ -37,11 +37,7 @@ export interface CheckOptions {
   maxPasses?: number;
   /** Differences kept in the report (all are counted). */
   maxSamples?: number;
-  /**
-   * What is compared with the source (default both). MySQL's compiled rows follow
-   * in-class changes only through the write-behind flusher, so a check right after
-   * changes may compare Redis alone.
-   */
+  /** What is compared with the source (default both): 'redis' alone checks what readers see, quickest. */
   targets?: ReadonlyArray<'redis' | 'mysql'>;
 }
 

@@ -5,7 +5,7 @@ import { isOrgError, type ErrorCode } from '../../src/errors.js';
 import { prng } from '../../src/model/synthetic.js';
 import type { OrgNode } from '../../src/model/topology.js';
 import { changeLessonTime, changeTeacher, moveStudents, type ChangeDeps, type StudentMove } from '../../src/preload/changes.js';
-import { checkLesson } from '../../src/preload/check.js';
+import { checkLesson, type CheckDeps } from '../../src/preload/check.js';
 import { preloadLesson } from '../../src/preload/preload.js';
 import { seedDay } from '../../src/preload/seed.js';
 import { listRuns } from '../../src/store/mysql/preloadRuns.js';
@@ -33,7 +33,7 @@ describe.each(['single', 'cluster'] as const)('changes on %s Redis', (mode) => {
   let db: TestDb;
   let config: Config;
   let redis: RedisClient;
-  let deps: ChangeDeps;
+  let deps: ChangeDeps & CheckDeps;
   let seq = 30;
 
   beforeAll(async () => {
@@ -87,9 +87,9 @@ describe.each(['single', 'cluster'] as const)('changes on %s Redis', (mode) => {
     expect(results.every((r) => r.applied === 'redis')).toBe(true);
     expect(results.reduce((n, r) => n + r.moved!, 0)).toBeGreaterThan(100);
 
-    // Redis holds exactly what the source compiles to now: rooms, member counts, nodes
-    // (sizes, groups, teams), every position and member partition.
-    const report = await checkLesson({ ...deps, config }, id, { targets: ['redis'], maxSamples: 5 });
+    // Redis and MySQL hold exactly what the source compiles to now: rooms, member counts,
+    // nodes (sizes, groups, teams), every position and member partition.
+    const report = await checkLesson(deps, id, { maxSamples: 5 });
     expect(report.differences.samples).toEqual([]);
     expect(report.status).toBe('passed');
 
@@ -143,7 +143,7 @@ describe.each(['single', 'cluster'] as const)('changes on %s Redis', (mode) => {
     const r = await moveStudents(deps, id, [{ uid, tutorUid: tutors[1]!, classId: Number(otherTutorClass.class_id) }]);
     expect(r).toMatchObject({ applied: 'redis', moved: 1 });
     expect((await readPosition(redis, lk, uid)).nodeId).toBe(`c${otherTutorClass.class_id}`);
-    expect((await checkLesson(deps, id, { targets: ['redis'] })).status).toBe('passed');
+    expect((await checkLesson(deps, id)).status).toBe('passed');
   });
 
   it('teacher and time changes reach the lesson record and every room', async () => {
@@ -156,7 +156,7 @@ describe.each(['single', 'cluster'] as const)('changes on %s Redis', (mode) => {
     const after = await readLesson(redis, lk);
     expect(after.lesson).toMatchObject({ teacherUid: 777, startTime: lesson.startTime + 3_600_000 });
     expect(after.rooms.find((x) => x.roomId === 'main')).toMatchObject({ teacherUid: 777, endTime: lesson.endTime + 3_600_000 });
-    expect((await checkLesson(deps, id, { targets: ['redis'] })).status).toBe('passed');
+    expect((await checkLesson(deps, id)).status).toBe('passed');
   });
 
   it('a change landing while a preload compiles stops that preload from switching; the next preload carries it', async () => {

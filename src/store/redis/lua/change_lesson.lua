@@ -10,7 +10,7 @@
 -- ARGV[4] new end time, ms
 -- ARGV[5] minutes-before window of tutor 'before' rooms, in ms
 -- ARGV[6] minutes-after window of tutor 'after' rooms, in ms
--- Returns {0, version, changeSeq, rooms changed} | {1, status} | {2}
+-- Returns {0, version, changeSeq, rooms changed, {room id, room blob, ...} of the rooms changed} | {1, status} | {2}
 local head = KEYS[1]
 local base = string.sub(head, 1, -5)
 local h = redis.call('HMGET', head, 'version', 'status')
@@ -27,7 +27,7 @@ local before, after = tonumber(ARGV[5]), tonumber(ARGV[6])
 if teacher ~= '' then redis.call('HSET', vb .. 'lesson', 'teacherUid', teacher) end
 if timed then redis.call('HSET', vb .. 'lesson', 'startTime', ARGV[3], 'endTime', ARGV[4]) end
 local flat = redis.call('HGETALL', vb .. 'rooms')
-local changed = 0
+local changed, out = 0, {}
 for i = 1, #flat, 2 do
   local r = cmsgpack.unpack(flat[i + 1])
   local dirty = false
@@ -42,7 +42,10 @@ for i = 1, #flat, 2 do
     if r.startTime ~= rs or r.endTime ~= re then r.startTime, r.endTime = rs, re; dirty = true end
   end
   if dirty then
-    redis.call('HSET', vb .. 'rooms', flat[i], cmsgpack.pack(r))
+    local blob = cmsgpack.pack(r)
+    redis.call('HSET', vb .. 'rooms', flat[i], blob)
+    out[#out + 1] = flat[i]
+    out[#out + 1] = blob
     redis.call('SPUBLISH', chan, 'room:' .. flat[i])
     changed = changed + 1
   end
@@ -50,4 +53,4 @@ end
 redis.call('SPUBLISH', chan, 'lesson')
 local seq = redis.call('HINCRBY', head, 'changeSeq', 1)
 redis.call('HSET', head, 'updatedAt', ARGV[1])
-return {0, tonumber(h[1]), seq, changed}
+return {0, tonumber(h[1]), seq, changed, out}

@@ -13,7 +13,8 @@
 -- ARGV[4] groups per team
 -- ARGV[5] tutor phases with rooms, comma-separated (e.g. 'before,in,after', '' none)
 -- ARGV[6..] triples: uid, new node id, new tutor uid ('' when the student has no tutor)
--- Returns {0, version, changeSeq, {1 moved | 0 unchanged per move}}
+-- Returns {0, version, changeSeq, {1 moved | 0 unchanged per move}, {node id, node blob, ...} written,
+--   {node id, ...} deleted, {room id, room blob, ...} written, {uid, position blob, ...} of the students moved}
 --   | {1, status} not ready | {2} unknown lesson | {4, uid} no such student
 --   | {5, node id} no such node | {6} the version holds no positions (minimal mode)
 local head = KEYS[1]
@@ -96,7 +97,7 @@ for i = 6, #ARGV, 3 do
 end
 
 -- Phase 2: apply.
-local statuses, movedUids, touchedTutors = {}, {}, {}
+local statuses, movedUids, movedBlobs, touchedTutors = {}, {}, {}, {}
 for mi, m in ipairs(moves) do
   local uid, node, tutor, bkey = m[1], m[2], m[3], m[4]
   -- Read again: an earlier move of this batch may have moved the same student.
@@ -187,6 +188,8 @@ for mi, m in ipairs(moves) do
     end
     local blob = '\130' .. cmsgpack.pack('n') .. cmsgpack.pack(node) .. cmsgpack.pack('r') .. cmsgpack.pack(newSlots)
     redis.call('HSET', bkey, uid, blob)
+    movedBlobs[#movedBlobs + 1] = uid
+    movedBlobs[#movedBlobs + 1] = blob
   end
 end
 
@@ -257,22 +260,28 @@ end
 
 local chan = base .. 'chan'
 local anyChange = #movedUids > 0
+local deletedIds, nodeIds, roomIds = {}, {}, {}
 for id in pairs(deletedNodes) do
   redis.call('HDEL', nodesKey, id)
   redis.call('SPUBLISH', chan, 'node:' .. id)
+  deletedIds[#deletedIds + 1] = id
 end
 for id in pairs(dirtyNodes) do
   local blob = packNode(nodes[id])
   redis.call('HSET', nodesKey, id, blob)
   redis.call('SPUBLISH', chan, 'node:' .. id)
+  nodeIds[#nodeIds + 1] = id
+  nodeIds[#nodeIds + 1] = blob
 end
 for id in pairs(dirtyRooms) do
   local blob = cmsgpack.pack(rooms[id])
   redis.call('HSET', roomsKey, id, blob)
   redis.call('SPUBLISH', chan, 'room:' .. id)
+  roomIds[#roomIds + 1] = id
+  roomIds[#roomIds + 1] = blob
 end
 redis.call('HSET', lessonKey, 'nodeCount', nodeCount)
 for _, uid in ipairs(movedUids) do redis.call('SPUBLISH', chan, 'pos:' .. uid) end
 local seq = redis.call('HINCRBY', head, 'changeSeq', 1)
 if anyChange then redis.call('HSET', head, 'updatedAt', now) end
-return {0, tonumber(h[1]), seq, statuses}
+return {0, tonumber(h[1]), seq, statuses, nodeIds, deletedIds, roomIds, movedBlobs}
