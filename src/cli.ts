@@ -381,6 +381,10 @@ function diffText(r: DiffReport): string {
   const side = (n: string, s: DiffReport['a']) => `  ${n}: policy ${s.policy} v${s.version} rooms=${s.counts.rooms} nodes=${s.counts.nodes} positions=${s.counts.positions} ${s.durationMs} ms`;
   const lines = [`lesson ${r.lessonId}: ${r.differences.count} difference(s)`, side('a', r.a), side('b', r.b)];
   for (const [k, n] of Object.entries(r.differences.byKind)) lines.push(`  ${k}: ${n}`);
-  for (const d of r.differences.samples.slice(0, 20)) lines.push(`  ${d.between} ${d.kind} ${d.id} ${d.field}: ${JSON.stringify(d.expected)} -> ${JSON.stringify(d.actual)}`);
+  const short = (x: unknown) => {
+    const j = JSON.stringify(x) ?? 'null';
+    return j.length > 80 ? `${j.slice(0, 77)}...` : j;
+  };
+  for (const d of r.differences.samples.slice(0, 20)) lines.push(`  ${d.between} ${d.kind} ${d.id} ${d.field}: ${short(d.expected)} -> ${short(d.actual)}`);
   return lines.join('\n');
 }

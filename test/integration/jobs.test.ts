@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { createQueueConnection, Jobs, preloadJobId } from '../../src/preload/jobs.js';
-import { WorkerMetrics } from '../../src/preload/metrics.js';
+import { serveMetrics, WorkerMetrics } from '../../src/preload/metrics.js';
 import { scheduleDay, sweepDay } from '../../src/preload/schedule.js';
 import { seedDay } from '../../src/preload/seed.js';
 import { dayStatus } from '../../src/preload/status.js';
@@ -19,6 +19,8 @@ import { deleteKeys, testConfig, testEnv, waitFor } from '../support/jobs.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 
 const DATE = '2026-11-21';
+const DATE_A = '2026-11-22';
+const DATE_B = '2026-11-23';
 const silent = (await import('pino')).pino({ level: 'silent' });
 
 /** Lessons of a day, with exactly-once facts: runs, checks, readable version. */
@@ -101,6 +103,44 @@ describe.each(['single', 'cluster'] as const)('preload jobs on %s Redis', (mode)
     intervals.sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < intervals.length; i++) expect(intervals[i]![0]).toBeGreaterThanOrEqual(intervals[i - 1]![1]);
     expect(await jobs.connection.zcard(jobs.keys.runningChecks)).toBe(0);
+
+    // The same per-state counts on /metrics.
+    const served = await serveMetrics(metrics[0]!, 0, async () => metrics[0]!.setDays([await dayStatus(db.pool, jobs, DATE, config.jobs)]));
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${served.port}/metrics`)).text();
+      expect(text).toContain(`orgengine_preload_lessons{date="${DATE}",state="checked"} 4`);
+      expect(text).toContain(`orgengine_preload_lessons{date="${DATE}",state="failed"} 0`);
+      expect(text).toMatch(/orgengine_check_delayed_total [1-9]/);
+    } finally {
+      served.server.close();
+    }
+  });
+
+  it('a reopen from the change queue preloads a lesson again ahead of the day, and an overrun raises the alarm', async () => {
+    const [first] = (await dayStatus(db.pool, jobsList[0]!, DATE, config.jobs)).lessons;
+    const id = first!.lessonId;
+    // The change worker enqueues with an expected duration of 1 ms: the preload overruns it.
+    const tight = { ...config.jobs, expectedBaseMs: 1, expectedMsPer1kStudents: 0 };
+    const changeJobs = new Jobs(createQueueConnection(config.jobs.redis), tight);
+    jobsList.push(changeJobs);
+    const metrics = new WorkerMetrics();
+    workers.push(startWorkers({ pool: db.pool, redis, jobs: changeJobs, config: { ...config, jobs: tight }, log: silent, metrics }, { roles: ['changes'] }));
+    const before = (await outcome(db, redis, config, id)).succeeded.length;
+    const overruns = async () => {
+      let n = 0;
+      for (const w of workers) n += (await w.metrics.overruns.get()).values[0]?.value ?? 0;
+      return n;
+    };
+    const overrunsBefore = await overruns();
+    await changeJobs.changes.add('reopen', { type: 'reopen', lessonId: id });
+    await waitFor('a second run checked', async () => {
+      const o = await outcome(db, redis, config, id);
+      return o.succeeded.length === before + 1 && o.checks.some((c) => c.runId === o.succeeded[0]!.runId && c.status === 'passed');
+    });
+    expect((await metrics.changes.get()).values).toContainEqual(expect.objectContaining({ labels: { result: 'preload-enqueued' }, value: 1 }));
+    expect(await overruns()).toBeGreaterThan(overrunsBefore);
+    const st = await dayStatus(db.pool, changeJobs, DATE, tight);
+    expect(st.lessons.find((l) => l.lessonId === id)).toMatchObject({ state: 'checked', overrun: true });
   });
 
   it('the sweep preloads a failed lesson again once its source is fixed', async () => {
@@ -160,7 +200,7 @@ describe('a worker killed mid-job', () => {
     await db.drop();
   });
 
-  function spawnWorker(arg: 'hang' | 'normal'): ChildProcess {
+  function spawnWorker(arg: string): ChildProcess {
     const c = fork(childPath, [arg], { env: { ...process.env, ...env }, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let err = '';
     c.stderr?.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
@@ -178,7 +218,7 @@ describe('a worker killed mid-job', () => {
     });
 
   it('another worker finishes the lesson: one switch, one succeeded run, the dead run marked, its half version gone', async () => {
-    const seeded = await seedDay(db.pool, { lessons: 1, students: 3000, tutors: 10, policy: 'group', seed: 13, date: DATE, batchRows: 2000 });
+    const seeded = await seedDay(db.pool, { lessons: 1, students: 3000, tutors: 10, policy: 'group', seed: 13, date: DATE_A, batchRows: 2000 });
     const id = seeded.lessonIds[0]!;
     const lk = lessonKeys(config.keyPrefix, id);
     const sub = new Redis(TEST_REDIS_URL);
@@ -186,8 +226,8 @@ describe('a worker killed mid-job', () => {
     sub.on('smessage', (_ch: string, msg: string) => msg.startsWith('version:') && switches.push(msg));
     await sub.ssubscribe(lk.channel);
     try {
-      await scheduleDay(jobs, db.pool, DATE);
-      const a = spawnWorker('hang');
+      await scheduleDay(jobs, db.pool, DATE_A);
+      const a = spawnWorker('hang:redis-written');
       const hung = await message(a, 'hung');
       expect(hung.hung).toBe(id);
       const [deadRun] = await listRuns(db.pool, id, 1);
@@ -199,7 +239,7 @@ describe('a worker killed mid-job', () => {
       await message(b, 'ready');
       a.kill('SIGKILL');
 
-      await waitFor('the lesson checked', async () => (await dayStatus(db.pool, jobs, DATE, config.jobs)).lessons[0]?.state === 'checked', 45_000, 200);
+      await waitFor('the lesson checked', async () => (await dayStatus(db.pool, jobs, DATE_A, config.jobs)).lessons[0]?.state === 'checked', 45_000, 200);
       const o = await outcome(db, redis, config, id);
       // Exactly once: of every attempt's run, one succeeded and it is the readable version;
       // the killed attempt's run is marked stalled and its half-written version is gone.
@@ -212,8 +252,44 @@ describe('a worker killed mid-job', () => {
       expect(switches).toEqual([`version:${ok.version}`]);
       expect(o.checks).toHaveLength(1);
       expect(o.checks[0]).toMatchObject({ status: 'passed', runId: ok.runId });
-      const job = await jobs.preload.getJob(preloadJobId(id, DATE));
+      const job = await jobs.preload.getJob(preloadJobId(id, DATE_A));
       expect(job?.returnvalue).toMatchObject({ runId: ok.runId, tookOverRunId: deadRun!.runId, adopted: false });
+      expect(await redis.exists(lk.lock)).toBe(0);
+    } finally {
+      await sub.quit();
+    }
+  });
+
+  it('killed right after its switch: the retry records that switch instead of switching again', async () => {
+    // Only the worker started below may take this job.
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+    const seeded = await seedDay(db.pool, { lessons: 1, students: 1000, tutors: 4, policy: 'group', seed: 14, date: DATE_B, batchRows: 2000 });
+    const id = seeded.lessonIds[0]!;
+    const lk = lessonKeys(config.keyPrefix, id);
+    const sub = new Redis(TEST_REDIS_URL);
+    const switches: string[] = [];
+    sub.on('smessage', (_ch: string, msg: string) => msg.startsWith('version:') && switches.push(msg));
+    await sub.ssubscribe(lk.channel);
+    try {
+      await scheduleDay(jobs, db.pool, DATE_B);
+      const a = spawnWorker('hang:switched');
+      await message(a, 'hung');
+      const [deadRun] = await listRuns(db.pool, id, 1);
+      expect(deadRun!.status).toBe('running');
+      const switched = Number(await redis.hget(lk.head, 'version'));
+      const b = spawnWorker('normal');
+      await message(b, 'ready');
+      a.kill('SIGKILL');
+
+      await waitFor('the lesson checked', async () => (await dayStatus(db.pool, jobs, DATE_B, config.jobs)).lessons[0]?.state === 'checked', 45_000, 200);
+      const o = await outcome(db, redis, config, id);
+      expect(o.runs).toHaveLength(1);
+      expect(o.succeeded[0]).toMatchObject({ runId: deadRun!.runId, version: switched });
+      expect(Number(o.head.version)).toBe(switched);
+      expect(switches).toEqual([`version:${switched}`]);
+      expect(o.checks[0]).toMatchObject({ status: 'passed', runId: deadRun!.runId });
+      expect((await jobs.preload.getJob(preloadJobId(id, DATE_B)))?.returnvalue).toMatchObject({ runId: deadRun!.runId, adopted: true });
       expect(await redis.exists(lk.lock)).toBe(0);
     } finally {
       await sub.quit();
