@@ -12,6 +12,7 @@
 // Check: at most `checkConcurrency` per process (the worker's concurrency) and
 // `checkClusterMax` across all workers (a leased counter in Redis); a check over
 // the limit is moved to the delayed set and comes back, it is never dropped.
+import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Pool } from 'mysql2/promise';
 import type { Logger } from 'pino';
@@ -120,7 +121,7 @@ async function processPreload(deps: WorkerDeps, metrics: WorkerMetrics, opts: Wo
   }, d.expectedMs);
   try {
     const r = await preloadLesson({ pool: deps.pool, redis: deps.redis, config: deps.config, log: deps.log }, d.lessonId, {
-      lockToken: `${key}#${token ?? 'x'}`,
+      lockToken: `${key}#${token ?? randomUUID()}`,
       takeOverPrefix: `${key}#`,
       jobKey: key,
       onStage: async (stage) => {
