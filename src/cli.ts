@@ -16,6 +16,14 @@ import { pino } from 'pino';
 import { ROLES, TokenVerifier, type Role } from './auth/tokens.js';
 
 import { readHead, readLesson } from './store/redis/lessonReader.js';
+import { acquireCheckSlot, releaseCheckSlot, runCheck } from './preload/check.js';
+import { applyChange, parseChangeRequest } from './preload/changes.js';
+import { diffPolicies, type DiffReport } from './preload/diff.js';
+import { createQueueConnection, Jobs } from './preload/jobs.js';
+import { serveMetrics, WorkerMetrics } from './preload/metrics.js';
+import { enqueueReopen, ensureSweep, scheduleDay, sweepAll, sweepDay } from './preload/schedule.js';
+import { dayStatus, type DayStatus } from './preload/status.js';
+import { startWorkers, WORKER_ROLES, type WorkerRole } from './preload/worker.js';
 
 const USAGE = `orgengine <command> [options]
 
@@ -28,6 +36,16 @@ commands:
   preload --lesson ID [--mode minimal|simple|full]
   preload --date YYYY-MM-DD        preload every lesson of a day, one after another
   show --lesson ID                 what readers see for a lesson, and its latest preload runs
+  worker [--concurrency N] [--roles preload,check,changes,sweep]
+                                   run queue workers until SIGINT/SIGTERM (serves /metrics)
+  schedule --date YYYY-MM-DD [--sweep-minutes M]
+                                   enqueue the day's lessons (earliest first) and the repeatable sweep
+  status --date YYYY-MM-DD         per-lesson preload state with counts and durations
+  sweep [--date YYYY-MM-DD]        run the sweep once now (all watched days by default)
+  check --lesson ID [--redis-only] compare Redis and MySQL with the source recompiled; exit 1 on a mismatch
+  diff --lesson ID --policy A --policy B [--keep]
+                                   preload the lesson under both policies (scratch keys and databases), list every difference
+  change --file F [--now]          queue a change (JSON: move | teacher | time | reopen), or apply it now
   config                           list the environment variables and their current values
   serve --port P [--grpc-port G] [--workers N] [--host H]
                                    run the edge gateway (HTTP on P, gRPC on G); N worker processes share P
@@ -60,6 +78,12 @@ const OPTIONS: ParseArgsConfig['options'] = {
   uid: { type: 'string' },
   role: { type: 'string' },
   ttl: { type: 'string' },
+  concurrency: { type: 'string' },
+  roles: { type: 'string' },
+  'sweep-minutes': { type: 'string' },
+  'redis-only': { type: 'boolean' },
+  keep: { type: 'boolean' },
+  now: { type: 'boolean' },
 };
 
 function intOpt(v: Values, name: string, def?: number): number {
@@ -259,6 +283,75 @@ export async function runCli(argv: string[]): Promise<number> {
         out(json, { token, claims }, token);
         return 0;
       }
+      case 'worker':
+        return await runWorker(config, v);
+      case 'schedule':
+        return await withJobs(config, async (app, jobs) => {
+          const minutes = v['sweep-minutes'] === undefined ? undefined : intOpt(v, 'sweep-minutes');
+          if (minutes !== undefined && (minutes < 1 || minutes > 1440)) throw new OrgError('BAD_REQUEST', '--sweep-minutes must be from 1 to 1440');
+          const r = await scheduleDay(jobs, app.pool, strOpt(v, 'date'), { sweepMinutes: minutes });
+          out(json, r, `${r.date}: ${r.lessons} lesson(s), ${r.added} enqueued, ${r.existing} already queued; sweep every ${r.sweepEveryMinutes} min`);
+          return 0;
+        });
+      case 'status':
+        return await withJobs(config, async (app, jobs) => {
+          const st = await dayStatus(app.pool, jobs, strOpt(v, 'date'), config.jobs);
+          out(json, st, statusText(st));
+          return 0;
+        });
+      case 'sweep':
+        return await withJobs(config, async (app, jobs) => {
+          const r = v.date !== undefined ? [await sweepDay(jobs, app.pool, strOpt(v, 'date'), config.jobs, app.log)] : await sweepAll(jobs, app.pool, config.jobs, app.log);
+          const text = r.map((d) => `${d.date}: ${d.lessons} lesson(s), re-enqueued ${d.requeued.length} [${d.requeued.join(' ')}], busy ${d.busy.length}, overruns ${d.overruns.length}`);
+          out(json, r, text.join('\n') || 'no watched days');
+          return 0;
+        });
+      case 'check':
+        return await withJobs(config, async (app, jobs) => {
+          const lessonId = intOpt(v, 'lesson');
+          const holder = `cli:${process.pid}:${lessonId}`;
+          // The cluster-wide limit applies to checks run by hand too: wait for a slot.
+          while (!(await acquireCheckSlot(jobs.connection, jobs.keys.runningChecks, holder, config.jobs.checkLeaseMs, config.jobs.checkClusterMax)).granted) {
+            await new Promise((r) => setTimeout(r, config.jobs.checkDelayMs));
+          }
+          try {
+            const r = await runCheck({ pool: app.pool, redis: app.redis, config, log: app.log }, lessonId, { targets: v['redis-only'] ? ['redis'] : ['redis', 'mysql'] });
+            out(json, r, `lesson ${lessonId} v${r.version}: check ${r.status} (${r.counts.positions} positions, ${r.counts.members} members, ${r.durationMs} ms, check ${r.checkId})`);
+            return 0;
+          } finally {
+            await releaseCheckSlot(jobs.connection, jobs.keys.runningChecks, holder);
+          }
+        });
+      case 'diff': {
+        const again = parseArgs({ args: argv, options: { ...OPTIONS, policy: { type: 'string', multiple: true } }, allowPositionals: true, strict: true });
+        const names = (again.values.policy as string[] | undefined) ?? [];
+        if (names.length !== 2) throw new OrgError('BAD_REQUEST', 'diff needs --policy A --policy B');
+        return await withApp(config, async (app) => {
+          const r = await diffPolicies({ pool: app.pool, redis: app.redis, config, log: app.log }, intOpt(v, 'lesson'), names[0]!, names[1]!, { keep: v.keep === true });
+          out(json, r, diffText(r));
+          return r.differences.count > 0 ? 1 : 0;
+        });
+      }
+      case 'change': {
+        const file = strOpt(v, 'file');
+        let body: unknown;
+        try {
+          body = JSON.parse(readFileSync(file, 'utf8'));
+        } catch (e) {
+          throw new OrgError('BAD_REQUEST', `cannot read ${file} as JSON: ${(e as Error).message}`);
+        }
+        const req = parseChangeRequest(body, config.jobs.maxChangeBatch);
+        return await withJobs(config, async (app, jobs) => {
+          if (v.now) {
+            const r = await applyChange({ pool: app.pool, redis: app.redis, config, log: app.log, enqueuePreload: (id, start) => enqueueReopen(jobs, app.pool, id, start) }, req);
+            out(json, r, `lesson ${r.lessonId}: ${r.type} applied (${r.applied})${r.moved !== undefined ? `, moved ${r.moved}, unchanged ${r.unchanged}` : ''}`);
+            return 0;
+          }
+          const job = await jobs.changes.add(req.type, req, { attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } });
+          out(json, { jobId: job.id, change: req }, `change queued as job ${job.id}`);
+          return 0;
+        });
+      }
       default:
         throw new OrgError('BAD_REQUEST', `unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
     }
@@ -272,4 +365,72 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stderr.write(`error ${err.code}: ${err.message}\n`);
     return err.code === 'BAD_REQUEST' ? 2 : 1;
   }
+}
+
+async function withJobs<T>(config: Config, fn: (app: App, jobs: Jobs) => Promise<T>): Promise<T> {
+  return withApp(config, async (app) => {
+    const conn = createQueueConnection(config.jobs.redis, 'orgengine-cli');
+    const jobs = new Jobs(conn, config.jobs);
+    try {
+      return await fn(app, jobs);
+    } finally {
+      await jobs.close();
+      await conn.quit().catch(() => undefined);
+    }
+  });
+}
+
+/** `orgengine worker`: runs until SIGINT/SIGTERM, then drains (finishes running jobs) and exits. */
+async function runWorker(config: Config, v: Values): Promise<number> {
+  const roles = (typeof v.roles === 'string' ? v.roles.split(',').map((r) => r.trim()) : WORKER_ROLES) as WorkerRole[];
+  for (const r of roles) if (!WORKER_ROLES.includes(r)) throw new OrgError('BAD_REQUEST', `--roles: unknown role ${JSON.stringify(r)} (${WORKER_ROLES.join(',')})`);
+  const concurrency = v.concurrency === undefined ? undefined : intOpt(v, 'concurrency');
+  if (concurrency !== undefined && (concurrency < 1 || concurrency > 64)) throw new OrgError('BAD_REQUEST', '--concurrency must be from 1 to 64');
+  return withJobs(config, async (app, jobs) => {
+    const metrics = new WorkerMetrics();
+    const workers = startWorkers({ pool: app.pool, redis: app.redis, jobs, config, log: app.log, metrics }, { roles, preloadConcurrency: concurrency });
+    if (roles.includes('sweep')) await ensureSweep(jobs, config.jobs.sweepMinutes);
+    let server: import('node:http').Server | undefined;
+    if (config.jobs.metricsPort > 0) {
+      const today = () => new Date().toISOString().slice(0, 10);
+      const m = await serveMetrics(metrics, config.jobs.metricsPort, async () => {
+        const dates = new Set([today(), ...(await jobs.connection.zrange(jobs.keys.sweptDates, 0, -1))]);
+        metrics.setDays(await Promise.all([...dates].map((d) => dayStatus(app.pool, jobs, d, config.jobs))));
+      });
+      server = m.server;
+      app.log.info({ port: m.port, roles }, 'worker started; /metrics served');
+    } else app.log.info({ roles }, 'worker started');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    app.log.info('worker stopping: finishing running jobs');
+    server?.close();
+    await workers.close();
+    return 0;
+  });
+}
+
+function statusText(st: DayStatus): string {
+  const t = (ms: number | null) => (ms === null ? '-' : `${ms}ms`);
+  const lines = st.lessons.map(
+    (l) =>
+      `${l.lessonId} ${new Date(l.startTime).toISOString().slice(11, 16)} ${l.state.padEnd(12)} students=${l.students} ` +
+      `rooms=${l.rooms ?? '-'} nodes=${l.nodes ?? '-'} v=${l.version ?? '-'} preload=${t(l.preloadMs)}/${l.expectedMs}ms${l.overrun ? ' OVERRUN' : ''} ` +
+      `check=${l.checkStatus ?? '-'} ${t(l.checkMs)}${l.mismatches ? ` mismatches=${l.mismatches}` : ''}${l.error ? ` (${l.error})` : ''}`,
+  );
+  const totals = Object.entries(st.totals).filter(([, n]) => n > 0).map(([s, n]) => `${s}=${n}`).join(' ');
+  return [...lines, `${st.date}: ${st.lessons.length} lesson(s) ${totals}`].join('\n');
+}
+
+function diffText(r: DiffReport): string {
+  const side = (n: string, s: DiffReport['a']) => `  ${n}: policy ${s.policy} v${s.version} rooms=${s.counts.rooms} nodes=${s.counts.nodes} positions=${s.counts.positions} ${s.durationMs} ms`;
+  const lines = [`lesson ${r.lessonId}: ${r.differences.count} difference(s)`, side('a', r.a), side('b', r.b)];
+  for (const [k, n] of Object.entries(r.differences.byKind)) lines.push(`  ${k}: ${n}`);
+  const short = (x: unknown) => {
+    const j = JSON.stringify(x) ?? 'null';
+    return j.length > 80 ? `${j.slice(0, 77)}...` : j;
+  };
+  for (const d of r.differences.samples.slice(0, 20)) lines.push(`  ${d.between} ${d.kind} ${d.id} ${d.field}: ${short(d.expected)} -> ${short(d.actual)}`);
+  return lines.join('\n');
 }

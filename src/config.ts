@@ -37,6 +37,36 @@ export interface Config {
   signals: SignalConfig;
   /** Write-behind bounds. */
   writeBehind: WriteBehindConfig;
+  jobs: JobsConfig;
+}
+
+/** Distributed preload: BullMQ queues, workers, checks and the sweep. */
+export interface JobsConfig {
+  /** Where the queues live (defaults to the data Redis). */
+  redis: RedisTarget;
+  /** BullMQ key prefix; carries a hash tag so every queue (and flow) is one Cluster slot. */
+  prefix: string;
+  preloadConcurrency: number;
+  preloadAttempts: number;
+  preloadBackoffMs: number;
+  /** BullMQ job lock: a killed worker's job is taken over after about this long. */
+  lockMs: number;
+  checkConcurrency: number;
+  /** Checks running at once across every worker (Redis lease counter). */
+  checkClusterMax: number;
+  /** How long a check over the limit waits before it tries again. */
+  checkDelayMs: number;
+  /** A killed checker's slot frees itself after this long. */
+  checkLeaseMs: number;
+  sweepMinutes: number;
+  /** Expected preload duration: base + per-student cost; running longer raises an alarm. */
+  expectedBaseMs: number;
+  expectedMsPer1kStudents: number;
+  changeConcurrency: number;
+  /** Moves accepted in one change batch. */
+  maxChangeBatch: number;
+  /** Port of the worker's /metrics (0: no server). */
+  metricsPort: number;
 }
 
 /** Bounds of the write-behind stream every recorded change goes through. */
@@ -132,6 +162,23 @@ export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning
   { name: 'ORGENGINE_SIGNAL_RETAIN', default: '1000', meaning: 'signals kept per room; older ones are trimmed and reads report truncated (1-100000)' },
   { name: 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', default: '1024', meaning: 'largest signal payload in UTF-8 bytes (1-65535, a MySQL TEXT); larger is PAYLOAD_TOO_LARGE' },
   { name: 'ORGENGINE_SIGNAL_READ_LIMIT_MAX', default: '500', meaning: 'most signals one read may ask for (1-10000); the default when a read gives no limit' },
+  { name: 'ORGENGINE_QUEUE_REDIS_URL', default: '(the data Redis)', meaning: 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)' },
+  { name: 'ORGENGINE_QUEUE_REDIS_CLUSTER_NODES', default: '(unset)', meaning: 'host:port seed nodes of a Redis Cluster holding the preload queues' },
+  { name: 'ORGENGINE_QUEUE_PREFIX', default: '{oe-jobs}', meaning: 'BullMQ key prefix; must contain one {hash tag} so all queues share a Cluster slot' },
+  { name: 'ORGENGINE_PRELOAD_CONCURRENCY', default: '2', meaning: 'preload jobs one worker process runs at once (1-64)' },
+  { name: 'ORGENGINE_PRELOAD_ATTEMPTS', default: '5', meaning: 'tries of a preload job before it fails (1-100); source errors fail at once' },
+  { name: 'ORGENGINE_PRELOAD_BACKOFF_MS', default: '5000', meaning: 'first retry delay of a preload job, doubled each retry (10-3600000)' },
+  { name: 'ORGENGINE_JOB_LOCK_MS', default: '30000', meaning: 'BullMQ job lock; a killed worker\'s job moves to another after about this long (1000-600000)' },
+  { name: 'ORGENGINE_CHECK_CONCURRENCY', default: '1', meaning: 'checks one worker process runs at once (1-64)' },
+  { name: 'ORGENGINE_CHECK_CLUSTER_MAX', default: '4', meaning: 'checks running at once across all workers; more wait (1-10000)' },
+  { name: 'ORGENGINE_CHECK_DELAY_MS', default: '10000', meaning: 'wait of a check over the limit before it tries again (10-3600000)' },
+  { name: 'ORGENGINE_CHECK_LEASE_MS', default: '600000', meaning: 'a check slot held by a killed worker frees itself after this long (1000-86400000)' },
+  { name: 'ORGENGINE_SWEEP_MINUTES', default: '10', meaning: 'period of the sweep that re-enqueues lessons not ready or failed (1-1440)' },
+  { name: 'ORGENGINE_EXPECTED_BASE_MS', default: '2000', meaning: 'expected preload duration: fixed part (alarm when a preload runs longer than expected)' },
+  { name: 'ORGENGINE_EXPECTED_MS_PER_1K_STUDENTS', default: '300', meaning: 'expected preload duration: per 1,000 enrolled students' },
+  { name: 'ORGENGINE_CHANGE_CONCURRENCY', default: '4', meaning: 'change batches one worker process applies at once (1-64)' },
+  { name: 'ORGENGINE_MAX_CHANGE_BATCH', default: '500', meaning: 'moves accepted in one change batch (1-10000)' },
+  { name: 'ORGENGINE_WORKER_METRICS_PORT', default: '9465', meaning: 'port of the worker\'s /metrics (0: none)' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -285,5 +332,42 @@ export function loadConfig(env: Env = process.env): Config {
     api: loadApiConfig(env),
     signals,
     writeBehind: { maxStreamLength: num(env, 'ORGENGINE_WB_MAX_STREAM_LENGTH', 100_000, 100, 10_000_000) },
+    jobs: loadJobsConfig(env, redis),
+  };
+}
+
+/** A prefix with exactly one non-empty {hash tag}, so every BullMQ key lands in one Cluster slot. */
+const QUEUE_PREFIX_RE = /^[A-Za-z0-9:_.-]*\{[A-Za-z0-9_.-]+\}[A-Za-z0-9:_.-]*$/;
+
+function loadJobsConfig(env: Env, dataRedis: RedisTarget): JobsConfig {
+  const clusterRaw = env.ORGENGINE_QUEUE_REDIS_CLUSTER_NODES;
+  const urlRaw = env.ORGENGINE_QUEUE_REDIS_URL;
+  const redis: RedisTarget =
+    clusterRaw && clusterRaw.trim() !== ''
+      ? { mode: 'cluster', nodes: parseNodes('ORGENGINE_QUEUE_REDIS_CLUSTER_NODES', clusterRaw) }
+      : urlRaw && urlRaw !== ''
+        ? { mode: 'single', url: url('ORGENGINE_QUEUE_REDIS_URL', urlRaw, ['redis:', 'rediss:']) }
+        : dataRedis;
+  const prefix = str(env, 'ORGENGINE_QUEUE_PREFIX', '{oe-jobs}');
+  if (prefix.length > 48 || !QUEUE_PREFIX_RE.test(prefix)) {
+    throw new ConfigError('ORGENGINE_QUEUE_PREFIX', `expected at most 48 chars of [A-Za-z0-9:_.-] with one {hash tag}, e.g. {oe-jobs}, got ${JSON.stringify(prefix)}`);
+  }
+  return {
+    redis,
+    prefix,
+    preloadConcurrency: num(env, 'ORGENGINE_PRELOAD_CONCURRENCY', 2, 1, 64),
+    preloadAttempts: num(env, 'ORGENGINE_PRELOAD_ATTEMPTS', 5, 1, 100),
+    preloadBackoffMs: num(env, 'ORGENGINE_PRELOAD_BACKOFF_MS', 5000, 10, 3_600_000),
+    lockMs: num(env, 'ORGENGINE_JOB_LOCK_MS', 30_000, 1000, 600_000),
+    checkConcurrency: num(env, 'ORGENGINE_CHECK_CONCURRENCY', 1, 1, 64),
+    checkClusterMax: num(env, 'ORGENGINE_CHECK_CLUSTER_MAX', 4, 1, 10_000),
+    checkDelayMs: num(env, 'ORGENGINE_CHECK_DELAY_MS', 10_000, 10, 3_600_000),
+    checkLeaseMs: num(env, 'ORGENGINE_CHECK_LEASE_MS', 600_000, 1000, 86_400_000),
+    sweepMinutes: num(env, 'ORGENGINE_SWEEP_MINUTES', 10, 1, 1440),
+    expectedBaseMs: num(env, 'ORGENGINE_EXPECTED_BASE_MS', 2000, 0, 3_600_000),
+    expectedMsPer1kStudents: num(env, 'ORGENGINE_EXPECTED_MS_PER_1K_STUDENTS', 300, 0, 3_600_000),
+    changeConcurrency: num(env, 'ORGENGINE_CHANGE_CONCURRENCY', 4, 1, 64),
+    maxChangeBatch: num(env, 'ORGENGINE_MAX_CHANGE_BATCH', 500, 1, 10_000),
+    metricsPort: num(env, 'ORGENGINE_WORKER_METRICS_PORT', 9465, 0, 65_535),
   };
 }

@@ -39,6 +39,12 @@ export const ERROR_TABLE = {
   POLICY_NOT_BOUND: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   LESSON_NOT_READY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: true },
   PRELOAD_IN_PROGRESS: { http: 409, grpc: GrpcStatus.ABORTED, temporary: true },
+  /** A change reached the lesson while a preload was compiling it; the preload retries. */
+  SOURCE_CHANGED: { http: 409, grpc: GrpcStatus.ABORTED, temporary: true },
+  /** A preload attempt whose worker died; a later attempt of the same job took the lesson over. */
+  PRELOAD_STALLED: { http: 409, grpc: GrpcStatus.ABORTED, temporary: true },
+  /** Redis or MySQL disagree with the source recompiled. */
+  CHECK_FAILED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   SOURCE_MISSING_TUTOR: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   SOURCE_MISSING_CLASS: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   SOURCE_MISSING_LPC: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },

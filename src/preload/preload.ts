@@ -13,7 +13,7 @@ import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
 import { dropVersion, writeVersion } from '../store/redis/lessonWriter.js';
 import { getBoundPolicy } from '../store/mysql/policies.js';
-import { finishRun, startRun } from '../store/mysql/preloadRuns.js';
+import { abandonRun, finishRun, startRun } from '../store/mysql/preloadRuns.js';
 import { readLessonInfo, readLessonSource } from '../store/mysql/source.js';
 import { setLessonStatus, writeTopology } from '../store/mysql/topology.js';
 
@@ -37,6 +37,15 @@ export interface PreloadOptions {
   /** Overrides the policy's preloadMode. */
   mode?: PreloadMode;
   onStage?: (stage: PreloadStage, topo: Topology) => void | Promise<void>;
+  /** Lock token (default: a random one). A job passes `<jobKey>#<random>`. */
+  lockToken?: string;
+  /**
+   * A lock held by a token starting with this prefix is taken over: the holder was an
+   * earlier attempt of the same job, which the queue has given up on (its worker died).
+   */
+  takeOverPrefix?: string;
+  /** Recorded on the lesson head, so a retry can tell that this job's run already switched. */
+  jobKey?: string;
 }
 
 /** What a successful preload did. */
@@ -52,6 +61,8 @@ export interface PreloadResult {
   mysqlRows: number;
   durationMs: number;
   timings: Record<'read' | 'compile' | 'redis' | 'mysql' | 'switch', number>;
+  /** The stalled attempt this run took the lesson over from, if any. */
+  tookOver?: { runId: number; version: number };
 }
 
 /** Preloads one lesson. Throws OrgError with a code on any failure (after recording it). */
@@ -62,13 +73,14 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
   const t0 = now();
   const runId = await startRun(pool, lessonId, t0);
   const lk = lessonKeys(config.keyPrefix, lessonId);
-  const token = randomUUID();
+  const token = opts.lockToken ?? randomUUID();
   let locked = false;
   let version = 0;
   let policyId: number | null = null;
   let mode: PreloadMode | null = null;
   let topo: Topology | undefined;
   let redisCommands = 0;
+  let tookOver: PreloadResult['tookOver'];
   const timings = { read: 0, compile: 0, redis: 0, mysql: 0, switch: 0 };
   let mark = t0;
   const lap = (k: keyof typeof timings) => {
@@ -93,10 +105,28 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
     }
     mode = opts.mode ?? conf.preloadMode;
 
-    const [code, v] = await redis.oeBeginPreload1(lk.head, lk.lock, lk.versionSeq, token, config.preloadLockSeconds * 1000, runId, now(), config.ttlSeconds);
+    const [code, v, changeSeq, staleVersion, staleRun] = await redis.oeBeginPreload1(
+      lk.head,
+      lk.lock,
+      lk.versionSeq,
+      token,
+      config.preloadLockSeconds * 1000,
+      runId,
+      now(),
+      config.ttlSeconds,
+      opts.takeOverPrefix ?? '',
+      opts.jobKey ?? '',
+    );
     if (code !== 0) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId} is being preloaded by another run`);
     locked = true;
     version = v;
+    if (staleVersion > 0 || staleRun > 0) {
+      // The attempt we took over never switched: its half-written version goes, its run is marked.
+      tookOver = { runId: staleRun, version: staleVersion };
+      if (staleVersion > 0) await dropVersion(redis, lk, staleVersion);
+      if (staleRun > 0) await abandonRun(pool, staleRun, 'PRELOAD_STALLED', `worker stopped mid-run; run ${runId} took the lesson over`, now());
+      deps.log?.warn({ lessonId, runId, staleRun, staleVersion }, 'took over a stalled preload');
+    }
     await setLessonStatus(pool, lessonId, 'preloading');
 
     const source = await readLessonSource(pool, lesson);
@@ -117,7 +147,18 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
         mode,
       }),
     );
-    const mysqlWrite = timed('mysql', writeTopology(pool, topo, version, config.mysqlBatchRows, mode !== 'minimal', redisWrite));
+    // Committed only while the lock is still ours: a run that lost the lesson must not
+    // overwrite MySQL rows of the run that took it over.
+    const stillOurs = async (): Promise<void> => {
+      if ((await redis.get(lk.lock)) !== token) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId}: the preload lock was lost before the MySQL commit`);
+    };
+    const mysqlWrite = timed(
+      'mysql',
+      writeTopology(pool, topo, version, config.mysqlBatchRows, mode !== 'minimal', async () => {
+        await redisWrite;
+        await stillOurs();
+      }),
+    );
     const [w, m] = await Promise.allSettled([redisWrite, mysqlWrite]);
     if (w.status === 'rejected') throw w.reason;
     if (m.status === 'rejected') throw m.reason;
@@ -128,10 +169,11 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
     await opts.onStage?.('mysql-written', topo);
 
     // Last: readers move to the new version in one step.
-    const [sw, previousVersion] = await redis.oeSwitchVersion1(lk.head, lk.lock, version, token, runId, now(), config.ttlSeconds, lk.channel);
+    const [sw, previousVersion] = await redis.oeSwitchVersion1(lk.head, lk.lock, version, token, runId, now(), config.ttlSeconds, lk.channel, changeSeq);
     redisCommands++;
     if (sw === 1) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId}: the preload lock expired before the switch; another run owns the lesson`);
     if (sw === 2) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId}: version ${previousVersion} is newer than this run's ${version}`);
+    if (sw === 3) throw new OrgError('SOURCE_CHANGED', `lesson ${lessonId}: a change arrived while version ${version} was compiled; preload again`);
     lap('switch');
     await opts.onStage?.('switched', topo);
     if (previousVersion > 0) {
@@ -156,6 +198,7 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
       mysqlRows,
       durationMs,
       timings,
+      ...(tookOver ? { tookOver } : {}),
     };
     await finishRun(pool, runId, { status: 'succeeded', policyId, mode, version, counts: topo.counts, redisCommands, mysqlRows, durationMs }, now());
     deps.log?.info({ lessonId, runId, version, counts: topo.counts, durationMs, timings }, 'preload succeeded');

@@ -169,4 +169,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    // 4, not 3: another line of work claims 3; the runner applies any version not yet recorded.
+    version: 4,
+    name: 'preload checks (report of each check against the recompiled source)',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS preload_check (
+        check_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        run_id BIGINT UNSIGNED NULL,
+        version INT UNSIGNED NULL,
+        status ENUM('running','passed','failed','superseded') NOT NULL,
+        mismatches INT UNSIGNED NOT NULL DEFAULT 0,
+        report MEDIUMTEXT NULL,
+        duration_ms INT UNSIGNED NULL,
+        host VARCHAR(128) NOT NULL,
+        started_at DATETIME(3) NOT NULL,
+        finished_at DATETIME(3) NULL,
+        PRIMARY KEY (check_id),
+        KEY ix_preload_check_lesson (lesson_id, check_id),
+        KEY ix_preload_check_run (run_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];

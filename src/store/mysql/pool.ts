@@ -49,7 +49,7 @@ export interface MigrateResult {
 }
 
 /**
- * Applies every migration newer than the recorded version, in order, under a
+ * Applies every migration not yet recorded, in version order, under a
  * named lock so concurrent `migrate` calls (several workers starting) are safe.
  */
 export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
@@ -63,16 +63,19 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
         name VARCHAR(255) NOT NULL,
         applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
-      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations');
-      let current = Number(rows[0]?.v ?? 0);
+      // Every version not yet recorded is applied, not only those above the highest:
+      // branches number their migrations apart, so a database may have 4 before 3.
+      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT version FROM schema_migrations');
+      const done = new Set(rows.map((r) => Number(r.version)));
+      let current = Math.max(0, ...done);
       const applied: MigrateResult['applied'] = [];
       for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-        if (m.version <= current) continue;
+        if (done.has(m.version)) continue;
         // DDL commits implicitly in MySQL; IF NOT EXISTS makes a half-applied step re-runnable.
         for (const sql of m.statements) await conn.query(sql);
         await conn.query('INSERT INTO schema_migrations (version, name) VALUES (?, ?)', [m.version, m.name]);
         applied.push({ version: m.version, name: m.name });
-        current = m.version;
+        current = Math.max(current, m.version);
       }
       return { applied, current };
     } finally {

@@ -64,7 +64,11 @@ export async function finishRun(pool: Pool, runId: number, o: RunOutcome, finish
 /** The latest runs of a lesson, newest first. */
 export async function listRuns(pool: Pool, lessonId: number, limit = 10): Promise<PreloadRun[]> {
   const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM preload_run WHERE lesson_id = ? ORDER BY run_id DESC LIMIT ?', [lessonId, limit]);
-  return rows.map((r) => ({
+  return rows.map(toRun);
+}
+
+function toRun(r: RowDataPacket): PreloadRun {
+  return {
     runId: Number(r.run_id),
     lessonId: Number(r.lesson_id),
     status: r.status,
@@ -80,5 +84,34 @@ export async function listRuns(pool: Pool, lessonId: number, limit = 10): Promis
     durationMs: Number(r.duration_ms ?? 0),
     errorCode: r.error_code,
     errorMessage: r.error_message,
-  }));
+  };
+}
+
+/** Marks a run whose worker died as failed, unless it already ended. Returns true when it changed. */
+export async function abandonRun(pool: Pool, runId: number, errorCode: string, message: string, finishedAt: number): Promise<boolean> {
+  const [r] = await pool.query<ResultSetHeader>(
+    "UPDATE preload_run SET status = 'failed', error_code = ?, error_message = ?, finished_at = ? WHERE run_id = ? AND status = 'running'",
+    [errorCode, message.slice(0, 60_000), new Date(finishedAt), runId],
+  );
+  return r.affectedRows > 0;
+}
+
+/**
+ * Marks a run succeeded whose worker died after its version switch but before it
+ * recorded the outcome (the switch is what counts). Returns true when it changed.
+ */
+export async function adoptRun(pool: Pool, runId: number, version: number, counts: TopologyCounts | null, finishedAt: number): Promise<boolean> {
+  const [r] = await pool.query<ResultSetHeader>(
+    `UPDATE preload_run SET status = 'succeeded', version = ?, rooms = ?, nodes = ?, positions = ?, finished_at = ?,
+       duration_ms = TIMESTAMPDIFF(MICROSECOND, started_at, ?) DIV 1000
+     WHERE run_id = ? AND status = 'running'`,
+    [version, counts?.rooms ?? null, counts?.nodes ?? null, counts?.positions ?? null, new Date(finishedAt), new Date(finishedAt), runId],
+  );
+  return r.affectedRows > 0;
+}
+
+/** One run by id. */
+export async function getRun(pool: Pool, runId: number): Promise<PreloadRun | undefined> {
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM preload_run WHERE run_id = ?', [runId]);
+  return rows[0] ? toRun(rows[0]) : undefined;
 }

@@ -22,7 +22,10 @@ export interface WriteCounts {
  * one transaction, writing only what differs from what MySQL holds: a re-run of
  * an unchanged lesson reads its rows and writes none, and a first run inserts in
  * primary-key order. A row's preload_version is the version that last changed it;
- * the lesson row names the current version and turns ready last.
+ * the lesson row names the current version and turns ready last. `beforeCommit`
+ * runs last inside the transaction: a preload waits there for its Redis write and
+ * re-checks its lock, so a run that lost the lesson never commits over the run
+ * that took it, and a failed Redis write leaves MySQL untouched.
  */
 export async function writeTopology(
   pool: Pool,
@@ -30,12 +33,14 @@ export async function writeTopology(
   version: number,
   batchRows: number,
   withRoomUsers: boolean,
-  /** Commit only once this settles successfully (the Redis write of the same version); else roll back. */
-  beforeCommit?: Promise<unknown>,
+  beforeCommit?: () => Promise<unknown>,
 ): Promise<number> {
   const id = topo.lesson.lessonId;
   const conn = await pool.getConnection();
   try {
+    // READ COMMITTED: the writes lock only this lesson's rows, not the gaps beside
+    // them, so lessons preloading at once on several workers do not deadlock.
+    await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
     await conn.beginTransaction();
     const c: WriteCounts = { inserted: 0, deleted: 0 };
     const roomCols = ['room_id', 'virtual_room_id', 'root_node_id', 'biz_id', 'room_type', 'teacher_uid', 'start_time', 'end_time', 'member_count', 'partitions'];
@@ -52,7 +57,7 @@ export async function writeTopology(
       `UPDATE lesson SET status = 'ready', preload_version = ?, student_count = ?, room_count = ?, node_count = ? WHERE lesson_id = ?`,
       [version, topo.lesson.studentCount, topo.lesson.roomCount, topo.lesson.nodeCount, id],
     );
-    await beforeCommit;
+    await beforeCommit?.();
     await conn.commit();
     return c.inserted + c.deleted + 1;
   } catch (e) {

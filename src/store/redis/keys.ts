@@ -13,7 +13,11 @@ export class LessonKeys {
   readonly tag: string;
   /** Common prefix of every key of the lesson (ends with ':'). */
   readonly base: string;
-  /** Hash {status, version, runId, updatedAt}: which version readers use. */
+  /**
+   * Hash {status, version, runId, updatedAt}: which version readers use; also
+   * pendingVersion (a preload in flight), job (the preload job that wrote it) and
+   * changeSeq (bumped by every change, so a preload compiled before it never switches).
+   */
   readonly head: string;
   /** Counter handing out preload versions. */
   readonly versionSeq: string;
@@ -140,4 +144,19 @@ export function positionBucket(uid: number, buckets: number): number {
 /** Builds LessonKeys for a configured prefix. */
 export function lessonKeys(prefix: string, lessonId: number): LessonKeys {
   return new LessonKeys(prefix, lessonId);
+}
+
+/** Keys of the distributed preload that live beside the BullMQ queues (same hash tag as the queue prefix). */
+export class JobKeys {
+  constructor(readonly queuePrefix: string) {}
+
+  /** Zset check holder -> lease expiry: the checks running across every worker. */
+  get runningChecks(): string {
+    return `${this.queuePrefix}:oe:checks`;
+  }
+
+  /** Zset date (YYYY-MM-DD) -> epoch ms of its end: days the sweep keeps an eye on. */
+  get sweptDates(): string {
+    return `${this.queuePrefix}:oe:dates`;
+  }
 }

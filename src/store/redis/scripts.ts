@@ -20,6 +20,9 @@ export const SCRIPTS = {
   readOnline: { file: 'read_online.lua', keys: 1 },
   publishSignal: { file: 'publish_signal.lua', keys: 5 },
   readSignals: { file: 'read_signals.lua', keys: 3 },
+  moveStudents: { file: 'move_students.lua', keys: 1 },
+  changeLesson: { file: 'change_lesson.lua', keys: 1 },
+  checkSlot: { file: 'check_slot.lua', keys: 1 },
 } as const;
 
 type Arg = string | number | Buffer;
@@ -27,8 +30,29 @@ type Arg = string | number | Buffer;
 // The script commands as they appear on a client (names carry SCRIPT_VERSION).
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    oeBeginPreload1(head: string, lock: string, vseq: string, token: string, lockMs: number, runId: number, now: number, ttl: number): Result<[number, number], Context>;
-    oeSwitchVersion1(head: string, lock: string, version: number, token: string, runId: number, now: number, ttl: number, channel: string): Result<[number, number], Context>;
+    oeBeginPreload1(
+      head: string,
+      lock: string,
+      vseq: string,
+      token: string,
+      lockMs: number,
+      runId: number,
+      now: number,
+      ttl: number,
+      takeOverPrefix?: string,
+      jobKey?: string,
+    ): Result<[code: number, version: number, changeSeq: number, takenOverVersion: number, takenOverRunId: number], Context>;
+    oeSwitchVersion1(
+      head: string,
+      lock: string,
+      version: number,
+      token: string,
+      runId: number,
+      now: number,
+      ttl: number,
+      channel: string,
+      changeSeq?: number | '',
+    ): Result<[number, number], Context>;
     oeEndPreload1(head: string, lock: string, token: string, failed: 0 | 1, now: number): Result<number, Context>;
     oeReadLesson1Buffer(head: string): Result<unknown[], Context>;
     oeReadRoom1Buffer(head: string, roomId: Arg): Result<unknown[], Context>;
@@ -42,6 +66,9 @@ declare module 'ioredis' {
       roomId: string, payload: string, by: number, now: number, retain: number, ttl: number, channel: string, maxBytes: number, maxStream: number,
     ): Result<unknown[], Context>;
     oeReadSignals1(head: string, seqKey: string, zsetKey: string, roomId: string, after: number, limit: number): Result<unknown[], Context>;
+    oeMoveStudents1Buffer(head: string, now: number, ttl: number, groupCapacity: number, groupsPerTeam: number, phases: string, ...triples: Arg[]): Result<unknown[], Context>;
+    oeChangeLesson1Buffer(head: string, now: number, teacherUid: string, startTime: string, endTime: string, beforeMs: number, afterMs: number): Result<unknown[], Context>;
+    oeCheckSlot1(key: string, action: 'acquire' | 'release', holder: string, now: number, leaseMs: number, max: number): Result<[number, number], Context>;
   }
 }
 

@@ -6,15 +6,16 @@
 -- ARGV[2] 1 if the run failed, 0 if it succeeded
 -- ARGV[3] now (ms)
 -- Returns 1 if the lock was ours and released, 0 otherwise
-if ARGV[2] == '1' and redis.call('GET', KEYS[2]) == ARGV[1] then
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+if ARGV[2] == '1' then
   if redis.call('HEXISTS', KEYS[1], 'version') == 1 then
     redis.call('HSET', KEYS[1], 'status', 'ready', 'updatedAt', ARGV[3])
   else
     redis.call('HSET', KEYS[1], 'status', 'failed', 'updatedAt', ARGV[3])
   end
 end
-if redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('DEL', KEYS[2])
-  return 1
-end
-return 0
+redis.call('HDEL', KEYS[1], 'pendingVersion')
+redis.call('DEL', KEYS[2])
+return 1

@@ -1,6 +1,8 @@
 -- switch_version: make a fully written preload version the one readers use.
 -- The single step that turns a preload visible; fenced by the preload lock so a
--- run that lost its lock (stalled, taken over) can never switch.
+-- run that lost its lock (stalled, taken over) can never switch, and by the
+-- lesson's change counter so a version compiled before a change landed never
+-- hides that change.
 -- KEYS[1] lesson head hash
 -- KEYS[2] lesson preload lock
 -- ARGV[1] new version
@@ -9,7 +11,9 @@
 -- ARGV[4] now (ms)
 -- ARGV[5] ttl (seconds) for the head hash
 -- ARGV[6] shard channel of the lesson
--- Returns {code, previous version}: 0 ok, 1 lock lost, 2 version not newer than current
+-- ARGV[7] optional changeSeq seen when the run began ('' skips the test)
+-- Returns {code, previous version}: 0 ok, 1 lock lost, 2 version not newer than current,
+--   3 a change reached the lesson since the run began
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then
   return {1, 0}
 end
@@ -17,7 +21,14 @@ local prev = tonumber(redis.call('HGET', KEYS[1], 'version') or '0') or 0
 if tonumber(ARGV[1]) <= prev then
   return {2, prev}
 end
+if ARGV[7] and ARGV[7] ~= '' then
+  local seq = redis.call('HGET', KEYS[1], 'changeSeq') or '0'
+  if seq ~= ARGV[7] then
+    return {3, prev}
+  end
+end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'status', 'ready', 'runId', ARGV[3], 'updatedAt', ARGV[4])
+redis.call('HDEL', KEYS[1], 'pendingVersion')
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('SPUBLISH', ARGV[6], 'version:' .. ARGV[1])
 return {0, prev}
