@@ -29,6 +29,8 @@ export interface GatewayOptions {
   defaultMetrics?: boolean;
   /** Use this Redis connection (left open on close) instead of opening one. */
   redis?: RedisClient;
+  /** Appended to the Redis connection names (`orgengine-gw-<tag>`, `orgengine-sub-<tag>`), e.g. the worker index. */
+  connectionTag?: string;
 }
 
 /** A running gateway. */
@@ -51,13 +53,14 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const api = config.api;
   const log = opts.log;
   const ownRedis = !opts.redis;
-  const redis = opts.redis ?? createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: 'orgengine-gw' });
+  const tag = opts.connectionTag ? `-${opts.connectionTag}` : '';
+  const redis = opts.redis ?? createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-gw${tag}` });
   if (ownRedis) redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis error'));
   // One subscriber connection per gateway, whichever caches are on.
   const entityCache = api.cacheTtlMs > 0;
   const channels =
     entityCache || config.signals.cache
-      ? new LessonChannels(createSubscriberClient(config.redis), config.keyPrefix, (e) => log.warn({ err: e.message }, 'lesson channel subscriber error'))
+      ? new LessonChannels(createSubscriberClient(config.redis, `orgengine-sub${tag}`), config.keyPrefix, (e) => log.warn({ err: e.message }, 'lesson channel subscriber error'))
       : null;
   channels?.listen({ onDown: (reason) => log.warn({ reason }, 'lesson channel subscriber lost: local caches distrust what they hold until re-subscribed') });
   const reads = new ReadService(redis, entityCache ? channels : null, {
