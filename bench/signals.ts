@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { SignalConfig } from '../src/config.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
-import { createSubscriberClient } from '../src/store/redis/lessonChannels.js';
+import { createSubscriberClient, LessonChannels } from '../src/store/redis/lessonChannels.js';
 import type { Caller } from '../src/services/caller.js';
 import { createSignalRuntime, SignalService } from '../src/services/signals.js';
 import { dropLessonKeys, loadSyntheticLesson } from '../test/support/lesson.js';
@@ -248,15 +248,11 @@ async function main(): Promise<void> {
   const config = { keyPrefix: prefix, ttlSeconds: 3600, signals, writeBehind: { maxStreamLength: 10_000_000 } };
   try {
     const topo = await loadSyntheticLesson(redis, prefix, lessonId, { students: 100, tutors: 1, policy: 'three-screen' });
-    const onRt = createSignalRuntime({
-      redis,
-      config,
-      subscriberClient: createSubscriberClient({ mode: 'single', url }, 'bench-sub'),
-      onError: (e) => console.error('signal subscriber:', e.message),
-    });
+    const channels = new LessonChannels(createSubscriberClient({ mode: 'single', url }, 'bench-sub'), prefix, (e) => console.error('signal subscriber:', e.message));
+    const onRt = createSignalRuntime({ redis, config, channels });
     const off = new SignalService({ redis, config: { ...config, signals: { ...signals, cache: false } }, cache: null });
-    const teacher: Caller = { uid: 1, role: 'teacher', lessons: [lessonId] };
-    const student = (i: number): Caller => ({ uid: 1_000_000 + i, role: 'student', lessons: [lessonId] });
+    const teacher: Caller = { uid: 1, role: 'teacher', lesson: lessonId };
+    const student = (i: number): Caller => ({ uid: 1_000_000 + i, role: 'student', lesson: lessonId });
     // One caller object per student, made once: the transport would hand the service one per request.
     const callers = Array.from({ length: o.students }, (_, i) => student(i));
     const reader = (svc: SignalService, redisRequests?: () => number): BenchReader => ({
@@ -276,7 +272,8 @@ async function main(): Promise<void> {
     };
     const phases = await runSignalsBench(setup, o);
 
-    await onRt.close();
+    onRt.close();
+    await channels.close();
     await dropLessonKeys(redis, prefix, lessonId, topo.rooms.map((r) => r.roomId));
 
     const on = phases.filter((p) => p.cache === 'on');

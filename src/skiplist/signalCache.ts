@@ -218,11 +218,12 @@ export class SignalCache {
   }
 
   /**
-   * Signals of a room with seq > after, at most limit. Answers from the cache
-   * when the room is fresh; otherwise waits for the room's one fetch. Throws
-   * the store's OrgError for an unknown lesson or room (cached like data).
+   * Signals of a room with seq > after, at most limit. A fresh room answers at
+   * once (synchronously: a hit allocates no promise); otherwise the reader
+   * waits for the room's one fetch. Rejects with the store's OrgError for an
+   * unknown lesson or room (cached like data); never throws synchronously.
    */
-  async read(lessonId: number, roomId: string, after: number, limit: number): Promise<SignalPage> {
+  read(lessonId: number, roomId: string, after: number, limit: number): SignalPage | Promise<SignalPage> {
     const b = this.bucketOf(lessonId, roomId);
     const bucket = this.buckets[b]!;
     const t = this.now();
@@ -233,13 +234,17 @@ export class SignalCache {
       room.lastReadAt = t;
       if (room.inflight === null && room.wantSeq <= room.lastSeq && t - room.checkedAt <= this.maxStalenessMs) {
         this.stats.hits[b]!++;
-        if (room.error) throw room.error;
+        if (room.error) return Promise.reject(room.error);
         return this.page(room, after, limit);
       }
     } else {
       room = this.insert(bucket, b, lessonId, roomId, t);
     }
     this.stats.misses[b]!++;
+    return this.readAfterRefresh(room, after, limit);
+  }
+
+  private async readAfterRefresh(room: RoomEntry, after: number, limit: number): Promise<SignalPage> {
     await this.refresh(room);
     if (room.error) throw room.error;
     return this.page(room, after, limit);
