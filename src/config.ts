@@ -30,7 +30,35 @@ export interface Config {
   mysqlBatchRows: number;
   mysqlPoolSize: number;
   preloadLockSeconds: number;
+  /** Write-behind and in-class mutation bounds. */
+  writeBehind: WriteBehindConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** Bounds and timings of in-class mutations and the write-behind flusher. */
+export interface WriteBehindConfig {
+  /** A mutation is refused (BACKPRESSURE) while its lesson's stream holds this many unflushed records. */
+  maxStreamLength: number;
+  /** Records read per lesson stream per XREADGROUP / XAUTOCLAIM. */
+  readCount: number;
+  /** Records per flush cycle across lessons (one MySQL transaction). */
+  maxBatchRecords: number;
+  /** Wait between flush cycles when there was nothing to flush. */
+  pollMs: number;
+  /** Longest wait before polling a lesson whose stream was empty again. */
+  idlePollMaxMs: number;
+  /** Pending records of a consumer idle this long are claimed by another flusher. */
+  claimIdleMs: number;
+  /** Longest back-off between retries when MySQL or Redis fails. */
+  retryMaxMs: number;
+  /** How often a gateway re-adds a lesson to the flusher registry (seconds). */
+  registerEverySeconds: number;
+  /** A lesson with an empty stream and no registration for this long is retired (seconds). */
+  retireAfterSeconds: number;
+  /** A student whose last heartbeat is older than this is offline (seconds). */
+  onlineWindowSeconds: number;
+  /** Groups created in class per team at most (dynamic expansion stops there). */
+  maxDynamicGroupsPerTeam: number;
 }
 
 /** Documentation of every variable, used by the README and `orgengine config`. */
@@ -47,6 +75,17 @@ export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning
   { name: 'ORGENGINE_MYSQL_BATCH_ROWS', default: '2000', meaning: 'rows per multi-row INSERT (1-50000)' },
   { name: 'ORGENGINE_MYSQL_POOL_SIZE', default: '8', meaning: 'MySQL connection pool size (1-256)' },
   { name: 'ORGENGINE_PRELOAD_LOCK_SECONDS', default: '600', meaning: 'how long a preload holds its per-lesson lock before another may take over (5-86400)' },
+  { name: 'ORGENGINE_WB_MAX_STREAM_LENGTH', default: '100000', meaning: 'unflushed write-behind records per lesson before mutations answer 503 BACKPRESSURE (100-10000000)' },
+  { name: 'ORGENGINE_WB_READ_COUNT', default: '1000', meaning: 'records per XREADGROUP/XAUTOCLAIM call of the flusher (1-100000)' },
+  { name: 'ORGENGINE_WB_MAX_BATCH_RECORDS', default: '10000', meaning: 'records per flush cycle, one MySQL transaction (1-1000000)' },
+  { name: 'ORGENGINE_WB_POLL_MS', default: '20', meaning: 'flusher wait between cycles that found nothing (1-60000)' },
+  { name: 'ORGENGINE_WB_IDLE_POLL_MAX_MS', default: '1000', meaning: 'longest wait before re-polling a lesson whose stream was empty (1-600000)' },
+  { name: 'ORGENGINE_WB_CLAIM_IDLE_MS', default: '30000', meaning: 'pending records of a consumer idle this long are claimed by another flusher (XAUTOCLAIM) (10-86400000)' },
+  { name: 'ORGENGINE_WB_RETRY_MAX_MS', default: '5000', meaning: 'longest back-off between flush retries while MySQL or Redis fails (10-600000)' },
+  { name: 'ORGENGINE_WB_REGISTER_EVERY_SECONDS', default: '60', meaning: 'how often a mutating process re-adds a lesson to the flusher registry (1-3600)' },
+  { name: 'ORGENGINE_WB_RETIRE_AFTER_SECONDS', default: '3600', meaning: 'an idle, fully flushed lesson leaves the registry after this long; at least 10x the register interval (60-2592000)' },
+  { name: 'ORGENGINE_ONLINE_WINDOW_SECONDS', default: '60', meaning: 'a student whose last heartbeat is older than this counts as offline (1-86400)' },
+  { name: 'ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', default: '50', meaning: 'groups created in class per team at most (0-10000)' },
   { name: 'ORGENGINE_LOG_LEVEL', default: 'info', meaning: 'pino level: fatal|error|warn|info|debug|trace|silent' },
 ];
 
@@ -115,6 +154,28 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ORGENGINE_LOG_LEVEL', `expected one of ${levels.join('|')}, got ${JSON.stringify(logLevel)}`);
   }
 
+  const writeBehind: WriteBehindConfig = {
+    maxStreamLength: num(env, 'ORGENGINE_WB_MAX_STREAM_LENGTH', 100_000, 100, 10_000_000),
+    readCount: num(env, 'ORGENGINE_WB_READ_COUNT', 1000, 1, 100_000),
+    maxBatchRecords: num(env, 'ORGENGINE_WB_MAX_BATCH_RECORDS', 10_000, 1, 1_000_000),
+    pollMs: num(env, 'ORGENGINE_WB_POLL_MS', 20, 1, 60_000),
+    idlePollMaxMs: num(env, 'ORGENGINE_WB_IDLE_POLL_MAX_MS', 1000, 1, 600_000),
+    claimIdleMs: num(env, 'ORGENGINE_WB_CLAIM_IDLE_MS', 30_000, 10, 86_400_000),
+    retryMaxMs: num(env, 'ORGENGINE_WB_RETRY_MAX_MS', 5000, 10, 600_000),
+    registerEverySeconds: num(env, 'ORGENGINE_WB_REGISTER_EVERY_SECONDS', 60, 1, 3600),
+    retireAfterSeconds: num(env, 'ORGENGINE_WB_RETIRE_AFTER_SECONDS', 3600, 60, 2_592_000),
+    onlineWindowSeconds: num(env, 'ORGENGINE_ONLINE_WINDOW_SECONDS', 60, 1, 86_400),
+    maxDynamicGroupsPerTeam: num(env, 'ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', 50, 0, 10_000),
+  };
+  // Retiring must wait well past any mutating process's cached registration,
+  // or a lesson could leave the registry while a process still writes to it.
+  if (writeBehind.retireAfterSeconds < 10 * writeBehind.registerEverySeconds) {
+    throw new ConfigError(
+      'ORGENGINE_WB_RETIRE_AFTER_SECONDS',
+      `must be at least 10 x ORGENGINE_WB_REGISTER_EVERY_SECONDS (${writeBehind.registerEverySeconds}), got ${writeBehind.retireAfterSeconds}`,
+    );
+  }
+
   return {
     redis,
     mysqlUrl,
@@ -127,6 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
     mysqlBatchRows: num(env, 'ORGENGINE_MYSQL_BATCH_ROWS', 2000, 1, 50_000),
     mysqlPoolSize: num(env, 'ORGENGINE_MYSQL_POOL_SIZE', 8, 1, 256),
     preloadLockSeconds: num(env, 'ORGENGINE_PRELOAD_LOCK_SECONDS', 600, 5, 86_400),
+    writeBehind,
     logLevel: logLevel as Config['logLevel'],
   };
 }

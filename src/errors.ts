@@ -35,6 +35,13 @@ export const ERROR_TABLE = {
   NODE_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   STUDENT_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  STUDENT_NOT_IN_ROOM: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  NOT_A_GROUP: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, temporary: false },
+  GROUPS_NOT_ENABLED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  GROUP_NOT_IN_TEAM: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  NODE_NOT_IN_ROOM: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  GROUP_FULL: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  NO_FREE_GROUP: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
   POLICY_NOT_BOUND: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   LESSON_NOT_READY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: true },
   PRELOAD_IN_PROGRESS: { http: 409, grpc: GrpcStatus.ABORTED, temporary: true },
@@ -48,6 +55,8 @@ export const ERROR_TABLE = {
   LIMIT_EXCEEDED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
   OVERLOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
+  /** The write-behind stream is at its bound: nothing was written, retry later. */
+  BACKPRESSURE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
   BACKEND_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL, temporary: false },
 } as const satisfies Record<string, CodeSpec>;
