@@ -61,6 +61,10 @@ export interface FlushInfo {
   statements: number;
   /** Per record: commit time minus the stream entry's time (ms). */
   lagsMs: number[];
+  /** Time spent reading the streams, writing MySQL (through commit) and acknowledging (ms). */
+  readMs: number;
+  writeMs: number;
+  ackMs: number;
 }
 
 /** What one cycle did. */
@@ -92,6 +96,11 @@ interface Entry {
 
 type StreamEntries = Array<[string, string[] | null]>;
 
+interface Batch {
+  entries: Entry[];
+  readMs: number;
+}
+
 const errMsg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** Reads lesson streams and writes them behind to MySQL. */
@@ -110,6 +119,7 @@ export class Flusher {
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  private acking: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: FlusherOptions) {
     const w = opts.wb;
@@ -117,7 +127,7 @@ export class Flusher {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`Flusher: ${k} must be a positive integer, got ${v}`);
     }
     this.o = {
-      registryRefreshMs: opts.registryRefreshMs ?? 1000,
+      registryRefreshMs: opts.registryRefreshMs ?? 500,
       sweepEveryMs: opts.sweepEveryMs ?? 60_000,
       sampleEveryMs: opts.sampleEveryMs ?? 5000,
       concurrency: opts.concurrency ?? 32,
@@ -149,21 +159,39 @@ export class Flusher {
     return [...this.lessons.keys()];
   }
 
+  /**
+   * The background loop, pipelined: the next batch is read while the current
+   * one is written to MySQL, and a batch is acknowledged while the next one is
+   * written. Safe because order does not matter (versions decide) and nothing
+   * is acknowledged before its commit.
+   */
   private async run(): Promise<void> {
+    let next: Promise<Batch> | null = null;
     while (!this.stopping) {
-      let r: CycleResult | null = null;
       try {
-        r = await this.cycle();
+        const batch = await (next ?? this.collect());
+        next = null;
+        if (batch.entries.length === 0) {
+          await this.sleep(this.opts.wb.pollMs);
+          continue;
+        }
+        next = this.collect();
+        next.catch(() => undefined); // surfaces when awaited next round
+        await this.flushEntries(batch, false);
         this.failures = 0;
       } catch (e) {
+        // A prefetched batch stays pending for this consumer: re-read from the pending list.
+        if (next) await next.catch(() => undefined);
+        next = null;
+        for (const ls of this.lessons.values()) ls.readPending = true;
         this.failures++;
         const wait = Math.min(this.opts.wb.retryMaxMs, 50 * 2 ** Math.min(this.failures, 16)) * (0.5 + Math.random() / 2);
         this.opts.log?.warn({ err: errMsg(e), failures: this.failures, retryInMs: Math.round(wait) }, 'write-behind flush failed; retrying');
         await this.sleep(wait);
-        continue;
       }
-      if (r.records === 0) await this.sleep(this.opts.wb.pollMs);
     }
+    if (next) await next.catch(() => undefined);
+    await this.acking;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -207,6 +235,13 @@ export class Flusher {
 
   /** One pass: read due lessons, write one transaction, acknowledge. Throws on failure (records stay pending). */
   async cycle(): Promise<CycleResult> {
+    const r = await this.flushEntries(await this.collect(), true);
+    return r;
+  }
+
+  /** Reads the due lessons' streams, up to maxBatchRecords entries. */
+  private async collect(): Promise<Batch> {
+    const t0 = performance.now();
     const now = this.now();
     if (now >= this.nextRefresh) await this.refresh(now);
     if (now >= this.nextSample) await this.sample(now);
@@ -227,8 +262,18 @@ export class Flusher {
       const got = await Promise.all(chunk.map((ls) => this.read(ls, now, count)));
       for (const list of got) for (const e of list) entries.push(e);
     }
-    if (entries.length === 0) return { records: 0, rows: 0, lessons: 0 };
+    return { entries, readMs: performance.now() - t0 };
+  }
 
+  /**
+   * Writes one batch in a transaction, then acknowledges it: awaited when
+   * `waitAck`, else in the background (at most one acknowledgement in flight).
+   */
+  private async flushEntries({ entries, readMs }: Batch, waitAck: boolean): Promise<CycleResult> {
+    if (entries.length === 0) {
+      await this.acking;
+      return { records: 0, rows: 0, lessons: 0 };
+    }
     const records: WbRecord[] = [];
     const touched = new Set<LessonState>();
     for (const e of entries) {
@@ -242,6 +287,7 @@ export class Flusher {
       }
     }
 
+    const t1 = performance.now();
     let sink;
     try {
       sink = await writeRecordsTx(this.opts.pool, records, this.opts.batchRows, (n) => this.metrics.insertRows.observe(n));
@@ -251,6 +297,8 @@ export class Flusher {
       throw e;
     }
     const committed = this.now();
+    const t2 = performance.now();
+    this.metrics.writeSeconds.observe((t2 - t1) / 1000);
 
     const byLesson = new Map<LessonState, string[]>();
     for (const e of entries) {
@@ -258,28 +306,41 @@ export class Flusher {
       if (!ids) byLesson.set(e.ls, (ids = []));
       ids.push(e.id);
     }
-    try {
-      await Promise.all(
-        [...byLesson].map(async ([ls, ids]) => {
-          for (let i = 0; i < ids.length; i += 1000) await this.opts.redis.oeWbAck1(ls.stream, FLUSH_GROUP, ...ids.slice(i, i + 1000));
-        }),
-      );
-    } catch (e) {
-      // Committed but not acknowledged: read again and re-upserted, which changes nothing.
-      for (const ls of touched) ls.readPending = true;
-      this.metrics.retries.inc({ stage: 'ack' });
-      throw e;
-    }
-
-    const lags = new Array<number>(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const lag = Math.max(0, committed - entryTime(entries[i]!.id));
-      lags[i] = lag;
-      this.metrics.lag.observe(lag / 1000);
-    }
-    this.metrics.records.inc(entries.length);
-    this.metrics.batchRecords.observe(entries.length);
-    this.opts.onFlush?.({ records: entries.length, rows: sink.rows, statements: sink.statements, lagsMs: lags });
+    const info: FlushInfo = { records: entries.length, rows: sink.rows, statements: sink.statements, lagsMs: [], readMs, writeMs: t2 - t1, ackMs: 0 };
+    const ack = async () => {
+      const t3 = performance.now();
+      try {
+        await Promise.all(
+          [...byLesson].map(async ([ls, ids]) => {
+            for (let i = 0; i < ids.length; i += 1000) await this.opts.redis.oeWbAck1(ls.stream, FLUSH_GROUP, ...ids.slice(i, i + 1000));
+          }),
+        );
+      } catch (e) {
+        // Committed but not acknowledged: read again and re-upserted, which changes nothing.
+        for (const ls of touched) ls.readPending = true;
+        this.metrics.retries.inc({ stage: 'ack' });
+        throw e;
+      }
+      info.ackMs = performance.now() - t3;
+      const lags = new Array<number>(entries.length);
+      for (let i = 0; i < entries.length; i++) {
+        const lag = Math.max(0, committed - entryTime(entries[i]!.id));
+        lags[i] = lag;
+        this.metrics.lag.observe(lag / 1000);
+      }
+      info.lagsMs = lags;
+      this.metrics.records.inc(entries.length);
+      this.metrics.batchRecords.observe(entries.length);
+      this.opts.onFlush?.(info);
+    };
+    // One acknowledgement in flight at a time. If it fails, the lessons re-read their
+    // pending records (the catch in ack), so nothing committed stays unacknowledged.
+    await this.acking;
+    const p = ack();
+    this.acking = p.catch((e: unknown) => {
+      this.opts.log?.warn({ err: errMsg(e) }, 'write-behind acknowledge failed; records will be re-read');
+    });
+    if (waitAck) await p;
     return { records: entries.length, rows: sink.rows, lessons: byLesson.size };
   }
 
@@ -310,12 +371,19 @@ export class Flusher {
     const redis = this.opts.redis;
     if (!ls.groupReady) {
       try {
-        // From id 0: a stream written before any flusher saw it is read whole.
-        await redis.xgroup('CREATE', ls.stream, FLUSH_GROUP, '0', 'MKSTREAM');
+        // From id 0: a stream written before any flusher saw it is read whole. No
+        // MKSTREAM: a registered lesson that never wrote keeps no empty stream.
+        await redis.xgroup('CREATE', ls.stream, FLUSH_GROUP, '0');
+        ls.groupReady = true;
       } catch (e) {
-        if (!errMsg(e).includes('BUSYGROUP')) throw e;
+        const msg = errMsg(e);
+        if (msg.includes('BUSYGROUP')) ls.groupReady = true;
+        else if (!msg.includes('requires the key to exist')) throw e;
       }
-      ls.groupReady = true;
+      if (!ls.groupReady) {
+        this.idle(ls, now);
+        return [];
+      }
     }
     const out: Entry[] = [];
     // Claimed records are ours from then on, so reading our pending list may return them again.
@@ -352,13 +420,18 @@ export class Flusher {
       throw e;
     }
     if (out.length === 0 && !ls.readPending) {
-      ls.idleStreak++;
-      ls.idleUntil = now + Math.min(this.opts.wb.idlePollMaxMs, this.opts.wb.pollMs * 2 ** Math.min(ls.idleStreak, 16));
+      this.idle(ls, now);
     } else {
       ls.idleStreak = 0;
       ls.idleUntil = 0;
     }
     return out;
+  }
+
+  /** Backs off polling a lesson that had nothing to read. */
+  private idle(ls: LessonState, now: number): void {
+    ls.idleStreak++;
+    ls.idleUntil = now + Math.min(this.opts.wb.idlePollMaxMs, this.opts.wb.pollMs * 2 ** Math.min(ls.idleStreak, 16));
   }
 
   /** Removes consumers of other processes that own nothing and have been idle long (dead flushers). */

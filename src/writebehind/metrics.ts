@@ -11,6 +11,7 @@ export interface FlusherMetrics {
   lessons: Gauge;
   batchRecords: Histogram;
   insertRows: Histogram;
+  writeSeconds: Histogram;
   records: Counter;
   claimed: Counter;
   retries: Counter;
@@ -41,6 +42,12 @@ export function flusherMetrics(registry: Registry = new Registry()): FlusherMetr
       name: 'orgengine_wb_insert_rows',
       help: 'rows per multi-row INSERT after coalescing',
       buckets: [1, 10, 50, 100, 500, 1000, 2000, 5000, 10000],
+      registers,
+    }),
+    writeSeconds: new Histogram({
+      name: 'orgengine_wb_mysql_write_seconds',
+      help: 'time to write one batch to MySQL, through commit',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
     records: new Counter({ name: 'orgengine_wb_records_total', help: 'records written to MySQL and acknowledged', registers }),

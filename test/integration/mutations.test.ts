@@ -12,7 +12,7 @@ import { unpack } from '../../src/store/redis/codec.js';
 import { lessonKeys, writeBehindRegistryKey } from '../../src/store/redis/keys.js';
 import { Flusher } from '../../src/writebehind/flusher.js';
 import { uniquePrefix } from '../support/env.js';
-import { seedLesson, tutorOf } from '../support/lessons.js';
+import { dropLessonKeys, seedLesson, tutorOf } from '../support/lessons.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { Cluster, Redis } from 'ioredis';
 import { REDIS_MODES, redisTarget, testRedis } from '../support/redis.js';
@@ -73,6 +73,7 @@ describe.each(REDIS_MODES)('in-class mutations on %s Redis', (mode) => {
   });
 
   afterAll(async () => {
+    if (redis && config) await dropLessonKeys(redis, config.keyPrefix, [GROUP_LESSON, PLAIN_LESSON]);
     await redis?.quit();
     await db?.drop();
   });

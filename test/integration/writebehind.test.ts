@@ -16,7 +16,7 @@ import { FLUSH_GROUP, Flusher, type FlusherOptions } from '../../src/writebehind
 import { writeRecordsTx } from '../../src/writebehind/mysqlSink.js';
 import { decodeRecord } from '../../src/writebehind/records.js';
 import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
-import { START, seedLesson } from '../support/lessons.js';
+import { START, dropLessonKeys, seedLesson } from '../support/lessons.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
 import { startTcpProxy } from '../support/tcpProxy.js';
@@ -57,6 +57,7 @@ describe.each(REDIS_MODES)('write-behind on %s Redis', (mode) => {
   });
 
   afterAll(async () => {
+    if (redis && config) await dropLessonKeys(redis, config.keyPrefix, [CRASH_LESSON, OUTAGE_LESSON, REGISTRY_LESSON]);
     await redis?.quit();
     await db?.drop();
   });

@@ -64,15 +64,17 @@ local function stream_full(stream, max)
   return nil
 end
 
--- The next write-behind version: strictly above the last one handed out in this
--- lesson, and never below the server clock in microseconds, so versions keep
--- rising even when the counter key has expired or was lost.
+-- The next write-behind version: strictly increasing per lesson. One INCR on
+-- the hot path; when the counter is new (or expired, or lost) it restarts at the
+-- server clock in microseconds, which is above every version handed out before
+-- as long as a lesson makes fewer than a million changes a second. So the key
+-- may expire (ttl after its last restart) without ever breaking the order.
 local function next_version(key, ttl)
-  local t = redis.call('TIME')
-  local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local last = tonumber(redis.call('GET', key) or '0') or 0
-  if v <= last then v = last + 1 end
-  local s = string.format('%.0f', v)
-  redis.call('SET', key, s, 'EX', ttl)
-  return s
+  local v = redis.call('INCR', key)
+  if v == 1 then
+    local t = redis.call('TIME')
+    v = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', key, string.format('%.0f', v), 'EX', ttl)
+  end
+  return string.format('%.0f', v)
 end

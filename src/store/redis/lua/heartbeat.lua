@@ -21,11 +21,14 @@
 local uid, room, now, window = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local vb, err = version_base(KEYS[1])
 if not vb then return err end
-if redis.call('HEXISTS', vb .. 'rooms', room) == 0 then return {E_ROOM_NOT_FOUND} end
 local pos = position(vb, redis.call('HGET', vb .. 'lesson', 'posBuckets'), uid)
 if not pos then return {E_STUDENT_NOT_FOUND} end
 local p = room_partition(pos, room)
-if not p then return {E_STUDENT_NOT_IN_ROOM} end
+-- A room in the student's position exists; only a miss needs telling the two errors apart.
+if not p then
+  if redis.call('HEXISTS', vb .. 'rooms', room) == 0 then return {E_ROOM_NOT_FOUND} end
+  return {E_STUDENT_NOT_IN_ROOM}
+end
 local full = stream_full(KEYS[3], ARGV[5])
 if full then return full end
 

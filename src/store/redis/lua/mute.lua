@@ -21,16 +21,22 @@
 local room, kind, target, on = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local vb, err = version_base(KEYS[1])
 if not vb then return err end
-local rb = redis.call('HGET', vb .. 'rooms', room)
-if not rb then return {E_ROOM_NOT_FOUND} end
-
 local set, entity, field, msg
 if kind == 'u' then
   local pos = position(vb, redis.call('HGET', vb .. 'lesson', 'posBuckets'), target)
-  if not pos then return {E_STUDENT_NOT_FOUND} end
-  if not room_partition(pos, room) then return {E_STUDENT_NOT_IN_ROOM} end
+  if not pos then
+    if redis.call('HEXISTS', vb .. 'rooms', room) == 0 then return {E_ROOM_NOT_FOUND} end
+    return {E_STUDENT_NOT_FOUND}
+  end
+  -- A room in the student's position exists; only a miss needs telling the two errors apart.
+  if not room_partition(pos, room) then
+    if redis.call('HEXISTS', vb .. 'rooms', room) == 0 then return {E_ROOM_NOT_FOUND} end
+    return {E_STUDENT_NOT_IN_ROOM}
+  end
   set, entity, field, msg = KEYS[2], 'mute', 'u', 'state:'
 else
+  local rb = redis.call('HGET', vb .. 'rooms', room)
+  if not rb then return {E_ROOM_NOT_FOUND} end
   local nb = node_blob(vb, lesson_base(KEYS[1]) .. 'st:dyn', target)
   if not nb then return {E_NODE_NOT_FOUND} end
   local root = cmsgpack.unpack(rb).rootNodeId
