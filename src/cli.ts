@@ -98,7 +98,7 @@ function lessonList(v: Values): number[] | undefined {
 }
 
 function reconcileLines(r: ReconcileReport): string {
-  const lines = [`lesson ${r.lessonId}: unflushed=${r.unflushed}`];
+  const lines = [`lesson ${r.lessonId}: unflushed=${r.unflushed}${r.unflushed > 0 && r.remaining === null ? ' (differences may be changes not flushed yet; --repair flushes first)' : ''}`];
   for (const e of Object.keys(r.compared) as Array<keyof ReconcileReport['compared']>) {
     lines.push(`  ${e.padEnd(9)} compared=${r.compared[e]} differing=${r.differing[e]}`);
   }

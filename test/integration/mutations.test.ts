@@ -327,10 +327,14 @@ describe.each(REDIS_MODES)('in-class mutations on %s Redis', (mode) => {
       await svc.mute(teacher, { lessonId: GROUP_LESSON, roomId: 'main', nodeId: team, muted: true });
       await svc.signIn(service, { lessonId: GROUP_LESSON, uid: u2 });
       await svc.signIn(service, { lessonId: GROUP_LESSON, uid: u2 });
+      // A group created in class is a node like any other.
+      const dynId = (await redis.hkeys(lk().stateDynamicNodes)).sort()[0]!;
+      const room = `${dynId.split('.')[0]}.in`;
+      await svc.mute(teacher, { lessonId: GROUP_LESSON, roomId: room, nodeId: dynId, muted: true });
       const deadline = Date.now() + 5000;
-      while (got.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (got.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 100));
-      expect(got).toEqual([`state:${u1}`, `node:${team}`, `state:${u2}`]);
+      expect(got).toEqual([`state:${u1}`, `node:${team}`, `state:${u2}`, `node:${dynId}`]);
     } finally {
       sub.disconnect();
     }
