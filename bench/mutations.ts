@@ -194,7 +194,9 @@ async function main(): Promise<void> {
   for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] = 0;
   measuring = true;
   flusher.kill('SIGUSR2');
+  const cpu0 = process.cpuUsage();
   const r = await run(one, seconds);
+  const cpu = process.cpuUsage(cpu0);
   measuring = false;
   const rate = (r.ops / r.ms) * 1000;
   const sorted = lat.subarray(0, nlat).sort();
@@ -211,6 +213,7 @@ async function main(): Promise<void> {
   console.log(`baseline PING          ${baseRate.toFixed(0).padStart(8)} ops/s`);
   console.log(`mutations (mixed)      ${rate.toFixed(0).padStart(8)} ops/s   ${(rate / baseRate).toFixed(2)}x of baseline`);
   console.log(`  mix: ${JSON.stringify(counts)}`);
+  console.log(`  mutating process CPU: ${(((cpu.user + cpu.system) / 1000 / r.ms) * 100).toFixed(0)}% of one core (below 100%: Redis, not the process, is the limit)`);
   console.log(`  latency ms: p50 ${quantile(sorted, 0.5).toFixed(2)}  p99 ${quantile(sorted, 0.99).toFixed(2)}  max ${(sorted.at(-1) ?? 0).toFixed(2)}`);
   console.log(
     `flusher: drained=${f.drained} records=${f.records} batches=${f.batches} statements=${f.statements} rows/INSERT=${(Number(f.rows) / Math.max(1, Number(f.statements))).toFixed(0)} ` +
