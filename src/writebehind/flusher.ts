@@ -146,7 +146,7 @@ export class Flusher {
     this.loop = this.run();
   }
 
-  /** Stops after the cycle in flight (its batch is committed and acknowledged, or left pending). */
+  /** Stops after the batch in flight and the one already read are committed and acknowledged (or, on failure, left pending). */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
@@ -190,7 +190,11 @@ export class Flusher {
         await this.sleep(wait);
       }
     }
-    if (next) await next.catch(() => undefined);
+    // Shutting down: write what was already read, so it is not left to a claim.
+    const last = next ? await next.catch(() => null) : null;
+    if (last && last.entries.length > 0) {
+      await this.flushEntries(last, true).catch((e: unknown) => this.opts.log?.warn({ err: errMsg(e) }, 'write-behind final flush failed; records stay pending'));
+    }
     await this.acking;
   }
 
