@@ -4,7 +4,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { ConfigError, CONFIG_VARS, loadConfig, requireTokenSecret, type Config } from './config.js';
 import { OrgError, toOrgError } from './errors.js';
-import { createApp, type App } from './main.js';
+import { createApp, createFlusher, type App } from './main.js';
+import { reconcileLesson, type ReconcileReport } from './services/reconcile.js';
 import { PRELOAD_MODES, type PreloadMode } from './model/policy.js';
 import { preloadLesson, type PreloadResult } from './preload/preload.js';
 import { lessonsOfDay, seedDay } from './preload/seed.js';
@@ -47,6 +48,11 @@ commands:
   diff --lesson ID --policy A --policy B [--keep]
                                    preload the lesson under both policies (scratch keys and databases), list every difference
   change --file F [--now]          queue a change (JSON: move | teacher | time | reopen), or apply it now
+  flush [--lesson ID[,ID...]] [--drain] [--metrics-port P]
+                                   write in-class changes behind to MySQL until SIGINT/SIGTERM
+                                   (--drain: until the streams are empty, then exit)
+  reconcile --lesson ID [--repair] compare a lesson's in-class state in Redis with MySQL; --repair
+                                   re-journals Redis's value of every differing key and flushes it
   config                           list the environment variables and their current values
   serve --port P [--grpc-port G] [--workers N] [--host H]
                                    run the edge gateway (HTTP on P, gRPC on G); N worker processes share P
@@ -71,6 +77,9 @@ const OPTIONS: ParseArgsConfig['options'] = {
   file: { type: 'string' },
   description: { type: 'string' },
   json: { type: 'boolean' },
+  drain: { type: 'boolean' },
+  repair: { type: 'boolean' },
+  'metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   port: { type: 'string' },
   'grpc-port': { type: 'string' },
@@ -114,6 +123,28 @@ function modeOpt(v: Values): PreloadMode | undefined {
     throw new OrgError('BAD_REQUEST', `--mode must be one of ${PRELOAD_MODES.join('|')}, got ${JSON.stringify(m)}`);
   }
   return m as PreloadMode;
+}
+
+/** Lesson ids from `--lesson 1,2,3` (none when absent). */
+function lessonList(v: Values): number[] | undefined {
+  const raw = v.lesson;
+  if (raw === undefined) return undefined;
+  const ids = String(raw).split(',').map((x) => Number(x.trim()));
+  if (ids.length === 0 || ids.some((n) => !Number.isSafeInteger(n) || n < 1)) {
+    throw new OrgError('BAD_REQUEST', `--lesson must be positive integers separated by commas, got ${JSON.stringify(raw)}`);
+  }
+  return ids;
+}
+
+function reconcileLines(r: ReconcileReport): string {
+  const lines = [`lesson ${r.lessonId}: unflushed=${r.unflushed}${r.unflushed > 0 && r.remaining === null ? ' (differences may be changes not flushed yet; --repair flushes first)' : ''}`];
+  for (const e of Object.keys(r.compared) as Array<keyof ReconcileReport['compared']>) {
+    lines.push(`  ${e.padEnd(9)} compared=${r.compared[e]} differing=${r.differing[e]}`);
+  }
+  for (const d of r.differences) lines.push(`  ! ${d.entity} ${d.roomId ? `${d.roomId} ` : ''}${d.key}: redis=${d.redis ?? '-'} mysql=${d.mysql ?? '-'}`);
+  for (const m of r.seatMismatches.slice(0, 20)) lines.push(`  ! seats ${m.groupId}: counter=${m.seats} students=${m.members}`);
+  if (r.remaining !== null) lines.push(`  repaired: rejournaled=${r.rejournaled} remaining=${r.remaining}`);
+  return lines.join('\n');
 }
 
 /** Writes one result line (text) or one JSON document. */
@@ -353,6 +384,41 @@ export async function runCli(argv: string[]): Promise<number> {
           return 0;
         });
       }
+      case 'flush':
+        return await withApp(config, async (app) => {
+          const { Registry, collectDefaultMetrics } = await import('prom-client');
+          const metrics = new Registry();
+          collectDefaultMetrics({ register: metrics });
+          const flusher = createFlusher(app, { lessons: lessonList(v), metrics });
+          if (v.drain) {
+            const ok = await flusher.drain(10 * 60_000);
+            const n = await metrics.getSingleMetric('orgengine_wb_records_total')?.get();
+            out(json, { drained: ok, records: n?.values[0]?.value ?? 0 }, ok ? `drained: ${n?.values[0]?.value ?? 0} record(s) flushed` : 'not drained within 10 min');
+            return ok ? 0 : 1;
+          }
+          const server = v['metrics-port'] === undefined ? null : await serveMetrics({ registry: metrics }, intOpt(v, 'metrics-port'));
+          flusher.start();
+          app.log.info({ consumer: flusher.consumer, metricsPort: server?.port ?? null }, 'flusher started');
+          await new Promise<void>((resolve) => {
+            process.once('SIGINT', resolve);
+            process.once('SIGTERM', resolve);
+          });
+          await flusher.stop();
+          server?.server.close();
+          app.log.info('flusher stopped');
+          return 0;
+        });
+      case 'reconcile':
+        return await withApp(config, async (app) => {
+          const r = await reconcileLesson(
+            { redis: app.redis, pool: app.pool, keyPrefix: config.keyPrefix, ttlSeconds: config.ttlSeconds, wb: config.writeBehind, batchRows: config.mysqlBatchRows, log: app.log },
+            intOpt(v, 'lesson'),
+            { repair: v.repair === true },
+          );
+          out(json, r, reconcileLines(r));
+          const left = r.remaining ?? r.differences.length + r.seatMismatches.length;
+          return left === 0 ? 0 : 1;
+        });
       default:
         throw new OrgError('BAD_REQUEST', `unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
     }

@@ -35,7 +35,7 @@ export interface Config {
   /** The edge gateway (HTTP, gRPC, auth, local cache). */
   api: ApiConfig;
   signals: SignalConfig;
-  /** Write-behind bounds. */
+  /** In-class mutation bounds and the write-behind flusher. */
   writeBehind: WriteBehindConfig;
   jobs: JobsConfig;
 }
@@ -67,12 +67,6 @@ export interface JobsConfig {
   maxChangeBatch: number;
   /** Port of the worker's /metrics (0: no server). */
   metricsPort: number;
-}
-
-/** Bounds of the write-behind stream every recorded change goes through. */
-export interface WriteBehindConfig {
-  /** A change is refused (BACKPRESSURE) while its lesson's stream holds this many unflushed records. */
-  maxStreamLength: number;
 }
 
 /** Bounds of the courseware signal log and of the gateway's local signal cache. */
@@ -123,6 +117,30 @@ export interface ApiConfig {
 /** Shortest token secret accepted (bytes of UTF-8). */
 export const MIN_TOKEN_SECRET_BYTES = 32;
 
+/** Bounds and timings of in-class mutations and the write-behind flusher. */
+export interface WriteBehindConfig {
+  /** A mutation is refused (BACKPRESSURE) while its lesson's stream holds this many unflushed records. */
+  maxStreamLength: number;
+  /** Records read per lesson stream per XREADGROUP / XAUTOCLAIM. */
+  readCount: number;
+  /** Records per flush cycle across lessons (one MySQL transaction). */
+  maxBatchRecords: number;
+  /** Wait between flush cycles when there was nothing to flush. */
+  pollMs: number;
+  /** Longest wait before polling a lesson whose stream was empty again. */
+  idlePollMaxMs: number;
+  /** Pending records of a consumer idle this long are claimed by another flusher. */
+  claimIdleMs: number;
+  /** Longest back-off between retries when MySQL or Redis fails. */
+  retryMaxMs: number;
+  /** How often a mutating process re-adds a lesson to the flusher registry (seconds). */
+  registerEverySeconds: number;
+  /** A lesson with an empty stream and no registration for this long is retired (seconds). */
+  retireAfterSeconds: number;
+  /** Groups created in class per team at most (dynamic expansion stops there). */
+  maxDynamicGroupsPerTeam: number;
+}
+
 /** Documentation of every variable, used by the README and `orgengine config`. */
 export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
   { name: 'ORGENGINE_REDIS_URL', default: 'redis://127.0.0.1:6379', meaning: 'single Redis server (ignored when ORGENGINE_REDIS_CLUSTER_NODES is set)' },
@@ -137,6 +155,16 @@ export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning
   { name: 'ORGENGINE_MYSQL_BATCH_ROWS', default: '2000', meaning: 'rows per multi-row INSERT (1-50000)' },
   { name: 'ORGENGINE_MYSQL_POOL_SIZE', default: '8', meaning: 'MySQL connection pool size (1-256)' },
   { name: 'ORGENGINE_PRELOAD_LOCK_SECONDS', default: '600', meaning: 'how long a preload holds its per-lesson lock before another may take over (5-86400)' },
+  { name: 'ORGENGINE_WB_MAX_STREAM_LENGTH', default: '100000', meaning: 'unflushed write-behind records per lesson before mutations answer 503 BACKPRESSURE (100-10000000)' },
+  { name: 'ORGENGINE_WB_READ_COUNT', default: '1000', meaning: 'records per XREADGROUP/XAUTOCLAIM call of the flusher (1-100000)' },
+  { name: 'ORGENGINE_WB_MAX_BATCH_RECORDS', default: '10000', meaning: 'records per flush cycle, one MySQL transaction (1-1000000)' },
+  { name: 'ORGENGINE_WB_POLL_MS', default: '20', meaning: 'flusher wait between cycles that found nothing (1-60000)' },
+  { name: 'ORGENGINE_WB_IDLE_POLL_MAX_MS', default: '250', meaning: 'longest wait before re-polling a lesson whose stream was empty (1-600000)' },
+  { name: 'ORGENGINE_WB_CLAIM_IDLE_MS', default: '30000', meaning: 'pending records of a consumer idle this long are claimed by another flusher (XAUTOCLAIM) (10-86400000)' },
+  { name: 'ORGENGINE_WB_RETRY_MAX_MS', default: '5000', meaning: 'longest back-off between flush retries while MySQL or Redis fails (10-600000)' },
+  { name: 'ORGENGINE_WB_REGISTER_EVERY_SECONDS', default: '60', meaning: 'how often a mutating process re-adds a lesson to the flusher registry (1-3600)' },
+  { name: 'ORGENGINE_WB_RETIRE_AFTER_SECONDS', default: '3600', meaning: 'an idle, fully flushed lesson leaves the registry after this long; at least 10x the register interval (60-2592000)' },
+  { name: 'ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', default: '50', meaning: 'groups created in class per team at most (0-10000)' },
   { name: 'ORGENGINE_LOG_LEVEL', default: 'info', meaning: 'pino level: fatal|error|warn|info|debug|trace|silent' },
   { name: 'ORGENGINE_TOKEN_SECRET', default: '(unset)', meaning: `HMAC-SHA256 key for tokens, at least ${MIN_TOKEN_SECRET_BYTES} bytes; required by serve and token` },
   { name: 'ORGENGINE_TOKEN_CACHE_ENTRIES', default: '100000', meaning: 'verified tokens kept per gateway worker (100-10000000)' },
@@ -153,7 +181,6 @@ export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning
   { name: 'ORGENGINE_REDIS_AUTOPIPELINING', default: 'false', meaning: 'ioredis autopipelining on the gateway (true|false); off: it raised p99 in the enter bench' },
   { name: 'ORGENGINE_READY_LESSON', default: '(unset)', meaning: 'lesson id /readyz must be able to read, besides reaching Redis' },
   { name: 'ORGENGINE_SHUTDOWN_GRACE_MS', default: '10000', meaning: 'how long shutdown waits for in-flight requests (0-600000)' },
-  { name: 'ORGENGINE_WB_MAX_STREAM_LENGTH', default: '100000', meaning: 'unflushed write-behind records per lesson before mutations answer 503 BACKPRESSURE (100-10000000)' },
   { name: 'ORGENGINE_SIGNAL_CACHE', default: 'on', meaning: 'serve signal reads from the local per-room cache (on|off; off = one Redis round trip per read)' },
   { name: 'ORGENGINE_SIGNAL_CACHE_BUCKETS', default: '16', meaning: 'buckets the signal cache hashes rooms into (1-4096)' },
   { name: 'ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', default: '128', meaning: 'rooms one bucket holds before evicting the least recently read (1-100000)' },
@@ -316,6 +343,27 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  const writeBehind: WriteBehindConfig = {
+    maxStreamLength: num(env, 'ORGENGINE_WB_MAX_STREAM_LENGTH', 100_000, 100, 10_000_000),
+    readCount: num(env, 'ORGENGINE_WB_READ_COUNT', 1000, 1, 100_000),
+    maxBatchRecords: num(env, 'ORGENGINE_WB_MAX_BATCH_RECORDS', 10_000, 1, 1_000_000),
+    pollMs: num(env, 'ORGENGINE_WB_POLL_MS', 20, 1, 60_000),
+    idlePollMaxMs: num(env, 'ORGENGINE_WB_IDLE_POLL_MAX_MS', 250, 1, 600_000),
+    claimIdleMs: num(env, 'ORGENGINE_WB_CLAIM_IDLE_MS', 30_000, 10, 86_400_000),
+    retryMaxMs: num(env, 'ORGENGINE_WB_RETRY_MAX_MS', 5000, 10, 600_000),
+    registerEverySeconds: num(env, 'ORGENGINE_WB_REGISTER_EVERY_SECONDS', 60, 1, 3600),
+    retireAfterSeconds: num(env, 'ORGENGINE_WB_RETIRE_AFTER_SECONDS', 3600, 60, 2_592_000),
+    maxDynamicGroupsPerTeam: num(env, 'ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', 50, 0, 10_000),
+  };
+  // Retiring must wait well past any mutating process's cached registration,
+  // or a lesson could leave the registry while a process still writes to it.
+  if (writeBehind.retireAfterSeconds < 10 * writeBehind.registerEverySeconds) {
+    throw new ConfigError(
+      'ORGENGINE_WB_RETIRE_AFTER_SECONDS',
+      `must be at least 10 x ORGENGINE_WB_REGISTER_EVERY_SECONDS (${writeBehind.registerEverySeconds}), got ${writeBehind.retireAfterSeconds}`,
+    );
+  }
+
   return {
     redis,
     mysqlUrl,
@@ -331,7 +379,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     api: loadApiConfig(env),
     signals,
-    writeBehind: { maxStreamLength: num(env, 'ORGENGINE_WB_MAX_STREAM_LENGTH', 100_000, 100, 10_000_000) },
+    writeBehind,
     jobs: loadJobsConfig(env, redis),
   };
 }

@@ -33,7 +33,7 @@ export class WorkerMetrics {
  * Serves GET /metrics on `port` (0 picks a free one). `beforeScrape` refreshes
  * collected gauges; a failure there is logged by the caller and the rest served.
  */
-export async function serveMetrics(metrics: WorkerMetrics, port: number, beforeScrape?: () => Promise<void>): Promise<{ server: Server; port: number }> {
+export async function serveMetrics(metrics: Pick<WorkerMetrics, 'registry'>, port: number, beforeScrape?: () => Promise<void>): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

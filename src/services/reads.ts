@@ -82,6 +82,8 @@ export interface OnlineView {
   roomId: string;
   online: number;
   windowMs: number;
+  /** Online members per member partition (sums to `online`). */
+  partitions: number[];
 }
 
 /** One room of a student, with the member partition that holds it. */
@@ -471,7 +473,7 @@ export class ReadService {
         key,
         async () => {
           const r = await readOnline(this.redis, st.lk, roomId, this.now() - windowMs);
-          return { value: { lessonId, roomId, online: r.online, windowMs }, bytes: 64 };
+          return { value: { lessonId, roomId, online: r.online, windowMs, partitions: r.partitions }, bytes: 64 + 8 * r.partitions.length };
         },
         { ttlMs: this.opts.onlineCacheMs },
       )

@@ -5,7 +5,7 @@
 // trip through the same script, which is what the benchmark compares against.
 // The cache learns about new signals from the gateway's one LessonChannels
 // connection, which it shares with the entity cache of the read service.
-import type { Config } from '../config.js';
+import type { Config, WriteBehindConfig } from '../config.js';
 import { isOrgError, OrgError } from '../errors.js';
 import { ROOM_ID_PATTERN, type Signal } from '../model/signal.js';
 import { SignalCache, type SignalPage } from '../skiplist/signalCache.js';
@@ -20,10 +20,13 @@ export type { SignalPage } from '../skiplist/signalCache.js';
 /** Roles allowed to publish signals. */
 export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 
+/** The configuration signals read. */
+export type SignalsConfig = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & { writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> };
+
 /** What the signal service needs. */
 export interface SignalServiceDeps {
   redis: RedisClient;
-  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals' | 'writeBehind'>;
+  config: SignalsConfig;
   /** The local cache, or null to read Redis on every call. */
   cache: SignalCache | null;
   now?: () => number;
@@ -150,7 +153,7 @@ export interface SignalRuntime {
 /** Options of createSignalRuntime. */
 export interface SignalRuntimeDeps {
   redis: RedisClient;
-  config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals' | 'writeBehind'>;
+  config: SignalsConfig;
   /** The gateway's lesson channel subscriptions; required when the cache is on. */
   channels: LessonChannels | null;
   now?: () => number;

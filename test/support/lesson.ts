@@ -1,13 +1,23 @@
-// Puts a synthetic lesson into Redis the way preload does (begin, write a
-// version, switch, end) without MySQL, so API tests start in a second.
+// Test lessons: put a synthetic lesson into Redis the way preload does (begin,
+// write a version, switch, end) without MySQL, so API tests start in a second;
+// or seed its source rows in MySQL for tests that run the real preload. And
+// remove every key a lesson left behind in the shared Redis.
 import { randomUUID } from 'node:crypto';
+import type { Pool } from 'mysql2/promise';
 import { compileLesson } from '../../src/model/compile.js';
 import { validatePolicyConf } from '../../src/model/policy.js';
 import { BUILTIN_POLICIES, syntheticLesson } from '../../src/model/synthetic.js';
-import type { Topology } from '../../src/model/topology.js';
+import type { Room, Topology } from '../../src/model/topology.js';
+import { installBuiltinPolicies } from '../../src/preload/seed.js';
+import { bindPolicy } from '../../src/store/mysql/policies.js';
+import { writeLessonSource } from '../../src/store/mysql/source.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
-import { lessonKeys } from '../../src/store/redis/keys.js';
+import { unpack } from '../../src/store/redis/codec.js';
+import { lessonKeys, writeBehindRegistryKey } from '../../src/store/redis/keys.js';
 import { dropVersion, writeVersion } from '../../src/store/redis/lessonWriter.js';
+
+/** Lesson start of every synthetic test lesson. */
+export const START = Date.UTC(2026, 10, 21, 10);
 
 /** Parameters of a test lesson. */
 export interface TestLesson {
@@ -25,7 +35,7 @@ export function compileTestLesson(p: TestLesson): Topology {
   const builtin = BUILTIN_POLICIES.find((b) => b.name === p.policy);
   if (!builtin) throw new Error(`no builtin policy ${p.policy}`);
   const conf = validatePolicyConf({ ...builtin.conf, ...(p.partitionSize ? { partitionSize: p.partitionSize } : {}) });
-  const src = syntheticLesson({ lessonId: p.lessonId, ordinal: p.lessonId % 1000, students: p.students, tutors: p.tutors, seed: p.seed, startTime: Date.UTC(2026, 10, 21, 10) });
+  const src = syntheticLesson({ lessonId: p.lessonId, ordinal: p.lessonId % 1000, students: p.students, tutors: p.tutors, seed: p.seed, startTime: START });
   return compileLesson(src, conf, { policyId: 1 });
 }
 
@@ -70,8 +80,48 @@ export async function loadSyntheticLesson(
   return topo;
 }
 
-/** Deletes a lesson's keys plus the signal and write-behind keys of its rooms. */
-export async function dropLessonKeys(redis: RedisClient, prefix: string, lessonId: number, roomIds: string[]): Promise<void> {
-  const lk = lessonKeys(prefix, lessonId);
-  await dropLesson(redis, prefix, lessonId, [lk.writeBehind, lk.stateVersion, ...roomIds.flatMap((r) => [lk.signals(r), lk.signalSeq(r)])]);
+/** Writes a synthetic lesson's source rows and binds it to a built-in policy; returns the source. */
+export async function seedLesson(pool: Pool, lessonId: number, policy: string, students: number, tutors: number) {
+  await installBuiltinPolicies(pool);
+  const src = syntheticLesson({ lessonId, ordinal: lessonId % 1000, students, tutors, seed: 5, startTime: START });
+  await writeLessonSource(pool, src, 1000);
+  await bindPolicy(pool, lessonId, policy);
+  return src;
+}
+
+/** uid -> tutor uid of a synthetic lesson. */
+export function tutorOf(src: ReturnType<typeof syntheticLesson>): Map<number, number> {
+  return new Map(src.tutorAssignments.map((a) => [a.studentUid, a.tutorUid]));
+}
+
+/**
+ * Deletes every key of the given lessons under `prefix`: the readable version
+ * (through its index), head and counters, in-class state (per room: mutes,
+ * online partitions, signals), the write-behind stream, and their entries in
+ * the write-behind registry. `roomIds` adds rooms the version no longer lists.
+ */
+export async function dropLessonKeys(redis: RedisClient, prefix: string, lessonIds: number | readonly number[], roomIds: readonly string[] = []): Promise<void> {
+  const ids = typeof lessonIds === 'number' ? [lessonIds] : lessonIds;
+  for (const id of ids) {
+    const lk = lessonKeys(prefix, id);
+    const rooms = new Map<string, number>(roomIds.map((r) => [r, 1]));
+    const v = Number((await redis.hget(lk.head, 'version')) ?? 0);
+    if (v > 0) {
+      for (const blob of Object.values(await redis.hgetallBuffer(lk.version(v).rooms))) {
+        const room = unpack<Room>(blob);
+        rooms.set(room.roomId, Math.max(1, room.partitions));
+      }
+    }
+    const keys = [
+      lk.stateSeats, lk.stateDynamicChildren, lk.stateDynamicSeq, lk.stateVersion, lk.stateOnlineCount, lk.writeBehind,
+    ];
+    for (const [roomId, partitions] of rooms) {
+      keys.push(lk.stateMuted(roomId), lk.stateMutedNodes(roomId), lk.signals(roomId), lk.signalSeq(roomId));
+      for (let p = 0; p < partitions; p++) keys.push(lk.stateOnline(roomId, p));
+    }
+    // One slot per lesson, so one UNLINK per chunk works on Cluster too.
+    for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
+    await dropLesson(redis, prefix, id);
+  }
+  if (ids.length > 0) await redis.zrem(writeBehindRegistryKey(prefix), ...ids.map(String));
 }

@@ -18,6 +18,7 @@ describe('config', () => {
     expect(c.keyPrefix).toBe('oe:');
     expect(c.ttlSeconds).toBe(7 * 86400);
     expect(c.defaultPartitionSize).toBe(5000);
+    expect(c.writeBehind).toMatchObject({ maxStreamLength: 100_000, registerEverySeconds: 60, retireAfterSeconds: 3600 });
   });
 
   it('switches to cluster mode on ORGENGINE_REDIS_CLUSTER_NODES', () => {
@@ -35,6 +36,9 @@ describe('config', () => {
     ['ORGENGINE_PARTITION_SIZE', '12.5'],
     ['ORGENGINE_MYSQL_BATCH_ROWS', '0'],
     ['ORGENGINE_LOG_LEVEL', 'loud'],
+    ['ORGENGINE_WB_MAX_STREAM_LENGTH', '10'],
+    ['ORGENGINE_WB_READ_COUNT', '0'],
+    ['ORGENGINE_WB_RETIRE_AFTER_SECONDS', '300'],
   ])('names %s when it is %j', (name, value) => {
     const e = failure({ [name]: value });
     expect(e.variable).toBe(name);

@@ -170,7 +170,69 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
-    // 4, not 3: another line of work claims 3; the runner applies any version not yet recorded.
+    version: 3,
+    name: 'in-class state written behind from Redis',
+    // One row per state key; `version` is the write-behind version of the newest
+    // change applied, so a replayed or reordered record never overwrites a newer one.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS state_group (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        group_id VARCHAR(64) NULL,
+        picked_at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, uid),
+        KEY ix_state_group_group (lesson_id, group_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS state_dyn_node (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        node_id VARCHAR(64) NOT NULL,
+        parent_id VARCHAR(64) NOT NULL,
+        capacity INT UNSIGNED NOT NULL,
+        path VARCHAR(512) NOT NULL,
+        depth TINYINT UNSIGNED NOT NULL,
+        created_at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, node_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS state_mute (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        muted TINYINT(1) NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, room_id, uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS state_mute_node (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        node_id VARCHAR(64) NOT NULL,
+        muted TINYINT(1) NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, room_id, node_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS state_signin (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        signed_in_at DATETIME(3) NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS state_online (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        partition_no INT UNSIGNED NOT NULL,
+        last_seen_at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, room_id, uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+  {
+    // The runner applies every version not yet recorded, so a database that got 4 before 3 still gets 3.
     version: 4,
     name: 'preload checks (report of each check against the recompiled source)',
     statements: [

@@ -140,10 +140,20 @@ export async function readMembersPage(
   return { version: Number(r[1]), partitions: Number(r[2]), members, more: Number(r[4]) === 1 };
 }
 
-/** Runs read_online.lua: members of the room with a heartbeat at or after `since` (ms). */
-export async function readOnline(redis: RedisClient, lk: LessonKeys, roomId: string, since: number): Promise<{ version: number; online: number }> {
+/** Online members of a room: in total and per member partition. */
+export interface OnlineRead {
+  version: number;
+  online: number;
+  partitions: number[];
+}
+
+/**
+ * Runs read_online.lua: members of the room with a heartbeat at or after `since`
+ * (ms). The one reader of the online sets heartbeat.lua writes.
+ */
+export async function readOnline(redis: RedisClient, lk: LessonKeys, roomId: string, since: number): Promise<OnlineRead> {
   const r = await redis.oeReadOnline1(lk.head, roomId, since);
   lessonStatus(lk.lessonId, r);
   if (Number(r[0]) === 3) throw new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(roomId)}`);
-  return { version: Number(r[1]), online: Number(r[2]) };
+  return { version: Number(r[1]), online: Number(r[2]), partitions: ((r[3] as unknown[]) ?? []).map(Number) };
 }

@@ -60,6 +60,20 @@ export class LessonKeys {
     return `${this.base}st:dyn`;
   }
 
+  /**
+   * Hash team node id -> msgpack array of the group ids created in class under
+   * it, in creation order. A reader lists a team's children as the preloaded
+   * node's childIds followed by these.
+   */
+  get stateDynamicChildren(): string {
+    return `${this.base}st:dynkids`;
+  }
+
+  /** Hash tutor node id -> number of groups created in class under it (names new groups). */
+  get stateDynamicSeq(): string {
+    return `${this.base}st:dynseq`;
+  }
+
   /** Last write-behind version handed out (strictly increasing per lesson). */
   get stateVersion(): string {
     return `${this.base}st:ver`;
@@ -134,6 +148,14 @@ export class VersionKeys {
   get index(): string {
     return `${this.base}keys`;
   }
+}
+
+/**
+ * Sorted set (not of any lesson, so untagged) of lesson ids whose write-behind
+ * stream a flusher must watch, scored by the last registration time (ms).
+ */
+export function writeBehindRegistryKey(prefix: string): string {
+  return `${prefix}wb:lessons`;
 }
 
 /** Position bucket of a uid. Lua readers compute the same (uid % buckets). */

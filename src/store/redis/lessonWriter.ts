@@ -66,6 +66,10 @@ export async function writeVersion(
     'streamPolicy', l.streamPolicy, 'orgPolicy', l.orgPolicy, 'preloadMode', opts.mode,
     'partitionSize', l.partitionSize, 'studentCount', l.studentCount, 'roomCount', l.roomCount,
     'nodeCount', l.nodeCount, 'version', version, 'posBuckets', posBuckets,
+    // In-class group picks read these (capacity, expansion threshold) in their script.
+    ...(topo.groups
+      ? ['groupCapacity', topo.groups.groupCapacity, 'groupsPerTeam', topo.groups.groupsPerTeam, 'expandBelowFreeSeats', topo.groups.expandBelowFreeSeats]
+      : []),
   ]);
   await hset(vk.rooms, topo.rooms.flatMap((r) => [r.roomId, pack(r)]));
   await hset(vk.nodes, topo.nodes.flatMap((n) => [n.nodeId, pack(n)]));

@@ -1,5 +1,7 @@
 // Loads every Lua script in ./lua once per connection with defineCommand, under
-// a versioned name, and turns their small return codes into typed errors.
+// a versioned name. Mutation scripts share helpers: a line "-- @include f.lua"
+// is replaced by that file's text before the script is defined. Their small
+// return codes become typed errors in mutationCodes.ts.
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
 
@@ -23,6 +25,14 @@ export const SCRIPTS = {
   moveStudents: { file: 'move_students.lua', keys: 1 },
   changeLesson: { file: 'change_lesson.lua', keys: 1 },
   checkSlot: { file: 'check_slot.lua', keys: 1 },
+  pickGroup: { file: 'pick_group.lua', keys: 8 },
+  mute: { file: 'mute.lua', keys: 5 },
+  signIn: { file: 'sign_in.lua', keys: 4 },
+  heartbeat: { file: 'heartbeat.lua', keys: 3 },
+  wbAck: { file: 'wb_ack.lua', keys: 1 },
+  wbRetire: { file: 'wb_retire.lua', keys: 1 },
+  wbForget: { file: 'wb_forget.lua', keys: 1 },
+  wbRejournal: { file: 'wb_rejournal.lua', keys: 3 },
 } as const;
 
 type Arg = string | number | Buffer;
@@ -69,17 +79,41 @@ declare module 'ioredis' {
     oeMoveStudents1Buffer(head: string, now: number, ttl: number, groupCapacity: number, groupsPerTeam: number, phases: string, ...triples: Arg[]): Result<unknown[], Context>;
     oeChangeLesson1Buffer(head: string, now: number, teacherUid: string, startTime: string, endTime: string, beforeMs: number, afterMs: number): Result<unknown[], Context>;
     oeCheckSlot1(key: string, action: 'acquire' | 'release', holder: string, now: number, leaseMs: number, max: number): Result<[number, number], Context>;
+    oePickGroup1(
+      head: string, group: string, seats: string, dyn: string, dynKids: string, dynSeq: string, ver: string, stream: string,
+      uid: Arg, groupId: Arg, now: number, maxStream: number, maxDynamic: number, ttl: number, channel: string, lessonId: number,
+    ): Result<Array<number | string>, Context>;
+    oeMute1(
+      head: string, muted: string, mutedNodes: string, ver: string, stream: string,
+      roomId: Arg, kind: 'u' | 'n', target: Arg, on: '1' | '0', now: number, maxStream: number, ttl: number, channel: string,
+    ): Result<Array<number | string>, Context>;
+    oeSignIn1(head: string, signIn: string, ver: string, stream: string, uid: Arg, now: number, maxStream: number, ttl: number, channel: string): Result<Array<number | string>, Context>;
+    oeHeartbeat1(head: string, ver: string, stream: string, uid: Arg, roomId: Arg, now: number, windowMs: number, maxStream: number, ttl: number): Result<Array<number | string>, Context>;
+    oeWbAck1(stream: string, group: string, ...ids: string[]): Result<number, Context>;
+    oeWbRetire1(stream: string): Result<number, Context>;
+    oeWbForget1(registry: string, lessonId: Arg, score: string): Result<number, Context>;
+    oeWbRejournal1(
+      stateKey: string, ver: string, stream: string,
+      entity: string, now: number, minVersion: string, maxStream: number, ttl: number, roomId: string, partition: string, ...keys: string[]
+    ): Result<Array<number | string>, Context>;
   }
 }
 
 const luaDir = new URL('./lua/', import.meta.url);
 const sources = new Map<string, string>();
 
-/** The text of a script file (cached). */
+const INCLUDE = /^-- @include ([a-z_]+\.lua)$/m;
+
+/** The text of a script file with its includes inlined (cached). */
 export function scriptSource(file: string): string {
   let s = sources.get(file);
   if (s === undefined) {
     s = readFileSync(new URL(file, luaDir), 'utf8');
+    for (let m = INCLUDE.exec(s); m; m = INCLUDE.exec(s)) {
+      const inc = m[1]!;
+      if (inc === file) throw new Error(`${file} includes itself`);
+      s = s.replace(m[0], () => scriptSource(inc));
+    }
     sources.set(file, s);
   }
   return s;

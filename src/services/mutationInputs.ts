@@ -1,0 +1,92 @@
+// Validation of mutation inputs as they arrive from a transport (route params
+// merged with the JSON body, or a decoded gRPC message). Each parser returns
+// the typed input the service takes, or throws BAD_REQUEST naming the field.
+import { OrgError } from '../errors.js';
+
+/** Input of a group pick: `groupId` null places the student automatically. */
+export interface PickGroupInput {
+  lessonId: number;
+  uid: number;
+  groupId: string | null;
+}
+
+/** Input of a mute/unmute: exactly one of `uid` (a student) or `nodeId` (an org node). */
+export type MuteInput =
+  | { lessonId: number; roomId: string; uid: number; nodeId?: undefined; muted: boolean }
+  | { lessonId: number; roomId: string; nodeId: string; uid?: undefined; muted: boolean };
+
+/** Input of a sign-in. */
+export interface SignInInput {
+  lessonId: number;
+  uid: number;
+}
+
+/** Input of a heartbeat. */
+export interface HeartbeatInput {
+  lessonId: number;
+  uid: number;
+  roomId: string;
+}
+
+/** Room and node ids as the compiler makes them ('main', 't9.in', 't9.g3', 'root', ...). */
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+type Obj = Record<string, unknown>;
+
+function obj(raw: unknown, known: readonly string[]): Obj {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new OrgError('BAD_REQUEST', 'expected an object');
+  const o = raw as Obj;
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw new OrgError('BAD_REQUEST', `${k}: unknown field`, { field: k });
+  return o;
+}
+
+function int(o: Obj, k: string): number {
+  const v = o[k];
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new OrgError('BAD_REQUEST', `${k}: expected a positive integer, got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
+  return n;
+}
+
+function id(o: Obj, k: string): string {
+  const v = o[k];
+  if (typeof v !== 'string' || !ID_PATTERN.test(v)) {
+    throw new OrgError('BAD_REQUEST', `${k}: expected 1-64 chars of [A-Za-z0-9._:-], got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
+  }
+  return v;
+}
+
+function bool(o: Obj, k: string): boolean {
+  const v = o[k];
+  if (v === true || v === 'true' || v === 1 || v === '1') return true;
+  if (v === false || v === 'false' || v === 0 || v === '0') return false;
+  throw new OrgError('BAD_REQUEST', `${k}: expected true or false, got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
+}
+
+/** Parses {lessonId, uid, groupId?}; a missing, null or empty groupId means automatic placement. */
+export function parsePickGroup(raw: unknown): PickGroupInput {
+  const o = obj(raw, ['lessonId', 'uid', 'groupId']);
+  const auto = o.groupId === undefined || o.groupId === null || o.groupId === '';
+  return { lessonId: int(o, 'lessonId'), uid: int(o, 'uid'), groupId: auto ? null : id(o, 'groupId') };
+}
+
+/** Parses {lessonId, roomId, uid | nodeId, muted}. */
+export function parseMute(raw: unknown): MuteInput {
+  const o = obj(raw, ['lessonId', 'roomId', 'uid', 'nodeId', 'muted']);
+  const base = { lessonId: int(o, 'lessonId'), roomId: id(o, 'roomId'), muted: bool(o, 'muted') };
+  const hasUid = o.uid !== undefined && o.uid !== null;
+  const hasNode = o.nodeId !== undefined && o.nodeId !== null;
+  if (hasUid === hasNode) throw new OrgError('BAD_REQUEST', 'give exactly one of uid (a student) or nodeId (an org node)', { field: 'uid' });
+  return hasUid ? { ...base, uid: int(o, 'uid') } : { ...base, nodeId: id(o, 'nodeId') };
+}
+
+/** Parses {lessonId, uid}. */
+export function parseSignIn(raw: unknown): SignInInput {
+  const o = obj(raw, ['lessonId', 'uid']);
+  return { lessonId: int(o, 'lessonId'), uid: int(o, 'uid') };
+}
+
+/** Parses {lessonId, uid, roomId}. */
+export function parseHeartbeat(raw: unknown): HeartbeatInput {
+  const o = obj(raw, ['lessonId', 'uid', 'roomId']);
+  return { lessonId: int(o, 'lessonId'), uid: int(o, 'uid'), roomId: id(o, 'roomId') };
+}

@@ -1,0 +1,150 @@
+// Write-behind records: what the mutation scripts append to a lesson's stream,
+// decoded into MySQL rows, and coalesced so each key is written once per batch
+// with its newest version. Pure: no I/O.
+
+/** What a record is about; one MySQL table each. */
+export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online';
+
+/** One decoded stream record, ready to be written. */
+export interface WbRecord {
+  lessonId: number;
+  entity: Entity;
+  /** Strictly increasing per lesson; the MySQL upsert keeps the row with the highest. */
+  version: number;
+  /** Identifies the row within the lesson and entity (coalescing key). */
+  key: string;
+  /** Column values in the entity table's column order (lesson_id first, version last). */
+  row: unknown[];
+}
+
+/** How an entity maps to its table. */
+export interface TableSpec {
+  table: string;
+  /** All columns in insert order; the first `keyColumns` form the primary key; `version` is last. */
+  columns: readonly string[];
+  keyColumns: number;
+}
+
+/** The state tables (created by migration 3), by entity. */
+export const TABLES: Readonly<Record<Entity, TableSpec>> = {
+  group: { table: 'state_group', columns: ['lesson_id', 'uid', 'group_id', 'picked_at', 'version'], keyColumns: 2 },
+  node: {
+    table: 'state_dyn_node',
+    columns: ['lesson_id', 'node_id', 'parent_id', 'capacity', 'path', 'depth', 'created_at', 'version'],
+    keyColumns: 2,
+  },
+  mute: { table: 'state_mute', columns: ['lesson_id', 'room_id', 'uid', 'muted', 'updated_at', 'version'], keyColumns: 3 },
+  mutenode: { table: 'state_mute_node', columns: ['lesson_id', 'room_id', 'node_id', 'muted', 'updated_at', 'version'], keyColumns: 3 },
+  signin: { table: 'state_signin', columns: ['lesson_id', 'uid', 'signed_in_at', 'version'], keyColumns: 2 },
+  online: { table: 'state_online', columns: ['lesson_id', 'room_id', 'uid', 'partition_no', 'last_seen_at', 'version'], keyColumns: 3 },
+};
+
+/** Every entity, in the order batches write them. */
+export const ENTITIES: readonly Entity[] = ['node', 'group', 'mute', 'mutenode', 'signin', 'online'];
+
+const ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function uid(v: string | undefined): number | null {
+  if (v === undefined || !/^[1-9][0-9]{0,15}$/.test(v)) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+function ms(v: string | undefined): Date | null {
+  if (v === undefined || !/^[0-9]{1,16}$/.test(v)) return null;
+  return new Date(Number(v));
+}
+
+function id(v: string | undefined): string | null {
+  return v !== undefined && ID.test(v) ? v : null;
+}
+
+/**
+ * Decodes one stream entry's flat field list (e, v, then the entity's fields).
+ * Returns null for an entry no table can hold; the flusher counts and logs those.
+ */
+export function decodeRecord(lessonId: number, fields: readonly string[]): WbRecord | null {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const version = f.v !== undefined && /^[0-9]{1,16}$/.test(f.v) ? Number(f.v) : NaN;
+  if (!Number.isSafeInteger(version) || version < 1) return null;
+  const t = ms(f.t);
+  switch (f.e) {
+    case 'group': {
+      const u = uid(f.u);
+      const g = f.g === '' ? null : id(f.g);
+      if (u === null || (g === null && f.g !== '') || !t) return null;
+      return { lessonId, entity: 'group', version, key: String(u), row: [lessonId, u, g, t, version] };
+    }
+    case 'node': {
+      const n = id(f.n);
+      const p = id(f.p);
+      const c = uid(f.c);
+      const d = f.d !== undefined && /^[0-9]{1,3}$/.test(f.d) ? Number(f.d) : null;
+      if (n === null || p === null || c === null || d === null || !t || f.path === undefined || f.path.length > 512) return null;
+      return { lessonId, entity: 'node', version, key: n, row: [lessonId, n, p, c, f.path, d, t, version] };
+    }
+    case 'mute':
+    case 'mutenode': {
+      const r = id(f.r);
+      const target = f.e === 'mute' ? uid(f.u) : id(f.n);
+      if (r === null || target === null || (f.m !== '0' && f.m !== '1') || !t) return null;
+      return { lessonId, entity: f.e, version, key: `${r}\u0000${target}`, row: [lessonId, r, target, Number(f.m), t, version] };
+    }
+    case 'signin': {
+      const u = uid(f.u);
+      const at = f.t === '' ? null : t;
+      if (u === null || (at === null && f.t !== '')) return null;
+      return { lessonId, entity: 'signin', version, key: String(u), row: [lessonId, u, at, version] };
+    }
+    case 'online': {
+      const r = id(f.r);
+      const u = uid(f.u);
+      const p = f.p !== undefined && /^[0-9]{1,9}$/.test(f.p) ? Number(f.p) : null;
+      if (r === null || u === null || p === null || !t) return null;
+      return { lessonId, entity: 'online', version, key: `${r}\u0000${u}`, row: [lessonId, r, u, p, t, version] };
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Keeps, for each (lesson, entity, key), only the record with the highest
+ * version, so a batch writes every row once. Returns the rows per entity.
+ */
+export function coalesce(records: Iterable<WbRecord>): Map<Entity, WbRecord[]> {
+  const newest = new Map<string, WbRecord>();
+  for (const r of records) {
+    const k = `${r.lessonId}\u0000${r.entity}\u0000${r.key}`;
+    const seen = newest.get(k);
+    if (!seen || seen.version < r.version) newest.set(k, r);
+  }
+  const out = new Map<Entity, WbRecord[]>();
+  for (const r of newest.values()) {
+    let list = out.get(r.entity);
+    if (!list) out.set(r.entity, (list = []));
+    list.push(r);
+  }
+  // Primary-key order, so concurrent flushers lock rows in the same order.
+  for (const list of out.values()) list.sort((a, b) => a.lessonId - b.lessonId || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return out;
+}
+
+/**
+ * ON DUPLICATE KEY UPDATE clause that applies a row only when it is newer:
+ * MySQL evaluates assignments left to right and later ones see earlier
+ * results, so `version` is assigned last, after every column has compared
+ * against the old version.
+ */
+export function guardedUpdate(spec: TableSpec): string {
+  const data = spec.columns.slice(spec.keyColumns, -1);
+  const cond = 'VALUES(version) > version';
+  return `ON DUPLICATE KEY UPDATE ${data.map((c) => `${c} = IF(${cond}, VALUES(${c}), ${c})`).join(', ')}, version = GREATEST(version, VALUES(version))`;
+}
+
+/** Milliseconds part of a stream entry id ("<ms>-<seq>"). */
+export function entryTime(entryId: string): number {
+  const dash = entryId.indexOf('-');
+  return Number(dash < 0 ? entryId : entryId.slice(0, dash));
+}

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { isOrgError } from '../../src/errors.js';
+import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../src/services/mutationInputs.js';
+import { MutationCode, mutationError } from '../../src/store/redis/mutationCodes.js';
+import { scriptSource } from '../../src/store/redis/scripts.js';
+import { TABLES, coalesce, decodeRecord, entryTime, guardedUpdate, type WbRecord } from '../../src/writebehind/records.js';
+
+const flat = (o: Record<string, string>) => Object.entries(o).flat();
+
+describe('write-behind records', () => {
+  it('decodes every entity the scripts write into its table row', () => {
+    const t = '1795000000000';
+    expect(decodeRecord(7, flat({ e: 'group', v: '5', u: '101', g: 't9.g3', t }))?.row).toEqual([7, 101, 't9.g3', new Date(1795000000000), 5]);
+    expect(decodeRecord(7, flat({ e: 'group', v: '5', u: '101', g: '', t }))?.row[2]).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'node', v: '6', n: 't9.x1', p: 't9.m1', c: '6', path: '/root/t9/t9.m1/t9.x1', d: '3', t }))?.row).toEqual([
+      7, 't9.x1', 't9.m1', 6, '/root/t9/t9.m1/t9.x1', 3, new Date(1795000000000), 6,
+    ]);
+    expect(decodeRecord(7, flat({ e: 'mute', v: '8', r: 'main', u: '101', m: '1', t }))?.row).toEqual([7, 'main', 101, 1, new Date(1795000000000), 8]);
+    expect(decodeRecord(7, flat({ e: 'mutenode', v: '9', r: 't9.in', n: 't9.g1', m: '0', t }))?.row).toEqual([7, 't9.in', 't9.g1', 0, new Date(1795000000000), 9]);
+    expect(decodeRecord(7, flat({ e: 'signin', v: '10', u: '101', t }))?.row).toEqual([7, 101, new Date(1795000000000), 10]);
+    expect(decodeRecord(7, flat({ e: 'signin', v: '10', u: '101', t: '' }))?.row).toEqual([7, 101, null, 10]);
+    expect(decodeRecord(7, flat({ e: 'online', v: '11', r: 'main', u: '101', p: '2', t }))?.row).toEqual([7, 'main', 101, 2, new Date(1795000000000), 11]);
+    for (const e of Object.keys(TABLES)) expect(TABLES[e as keyof typeof TABLES].columns.at(-1)).toBe('version');
+  });
+
+  it('refuses entries no table can hold', () => {
+    const t = '1795000000000';
+    expect(decodeRecord(7, flat({ e: 'bogus', v: '1', t }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'group', v: 'x', u: '1', g: 'g', t }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'group', v: '1', u: '-1', g: 'g', t }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'group', v: '1', u: '1', g: 'a{b}', t }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'mute', v: '1', r: 'main', u: '1', m: '2', t }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'online', v: '1', r: 'main', u: '1', t }))).toBeNull();
+  });
+
+  it('coalescing keeps the newest version of each key, whatever the order', () => {
+    const rec = (lessonId: number, uid: number, g: string, v: number) => decodeRecord(lessonId, flat({ e: 'group', v: String(v), u: String(uid), g, t: '1' }))!;
+    const input: WbRecord[] = [rec(1, 5, 'a', 3), rec(1, 5, 'b', 9), rec(1, 5, 'c', 4), rec(2, 5, 'z', 1), rec(1, 6, 'q', 2), rec(1, 5, 'b', 9)];
+    const out = coalesce(input).get('group')!;
+    expect(out.map((r) => [r.lessonId, r.key, r.row[2], r.version])).toEqual([
+      [1, '5', 'b', 9],
+      [1, '6', 'q', 2],
+      [2, '5', 'z', 1],
+    ]);
+    expect(coalesce([...input].reverse()).get('group')!.map((r) => r.version)).toEqual([9, 2, 1]);
+  });
+
+  it('the upsert compares every column against the old version and assigns version last', () => {
+    const sql = guardedUpdate(TABLES.group);
+    expect(sql).toBe(
+      'ON DUPLICATE KEY UPDATE group_id = IF(VALUES(version) > version, VALUES(group_id), group_id), picked_at = IF(VALUES(version) > version, VALUES(picked_at), picked_at), version = GREATEST(version, VALUES(version))',
+    );
+  });
+
+  it('reads the time of a stream entry id', () => {
+    expect(entryTime('1795000000123-7')).toBe(1795000000123);
+  });
+});
+
+describe('mutation codes', () => {
+  it('the Lua constants and the TypeScript table agree, and every error code maps to a typed error', () => {
+    const lua = readFileSync(new URL('../../src/store/redis/lua/_mutation.lua', import.meta.url), 'utf8');
+    const consts = [...lua.matchAll(/^local (OK|E_[A-Z_]+) = (\d+)/gm)].map((m) => [m[1]!.replace(/^E_/, '').replace('NOT_READY', 'LESSON_NOT_READY'), Number(m[2])]);
+    expect(Object.fromEntries(consts)).toEqual(MutationCode);
+    for (const [name, code] of Object.entries(MutationCode)) {
+      if (code === 0) continue;
+      const e = mutationError([code, '3', '6'], { lessonId: 1, uid: 2, roomId: 'main', nodeId: 't9.g1' });
+      expect(e.code).toBe(name);
+    }
+    expect(mutationError([99], { lessonId: 1 }).code).toBe('INTERNAL');
+  });
+
+  it('inlines the shared helpers into every mutation script', () => {
+    for (const f of ['pick_group.lua', 'mute.lua', 'sign_in.lua', 'heartbeat.lua', 'wb_rejournal.lua']) {
+      const s = scriptSource(f);
+      expect(s).not.toMatch(/^-- @include/m);
+      expect(s).toContain('local function next_version');
+    }
+  });
+});
+
+describe('mutation inputs', () => {
+  const bad = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return isOrgError(e, 'BAD_REQUEST') ? (e.details?.field ?? 'object') : 'other';
+    }
+    return 'accepted';
+  };
+
+  it('accepts route strings and JSON numbers alike', () => {
+    expect(parsePickGroup({ lessonId: '7', uid: 101, groupId: 't9.g3' })).toEqual({ lessonId: 7, uid: 101, groupId: 't9.g3' });
+    expect(parsePickGroup({ lessonId: 7, uid: '101' })).toEqual({ lessonId: 7, uid: 101, groupId: null });
+    expect(parseMute({ lessonId: 7, roomId: 'main', nodeId: 't9.m1', muted: 'true' })).toEqual({ lessonId: 7, roomId: 'main', nodeId: 't9.m1', muted: true });
+    expect(parseHeartbeat({ lessonId: 7, uid: 1, roomId: 't9.in' })).toEqual({ lessonId: 7, uid: 1, roomId: 't9.in' });
+  });
+
+  it('names the bad field', () => {
+    expect(bad(() => parsePickGroup({ lessonId: 0, uid: 1 }))).toBe('lessonId');
+    expect(bad(() => parsePickGroup({ lessonId: 1, uid: 1.5 }))).toBe('uid');
+    expect(bad(() => parsePickGroup({ lessonId: 1, uid: 1, groupId: 'a b' }))).toBe('groupId');
+    expect(bad(() => parsePickGroup({ lessonId: 1, uid: 1, group: 'x' }))).toBe('group');
+    expect(bad(() => parseMute({ lessonId: 1, roomId: 'main', muted: true }))).toBe('uid');
+    expect(bad(() => parseMute({ lessonId: 1, roomId: 'main', uid: 1, nodeId: 'x', muted: true }))).toBe('uid');
+    expect(bad(() => parseMute({ lessonId: 1, roomId: 'main', uid: 1, muted: 'yes' }))).toBe('muted');
+    expect(bad(() => parseSignIn([1, 2]))).toBe('object');
+    expect(bad(() => parseHeartbeat({ lessonId: 1, uid: 1, roomId: 'x'.repeat(65) }))).toBe('roomId');
+  });
+});
