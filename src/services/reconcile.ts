@@ -15,7 +15,7 @@ import { readLesson } from '../store/redis/lessonReader.js';
 import { MutationCode } from '../store/redis/mutationCodes.js';
 import type { OrgNode } from '../model/topology.js';
 import { Flusher } from '../writebehind/flusher.js';
-import { ENTITIES, TABLES, type Entity } from '../writebehind/records.js';
+import { STATE_ENTITIES, TABLES, type StateEntity } from '../writebehind/records.js';
 
 /** What reconcile needs. */
 export interface ReconcileDeps {
@@ -40,7 +40,7 @@ export interface ReconcileOptions {
 
 /** One key whose value differs. */
 export interface Difference {
-  entity: Entity;
+  entity: StateEntity;
   roomId: string | null;
   key: string;
   redis: string | null;
@@ -53,9 +53,9 @@ export interface ReconcileReport {
   /** Records in the lesson's stream not yet in MySQL when the comparison ran. */
   unflushed: number;
   /** Keys compared per entity. */
-  compared: Record<Entity, number>;
+  compared: Record<StateEntity, number>;
   /** Differing keys per entity. */
-  differing: Record<Entity, number>;
+  differing: Record<StateEntity, number>;
   /** The first `maxReported` differences. */
   differences: Difference[];
   /** Groups whose seat counter disagrees with the students recorded in them (Redis-internal). */
@@ -74,7 +74,7 @@ interface Side {
 
 type SideMap = Map<string, Side>;
 
-const emptyCounts = (): Record<Entity, number> => Object.fromEntries(ENTITIES.map((e) => [e, 0])) as Record<Entity, number>;
+const emptyCounts = (): Record<StateEntity, number> => Object.fromEntries(STATE_ENTITIES.map((e) => [e, 0])) as Record<StateEntity, number>;
 const msOf = (d: unknown): string | null => (d instanceof Date ? String(d.getTime()) : d === null || d === undefined ? null : String(d));
 
 async function hscanAll(redis: RedisClient, key: string): Promise<Map<string, string>> {
@@ -100,8 +100,8 @@ async function sscanAll(redis: RedisClient, key: string): Promise<string[]> {
 }
 
 /** Redis in-class state of a lesson, keyed like the MySQL rows. */
-async function redisState(redis: RedisClient, lk: LessonKeys, rooms: Array<{ roomId: string; partitions: number }>): Promise<Map<Entity, SideMap>> {
-  const s = new Map<Entity, SideMap>(ENTITIES.map((e) => [e, new Map()]));
+async function redisState(redis: RedisClient, lk: LessonKeys, rooms: Array<{ roomId: string; partitions: number }>): Promise<Map<StateEntity, SideMap>> {
+  const s = new Map<StateEntity, SideMap>(STATE_ENTITIES.map((e) => [e, new Map()]));
   for (const [uid, g] of await hscanAll(redis, lk.stateGroup)) s.get('group')!.set(uid, { value: g, room: null });
   for (const [uid, t] of await hscanAll(redis, lk.stateSignIn)) s.get('signin')!.set(uid, { value: t, room: null });
   const dyn = await redis.hgetallBuffer(lk.stateDynamicNodes);
@@ -123,8 +123,8 @@ async function redisState(redis: RedisClient, lk: LessonKeys, rooms: Array<{ roo
 }
 
 /** MySQL state of a lesson, keyed like redisState; absent/false values are null. */
-async function mysqlState(pool: Pool, lessonId: number): Promise<{ state: Map<Entity, SideMap>; maxVersion: number }> {
-  const s = new Map<Entity, SideMap>(ENTITIES.map((e) => [e, new Map()]));
+async function mysqlState(pool: Pool, lessonId: number): Promise<{ state: Map<StateEntity, SideMap>; maxVersion: number }> {
+  const s = new Map<StateEntity, SideMap>(STATE_ENTITIES.map((e) => [e, new Map()]));
   const q = async (sql: string) => (await pool.query<RowDataPacket[]>(sql, [lessonId]))[0];
   for (const r of await q('SELECT uid, group_id FROM state_group WHERE lesson_id = ?')) s.get('group')!.set(String(r.uid), { value: r.group_id ?? null, room: null });
   for (const r of await q('SELECT uid, signed_in_at FROM state_signin WHERE lesson_id = ?')) s.get('signin')!.set(String(r.uid), { value: msOf(r.signed_in_at), room: null });
@@ -141,7 +141,7 @@ async function mysqlState(pool: Pool, lessonId: number): Promise<{ state: Map<En
     s.get('online')!.set(`${r.room_id}\u0000${r.uid}`, { value: `${r.partition_no}|${msOf(r.last_seen_at)}`, room: String(r.room_id), partition: Number(r.partition_no) });
   }
   let maxVersion = 0;
-  for (const e of ENTITIES) {
+  for (const e of STATE_ENTITIES) {
     const [rows] = await pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(version), 0) AS v FROM ${TABLES[e].table} WHERE lesson_id = ?`, [lessonId]);
     maxVersion = Math.max(maxVersion, Number(rows[0]?.v ?? 0));
   }
@@ -150,24 +150,24 @@ async function mysqlState(pool: Pool, lessonId: number): Promise<{ state: Map<En
 
 interface Diffed {
   differences: Difference[];
-  compared: Record<Entity, number>;
-  differing: Record<Entity, number>;
+  compared: Record<StateEntity, number>;
+  differing: Record<StateEntity, number>;
   /** Differing keys to re-journal: entity -> room|'' -> partition|'' -> keys. */
-  fix: Array<{ entity: Entity; room: string; partition: string; keys: string[] }>;
+  fix: Array<{ entity: StateEntity; room: string; partition: string; keys: string[] }>;
 }
 
-function diff(r: Map<Entity, SideMap>, m: Map<Entity, SideMap>): Diffed {
+function diff(r: Map<StateEntity, SideMap>, m: Map<StateEntity, SideMap>): Diffed {
   const compared = emptyCounts();
   const differing = emptyCounts();
   const differences: Difference[] = [];
-  const fix = new Map<string, { entity: Entity; room: string; partition: string; keys: string[] }>();
-  const add = (entity: Entity, room: string | null, partition: number | undefined, key: string) => {
+  const fix = new Map<string, { entity: StateEntity; room: string; partition: string; keys: string[] }>();
+  const add = (entity: StateEntity, room: string | null, partition: number | undefined, key: string) => {
     const k = `${entity}|${room ?? ''}|${partition ?? ''}`;
     let f = fix.get(k);
     if (!f) fix.set(k, (f = { entity, room: room ?? '', partition: partition === undefined ? '' : String(partition), keys: [] }));
     f.keys.push(key);
   };
-  for (const e of ENTITIES) {
+  for (const e of STATE_ENTITIES) {
     const rs = r.get(e)!;
     const ms = m.get(e)!;
     const keys = new Set<string>([...rs.keys(), ...(e === 'online' ? [] : ms.keys())]);

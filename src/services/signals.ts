@@ -13,6 +13,7 @@ import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { publishSignal, readSignalTail } from '../store/redis/signalStore.js';
+import type { LessonRegistry } from '../writebehind/registry.js';
 import { assertLessonScope, assertRole, type Caller, type Role } from './caller.js';
 
 export type { SignalPage } from '../skiplist/signalCache.js';
@@ -29,6 +30,12 @@ export interface SignalServiceDeps {
   config: SignalsConfig;
   /** The local cache, or null to read Redis on every call. */
   cache: SignalCache | null;
+  /**
+   * The process's write-behind registry: a publish registers its lesson first, as
+   * mutations do, so the flusher watches lessons that only ever publish signals.
+   * Without one, such a lesson is found by the flusher's periodic MySQL sweep.
+   */
+  registry?: LessonRegistry | null;
   now?: () => number;
 }
 
@@ -75,12 +82,14 @@ export class SignalService {
   private readonly redis: RedisClient;
   private readonly config: SignalServiceDeps['config'];
   private readonly cache: SignalCache | null;
+  private readonly registry: LessonRegistry | null;
   private readonly now: () => number;
 
   constructor(deps: SignalServiceDeps) {
     this.redis = deps.redis;
     this.config = deps.config;
     this.cache = deps.cache;
+    this.registry = deps.registry ?? null;
     this.now = deps.now ?? Date.now;
   }
 
@@ -99,6 +108,8 @@ export class SignalService {
     const lk = lessonKeys(this.config.keyPrefix, lessonId);
     let signal: Signal;
     try {
+      const reg = this.registry?.ensure(lessonId);
+      if (reg) await reg;
       signal = await publishSignal(this.redis, lk, roomId, payload, caller.uid, this.now(), {
         retain: this.config.signals.retain,
         ttlSeconds: this.config.ttlSeconds,
@@ -154,6 +165,8 @@ export interface SignalRuntime {
 export interface SignalRuntimeDeps {
   redis: RedisClient;
   config: SignalsConfig;
+  /** See SignalServiceDeps.registry. */
+  registry?: LessonRegistry | null;
   /** The gateway's lesson channel subscriptions; required when the cache is on. */
   channels: LessonChannels | null;
   now?: () => number;
@@ -168,7 +181,7 @@ export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
   const { redis, config, channels } = deps;
   const sc = config.signals;
   if (!sc.cache) {
-    return { service: new SignalService({ redis, config, cache: null, now: deps.now }), cache: null, close: () => undefined };
+    return { service: new SignalService({ redis, config, cache: null, registry: deps.registry, now: deps.now }), cache: null, close: () => undefined };
   }
   if (!channels) throw new Error('createSignalRuntime: the signal cache needs the lesson channels');
   let closed = false;
@@ -197,7 +210,7 @@ export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
     onResync: () => cache.invalidateAll(),
   });
   return {
-    service: new SignalService({ redis, config, cache, now: deps.now }),
+    service: new SignalService({ redis, config, cache, registry: deps.registry, now: deps.now }),
     cache,
     close() {
       if (closed) return;

@@ -3,7 +3,10 @@
 // with its newest version. Pure: no I/O.
 
 /** What a record is about; one MySQL table each. */
-export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online';
+export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal';
+
+/** Entities that are in-class state (one current value per key, compared by reconcile). */
+export type StateEntity = Exclude<Entity, 'signal'>;
 
 /** One decoded stream record, ready to be written. */
 export interface WbRecord {
@@ -25,7 +28,7 @@ export interface TableSpec {
   keyColumns: number;
 }
 
-/** The state tables (created by migration 3), by entity. */
+/** The state tables (migration 3) and the signal playback log (migration 5), by entity. */
 export const TABLES: Readonly<Record<Entity, TableSpec>> = {
   group: { table: 'state_group', columns: ['lesson_id', 'uid', 'group_id', 'picked_at', 'version'], keyColumns: 2 },
   node: {
@@ -37,10 +40,17 @@ export const TABLES: Readonly<Record<Entity, TableSpec>> = {
   mutenode: { table: 'state_mute_node', columns: ['lesson_id', 'room_id', 'node_id', 'muted', 'updated_at', 'version'], keyColumns: 3 },
   signin: { table: 'state_signin', columns: ['lesson_id', 'uid', 'signed_in_at', 'version'], keyColumns: 2 },
   online: { table: 'state_online', columns: ['lesson_id', 'room_id', 'uid', 'partition_no', 'last_seen_at', 'version'], keyColumns: 3 },
+  signal: { table: 'signal_log', columns: ['lesson_id', 'room_id', 'seq', 'published_at', 'by_uid', 'data', 'version'], keyColumns: 3 },
 };
 
+/** The in-class state entities, in the order batches write them. */
+export const STATE_ENTITIES: readonly StateEntity[] = ['node', 'group', 'mute', 'mutenode', 'signin', 'online'];
+
 /** Every entity, in the order batches write them. */
-export const ENTITIES: readonly Entity[] = ['node', 'group', 'mute', 'mutenode', 'signin', 'online'];
+export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal'];
+
+/** Largest signal payload a record may carry: what the signal_log TEXT column holds. */
+export const MAX_SIGNAL_BYTES = 65_535;
 
 const ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -103,6 +113,14 @@ export function decodeRecord(lessonId: number, fields: readonly string[]): WbRec
       const p = f.p !== undefined && /^[0-9]{1,9}$/.test(f.p) ? Number(f.p) : null;
       if (r === null || u === null || p === null || !t) return null;
       return { lessonId, entity: 'online', version, key: `${r}\u0000${u}`, row: [lessonId, r, u, p, t, version] };
+    }
+    case 'signal': {
+      // A courseware signal for playback (publish_signal.lua); (room, seq) never repeats.
+      const r = id(f.r);
+      const seq = uid(f.s);
+      const by = uid(f.u);
+      if (r === null || seq === null || by === null || !t || f.d === undefined || f.d === '' || Buffer.byteLength(f.d) > MAX_SIGNAL_BYTES) return null;
+      return { lessonId, entity: 'signal', version, key: `${r}\u0000${seq}`, row: [lessonId, r, seq, t, by, f.d, version] };
     }
     default:
       return null;

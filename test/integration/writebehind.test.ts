@@ -8,6 +8,7 @@ import { prng } from '../../src/model/synthetic.js';
 import { preloadLesson } from '../../src/preload/preload.js';
 import type { Caller } from '../../src/services/caller.js';
 import { MutationService } from '../../src/services/mutations.js';
+import { SignalService } from '../../src/services/signals.js';
 import { reconcileLesson } from '../../src/services/reconcile.js';
 import { createMysqlPool } from '../../src/store/mysql/pool.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
@@ -15,6 +16,7 @@ import { lessonKeys, writeBehindRegistryKey } from '../../src/store/redis/keys.j
 import { FLUSH_GROUP, Flusher, type FlusherOptions } from '../../src/writebehind/flusher.js';
 import { writeRecordsTx } from '../../src/writebehind/mysqlSink.js';
 import { decodeRecord } from '../../src/writebehind/records.js';
+import { LessonRegistry } from '../../src/writebehind/registry.js';
 import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
 import { START, dropLessonKeys, seedLesson } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
@@ -286,5 +288,31 @@ describe.each(REDIS_MODES)('write-behind on %s Redis', (mode) => {
     expect(await redis.zscore(registry, String(REGISTRY_LESSON))).not.toBeNull();
     const [rows] = await db.pool.query<Rows>('SELECT signed_in_at FROM state_signin WHERE lesson_id = ? AND uid = ?', [REGISTRY_LESSON, uids[12]]);
     expect((rows[0]!.signed_in_at as Date).getTime()).toBe(clock - 2000);
+  });
+
+  it('signals: a publish registers its lesson and its playback record lands in signal_log, replays changing nothing', async () => {
+    const SIGNAL_LESSON = REGISTRY_LESSON;
+    const registry = writeBehindRegistryKey(config.keyPrefix);
+    await redis.zrem(registry, String(SIGNAL_LESSON));
+    const lessonRegistry = new LessonRegistry(redis, registry, config.writeBehind.registerEverySeconds * 1000);
+    const signals = new SignalService({ redis, config, cache: null, registry: lessonRegistry });
+    const teacher: Caller = { uid: 4242, role: 'teacher', lesson: SIGNAL_LESSON };
+    const sent = [];
+    for (let i = 0; i < 5; i++) sent.push(await signals.publish(teacher, SIGNAL_LESSON, 'main', JSON.stringify({ page: i, note: 'é' })));
+    // Registered before the first publish wrote anything, like a mutation.
+    expect(await redis.zscore(registry, String(SIGNAL_LESSON))).not.toBeNull();
+    const flusher = new Flusher(flusherOpts());
+    expect(await flusher.drain(10_000)).toBe(true);
+    const dump = async () =>
+      (await db.pool.query<Rows>('SELECT room_id, seq, published_at, by_uid, data, version FROM signal_log WHERE lesson_id = ? ORDER BY seq', [SIGNAL_LESSON]))[0];
+    const rows = await dump();
+    expect(rows.map((r) => [r.room_id, Number(r.seq), (r.published_at as Date).getTime(), Number(r.by_uid), r.data])).toEqual(
+      sent.map((s, i) => ['main', s.seq, s.at, 4242, JSON.stringify({ page: i, note: 'é' })]),
+    );
+    // A stale copy of a record (lower version, other text) is ignored.
+    const stream = lessonKeys(config.keyPrefix, SIGNAL_LESSON).writeBehind;
+    await redis.xadd(stream, '*', 'e', 'signal', 'v', String(Number(rows[0]!.version) - 1), 'r', 'main', 's', String(sent[0]!.seq), 't', '1', 'u', '1', 'd', 'stale');
+    expect(await flusher.drain(10_000)).toBe(true);
+    expect(await dump()).toEqual(rows);
   });
 });

@@ -21,6 +21,12 @@ describe('write-behind records', () => {
     expect(decodeRecord(7, flat({ e: 'signin', v: '10', u: '101', t }))?.row).toEqual([7, 101, new Date(1795000000000), 10]);
     expect(decodeRecord(7, flat({ e: 'signin', v: '10', u: '101', t: '' }))?.row).toEqual([7, 101, null, 10]);
     expect(decodeRecord(7, flat({ e: 'online', v: '11', r: 'main', u: '101', p: '2', t }))?.row).toEqual([7, 'main', 101, 2, new Date(1795000000000), 11]);
+    // A courseware signal as publish_signal.lua appends it: kept whole for playback.
+    expect(decodeRecord(7, flat({ e: 'signal', v: '12', r: 'main', s: '4', t, u: '900', d: '{"page":3}' }))).toMatchObject({
+      entity: 'signal',
+      key: 'main\u00004',
+      row: [7, 'main', 4, new Date(1795000000000), 900, '{"page":3}', 12],
+    });
     for (const e of Object.keys(TABLES)) expect(TABLES[e as keyof typeof TABLES].columns.at(-1)).toBe('version');
   });
 
@@ -32,6 +38,10 @@ describe('write-behind records', () => {
     expect(decodeRecord(7, flat({ e: 'group', v: '1', u: '1', g: 'a{b}', t }))).toBeNull();
     expect(decodeRecord(7, flat({ e: 'mute', v: '1', r: 'main', u: '1', m: '2', t }))).toBeNull();
     expect(decodeRecord(7, flat({ e: 'online', v: '1', r: 'main', u: '1', t }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'signal', v: '1', r: 'main', s: '0', t, u: '9', d: 'x' }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'signal', v: '1', r: 'main', s: '1', t, u: '9', d: '' }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'signal', v: '1', r: 'main', s: '1', t, u: '9', d: 'é'.repeat(40_000) }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'signal', v: '1', r: 'main', s: '1', t, u: '9' }))).toBeNull();
   });
 
   it('coalescing keeps the newest version of each key, whatever the order', () => {

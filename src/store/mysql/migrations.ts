@@ -254,4 +254,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 5,
+    name: 'courseware signal log for playback, written behind from Redis',
+    // Redis keeps only the last ORGENGINE_SIGNAL_RETAIN signals of a room; this keeps them all.
+    // data is TEXT: ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES is capped at 65535 bytes to fit it.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS signal_log (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        seq BIGINT UNSIGNED NOT NULL,
+        published_at DATETIME(3) NOT NULL,
+        by_uid BIGINT UNSIGNED NOT NULL,
+        data TEXT NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, room_id, seq)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];

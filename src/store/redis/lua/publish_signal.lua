@@ -21,7 +21,9 @@
 --         | {1, status} lesson not ready | {2} lesson not preloaded
 --         | {3} no such room in the readable version | {4, bytes} payload too large
 --         | {5, stream length} write-behind stream full
--- An error writes nothing. Record: e=signal v r=room s=seq t=at u=publisher d=payload.
+-- An error writes nothing. Record: e=signal v r=room s=seq t=at u=publisher d=payload
+-- (the flusher writes it to signal_log). Its own codes above, not _mutation.lua's.
+-- @include _mutation.lua
 local h = redis.call('HMGET', KEYS[1], 'version', 'status')
 if not h[1] then
   if h[2] then return {1, h[2]} end
@@ -39,15 +41,8 @@ if pending >= tonumber(ARGV[9]) then
   return {5, pending}
 end
 
--- The write-behind version: above the last one handed out in the lesson and
--- never below the server clock in microseconds (the rule every record follows),
--- so versions keep rising even if the version key expired or was lost.
-local t = redis.call('TIME')
-local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local last = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
-if v <= last then v = last + 1 end
-local ver = string.format('%.0f', v)
-redis.call('SET', KEYS[4], ver, 'EX', ARGV[6])
+-- The write-behind version, by the rule every record follows (_mutation.lua).
+local ver = next_version(KEYS[4], ARGV[6])
 
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[4] .. ':' .. ARGV[3] .. ':' .. ARGV[2])
