@@ -115,6 +115,39 @@ describe('read service cache', () => {
     expect(enterCalls).toBe(before + 1);
   });
 
+  it('a moved student (pos:<uid>) loses only its own position and enter entries', async () => {
+    const moved = topo.positions[6]!.uid;
+    const other = topo.positions[7]!.uid;
+    const lk = lessonKeys(prefix, LESSON);
+    let positionCalls = 0;
+    const orig = redis.oeReadPosition1Buffer.bind(redis);
+    (redis as { oeReadPosition1Buffer: typeof orig }).oeReadPosition1Buffer = (async (...a: Parameters<typeof orig>) => {
+      positionCalls++;
+      return orig(...a);
+    }) as typeof orig;
+    try {
+      for (const uid of [moved, other]) {
+        await reads.enter(LESSON, uid, '');
+        await reads.position(LESSON, uid);
+      }
+      const enters = enterCalls;
+      const positions = positionCalls;
+      const before = reads.stats.invalidations.pos;
+      await redis.spublish(lk.channel, formatChannelMessage({ kind: 'pos', uid: moved }));
+      for (let i = 0; i < 200 && reads.stats.invalidations.pos === before; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(reads.stats.invalidations.pos).toBe(before + 1);
+      // The other student is still served from the cache: the lesson was not dropped.
+      await reads.enter(LESSON, other, '');
+      await reads.position(LESSON, other);
+      expect([enterCalls - enters, positionCalls - positions]).toEqual([0, 0]);
+      await reads.enter(LESSON, moved, '');
+      await reads.position(LESSON, moved);
+      expect([enterCalls - enters, positionCalls - positions]).toEqual([1, 1]);
+    } finally {
+      (redis as { oeReadPosition1Buffer: typeof orig }).oeReadPosition1Buffer = orig;
+    }
+  });
+
   it('drops everything cached when the subscriber connection is lost, then caches again', async () => {
     const uid = topo.positions[3]!.uid;
     await reads.enter(LESSON, uid, '');

@@ -258,7 +258,7 @@ export class ReadService {
     this.stats = {
       hits: zero(),
       misses: zero(),
-      invalidations: { version: 0, state: 0, node: 0, mute: 0, room: 0, lesson: 0, reset: 0 },
+      invalidations: { version: 0, state: 0, pos: 0, node: 0, mute: 0, room: 0, lesson: 0, reset: 0 },
       cache: this.cache.stats,
     };
     this.unlisten =
@@ -297,6 +297,11 @@ export class ReadService {
     if (m.kind === 'state') {
       st.stateSeq++;
       this.cache.delete(`E:${lessonId}:${m.uid}`);
+    } else if (m.kind === 'pos') {
+      // A moved student: only its own position and enter views show the position.
+      st.stateSeq++;
+      this.cache.delete(`E:${lessonId}:${m.uid}`);
+      this.cache.delete(`P:${lessonId}:${m.uid}`);
     } else {
       st.gen = nextGen();
     }
@@ -439,7 +444,7 @@ export class ReadService {
       this.miss<PositionView>(st, 'position', key, async () => {
         const p = await readPosition(this.redis, st.lk, uid);
         return { value: { lessonId, uid, nodeId: p.nodeId, rooms: p.rooms }, bytes: 96 + p.rooms.length * 48 };
-      })
+      }, { perStudent: true })
     );
   }
 

@@ -7,6 +7,7 @@ describe('channel messages', () => {
     const all: ChannelMessage[] = [
       { kind: 'version', version: 12 },
       { kind: 'state', uid: 100000017 },
+      { kind: 'pos', uid: 100000018 },
       { kind: 'node', nodeId: 't9.g3' },
       { kind: 'mute', roomId: 't9.in' },
       { kind: 'room', roomId: 'main' },
@@ -18,7 +19,7 @@ describe('channel messages', () => {
 
   it('reads anything malformed or unknown as "drop the whole lesson"', () => {
     for (const raw of [
-      '', 'version:', 'version:x', 'state:-1', 'state:01', 'node:a b', 'future:thing', 'nocolon',
+      '', 'version:', 'version:x', 'state:-1', 'state:01', 'pos:', 'pos:x1', 'node:a b', 'future:thing', 'nocolon',
       'signal:main', 'signal:main:0', 'signal::4', 'signal:main:x', 'signal:bad room:1', 'signal:main:9007199254740993',
     ]) {
       expect(parseChannelMessage(raw), raw).toEqual({ kind: 'lesson' });
@@ -29,6 +30,10 @@ describe('channel messages', () => {
     // The script builds it with Lua's `..`, not with formatChannelMessage.
     expect(parseChannelMessage('signal:t12.before:7')).toEqual({ kind: 'signal', roomId: 't12.before', seq: 7 });
     expect(parseChannelMessage('signal:a:b:9')).toEqual({ kind: 'signal', roomId: 'a:b', seq: 9 });
+  });
+
+  it('parses the pos message move_students.lua sends', () => {
+    expect(parseChannelMessage('pos:100000007')).toEqual({ kind: 'pos', uid: 100000007 });
   });
 
   it('finds the lesson of a channel from its hash tag', () => {

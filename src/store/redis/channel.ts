@@ -4,6 +4,8 @@
 //
 //   version:<v>      the lesson's readable version switched to <v> (switch_version.lua)
 //   state:<uid>      a student's in-class state changed: group pick, own mute, sign-in
+//   pos:<uid>        a student's position changed (moved by a pre-class change,
+//                    move_students.lua): drop that student's position and enter entries
 //   node:<nodeId>    an org node changed or was created in class (publish one per node,
 //                    including a parent whose childIds changed)
 //   mute:<roomId>    the set of muted org nodes of a room changed
@@ -21,6 +23,7 @@
 export type ChannelMessage =
   | { kind: 'version'; version: number }
   | { kind: 'state'; uid: number }
+  | { kind: 'pos'; uid: number }
   | { kind: 'node'; nodeId: string }
   | { kind: 'mute'; roomId: string }
   | { kind: 'room'; roomId: string }
@@ -38,6 +41,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `version:${m.version}`;
     case 'state':
       return `state:${m.uid}`;
+    case 'pos':
+      return `pos:${m.uid}`;
     case 'node':
       return `node:${m.nodeId}`;
     case 'mute':
@@ -61,7 +66,8 @@ export function parseChannelMessage(raw: string): ChannelMessage {
     case 'version':
       return INT_RE.test(arg) ? { kind: 'version', version: Number(arg) } : { kind: 'lesson' };
     case 'state':
-      return INT_RE.test(arg) && Number.isSafeInteger(Number(arg)) ? { kind: 'state', uid: Number(arg) } : { kind: 'lesson' };
+    case 'pos':
+      return INT_RE.test(arg) && Number.isSafeInteger(Number(arg)) ? { kind, uid: Number(arg) } : { kind: 'lesson' };
     case 'node':
       return ID_RE.test(arg) ? { kind: 'node', nodeId: arg } : { kind: 'lesson' };
     case 'mute':

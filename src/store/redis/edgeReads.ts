@@ -103,7 +103,14 @@ export async function readNodeView(redis: RedisClient, lk: LessonKeys, nodeId: s
   };
   const children = list(r[3]);
   const ancestors = list(r[4]);
-  return { version: Number(str(r[1])), node: unpack<OrgNode>(r[2]), children, ancestors, bytes };
+  const node = unpack<OrgNode>(r[2]);
+  // Groups created in class under this node (a team): its children list names them too.
+  if (Buffer.isBuffer(r[5])) {
+    const extra = unpack<string[]>(r[5]);
+    node.childIds = [...(node.childIds ?? []), ...extra];
+    bytes += r[5].length;
+  }
+  return { version: Number(str(r[1])), node, children, ancestors, bytes };
 }
 
 /** One member of a page. */

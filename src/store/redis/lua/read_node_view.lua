@@ -1,9 +1,12 @@
 -- read_node_view: one org node with its children and its ancestors (root first),
 -- so parent, path and source node all come from one round trip. Nodes created or
--- changed in class (st:dyn) override the preloaded ones.
+-- changed in class (st:dyn) override the preloaded ones, and a team's children
+-- are its preloaded childIds followed by the groups created in class under it
+-- (st:dynkids, creation order).
 -- KEYS[1] lesson head hash
 -- ARGV[1] node id
--- Returns {0, version, node blob or false, {child blobs}, {ancestor blobs, root first}} | {1, status} | {2}
+-- Returns {0, version, node blob or false, {child blobs}, {ancestor blobs, root first},
+--          msgpack array of child ids created in class or false} | {1, status} | {2}
 local h = redis.call('HMGET', KEYS[1], 'version', 'status')
 if not h[1] then
   if h[2] then return {1, h[2]} end
@@ -23,10 +26,16 @@ local function many(ids)
   return out
 end
 local blob = many({ARGV[1]})[1]
-if not blob then return {0, h[1], false, {}, {}} end
+if not blob then return {0, h[1], false, {}, {}, false} end
 local node = cmsgpack.unpack(blob)
-local children = many(node.childIds or {})
+local ids = {}
+for i, id in ipairs(node.childIds or {}) do ids[i] = id end
+local extra = redis.call('HGET', base .. 'st:dynkids', ARGV[1])
+if extra then
+  for _, id in ipairs(cmsgpack.unpack(extra)) do ids[#ids + 1] = id end
+end
+local children = many(ids)
 local up = {}
 for part in string.gmatch(node.path, '[^/]+') do up[#up + 1] = part end
 up[#up] = nil
-return {0, h[1], blob, children, many(up)}
+return {0, h[1], blob, children, many(up), extra or false}
