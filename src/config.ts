@@ -112,6 +112,8 @@ export interface ApiConfig {
   readyLessonId: number | null;
   /** How long shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
+  /** Run a write-behind flusher inside the gateway (one per `serve`, in worker 0); off: run `orgengine flush`. */
+  flushInGateway: boolean;
 }
 
 /** Shortest token secret accepted (bytes of UTF-8). */
@@ -181,6 +183,7 @@ export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning
   { name: 'ORGENGINE_REDIS_AUTOPIPELINING', default: 'false', meaning: 'ioredis autopipelining on the gateway (true|false); off: it raised p99 in the enter bench' },
   { name: 'ORGENGINE_READY_LESSON', default: '(unset)', meaning: 'lesson id /readyz must be able to read, besides reaching Redis' },
   { name: 'ORGENGINE_SHUTDOWN_GRACE_MS', default: '10000', meaning: 'how long shutdown waits for in-flight requests (0-600000)' },
+  { name: 'ORGENGINE_FLUSH_IN_GATEWAY', default: 'false', meaning: 'run a write-behind flusher inside `orgengine serve` (worker 0; needs MySQL); false: run `orgengine flush` beside it (true|false)' },
   { name: 'ORGENGINE_SIGNAL_CACHE', default: 'on', meaning: 'serve signal reads from the local per-room cache (on|off; off = one Redis round trip per read)' },
   { name: 'ORGENGINE_SIGNAL_CACHE_BUCKETS', default: '16', meaning: 'buckets the signal cache hashes rooms into (1-4096)' },
   { name: 'ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', default: '128', meaning: 'rooms one bucket holds before evicting the least recently read (1-100000)' },
@@ -262,6 +265,7 @@ function loadApiConfig(env: Env): ApiConfig {
     redisAutoPipelining: bool(env, 'ORGENGINE_REDIS_AUTOPIPELINING', false),
     readyLessonId: ready === undefined || ready === '' ? null : num(env, 'ORGENGINE_READY_LESSON', 0, 1, Number.MAX_SAFE_INTEGER),
     shutdownGraceMs: num(env, 'ORGENGINE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    flushInGateway: bool(env, 'ORGENGINE_FLUSH_IN_GATEWAY', false),
   };
 }
 

@@ -1,8 +1,10 @@
 // Wires one edge gateway (one worker): Redis connection, the one lesson channel
 // subscriber connection shared by both local caches, the read service with its
-// entity cache, the signal service with its per-room signal cache, tokens,
-// metrics, HTTP and optionally gRPC, and the drain on close (stop accepting,
-// finish in-flight, release the caches, disconnect).
+// entity cache, the signal service with its per-room signal cache, the mutation
+// service (sharing one write-behind registry with signals), optionally an
+// in-process write-behind flusher, tokens, metrics, HTTP and optionally gRPC, and
+// the drain on close (stop accepting, finish in-flight, flush what the flusher
+// read, release the caches, disconnect).
 import type { Logger } from 'pino';
 import { TokenVerifier } from './auth/tokens.js';
 import { createGrpcServer, type GrpcServer } from './api/grpc/server.js';
@@ -10,11 +12,16 @@ import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
 import { requireTokenSecret, type Config } from './config.js';
 import { Metrics } from './metrics.js';
+import { MutationService } from './services/mutations.js';
 import { ReadService } from './services/reads.js';
 import { createSignalRuntime, type SignalRuntime } from './services/signals.js';
 import { registerSignalCacheMetrics } from './skiplist/signalMetrics.js';
+import { createMysqlPool } from './store/mysql/pool.js';
 import { createRedis, type RedisClient } from './store/redis/client.js';
+import { writeBehindRegistryKey } from './store/redis/keys.js';
 import { createSubscriberClient, LessonChannels } from './store/redis/lessonChannels.js';
+import { Flusher } from './writebehind/flusher.js';
+import { LessonRegistry } from './writebehind/registry.js';
 
 /** How to run one gateway. */
 export interface GatewayOptions {
@@ -31,6 +38,8 @@ export interface GatewayOptions {
   redis?: RedisClient;
   /** Appended to the Redis connection names (`orgengine-gw-<tag>`, `orgengine-sub-<tag>`), e.g. the worker index. */
   connectionTag?: string;
+  /** Run the write-behind flusher in this gateway (default: ORGENGINE_FLUSH_IN_GATEWAY). */
+  flush?: boolean;
 }
 
 /** A running gateway. */
@@ -40,6 +49,9 @@ export interface Gateway {
   metrics: Metrics;
   reads: ReadService;
   signals: SignalRuntime;
+  mutations: MutationService;
+  /** The in-process write-behind flusher, or null (`orgengine flush` runs elsewhere). */
+  flusher: Flusher | null;
   /** The lesson channel subscriptions both caches share (null when neither cache is on). */
   channels: LessonChannels | null;
   /** Drains and disconnects: stop accepting, finish in-flight (up to the grace period), close. */
@@ -73,9 +85,25 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     onlineWindowMs: api.onlineWindowMs,
   });
   const tokens = new TokenVerifier({ secret, cacheEntries: api.tokenCacheEntries });
-  const signals = createSignalRuntime({ redis, config, channels: config.signals.cache ? channels : null });
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true, reads: () => reads.stats, cacheSize: () => reads.cacheSize() });
+  // One registration cache per process: a lesson is registered for the flusher
+  // before its first mutation or signal, then once per interval.
+  const registry = new LessonRegistry(redis, writeBehindRegistryKey(config.keyPrefix), config.writeBehind.registerEverySeconds * 1000);
+  const signals = createSignalRuntime({ redis, config, channels: config.signals.cache ? channels : null, registry });
   if (signals.cache) registerSignalCacheMetrics(signals.cache, metrics.registry);
+  const mutations = new MutationService({
+    redis,
+    keyPrefix: config.keyPrefix,
+    ttlSeconds: config.ttlSeconds,
+    wb: config.writeBehind,
+    onlineWindowMs: api.onlineWindowMs,
+    registry,
+    metrics: metrics.registry,
+  });
+  const pool = (opts.flush ?? api.flushInGateway) ? createMysqlPool(config.mysqlUrl, config.mysqlPoolSize) : null;
+  const flusher = pool
+    ? new Flusher({ redis, pool, keyPrefix: config.keyPrefix, wb: config.writeBehind, batchRows: config.mysqlBatchRows, log, metrics: metrics.registry })
+    : null;
 
   const pingOk = async (): Promise<boolean> => {
     const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());
@@ -101,6 +129,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const http = createHttpServer({
     reads,
     signals: signals.service,
+    mutations,
     tokens,
     metrics,
     log,
@@ -114,7 +143,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   try {
     httpPort = await http.listen(opts.port, opts.host);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, tokens, metrics, log, api, ready: pingOk });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, tokens, metrics, log, api, ready: pingOk });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
@@ -122,9 +151,12 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     signals.close();
     reads.close();
     await channels?.close();
+    await pool?.end().catch(() => undefined);
     if (ownRedis) redis.disconnect();
     throw e;
   }
+  flusher?.start();
+  if (flusher) log.info({ consumer: flusher.consumer }, 'write-behind flusher started in the gateway');
 
   let closing: Promise<void> | null = null;
   return {
@@ -133,6 +165,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     metrics,
     reads,
     signals,
+    mutations,
+    flusher,
     channels,
     close() {
       closing ??= (async () => {
@@ -141,6 +175,9 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         await grpc?.shutdown(api.shutdownGraceMs);
         while (http.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         if (http.inFlight() > 0) log.warn({ inFlight: http.inFlight() }, 'shutdown grace period over with requests in flight');
+        // What the flusher already read is written and acknowledged; the rest stays in the streams for the next flusher.
+        await flusher?.stop();
+        await pool?.end().catch(() => undefined);
         signals.close();
         reads.close();
         await channels?.close();

@@ -37,6 +37,8 @@ process.on('message', (m: WorkerMessage) => {
       log,
       defaultMetrics: true,
       connectionTag: `w${init.index}`,
+      // One flusher per `serve` is plenty (it pipelines every lesson); more would only add MySQL connections.
+      flush: init.index === 0 && init.config.api.flushInGateway,
       // Any worker may get the scrape; the primary merges every worker's metrics.
       metricsText: () =>
         new Promise((resolve, reject) => {

@@ -1,5 +1,6 @@
-// The gRPC transport: orgengine.v1.ReadService and orgengine.v1.SignalService
-// (the same reads and signals as HTTP, for platform services, authenticated by
+// The gRPC transport: orgengine.v1.ReadService, orgengine.v1.SignalService and
+// orgengine.v1.MutationService (the same reads, signals and in-class mutations
+// as HTTP, for platform services, authenticated by
 // a service token in the `authorization` metadata) and the standard
 // grpc.health.v1.Health service. Messages are
 // (de)serialised with the protobufjs types loaded from proto/, the same ones
@@ -12,6 +13,8 @@ import type { ApiConfig } from '../../config.js';
 import { OrgError, toOrgError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import { assertLessonScope } from '../../services/caller.js';
+import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
+import type { MutationService } from '../../services/mutations.js';
 import type { ReadService } from '../../services/reads.js';
 import type { SignalService } from '../../services/signals.js';
 import { checkId, parseCursor, parseEntityId, parseLimit, parsePartition } from '../params.js';
@@ -21,6 +24,7 @@ import { decodeProto, encodeProto, protoRoot } from '../proto.js';
 export interface GrpcServerDeps {
   reads: ReadService;
   signals: SignalService;
+  mutations: MutationService;
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;
@@ -40,6 +44,8 @@ export interface GrpcServer {
 export const READ_SERVICE = 'orgengine.v1.ReadService';
 /** Full name of the signal service. */
 export const SIGNAL_SERVICE = 'orgengine.v1.SignalService';
+/** Full name of the mutation service. */
+export const MUTATION_SERVICE = 'orgengine.v1.MutationService';
 /** Full name of the health service. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
@@ -75,7 +81,7 @@ const SERVICE_UNKNOWN = 3;
 
 /** Builds the gRPC server with the read and health services. */
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
-  const { reads, signals, tokens, metrics, log, api } = deps;
+  const { reads, signals, mutations, tokens, metrics, log, api } = deps;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   let inFlight = 0;
   let shuttingDown = false;
@@ -167,8 +173,19 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     ),
   });
 
+  // Decoded requests carry every field (absent optionals as null): the input
+  // parsers validate them exactly as they do HTTP's path and body.
+  server.addService(serviceDefinition(MUTATION_SERVICE), {
+    PickGroup: unary('PickGroup', (req, c) => mutations.pickGroup(c, parsePickGroup({ lessonId: req.lessonId, uid: req.uid, groupId: req.groupId }))),
+    Mute: unary('Mute', (req, c) =>
+      mutations.mute(c, parseMute({ lessonId: req.lessonId, roomId: req.roomId, uid: req.uid, nodeId: req.nodeId, muted: req.muted })),
+    ),
+    SignIn: unary('SignIn', (req, c) => mutations.signIn(c, parseSignIn({ lessonId: req.lessonId, uid: req.uid }))),
+    Heartbeat: unary('Heartbeat', (req, c) => mutations.heartbeat(c, parseHeartbeat({ lessonId: req.lessonId, uid: req.uid, roomId: req.roomId }))),
+  });
+
   // ---- grpc.health.v1 ----
-  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE]);
+  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE]);
   const watchers = new Set<grpc.ServerWritableStream<Req, object>>();
   const status = async (): Promise<number> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
   server.addService(serviceDefinition(HEALTH_SERVICE), {

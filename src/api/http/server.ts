@@ -1,5 +1,5 @@
 // The HTTP transport on uWebSockets.js: decode and validate, authenticate and
-// authorise, call the read or signal service, encode. One helper (`handle`) holds the uWS
+// authorise, call the read, signal or mutation service, encode. One helper (`handle`) holds the uWS
 // discipline for every route: onAborted first, copy what is needed from `req`
 // before anything asynchronous, write inside res.cork, and answer every error
 // through ERROR_TABLE. Warm reads complete synchronously inside the handler.
@@ -11,6 +11,8 @@ import type { ApiConfig } from '../../config.js';
 import { ERROR_TABLE, OrgError, toOrgError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import { assertLessonScope } from '../../services/caller.js';
+import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
+import type { MutationService } from '../../services/mutations.js';
 import type { ReadService } from '../../services/reads.js';
 import type { SignalService } from '../../services/signals.js';
 import { CONTENT_TYPES, encode, encodeError, negotiate, type Format } from '../encoding.js';
@@ -21,6 +23,7 @@ import { nativeUws } from './uws.js';
 export interface HttpServerDeps {
   reads: ReadService;
   signals: SignalService;
+  mutations: MutationService;
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;
@@ -54,7 +57,7 @@ interface Req {
 }
 
 interface Route {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'put' | 'del';
   pattern: string;
   /** Metric label. */
   name: string;
@@ -85,7 +88,7 @@ const ok = (proto: string) => (value: object): Reply => ({ status: 200, proto: `
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const uWS = nativeUws();
   const app: TemplatedApp = uWS.App();
-  const { reads, signals, tokens, metrics, log, api } = deps;
+  const { reads, signals, mutations, tokens, metrics, log, api } = deps;
   let listenSocket: us_listen_socket | null = null;
   let draining = false;
   let inFlight = 0;
@@ -370,6 +373,79 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     },
   });
 
+  // ---- in-class mutations ----
+  // Ids come from the path, the rest from a small JSON body (unknown fields are
+  // refused); the service checks lesson scope and roles (a student acts only for
+  // itself and never mutes) and answers with the change's write-behind version.
+  handle({
+    method: 'post',
+    pattern: '/v1/lessons/:lessonId/students/:uid/group',
+    name: 'pick_group',
+    params: 2,
+    body: true,
+    run: (r) => {
+      const c = claimsOf(r);
+      parseQuery(r.query, []);
+      const b = parseBodyObject(r.body, ['groupId'], '{"groupId"?: string | null}');
+      return mutations.pickGroup(c, parsePickGroup({ lessonId: r.params[0], uid: r.params[1], groupId: b.groupId })).then(ok('PickGroupResult'));
+    },
+  });
+  for (const [method, muted] of [['put', true], ['del', false]] as const) {
+    const name = muted ? 'mute' : 'unmute';
+    handle({
+      method,
+      pattern: '/v1/lessons/:lessonId/rooms/:roomId/students/:uid/mute',
+      name: `${name}_student`,
+      params: 3,
+      body: true,
+      run: (r) => {
+        const c = claimsOf(r);
+        parseQuery(r.query, []);
+        parseBodyObject(r.body, [], 'no body');
+        return mutations.mute(c, parseMute({ lessonId: r.params[0], roomId: r.params[1], uid: r.params[2], muted })).then(ok('MuteResult'));
+      },
+    });
+    handle({
+      method,
+      pattern: '/v1/lessons/:lessonId/rooms/:roomId/nodes/:nodeId/mute',
+      name: `${name}_node`,
+      params: 3,
+      body: true,
+      run: (r) => {
+        const c = claimsOf(r);
+        parseQuery(r.query, []);
+        parseBodyObject(r.body, [], 'no body');
+        return mutations.mute(c, parseMute({ lessonId: r.params[0], roomId: r.params[1], nodeId: r.params[2], muted })).then(ok('MuteResult'));
+      },
+    });
+  }
+  handle({
+    method: 'post',
+    pattern: '/v1/lessons/:lessonId/students/:uid/sign-in',
+    name: 'sign_in',
+    params: 2,
+    body: true,
+    run: (r) => {
+      const c = claimsOf(r);
+      parseQuery(r.query, []);
+      parseBodyObject(r.body, [], 'no body');
+      return mutations.signIn(c, parseSignIn({ lessonId: r.params[0], uid: r.params[1] })).then(ok('SignInResult'));
+    },
+  });
+  handle({
+    method: 'post',
+    pattern: '/v1/lessons/:lessonId/rooms/:roomId/students/:uid/heartbeat',
+    name: 'heartbeat',
+    params: 3,
+    body: true,
+    run: (r) => {
+      const c = claimsOf(r);
+      parseQuery(r.query, []);
+      parseBodyObject(r.body, [], 'no body');
+      return mutations.heartbeat(c, parseHeartbeat({ lessonId: r.params[0], roomId: r.params[1], uid: r.params[2] })).then(ok('HeartbeatResult'));
+    },
+  });
+
   // uWS answers nothing at all for an unmatched route; this makes it a 404.
   app.any('/*', (res, req) => {
     const t0 = performance.now();
@@ -434,4 +510,22 @@ function parseSignalBody(body: Buffer | null): unknown {
   for (const k of Object.keys(o)) if (k !== 'data') throw new OrgError('BAD_REQUEST', `unknown body field ${JSON.stringify(k.slice(0, 64))}`);
   if (!('data' in o)) throw new OrgError('BAD_REQUEST', 'body needs "data"');
   return o.data;
+}
+
+/**
+ * Parses an optional JSON object body with only `allowed` fields (an empty body
+ * is `{}`); `shape` describes the expected body in the error message.
+ */
+function parseBodyObject(body: Buffer | null, allowed: readonly string[], shape: string): Record<string, unknown> {
+  if (!body || body.length === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new OrgError('BAD_REQUEST', `body must be JSON: ${shape}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new OrgError('BAD_REQUEST', `body must be a JSON object: ${shape}`);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new OrgError('BAD_REQUEST', `unknown body field ${JSON.stringify(k.slice(0, 64))} (expected ${shape})`);
+  return o;
 }
