@@ -2,7 +2,7 @@
 // shape whatever the encoding, so encodings can be compared with deep equality.
 import * as grpc from '@grpc/grpc-js';
 import { unpack } from 'msgpackr';
-import { HEALTH_SERVICE, READ_SERVICE, SIGNAL_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
+import { HEALTH_SERVICE, MUTATION_SERVICE, READ_SERVICE, SIGNAL_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
 import { decodeProto } from '../../src/api/proto.js';
 
 /** A decoded HTTP response. */
@@ -34,22 +34,23 @@ export async function call(
   return { status: r.status, contentType: ct, body };
 }
 
-/** gRPC clients of the read, signal and health services. */
-export function grpcClients(port: number): { read: any; signals: any; health: any; close(): void } {
-  const Read = grpc.makeGenericClientConstructor(serviceDefinition(READ_SERVICE), 'ReadService');
-  const Signals = grpc.makeGenericClientConstructor(serviceDefinition(SIGNAL_SERVICE), 'SignalService');
-  const Health = grpc.makeGenericClientConstructor(serviceDefinition(HEALTH_SERVICE), 'Health');
-  const read = new Read(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const signals = new Signals(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const health = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+/** gRPC clients of the read, signal, mutation and health services. */
+export function grpcClients(port: number): { read: any; signals: any; mutations: any; health: any; close(): void } {
+  const client = (name: string, short: string): any => {
+    const C = grpc.makeGenericClientConstructor(serviceDefinition(name), short);
+    return new C(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  };
+  const read = client(READ_SERVICE, 'ReadService');
+  const signals = client(SIGNAL_SERVICE, 'SignalService');
+  const mutations = client(MUTATION_SERVICE, 'MutationService');
+  const health = client(HEALTH_SERVICE, 'Health');
   return {
     read,
     signals,
+    mutations,
     health,
     close() {
-      read.close();
-      signals.close();
-      health.close();
+      for (const c of [read, signals, mutations, health]) c.close();
     },
   };
 }
