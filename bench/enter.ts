@@ -10,17 +10,17 @@
 //
 // wrk (apt-get install wrk) is the default when installed: autocannon itself
 // tops out near 80k req/s on one core here, below a warm gateway.
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { TokenVerifier } from '../src/auth/tokens.js';
 import { createRedis } from '../src/store/redis/client.js';
 import { testClusterNodes, TEST_REDIS_URL, uniquePrefix } from '../test/support/env.js';
 import { compileTestLesson, dropLesson, loadTopology } from '../test/support/lesson.js';
-import { hasTaskset as tasksetWorks, spawnGateway, stopGateway } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +34,7 @@ const { values } = parseArgs({
 });
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
+const root = fileURLToPath(new URL('..', import.meta.url));
 const hasWrk = (() => {
   try {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
@@ -43,12 +44,19 @@ const hasWrk = (() => {
   }
 })();
 const tool = values.tool ?? (hasWrk ? 'wrk' : 'autocannon');
-const hasTaskset = tasksetWorks();
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmno';
 const LESSON = 990001;
 const prefix = uniquePrefix('bench');
-const target: Record<string, string> = values.cluster ? { ORGENGINE_REDIS_CLUSTER_NODES: testClusterNodes().join(',') } : { ORGENGINE_REDIS_URL: TEST_REDIS_URL };
+const target = values.cluster ? { ORGENGINE_REDIS_CLUSTER_NODES: testClusterNodes().join(',') } : { ORGENGINE_REDIS_URL: TEST_REDIS_URL };
 
 interface Result {
   rps: number;
@@ -57,11 +65,29 @@ interface Result {
   errors: number;
 }
 
-function startServer(env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
-  return spawnGateway({ ...target, ORGENGINE_KEY_PREFIX: prefix, ORGENGINE_TOKEN_SECRET: SECRET, ORGENGINE_LOG_LEVEL: 'warn', ...env }, { cpu: hasTaskset ? 0 : undefined });
+async function startServer(env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
+  const args = ['bin/orgengine.js', 'serve', '--port', '0', '--host', '127.0.0.1', '--json'];
+  const [cmd, argv] = hasTaskset ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...target, ORGENGINE_KEY_PREFIX: prefix, ORGENGINE_TOKEN_SECRET: SECRET, ORGENGINE_LOG_LEVEL: 'warn', ...env } });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { httpPort: number }).httpPort);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
+  });
+  return { port, child };
 }
 
-const stopServer = stopGateway;
+async function stopServer(child: ChildProcess): Promise<void> {
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await done;
+}
 
 function wrk(port: number, paths: string[], token: string, seconds: number): Result {
   const lua = join(tmpdir(), `oe-bench-${process.pid}.lua`);
