@@ -13,7 +13,8 @@ import { bindPolicy, putPolicy } from './store/mysql/policies.js';
 import { listRuns } from './store/mysql/preloadRuns.js';
 import { lessonKeys } from './store/redis/keys.js';
 import { pino } from 'pino';
-import { ROLES, TokenVerifier, type Role } from './auth/tokens.js';
+import { TokenVerifier } from './auth/tokens.js';
+import { ROLES, type Role } from './services/caller.js';
 
 import { readHead, readLesson } from './store/redis/lessonReader.js';
 import { acquireCheckSlot, releaseCheckSlot, runCheck } from './preload/check.js';

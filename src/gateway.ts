@@ -1,6 +1,8 @@
-// Wires one edge gateway (one worker): Redis connection, channel subscriber,
-// read service with its local cache, tokens, metrics, HTTP and optionally gRPC,
-// and the drain on close (stop accepting, finish in-flight, disconnect).
+// Wires one edge gateway (one worker): Redis connection, the one lesson channel
+// subscriber connection shared by both local caches, the read service with its
+// entity cache, the signal service with its per-room signal cache, tokens,
+// metrics, HTTP and optionally gRPC, and the drain on close (stop accepting,
+// finish in-flight, release the caches, disconnect).
 import type { Logger } from 'pino';
 import { TokenVerifier } from './auth/tokens.js';
 import { createGrpcServer, type GrpcServer } from './api/grpc/server.js';
@@ -9,8 +11,10 @@ import { nativeUws } from './api/http/uws.js';
 import { requireTokenSecret, type Config } from './config.js';
 import { Metrics } from './metrics.js';
 import { ReadService } from './services/reads.js';
+import { createSignalRuntime, type SignalRuntime } from './services/signals.js';
+import { registerSignalCacheMetrics } from './skiplist/signalMetrics.js';
 import { createRedis, type RedisClient } from './store/redis/client.js';
-import { createChannelSubscriber } from './store/redis/subscriber.js';
+import { createSubscriberClient, LessonChannels } from './store/redis/lessonChannels.js';
 
 /** How to run one gateway. */
 export interface GatewayOptions {
@@ -25,6 +29,8 @@ export interface GatewayOptions {
   defaultMetrics?: boolean;
   /** Use this Redis connection (left open on close) instead of opening one. */
   redis?: RedisClient;
+  /** Appended to the Redis connection names (`orgengine-gw-<tag>`, `orgengine-sub-<tag>`), e.g. the worker index. */
+  connectionTag?: string;
 }
 
 /** A running gateway. */
@@ -33,6 +39,9 @@ export interface Gateway {
   grpcPort: number | null;
   metrics: Metrics;
   reads: ReadService;
+  signals: SignalRuntime;
+  /** The lesson channel subscriptions both caches share (null when neither cache is on). */
+  channels: LessonChannels | null;
   /** Drains and disconnects: stop accepting, finish in-flight (up to the grace period), close. */
   close(): Promise<void>;
 }
@@ -44,11 +53,17 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const api = config.api;
   const log = opts.log;
   const ownRedis = !opts.redis;
-  const redis = opts.redis ?? createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: 'orgengine-gw' });
+  const tag = opts.connectionTag ? `-${opts.connectionTag}` : '';
+  const redis = opts.redis ?? createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-gw${tag}` });
   if (ownRedis) redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis error'));
-  const subscriber = api.cacheTtlMs > 0 ? createChannelSubscriber(config.redis) : null;
-  subscriber?.onReset((reason) => log.warn({ reason }, 'invalidation channel reset: local cache dropped'));
-  const reads = new ReadService(redis, subscriber, {
+  // One subscriber connection per gateway, whichever caches are on.
+  const entityCache = api.cacheTtlMs > 0;
+  const channels =
+    entityCache || config.signals.cache
+      ? new LessonChannels(createSubscriberClient(config.redis, `orgengine-sub${tag}`), config.keyPrefix, (e) => log.warn({ err: e.message }, 'lesson channel subscriber error'))
+      : null;
+  channels?.listen({ onDown: (reason) => log.warn({ reason }, 'lesson channel subscriber lost: local caches distrust what they hold until re-subscribed') });
+  const reads = new ReadService(redis, entityCache ? channels : null, {
     keyPrefix: config.keyPrefix,
     cacheTtlMs: api.cacheTtlMs,
     cacheMaxEntries: api.cacheMaxEntries,
@@ -58,7 +73,9 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     onlineWindowMs: api.onlineWindowMs,
   });
   const tokens = new TokenVerifier({ secret, cacheEntries: api.tokenCacheEntries });
+  const signals = createSignalRuntime({ redis, config, channels: config.signals.cache ? channels : null });
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true, reads: () => reads.stats, cacheSize: () => reads.cacheSize() });
+  if (signals.cache) registerSignalCacheMetrics(signals.cache, metrics.registry);
 
   const pingOk = async (): Promise<boolean> => {
     const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());
@@ -83,6 +100,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
 
   const http = createHttpServer({
     reads,
+    signals: signals.service,
     tokens,
     metrics,
     log,
@@ -96,12 +114,14 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   try {
     httpPort = await http.listen(opts.port, opts.host);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, tokens, metrics, log, api, ready: pingOk });
+      grpc = createGrpcServer({ reads, signals: signals.service, tokens, metrics, log, api, ready: pingOk });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
     http.stopAccepting();
-    await subscriber?.close();
+    signals.close();
+    reads.close();
+    await channels?.close();
     if (ownRedis) redis.disconnect();
     throw e;
   }
@@ -112,6 +132,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     grpcPort,
     metrics,
     reads,
+    signals,
+    channels,
     close() {
       closing ??= (async () => {
         http.stopAccepting();
@@ -119,7 +141,9 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         await grpc?.shutdown(api.shutdownGraceMs);
         while (http.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         if (http.inFlight() > 0) log.warn({ inFlight: http.inFlight() }, 'shutdown grace period over with requests in flight');
-        await subscriber?.close();
+        signals.close();
+        reads.close();
+        await channels?.close();
         if (ownRedis) await redis.quit().catch(() => redis.disconnect());
       })();
       return closing;

@@ -4,9 +4,7 @@ import type { Pool } from 'mysql2/promise';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { createMysqlPool } from './store/mysql/pool.js';
-import { createSignalRuntime, type SignalRuntime } from './services/signals.js';
 import { createRedis, type RedisClient } from './store/redis/client.js';
-import { createSubscriberClient } from './store/redis/lessonChannels.js';
 
 /** Open connections and the logger. */
 export interface App {
@@ -32,18 +30,4 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       await Promise.allSettled([pool.end(), redis.quit()]);
     },
   };
-}
-
-/**
- * The signal service with the local cache as configured; with the cache on it
- * opens one more connection for the lessons' shard channels. Close it before the app.
- */
-export function createSignals(app: App): SignalRuntime {
-  const { config, log, redis } = app;
-  return createSignalRuntime({
-    redis,
-    config,
-    subscriberClient: config.signals.cache ? createSubscriberClient(config.redis) : null,
-    onError: (e) => log.warn({ err: e.message }, 'signal subscriber error'),
-  });
 }

@@ -36,6 +36,7 @@ process.on('message', (m: WorkerMessage) => {
       grpcPort: init.grpcPort,
       log,
       defaultMetrics: true,
+      connectionTag: `w${init.index}`,
       // Any worker may get the scrape; the primary merges every worker's metrics.
       metricsText: () =>
         new Promise((resolve, reject) => {

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Topology } from '../src/model/topology.js';
 import { ReadService } from '../src/services/reads.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
+import { formatChannelMessage } from '../src/store/redis/channel.js';
 import { lessonKeys } from '../src/store/redis/keys.js';
-import { createChannelSubscriber, type ChannelSubscriber } from '../src/store/redis/subscriber.js';
+import { createSubscriberClient, LessonChannels } from '../src/store/redis/lessonChannels.js';
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js';
 import { compileTestLesson, dropLesson, loadTopology } from './support/lesson.js';
 
@@ -16,7 +17,7 @@ describe('read service cache', () => {
   const prefix = uniquePrefix('reads');
   const subName = `oe-test-sub-${prefix.replace(/[^a-z0-9]/gi, '')}`;
   let redis: RedisClient;
-  let sub: ChannelSubscriber;
+  let sub: LessonChannels;
   let reads: ReadService;
   let topo: Topology;
   let enterCalls = 0;
@@ -33,7 +34,7 @@ describe('read service cache', () => {
       if (gate) await gate;
       return orig(...a);
     }) as typeof orig;
-    sub = createChannelSubscriber({ mode: 'single', url: TEST_REDIS_URL }, subName);
+    sub = new LessonChannels(createSubscriberClient({ mode: 'single', url: TEST_REDIS_URL }, subName), prefix);
     reads = new ReadService(redis, sub, {
       keyPrefix: prefix,
       cacheTtlMs: 60_000,
@@ -75,11 +76,10 @@ describe('read service cache', () => {
 
   it('does not store a load that an invalidation overtook', async () => {
     const uid = topo.positions[2]!.uid;
-    const lk = lessonKeys(prefix, LESSON);
     let open!: () => void;
     gate = new Promise<void>((r) => (open = r));
     const pending = reads.enter(LESSON, uid, '');
-    reads.onMessage(lk.channel, `state:${uid}`);
+    reads.onMessage(LESSON, { kind: 'state', uid });
     open();
     gate = null;
     await pending;
@@ -88,6 +88,31 @@ describe('read service cache', () => {
     expect(enterCalls - before).toBe(1);
     await reads.enter(LESSON, uid, '');
     expect(enterCalls - before).toBe(1);
+  });
+
+  it('keeps its entries through signal messages, which arrive several times a second per hot room', async () => {
+    const uid = topo.positions[4]!.uid;
+    const other = topo.positions[5]!.uid;
+    const lk = lessonKeys(prefix, LESSON);
+    await reads.enter(LESSON, uid, '');
+    const before = enterCalls;
+    await reads.enter(LESSON, uid, '');
+    expect(enterCalls).toBe(before);
+    const states = reads.stats.invalidations.state;
+    for (let seq = 1; seq <= 20; seq++) await redis.spublish(lk.channel, formatChannelMessage({ kind: 'signal', roomId: 'main', seq }));
+    // A per-student message for someone else, sent last: once it is applied, so were the signals before it.
+    await redis.spublish(lk.channel, formatChannelMessage({ kind: 'state', uid: other }));
+    for (let i = 0; i < 200 && reads.stats.invalidations.state === states; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(reads.stats.invalidations.state).toBe(states + 1);
+    await reads.enter(LESSON, uid, '');
+    expect(enterCalls).toBe(before);
+    // The same messages as anything unknown would have dropped the lesson.
+    await redis.spublish(lk.channel, 'signal-ish:main:1');
+    for (let i = 0; i < 200 && enterCalls === before; i++) {
+      await reads.enter(LESSON, uid, '');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(enterCalls).toBe(before + 1);
   });
 
   it('drops everything cached when the subscriber connection is lost, then caches again', async () => {

@@ -5,18 +5,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { OrgError } from '../errors.js';
+import { ROLES, type Caller } from '../services/caller.js';
 
-/** Who a token speaks for. */
-export const ROLES = ['student', 'teacher', 'tutor', 'service'] as const;
-/** One of ROLES. */
-export type Role = (typeof ROLES)[number];
-
-/** What a token asserts. */
-export interface Claims {
-  uid: number;
-  role: Role;
-  /** The one lesson the token may read, or '*' (service tokens only). */
-  lesson: number | '*';
+/** What a token asserts: the caller it speaks for (handed to the services as is) and its expiry. */
+export interface Claims extends Caller {
   /** Expiry, epoch seconds. */
   exp: number;
 }

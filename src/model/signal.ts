@@ -1,6 +1,7 @@
 // A courseware signal (page turn, quiz start, ...) as stored and served, and
-// the text forms it takes in Redis: the zset member and the channel message.
-// Pure: no I/O.
+// its text form in Redis (the zset member). Its channel message,
+// `signal:<roomId>:<seq>`, belongs to the one channel grammar in
+// store/redis/channel.ts. Pure: no I/O.
 
 /** One signal of a room. Sequence numbers start at 1 and have no gaps within a room. */
 export interface Signal {
@@ -37,28 +38,4 @@ export function decodeSignalMember(member: string): Signal | null {
 /** The zset member of a signal; the same text publish_signal.lua builds. */
 export function encodeSignalMember(s: Signal): string {
   return `${s.seq}:${s.at}:${s.by}:${s.data}`;
-}
-
-/** What a message on a lesson's shard channel announces. */
-export type LessonChannelEvent =
-  | { kind: 'signal'; roomId: string; seq: number }
-  | { kind: 'version'; version: number }
-  | { kind: 'other'; message: string };
-
-/**
- * Parses a lesson channel message: `signal:<roomId>:<seq>` (publish_signal.lua),
- * `version:<v>` (switch_version.lua); anything else is 'other' so that new
- * message kinds from other scripts pass through harmlessly.
- */
-export function parseLessonChannelMessage(message: string): LessonChannelEvent {
-  if (message.startsWith('signal:')) {
-    const i = message.lastIndexOf(':');
-    const seq = Number(message.slice(i + 1));
-    const roomId = message.slice(7, i);
-    if (i > 7 && Number.isSafeInteger(seq) && seq > 0 && ROOM_ID_PATTERN.test(roomId)) return { kind: 'signal', roomId, seq };
-  } else if (message.startsWith('version:')) {
-    const version = Number(message.slice(8));
-    if (Number.isSafeInteger(version) && version > 0) return { kind: 'version', version };
-  }
-  return { kind: 'other', message };
 }

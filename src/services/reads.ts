@@ -4,16 +4,18 @@
 // moves whenever the lesson's shard channel announces a change, so one message
 // retires every affected entry without a scan; the TTL bounds staleness if a
 // message is ever lost, and a lost subscriber connection retires everything.
+// The channel connection is the gateway's one LessonChannels, shared with the
+// signal cache; signal messages are not entity changes and are ignored here.
 import { ReplyError } from 'ioredis';
 import { OrgError, isOrgError } from '../errors.js';
 import { GenCache, SingleFlight, type CacheStats } from '../localcache/genCache.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
-import { lessonOfChannel, parseChannelMessage, type ChannelMessage } from '../store/redis/channel.js';
+import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { readEnter, readMembersPage, readNodeView, readOnline, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
 import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
 import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/redis/lessonReader.js';
-import type { ChannelSubscriber } from '../store/redis/subscriber.js';
+import type { LessonChannels } from '../store/redis/lessonChannels.js';
 
 /** The lesson as served: the stored record without storage details. */
 export interface LessonInfo {
@@ -143,8 +145,8 @@ export type CacheKind = (typeof CACHE_KINDS)[number];
 export interface ReadStats {
   hits: Record<CacheKind, number>;
   misses: Record<CacheKind, number>;
-  /** Channel messages by kind, and connection resets. */
-  invalidations: Record<ChannelMessage['kind'] | 'reset', number>;
+  /** Channel messages by kind (signal messages are not invalidations), and connection resets. */
+  invalidations: Record<Exclude<ChannelMessage['kind'], 'signal'> | 'reset', number>;
   cache: CacheStats;
 }
 
@@ -155,9 +157,8 @@ interface LessonState {
   gen: number;
   /** Bumped by every per-student state message; a load that saw one in flight is not stored. */
   stateSeq: number;
-  /** The shard channel subscription is confirmed: messages will arrive. */
+  /** The shard channel subscription is confirmed on the current connection: messages will arrive. */
   ready: boolean;
-  subscribing: boolean;
   /** A lesson-level error (not ready / not found) remembered for this generation. */
   error: OrgError | null;
   errorGen: number;
@@ -236,10 +237,11 @@ export class ReadService {
   private readonly now: () => number;
   private readonly opts: ReadServiceOptions;
   readonly stats: ReadStats;
+  private unlisten: (() => void) | null;
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly subscriber: ChannelSubscriber | null,
+    private readonly channels: LessonChannels | null,
     options: ReadServiceOptions,
   ) {
     this.opts = { ...options };
@@ -247,8 +249,8 @@ export class ReadService {
       throw new RangeError(`cacheMaxLessons must be a positive integer, got ${this.opts.cacheMaxLessons}`);
     }
     this.now = options.now ?? Date.now;
-    // Without a subscriber nothing could invalidate entries, so nothing is cached.
-    const ttl = subscriber ? this.opts.cacheTtlMs : 0;
+    // Without a subscription nothing could invalidate entries, so nothing is cached.
+    const ttl = channels ? this.opts.cacheTtlMs : 0;
     this.cache = new GenCache<Cached>({ maxEntries: this.opts.cacheMaxEntries, maxBytes: this.opts.cacheMaxBytes, ttlMs: ttl, now: this.now });
     const zero = () => Object.fromEntries(CACHE_KINDS.map((k) => [k, 0])) as Record<CacheKind, number>;
     this.stats = {
@@ -257,8 +259,23 @@ export class ReadService {
       invalidations: { version: 0, state: 0, node: 0, mute: 0, room: 0, lesson: 0, reset: 0 },
       cache: this.cache.stats,
     };
-    subscriber?.onMessage((channel, message) => this.onMessage(channel, message));
-    subscriber?.onReset(() => this.onReset());
+    this.unlisten =
+      channels?.listen({
+        onMessage: (lessonId, m) => this.onMessage(lessonId, m),
+        onSubscribed: (lessonId) => {
+          const st = this.lessons.get(lessonId);
+          if (st) st.ready = true;
+        },
+        onDown: () => this.onReset(),
+      }) ?? null;
+  }
+
+  /** Stops listening and releases every lesson's subscription (the connection belongs to the caller). */
+  close(): void {
+    this.unlisten?.();
+    this.unlisten = null;
+    for (const id of this.lessons.keys()) this.channels?.remove(id);
+    this.lessons.clear();
   }
 
   /** Entries and estimated bytes held, and lessons tracked. */
@@ -268,13 +285,12 @@ export class ReadService {
 
   // ---- invalidation ----
 
-  /** Applies one channel message (exposed for the subscriber wiring and tests). */
-  onMessage(channel: string, raw: string): void {
-    const lessonId = lessonOfChannel(channel);
-    if (lessonId === null) return;
+  /** Applies one channel message (exposed for tests). */
+  onMessage(lessonId: number, m: ChannelMessage): void {
+    // A room's signal log moved: nothing the entity cache holds changed.
+    if (m.kind === 'signal') return;
     const st = this.lessons.get(lessonId);
     if (!st) return;
-    const m = parseChannelMessage(raw);
     this.stats.invalidations[m.kind]++;
     if (m.kind === 'state') {
       st.stateSeq++;
@@ -284,13 +300,12 @@ export class ReadService {
     }
   }
 
-  /** The subscriber lost its connection: nothing cached can be trusted, every lesson re-subscribes. */
+  /** The subscriber lost its connection: nothing cached can be trusted until each lesson is confirmed again. */
   private onReset(): void {
     this.stats.invalidations.reset++;
     for (const st of this.lessons.values()) {
       st.gen = nextGen();
       st.ready = false;
-      st.subscribing = false;
     }
   }
 
@@ -302,31 +317,20 @@ export class ReadService {
       this.lessons.delete(lessonId);
       this.lessons.set(lessonId, st);
     } else {
-      st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, subscribing: false, error: null, errorGen: 0, errorAt: 0 };
+      st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, error: null, errorGen: 0, errorAt: 0 };
       this.lessons.set(lessonId, st);
+      if (this.channels) {
+        this.channels.add(lessonId);
+        // Already confirmed when another consumer (the signal cache) holds the lesson.
+        st.ready = this.channels.isSubscribed(lessonId);
+      }
       if (this.lessons.size > this.opts.cacheMaxLessons) {
         const oldest = this.lessons.values().next().value as LessonState;
         this.lessons.delete(oldest.lessonId);
-        this.subscriber?.unsubscribe(oldest.lk.channel).catch(() => undefined);
+        this.channels?.remove(oldest.lessonId);
       }
     }
-    if (!st.ready && !st.subscribing && this.subscriber) this.subscribe(st);
     return st;
-  }
-
-  private subscribe(st: LessonState): void {
-    st.subscribing = true;
-    const gen = st.gen;
-    this.subscriber!.subscribe(st.lk.channel).then(
-      () => {
-        // A reset while subscribing means the confirmation may predate the new connection.
-        if (st.gen === gen && st.subscribing) st.ready = true;
-        st.subscribing = false;
-      },
-      () => {
-        st.subscribing = false;
-      },
-    );
   }
 
   /** Runs `load` once per key at a time; stores its result only if nothing was invalidated meanwhile. */

@@ -3,20 +3,22 @@
 // Reads go through the gateway's local per-room cache when it is on (Redis
 // sees O(signals) requests, not O(reads)); off, each read is one Redis round
 // trip through the same script, which is what the benchmark compares against.
+// The cache learns about new signals from the gateway's one LessonChannels
+// connection, which it shares with the entity cache of the read service.
 import type { Config } from '../config.js';
 import { isOrgError, OrgError } from '../errors.js';
 import { ROOM_ID_PATTERN, type Signal } from '../model/signal.js';
 import { SignalCache, type SignalPage } from '../skiplist/signalCache.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
-import { LessonChannelSubscriber } from '../store/redis/lessonChannels.js';
+import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { publishSignal, readSignalTail } from '../store/redis/signalStore.js';
-import { authorizeLesson, requireRole, type Caller, type CallerRole } from './caller.js';
+import { assertLessonScope, assertRole, type Caller, type Role } from './caller.js';
 
 export type { SignalPage } from '../skiplist/signalCache.js';
 
 /** Roles allowed to publish signals. */
-export const PUBLISHER_ROLES: readonly CallerRole[] = ['teacher', 'tutor', 'service'];
+export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 
 /** What the signal service needs. */
 export interface SignalServiceDeps {
@@ -81,9 +83,9 @@ export class SignalService {
 
   /** Appends a signal to a room (teacher, tutor or service only); returns it with its seq. */
   async publish(caller: Caller, lessonId: number, roomId: string, payload: unknown): Promise<Signal> {
-    requireRole(caller, PUBLISHER_ROLES, 'publish signals');
+    assertRole(caller, PUBLISHER_ROLES, 'publish signals');
     checkLessonId(lessonId);
-    authorizeLesson(caller, lessonId);
+    assertLessonScope(caller, lessonId);
     checkRoomId(roomId);
     if (typeof payload !== 'string' || payload.length === 0) throw new OrgError('BAD_REQUEST', 'signal payload must be a non-empty string');
     // A lone surrogate has no UTF-8 form; Redis would store U+FFFD instead of what was sent.
@@ -110,19 +112,22 @@ export class SignalService {
   /**
    * Signals of a room with seq > after, at most limit (any role of the lesson).
    * `after` and `limit` are taken raw (query strings or numbers) and validated here.
+   * A cache hit answers synchronously; every failure, bad input included, is a rejected promise.
    */
-  async read(caller: Caller, lessonId: number, roomId: string, after?: unknown, limit?: unknown): Promise<SignalPage> {
-    checkLessonId(lessonId);
-    authorizeLesson(caller, lessonId);
-    checkRoomId(roomId);
-    const a = parseAfter(after);
-    const n = parseLimit(limit, this.config.signals.maxReadLimit);
+  read(caller: Caller, lessonId: number, roomId: string, after?: unknown, limit?: unknown): SignalPage | Promise<SignalPage> {
+    let a: number;
+    let n: number;
     try {
-      if (this.cache) return await this.cache.read(lessonId, roomId, a, n);
-      return await this.readDirect(lessonId, roomId, a, n);
+      checkLessonId(lessonId);
+      assertLessonScope(caller, lessonId);
+      checkRoomId(roomId);
+      a = parseAfter(after);
+      n = parseLimit(limit, this.config.signals.maxReadLimit);
     } catch (e) {
-      throw backendError(e);
+      return Promise.reject(e);
     }
+    const r = this.cache ? this.cache.read(lessonId, roomId, a, n) : this.readDirect(lessonId, roomId, a, n);
+    return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(backendError(e))) : r;
   }
 
   // The cache-off path: the same script and the same page semantics, every time.
@@ -134,38 +139,36 @@ export class SignalService {
   }
 }
 
-/** Everything signals need at run time: the service, its cache and the channel subscription feeding it. */
+/** Everything signals need at run time: the service and its cache, fed by the shared lesson channels. */
 export interface SignalRuntime {
   service: SignalService;
   cache: SignalCache | null;
-  subscriber: LessonChannelSubscriber | null;
-  /** Drops the subscription and closes the subscriber connection. */
-  close(): Promise<void>;
+  /** Stops listening and releases the cache's lesson subscriptions (the channel connection belongs to the caller). */
+  close(): void;
 }
 
 /** Options of createSignalRuntime. */
 export interface SignalRuntimeDeps {
   redis: RedisClient;
   config: Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals' | 'writeBehind'>;
-  /** A connection for SSUBSCRIBE only (see lessonChannels.ts); required when the cache is on. */
-  subscriberClient: RedisClient | null;
+  /** The gateway's lesson channel subscriptions; required when the cache is on. */
+  channels: LessonChannels | null;
   now?: () => number;
-  onError?: (e: Error) => void;
 }
 
 /**
  * Builds the service with the cache configured in `config.signals`: the cache
  * fetches tails with read_signals.lua and learns about new signals from the
- * lesson channels of the lessons it holds (subscribed while it holds any room).
+ * channels of the lessons it holds (subscribed while it holds any of their rooms).
  */
 export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
-  const { redis, config } = deps;
+  const { redis, config, channels } = deps;
   const sc = config.signals;
   if (!sc.cache) {
-    return { service: new SignalService({ redis, config, cache: null, now: deps.now }), cache: null, subscriber: null, close: async () => undefined };
+    return { service: new SignalService({ redis, config, cache: null, now: deps.now }), cache: null, close: () => undefined };
   }
-  if (!deps.subscriberClient) throw new Error('createSignalRuntime: the signal cache needs a subscriber connection');
-  let subscriber: LessonChannelSubscriber | null = null;
+  if (!channels) throw new Error('createSignalRuntime: the signal cache needs the lesson channels');
+  let closed = false;
   const cache = new SignalCache({
     fetchTail: (lessonId, roomId, after, limit) => readSignalTail(redis, lessonKeys(config.keyPrefix, lessonId), roomId, after, limit),
     buckets: sc.cacheBuckets,
@@ -175,24 +178,29 @@ export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
     retain: sc.retain,
     maxPayloadBytes: sc.maxPayloadBytes,
     now: deps.now,
-    onLessonCached: (lessonId) => subscriber?.add(lessonId),
-    onLessonDropped: (lessonId) => subscriber?.remove(lessonId),
-  });
-  subscriber = new LessonChannelSubscriber(
-    deps.subscriberClient,
-    config.keyPrefix,
-    {
-      onSignal: (lessonId, roomId, seq) => cache.notify(lessonId, roomId, seq),
-      onVersion: (lessonId) => cache.invalidateLesson(lessonId),
-      onResync: () => cache.invalidateAll(),
+    onLessonCached: (lessonId) => {
+      if (!closed) channels.add(lessonId);
     },
-    deps.onError,
-  );
-  const sub = subscriber;
+    onLessonDropped: (lessonId) => {
+      if (!closed) channels.remove(lessonId);
+    },
+  });
+  const unlisten = channels.listen({
+    onMessage: (lessonId, m) => {
+      if (m.kind === 'signal') cache.notify(lessonId, m.roomId, m.seq);
+      // A new version may have dropped rooms; `lesson` means anything may have changed.
+      else if (m.kind === 'version' || m.kind === 'lesson') cache.invalidateLesson(lessonId);
+    },
+    onResync: () => cache.invalidateAll(),
+  });
   return {
     service: new SignalService({ redis, config, cache, now: deps.now }),
     cache,
-    subscriber: sub,
-    close: () => sub.close(),
+    close() {
+      if (closed) return;
+      closed = true;
+      unlisten();
+      for (const lessonId of cache.cachedLessons()) channels.remove(lessonId);
+    },
   };
 }

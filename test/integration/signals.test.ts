@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisTarget, SignalConfig } from '../../src/config.js';
 import { lessonKeys } from '../../src/store/redis/keys.js';
 import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
-import { createSubscriberClient, LessonChannelSubscriber } from '../../src/store/redis/lessonChannels.js';
+import { createSubscriberClient, LessonChannels } from '../../src/store/redis/lessonChannels.js';
 import { publishSignal } from '../../src/store/redis/signalStore.js';
 import type { Caller } from '../../src/services/caller.js';
 import { createSignalRuntime, SignalService, type SignalRuntime } from '../../src/services/signals.js';
@@ -61,22 +61,28 @@ describe.each(targets)('signals on %s', (_name, target) => {
   let redis: RedisClient;
   let rooms: string[];
   let tutorRoom: string;
-  const runtimes: SignalRuntime[] = [];
-  const teacher: Caller = { uid: 1, role: 'teacher', lessons: [lessonA, lessonB] };
-  const student: Caller = { uid: 500, role: 'student', lessons: [lessonA] };
-  const service: Caller = { uid: 2, role: 'service', lessons: '*' };
+  const gateways: TestGateway[] = [];
+  const teacher: Caller = { uid: 1, role: 'teacher', lesson: lessonA };
+  const student: Caller = { uid: 500, role: 'student', lesson: lessonA };
+  const service: Caller = { uid: 2, role: 'service', lesson: '*' };
 
+  type TestGateway = SignalRuntime & { channels: LessonChannels; subName: string; shutdown(): Promise<void> };
   // A gateway with its own cache and subscriber connection; `now` may be a hand-moved clock.
-  function gateway(over: Partial<SignalConfig> = {}, now?: () => number, subName = `orgengine-sub-${randomUUID()}`): SignalRuntime & { subName: string } {
+  function gateway(over: Partial<SignalConfig> = {}, now?: () => number, subName = `orgengine-sub-${randomUUID()}`): TestGateway {
     const signals = { ...SIGNALS, ...over };
-    const rt = createSignalRuntime({
-      redis,
-      config: { keyPrefix: prefix, ttlSeconds: 600, signals, writeBehind: WB },
-      subscriberClient: signals.cache ? createSubscriberClient(target(), subName) : null,
-      now,
-    });
-    runtimes.push(rt);
-    return { ...rt, subName };
+    const channels = new LessonChannels(createSubscriberClient(target(), subName), prefix);
+    const rt = createSignalRuntime({ redis, config: { keyPrefix: prefix, ttlSeconds: 600, signals, writeBehind: WB }, channels, now });
+    const gw: TestGateway = {
+      ...rt,
+      channels,
+      subName,
+      async shutdown() {
+        rt.close();
+        await channels.close();
+      },
+    };
+    gateways.push(gw);
+    return gw;
   }
   // A gateway without cache: publishing through it reaches cached gateways only by notification.
   const direct = (over: Partial<SignalConfig> = {}, writeBehind = WB) =>
@@ -93,7 +99,7 @@ describe.each(targets)('signals on %s', (_name, target) => {
 
   afterAll(async () => {
     if (!redis) return;
-    await Promise.all(runtimes.map((r) => r.close()));
+    await Promise.all(gateways.map((g) => g.shutdown()));
     await dropLessonKeys(redis, prefix, lessonA, rooms);
     await dropLessonKeys(redis, prefix, lessonB, ['main']);
     await redis.quit();
@@ -128,7 +134,8 @@ describe.each(targets)('signals on %s', (_name, target) => {
     const client = createSubscriberClient(target(), `orgengine-sub-${randomUUID()}`);
     const errors: Error[] = [];
     const heard: number[] = [];
-    const sub = new LessonChannelSubscriber(client, prefix, { onSignal: (l, _r, seq) => l === lessonA && heard.push(seq) }, (e) => errors.push(e));
+    const sub = new LessonChannels(client, prefix, (e) => errors.push(e));
+    sub.listen({ onMessage: (l, m) => l === lessonA && m.kind === 'signal' && heard.push(m.seq) });
     const added = new Promise<void>((resolve) =>
       client.once('connect', () => {
         sub.add(lessonA);
@@ -215,7 +222,7 @@ describe.each(targets)('signals on %s', (_name, target) => {
     // only way new signals arrive (the staleness bound is a minute).
     for (const gw of gws) {
       await gw.service.read(student, lessonA, 'main', 0, 1);
-      await gw.subscriber!.settled();
+      await gw.channels.settled();
     }
     const base = (await gws[0]!.service.read(student, lessonA, 'main', 0, 0)).lastSeq;
     const readers = Array.from({ length: READERS }, async (_, i) => {
@@ -257,7 +264,7 @@ describe.each(targets)('signals on %s', (_name, target) => {
     const room = tutorRoom;
     const before = (await gw.service.read(student, lessonA, room, 0, 100)).lastSeq;
     // The subscription is gone: nothing will tell this gateway about the next signal.
-    await gw.close();
+    await gw.shutdown();
     const { seq } = await direct().publish(teacher, lessonA, room, 'missed');
     t += 1000;
     const stale = await gw.service.read(student, lessonA, room, before, 100);
@@ -271,7 +278,7 @@ describe.each(targets)('signals on %s', (_name, target) => {
     const t = 9_000_000; // frozen: only the resync can trigger a fetch
     const gw = gateway({ maxStalenessMs: 1000 }, () => t);
     await gw.service.read(student, lessonA, 'main', 0, 1);
-    await gw.subscriber!.settled();
+    await gw.channels.settled();
     const fetches = () => gw.cache!.snapshot().total.tailFetches;
     const f0 = fetches();
     await gw.service.read(student, lessonA, 'main', 0, 1);
@@ -298,10 +305,10 @@ describe.each(targets)('signals on %s', (_name, target) => {
     const gw = gateway({ cacheBuckets: 1, cacheRoomsPerBucket: 1 });
     const pub = direct();
     const mainBefore = (await gw.service.read(student, lessonA, 'main', 0, 100)).lastSeq;
-    expect(gw.subscriber!.lessons()).toEqual([lessonA]);
+    expect(gw.channels.lessons()).toEqual([lessonA]);
     await gw.service.read(student, lessonA, tutorRoom, 0, 1); // evicts main; lesson A still held
     expect(gw.cache!.has(lessonA, 'main')).toBe(false);
-    expect(gw.subscriber!.lessons()).toEqual([lessonA]);
+    expect(gw.channels.lessons()).toEqual([lessonA]);
     await pub.publish(teacher, lessonA, 'main', 'while evicted');
     const entries0 = gw.cache!.snapshot().total.entriesFetched;
     const page = await gw.service.read(student, lessonA, 'main', 0, 100);
@@ -311,7 +318,7 @@ describe.each(targets)('signals on %s', (_name, target) => {
     // Rebuilt from the start of the log, not from a tail.
     expect(gw.cache!.snapshot().total.entriesFetched - entries0).toBe(mainBefore + 1);
     await gw.service.read(service, lessonB, 'main', 0, 1); // evicts lesson A's last room
-    expect(gw.subscriber!.lessons()).toEqual([lessonB]);
+    expect(gw.channels.lessons()).toEqual([lessonB]);
     // main, then the tutor room when main came back, then main again.
     expect(gw.cache!.snapshot().total).toMatchObject({ evictions: 3, rooms: 1 });
   });
@@ -324,7 +331,7 @@ describe.each(targets)('signals on %s', (_name, target) => {
     const gw = gateway({ maxStalenessMs: 1000 }, () => t);
     try {
       await gw.service.read(service, lesson, room, 0, 1);
-      await gw.subscriber!.settled();
+      await gw.channels.settled();
       await loadSyntheticLesson(redis, prefix, lesson, { students: 10, tutors: 1, policy: 'three-screen' });
       const err = await until('ROOM_NOT_FOUND after the switch', async () => {
         try {

@@ -2,7 +2,7 @@
 // shape whatever the encoding, so encodings can be compared with deep equality.
 import * as grpc from '@grpc/grpc-js';
 import { unpack } from 'msgpackr';
-import { HEALTH_SERVICE, READ_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
+import { HEALTH_SERVICE, READ_SERVICE, SIGNAL_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
 import { decodeProto } from '../../src/api/proto.js';
 
 /** A decoded HTTP response. */
@@ -34,17 +34,21 @@ export async function call(
   return { status: r.status, contentType: ct, body };
 }
 
-/** A gRPC client of the read service and the health service. */
-export function grpcClients(port: number): { read: any; health: any; close(): void } {
+/** gRPC clients of the read, signal and health services. */
+export function grpcClients(port: number): { read: any; signals: any; health: any; close(): void } {
   const Read = grpc.makeGenericClientConstructor(serviceDefinition(READ_SERVICE), 'ReadService');
+  const Signals = grpc.makeGenericClientConstructor(serviceDefinition(SIGNAL_SERVICE), 'SignalService');
   const Health = grpc.makeGenericClientConstructor(serviceDefinition(HEALTH_SERVICE), 'Health');
   const read = new Read(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const signals = new Signals(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const health = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   return {
     read,
+    signals,
     health,
     close() {
       read.close();
+      signals.close();
       health.close();
     },
   };

@@ -10,15 +10,25 @@ describe('channel messages', () => {
       { kind: 'node', nodeId: 't9.g3' },
       { kind: 'mute', roomId: 't9.in' },
       { kind: 'room', roomId: 'main' },
+      { kind: 'signal', roomId: 't9.in', seq: 42 },
       { kind: 'lesson' },
     ];
     for (const m of all) expect(parseChannelMessage(formatChannelMessage(m))).toEqual(m);
   });
 
   it('reads anything malformed or unknown as "drop the whole lesson"', () => {
-    for (const raw of ['', 'version:', 'version:x', 'state:-1', 'state:01', 'node:a b', 'future:thing', 'nocolon']) {
+    for (const raw of [
+      '', 'version:', 'version:x', 'state:-1', 'state:01', 'node:a b', 'future:thing', 'nocolon',
+      'signal:main', 'signal:main:0', 'signal::4', 'signal:main:x', 'signal:bad room:1', 'signal:main:9007199254740993',
+    ]) {
       expect(parseChannelMessage(raw), raw).toEqual({ kind: 'lesson' });
     }
+  });
+
+  it('parses the signal message publish_signal.lua sends', () => {
+    // The script builds it with Lua's `..`, not with formatChannelMessage.
+    expect(parseChannelMessage('signal:t12.before:7')).toEqual({ kind: 'signal', roomId: 't12.before', seq: 7 });
+    expect(parseChannelMessage('signal:a:b:9')).toEqual({ kind: 'signal', roomId: 'a:b', seq: 9 });
   });
 
   it('finds the lesson of a channel from its hash tag', () => {

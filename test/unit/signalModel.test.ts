@@ -1,8 +1,8 @@
-// The text forms of signals (zset member, channel message), the read
+// The text form of signals (zset member), the read
 // parameter parsing and the signal configuration checks: pure, no I/O.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { decodeSignalMember, encodeSignalMember, parseLessonChannelMessage } from '../../src/model/signal.js';
+import { decodeSignalMember, encodeSignalMember } from '../../src/model/signal.js';
 import { parseAfter, parseLimit } from '../../src/services/signals.js';
 import { roomBytesBound } from '../../src/skiplist/sizing.js';
 
@@ -14,18 +14,6 @@ describe('signal member', () => {
   });
   it('rejects what publish_signal.lua never writes', () => {
     for (const m of ['', 'x', '1:2:3', '0:1:2:d', 'a:1:2:d', '1:x:2:d', '-1:1:2:d']) expect(decodeSignalMember(m)).toBeNull();
-  });
-});
-
-describe('lesson channel message', () => {
-  it('parses signal and version messages', () => {
-    expect(parseLessonChannelMessage('signal:t9.in:42')).toEqual({ kind: 'signal', roomId: 't9.in', seq: 42 });
-    expect(parseLessonChannelMessage('version:3')).toEqual({ kind: 'version', version: 3 });
-  });
-  it('passes other kinds and malformed messages through as other', () => {
-    for (const m of ['state:12', 'node:t1.g2', 'signal:main:0', 'signal::4', 'signal:main:x', 'signal:bad room:1', 'version:-1', 'lesson']) {
-      expect(parseLessonChannelMessage(m).kind).toBe('other');
-    }
   });
 });
 

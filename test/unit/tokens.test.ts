@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { authorizeLesson, authorizeStudent, enterUid, requireService } from '../../src/auth/access.js';
+import { authorizeStudent, enterUid, requireService } from '../../src/auth/access.js';
 import { bearerToken, TokenVerifier } from '../../src/auth/tokens.js';
 import { isOrgError } from '../../src/errors.js';
+import { assertLessonScope, assertRole } from '../../src/services/caller.js';
 
 const secret = 'unit-secret-0123456789-abcdefghijklmn';
 
@@ -58,8 +59,9 @@ describe('access', () => {
   };
 
   it('keeps students to their lesson and their own data', () => {
-    expect(code(() => authorizeLesson(student, 7))).toBe('ok');
-    expect(code(() => authorizeLesson(student, 8))).toBe('FORBIDDEN');
+    expect(code(() => assertLessonScope(student, 7))).toBe('ok');
+    expect(code(() => assertLessonScope(student, 8))).toBe('FORBIDDEN');
+    expect(code(() => assertLessonScope(service, 8))).toBe('ok');
     expect(code(() => authorizeStudent(student, 7, 5))).toBe('ok');
     expect(code(() => authorizeStudent(student, 7, 6))).toBe('FORBIDDEN');
     expect(code(() => authorizeStudent(tutor, 7, 6))).toBe('ok');
@@ -70,5 +72,7 @@ describe('access', () => {
     expect(code(() => enterUid(tutor, 7, null))).toBe('BAD_REQUEST');
     expect(code(() => requireService(tutor))).toBe('FORBIDDEN');
     expect(code(() => requireService(service))).toBe('ok');
+    expect(code(() => assertRole(student, ['teacher', 'tutor', 'service'], 'publish'))).toBe('FORBIDDEN');
+    expect(code(() => assertRole(tutor, ['teacher', 'tutor', 'service'], 'publish'))).toBe('ok');
   });
 });

@@ -1,22 +1,26 @@
-// The gRPC transport: orgengine.v1.ReadService (the same reads as HTTP, for
-// platform services, authenticated by a service token in the `authorization`
-// metadata) and the standard grpc.health.v1.Health service. Messages are
-// (de)serialised with the protobufjs types loaded from proto/, the same ones
-// HTTP uses for application/x-protobuf.
+// The gRPC transport: orgengine.v1.ReadService and orgengine.v1.SignalService
+// (the same reads and signals as HTTP, for platform services, authenticated by
+// a service token in the `authorization` metadata) and the standard
+// grpc.health.v1.Health service. Messages are (de)serialised with the
+// protobufjs types loaded from proto/, the same ones HTTP uses for
+// application/x-protobuf.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { authorizeLesson, enterUid, requireService } from '../../auth/access.js';
+import { enterUid, requireService } from '../../auth/access.js';
 import { bearerToken, type Claims, type TokenVerifier } from '../../auth/tokens.js';
 import type { ApiConfig } from '../../config.js';
 import { OrgError, toOrgError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
+import { assertLessonScope } from '../../services/caller.js';
 import type { ReadService } from '../../services/reads.js';
+import type { SignalService } from '../../services/signals.js';
 import { checkId, parseCursor, parseEntityId, parseLimit, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
 
 /** What the gRPC server needs. */
 export interface GrpcServerDeps {
   reads: ReadService;
+  signals: SignalService;
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;
@@ -34,6 +38,8 @@ export interface GrpcServer {
 
 /** Full name of the read service. */
 export const READ_SERVICE = 'orgengine.v1.ReadService';
+/** Full name of the signal service. */
+export const SIGNAL_SERVICE = 'orgengine.v1.SignalService';
 /** Full name of the health service. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
@@ -67,9 +73,9 @@ const SERVING = 1;
 const NOT_SERVING = 2;
 const SERVICE_UNKNOWN = 3;
 
-/** Builds the gRPC server with the read and health services. */
+/** Builds the gRPC server with the read, signal and health services. */
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
-  const { reads, tokens, metrics, log, api } = deps;
+  const { reads, signals, tokens, metrics, log, api } = deps;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   let inFlight = 0;
   let shuttingDown = false;
@@ -124,7 +130,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
 
   const lessonOf = (req: Req, c: Claims): number => {
     const lessonId = checkId('lessonId', req.lessonId);
-    authorizeLesson(c, lessonId);
+    assertLessonScope(c, lessonId);
     return lessonId;
   };
 
@@ -153,8 +159,16 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     }),
   });
 
+  server.addService(serviceDefinition(SIGNAL_SERVICE), {
+    // after/limit are validated by the service like HTTP's query text (negative, huge, over the maximum: 400).
+    ReadSignals: unary('ReadSignals', (req, c) => signals.read(c, checkId('lessonId', req.lessonId), req.roomId as string, req.after, req.limit ?? undefined)),
+    PublishSignal: unary('PublishSignal', (req, c) =>
+      signals.publish(c, checkId('lessonId', req.lessonId), req.roomId as string, req.data).then((s) => ({ seq: s.seq, at: s.at })),
+    ),
+  });
+
   // ---- grpc.health.v1 ----
-  const known = new Set(['', READ_SERVICE]);
+  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE]);
   const watchers = new Set<grpc.ServerWritableStream<Req, object>>();
   const status = async (): Promise<number> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
   server.addService(serviceDefinition(HEALTH_SERVICE), {

@@ -1,16 +1,18 @@
 // The HTTP transport on uWebSockets.js: decode and validate, authenticate and
-// authorise, call the read service, encode. One helper (`handle`) holds the uWS
+// authorise, call the read or signal service, encode. One helper (`handle`) holds the uWS
 // discipline for every route: onAborted first, copy what is needed from `req`
 // before anything asynchronous, write inside res.cork, and answer every error
 // through ERROR_TABLE. Warm reads complete synchronously inside the handler.
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { authorizeLesson, authorizeStudent, enterUid } from '../../auth/access.js';
+import { authorizeStudent, enterUid } from '../../auth/access.js';
 import { bearerToken, type Claims, type TokenVerifier } from '../../auth/tokens.js';
 import type { ApiConfig } from '../../config.js';
 import { ERROR_TABLE, OrgError, toOrgError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
+import { assertLessonScope } from '../../services/caller.js';
 import type { ReadService } from '../../services/reads.js';
+import type { SignalService } from '../../services/signals.js';
 import { CONTENT_TYPES, encode, encodeError, negotiate, type Format } from '../encoding.js';
 import { parseCursor, parseEntityId, parseFlag, parseId, parseLimit, parsePartition, parseQuery } from '../params.js';
 import { nativeUws } from './uws.js';
@@ -18,6 +20,7 @@ import { nativeUws } from './uws.js';
 /** What the HTTP server needs. */
 export interface HttpServerDeps {
   reads: ReadService;
+  signals: SignalService;
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;
@@ -62,6 +65,7 @@ interface Route {
 
 const STATUS_LINE: Record<number, string> = {
   200: '200 OK',
+  201: '201 Created',
   400: '400 Bad Request',
   401: '401 Unauthorized',
   403: '403 Forbidden',
@@ -81,7 +85,7 @@ const ok = (proto: string) => (value: object): Reply => ({ status: 200, proto: `
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const uWS = nativeUws();
   const app: TemplatedApp = uWS.App();
-  const { reads, tokens, metrics, log, api } = deps;
+  const { reads, signals, tokens, metrics, log, api } = deps;
   let listenSocket: us_listen_socket | null = null;
   let draining = false;
   let inFlight = 0;
@@ -225,7 +229,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const lessonScope = (r: Req): number => {
     const c = claimsOf(r);
     const lessonId = parseId('lessonId', r.params[0]);
-    authorizeLesson(c, lessonId);
+    assertLessonScope(c, lessonId);
     return lessonId;
   };
   handle({
@@ -336,6 +340,36 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     },
   });
 
+  // ---- signals ----
+  // Any role of the lesson reads; the service checks room, after and limit (raw
+  // query text) and that only teachers, tutors and services publish.
+  handle({
+    method: 'get',
+    pattern: '/v1/lessons/:lessonId/rooms/:roomId/signals',
+    name: 'signals',
+    params: 2,
+    run: (r) => {
+      const c = claimsOf(r);
+      const lessonId = parseId('lessonId', r.params[0]);
+      const q = parseQuery(r.query, ['after', 'limit']);
+      return then(signals.read(c, lessonId, r.params[1]!, q.after, q.limit), ok('SignalPage'));
+    },
+  });
+  handle({
+    method: 'post',
+    pattern: '/v1/lessons/:lessonId/rooms/:roomId/signals',
+    name: 'publish_signal',
+    params: 2,
+    body: true,
+    run: (r) => {
+      const c = claimsOf(r);
+      const lessonId = parseId('lessonId', r.params[0]);
+      parseQuery(r.query, []);
+      const data = parseSignalBody(r.body);
+      return signals.publish(c, lessonId, r.params[1]!, data).then((s) => ({ status: 201, proto: 'orgengine.v1.PublishedSignal', value: { seq: s.seq, at: s.at } }));
+    },
+  });
+
   // uWS answers nothing at all for an unmatched route; this makes it a 404.
   app.any('/*', (res, req) => {
     const t0 = performance.now();
@@ -384,4 +418,20 @@ function parseEnterBody(body: Buffer | null): { room: string | undefined; uid: n
   if (o.room !== undefined && typeof o.room !== 'string') throw new OrgError('BAD_REQUEST', 'room must be a string');
   if (o.uid !== undefined && (typeof o.uid !== 'number' || !Number.isSafeInteger(o.uid) || o.uid < 1)) throw new OrgError('BAD_REQUEST', 'uid must be a positive integer');
   return { room: o.room as string | undefined, uid: (o.uid as number | undefined) ?? null };
+}
+
+/** Parses POST /signals' JSON body: {"data": string} (the service checks the string itself). */
+function parseSignalBody(body: Buffer | null): unknown {
+  if (!body || body.length === 0) throw new OrgError('BAD_REQUEST', 'body must be JSON: {"data": string}');
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new OrgError('BAD_REQUEST', 'body must be JSON: {"data": string}');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new OrgError('BAD_REQUEST', 'body must be a JSON object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'data') throw new OrgError('BAD_REQUEST', `unknown body field ${JSON.stringify(k.slice(0, 64))}`);
+  if (!('data' in o)) throw new OrgError('BAD_REQUEST', 'body needs "data"');
+  return o.data;
 }

@@ -8,10 +8,14 @@
 //                    including a parent whose childIds changed)
 //   mute:<roomId>    the set of muted org nodes of a room changed
 //   room:<roomId>    a room's record changed
+//   signal:<roomId>:<seq>  a room's signal log reached <seq> (publish_signal.lua); not an
+//                    entity change: the entity cache ignores it, the signal cache fetches the tail
 //   lesson           anything else lesson-wide: drop everything cached for the lesson
 //
 // In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a
-// message it cannot parse as `lesson` (drop everything), so adding a kind later is safe.
+// message it cannot parse as `lesson` (drop everything), so adding a kind later is safe;
+// a kind sent often (like `signal`, ~5/s per hot room) must be added here first, or
+// every one of them would drop the lesson's entity cache.
 
 /** One parsed channel message. */
 export type ChannelMessage =
@@ -20,6 +24,7 @@ export type ChannelMessage =
   | { kind: 'node'; nodeId: string }
   | { kind: 'mute'; roomId: string }
   | { kind: 'room'; roomId: string }
+  | { kind: 'signal'; roomId: string; seq: number }
   | { kind: 'lesson' };
 
 /** Ids carried in messages: the same alphabet as room and node ids. */
@@ -39,6 +44,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `mute:${m.roomId}`;
     case 'room':
       return `room:${m.roomId}`;
+    case 'signal':
+      return `signal:${m.roomId}:${m.seq}`;
     case 'lesson':
       return 'lesson';
   }
@@ -61,6 +68,13 @@ export function parseChannelMessage(raw: string): ChannelMessage {
       return ID_RE.test(arg) ? { kind: 'mute', roomId: arg } : { kind: 'lesson' };
     case 'room':
       return ID_RE.test(arg) ? { kind: 'room', roomId: arg } : { kind: 'lesson' };
+    case 'signal': {
+      // The seq is after the last colon; room ids never contain one, but the id alphabet allows it.
+      const j = arg.lastIndexOf(':');
+      const roomId = arg.slice(0, j);
+      const seq = arg.slice(j + 1);
+      return j > 0 && ID_RE.test(roomId) && INT_RE.test(seq) && Number.isSafeInteger(Number(seq)) ? { kind: 'signal', roomId, seq: Number(seq) } : { kind: 'lesson' };
+    }
     default:
       return { kind: 'lesson' };
   }

@@ -1,5 +1,8 @@
-// Listening to lessons' shard channels (SSUBSCRIBE), where the mutation and
-// publish scripts announce changes: `signal:<roomId>:<seq>`, `version:<v>`.
+// The gateway's one connection listening to lessons' shard channels
+// (SSUBSCRIBE), where the mutation, preload and publish scripts announce
+// changes in the grammar of channel.ts. Several consumers share it (the entity
+// cache of the read service, the signal cache): each holds lessons by
+// reference and hears every parsed message of the lessons subscribed.
 //
 // On a Redis Cluster the subscriber must be a Cluster client created with
 // `shardedSubscribers: true` (ioredis >= 5.8): it keeps one subscriber
@@ -12,26 +15,30 @@
 // writes (S)SUBSCRIBE during the handshake, the reply switches the connection
 // to subscriber mode, its own INFO ready check is then refused, and the
 // connection is dropped with the subscription lost (redis/ioredis#2037; seen
-// here under load). Every wanted channel is subscribed again after each
-// (re)connection and retried after a failure, and settled() waits for Redis's
-// confirmation rather than sending anything.
+// under load). Every wanted channel is subscribed again after each
+// (re)connection and retried after a failure; a confirmation counts only for
+// the connection it was sent on, and settled() waits for confirmations rather
+// than sending anything.
 //
 // Pub/sub is at most once: messages sent while a connection is down are gone.
-// Listeners hear onResync() after every reconnection so they can re-check what
-// they hold; consumers still need a staleness bound of their own.
+// Listeners hear onDown() when a connection is lost (drop or distrust what they
+// cached), onSubscribed(lesson) when a lesson's messages flow again, and
+// onResync() after every reconnection; they still need a staleness bound.
 import { Cluster, Redis } from 'ioredis';
 import type { RedisTarget } from '../../config.js';
-import { parseLessonChannelMessage } from '../../model/signal.js';
+import { parseChannelMessage, type ChannelMessage } from './channel.js';
 import type { RedisClient } from './client.js';
 import { lessonKeys } from './keys.js';
 
-/** What a lesson channel subscriber reports. */
+/** What a consumer of lesson channels hears. */
 export interface LessonChannelListener {
-  /** A room's signal log reached `seq`. */
-  onSignal?(lessonId: number, roomId: string, seq: number): void;
-  /** The lesson's readable version switched to `version`. */
-  onVersion?(lessonId: number, version: number): void;
-  /** The subscription was re-established; messages may have been missed meanwhile. */
+  /** A message on the channel of a subscribed lesson (anything unparsable arrives as `lesson`). */
+  onMessage?(lessonId: number, message: ChannelMessage): void;
+  /** Redis confirmed the lesson's subscription on the current connection: its messages arrive from now on. */
+  onSubscribed?(lessonId: number): void;
+  /** A subscriber connection was lost: messages published from now until re-subscription are missed. */
+  onDown?(reason: string): void;
+  /** The connection is back after a loss; every wanted channel is being subscribed again. */
   onResync?(): void;
 }
 
@@ -53,11 +60,14 @@ interface ChannelState {
   confirmed: boolean;
 }
 
-/** Subscribes to lesson channels on demand (reference counted) and dispatches their messages. */
-export class LessonChannelSubscriber {
+/** Subscribes to lesson channels on demand (reference counted) and dispatches their messages to every listener. */
+export class LessonChannels {
   private readonly channels = new Map<string, ChannelState>();
+  private readonly listeners: LessonChannelListener[] = [];
   private readonly cluster: boolean;
   private ready = false;
+  /** Bumped by every connection loss: a confirmation sent on an older connection means nothing. */
+  private epoch = 0;
   private connections = 0;
   private closed = false;
   private retry: NodeJS.Timeout | null = null;
@@ -66,7 +76,6 @@ export class LessonChannelSubscriber {
   constructor(
     private readonly client: RedisClient,
     private readonly keyPrefix: string,
-    private readonly listener: LessonChannelListener,
     private readonly onError: (e: Error) => void = () => undefined,
   ) {
     this.cluster = client instanceof Cluster;
@@ -74,9 +83,25 @@ export class LessonChannelSubscriber {
     // One server: 'ready' follows each connection. Cluster: 'subscribersReady'
     // follows each (re)start of the per-shard subscribers.
     client.on(this.cluster ? 'subscribersReady' : 'ready', this.onReady);
-    for (const ev of this.cluster ? ['-node', '-subscriber'] : ['close']) client.on(ev, this.onDown);
+    if (this.cluster) {
+      // A lost shard subscriber is replaced (-subscriber, +subscriber, subscribersReady).
+      // '-node' is not a loss signal: the client's ordinary node connections emit it
+      // too, and no subscribersReady would follow to end the outage.
+      client.on('-subscriber', () => this.onDown('cluster shard subscriber lost'));
+    } else {
+      client.on('close', () => this.onDown('subscriber connection closed'));
+    }
     client.on('error', (e: Error) => this.onError(e));
     if (!this.cluster && (client as Redis).status === 'ready') this.onReady();
+  }
+
+  /** Adds a consumer; returns a function that removes it. */
+  listen(listener: LessonChannelListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   /** Starts (or shares) the subscription to a lesson's channel. */
@@ -88,7 +113,7 @@ export class LessonChannelSubscriber {
       return;
     }
     this.channels.set(channel, { lessonId, refs: 1, confirmed: false });
-    if (this.ready) this.subscribe(channel);
+    if (this.ready && !this.closed) this.subscribe(channel);
   }
 
   /** Drops one reference to a lesson's channel; unsubscribes with the last. */
@@ -100,6 +125,11 @@ export class LessonChannelSubscriber {
     this.channels.delete(channel);
     this.wake();
     if (this.ready && !this.closed) this.client.sunsubscribe(channel).catch((e: unknown) => this.fail(e));
+  }
+
+  /** Whether the lesson's messages arrive now (subscription confirmed on the current connection). */
+  isSubscribed(lessonId: number): boolean {
+    return this.channels.get(lessonKeys(this.keyPrefix, lessonId).channel)?.confirmed === true;
   }
 
   /** Lessons subscribed (or being subscribed) now. */
@@ -115,19 +145,25 @@ export class LessonChannelSubscriber {
 
   /** Unsubscribes everything and closes the connection. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
     this.channels.clear();
+    this.listeners.length = 0;
     this.wake();
     this.client.off('smessage', this.onMessage);
     await this.client.quit().catch(() => undefined);
   }
 
   private subscribe(channel: string): void {
+    const epoch = this.epoch;
     this.client.ssubscribe(channel).then(
       () => {
         const c = this.channels.get(channel);
-        if (c) c.confirmed = true;
+        // A reply from before a loss proves nothing about the new connection; the next ready re-sends.
+        if (!c || c.confirmed || epoch !== this.epoch || !this.ready) return;
+        c.confirmed = true;
+        for (const l of this.listeners) l.onSubscribed?.(c.lessonId);
         this.wake();
       },
       (e: unknown) => {
@@ -141,7 +177,7 @@ export class LessonChannelSubscriber {
     if (this.closed || this.retry) return;
     this.retry = setTimeout(() => {
       this.retry = null;
-      if (!this.ready) return; // the next ready event subscribes everything
+      if (!this.ready || this.closed) return; // the next ready event subscribes everything
       for (const [ch, c] of this.channels) if (!c.confirmed) this.subscribe(ch);
     }, RETRY_MS);
     this.retry.unref();
@@ -150,16 +186,19 @@ export class LessonChannelSubscriber {
   private readonly onReady = (): void => {
     if (this.closed) return;
     this.ready = true;
-    if (this.connections++ > 0) this.listener.onResync?.();
+    if (this.connections++ > 0) for (const l of this.listeners) l.onResync?.();
     // ioredis resubscribes what it knew; channels whose SSUBSCRIBE never got
     // through it does not know, so every wanted channel is sent again (idempotent).
-    for (const ch of this.channels.keys()) this.subscribe(ch);
+    for (const [ch, c] of this.channels) if (!c.confirmed) this.subscribe(ch);
   };
 
-  private readonly onDown = (): void => {
+  private onDown(reason: string): void {
+    if (this.closed) return;
     this.ready = false;
+    this.epoch++;
     for (const c of this.channels.values()) c.confirmed = false;
-  };
+    for (const l of this.listeners) l.onDown?.(reason);
+  }
 
   private fail(e: unknown): void {
     this.onError(e instanceof Error ? e : new Error(String(e)));
@@ -177,11 +216,10 @@ export class LessonChannelSubscriber {
     for (const fn of w) fn();
   }
 
-  private readonly onMessage = (channel: string, message: string): void => {
+  private readonly onMessage = (channel: string, raw: string): void => {
     const c = this.channels.get(channel);
     if (!c) return;
-    const ev = parseLessonChannelMessage(message);
-    if (ev.kind === 'signal') this.listener.onSignal?.(c.lessonId, ev.roomId, ev.seq);
-    else if (ev.kind === 'version') this.listener.onVersion?.(c.lessonId, ev.version);
+    const m = parseChannelMessage(raw);
+    for (const l of this.listeners) l.onMessage?.(c.lessonId, m);
   };
 }
