@@ -14,8 +14,6 @@
 // can be dropped in through runSignalsBench().
 //
 //   npx tsx bench/signals.ts [--students 10000] [--rate 5] [--phase-seconds 5] [--rounds 2] [--poll-ms 0]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { SignalConfig } from '../src/config.js';
@@ -24,6 +22,7 @@ import { createSubscriberClient, LessonChannels } from '../src/store/redis/lesso
 import type { Caller } from '../src/services/caller.js';
 import { createSignalRuntime, SignalService } from '../src/services/signals.js';
 import { dropLessonKeys, loadSyntheticLesson } from '../test/support/lesson.js';
+import { commandDelta, commandStats, startPrivateRedis } from './support.js';
 
 /** One simulated client's read: signals after `after`; returns the highest seq it now has. */
 export interface BenchReader {
@@ -72,28 +71,6 @@ export interface PhaseResult {
   redisPerRead: number;
   /** The gateway's own count of round trips, when it has one. */
   gatewayRedisRequests: number | null;
-}
-
-async function commandStats(redis: Redis): Promise<Map<string, number>> {
-  const info = await redis.info('commandstats');
-  const m = new Map<string, number>();
-  for (const x of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) m.set(x[1]!, Number(x[2]));
-  return m;
-}
-
-// Commands the bench's own bookkeeping issues (INFO) are not the workload's.
-function delta(before: Map<string, number>, after: Map<string, number>): { total: number; byCommand: Record<string, number> } {
-  const byCommand: Record<string, number> = {};
-  let total = 0;
-  for (const [k, v] of after) {
-    if (k === 'info') continue;
-    const d = v - (before.get(k) ?? 0);
-    if (d > 0) {
-      byCommand[k] = d;
-      total += d;
-    }
-  }
-  return { total, byCommand };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -145,7 +122,7 @@ async function runPhase(setup: SignalsBenchSetup, cache: 'on' | 'off', o: Signal
   const readsAtStop = reads;
   await Promise.all(students);
   await publisher;
-  const d = delta(before, await commandStats(setup.stats));
+  const d = commandDelta(before, await commandStats(setup.stats));
   const scripts = (d.byCommand.evalsha ?? 0) + (d.byCommand.eval ?? 0);
   const otherRequests = (other.redisRequests?.() ?? 0) - other0;
   const readRedisRequests = scripts - publishes - otherRequests;
@@ -174,38 +151,6 @@ export async function runSignalsBench(setup: SignalsBenchSetup, o: SignalsBenchO
     for (const c of order) out.push(await runPhase(setup, c, o));
   }
   return out;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function startPrivateRedis(): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined); // refused until the server listens; retried below
-    try {
-      await probe.connect();
-      await probe.ping();
-      await probe.quit();
-      return { url, proc };
-    } catch {
-      probe.disconnect();
-      await sleep(50);
-    }
-  }
-  proc.kill();
-  throw new Error('redis-server did not start');
 }
 
 async function main(): Promise<void> {

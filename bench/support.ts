@@ -1,6 +1,11 @@
-// Shared bench helpers: Redis command counts from INFO commandstats, result files.
+// Shared bench helpers: Redis command counts from INFO commandstats, a private
+// redis-server (so commandstats count one bench's commands only), free ports,
+// result files.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Redis, Cluster } from 'ioredis';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Redis, type Cluster } from 'ioredis';
 
 /** Total calls per command from INFO commandstats (summed over cluster masters). */
 export async function commandStats(redis: Redis | Cluster): Promise<Map<string, number>> {
@@ -35,4 +40,80 @@ export function writeResult(scenario: string, data: unknown): string {
   const file = new URL(`${new Date().toISOString().slice(0, 10)}-${scenario}.json`, dir);
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file.pathname;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Starts a throw-away redis-server (no persistence) on a free port; kill `proc` when done. */
+export async function startPrivateRedis(): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined); // refused until the server listens; retried below
+    try {
+      await probe.connect();
+      await probe.ping();
+      await probe.quit();
+      return { url, proc };
+    } catch {
+      probe.disconnect();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  proc.kill();
+  throw new Error('redis-server did not start');
+}
+
+/** Whether `taskset` works here (benches pin the gateway and the load generator to different cores). */
+export function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `orgengine serve` (one worker, a free port) with `env` on top of this
+ * process's environment, pinned to `cpu` when given, with extra node flags
+ * (e.g. --cpu-prof); resolves with its HTTP port.
+ */
+export async function spawnGateway(env: Record<string, string>, o: { cpu?: number; nodeArgs?: string[] } = {}): Promise<{ port: number; child: ChildProcess }> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const args = [...(o.nodeArgs ?? []), 'bin/orgengine.js', 'serve', '--port', '0', '--host', '127.0.0.1', '--json'];
+  const [cmd, argv] = o.cpu === undefined ? [process.execPath, args] : ['taskset', ['-c', String(o.cpu), process.execPath, ...args]];
+  const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env } });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { httpPort: number }).httpPort);
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${err}`)));
+  });
+  return { port, child };
+}
+
+/** Stops a gateway started by spawnGateway (SIGTERM: it drains) and waits for it to exit. */
+export async function stopGateway(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await done;
 }

@@ -51,7 +51,7 @@ export interface SignalCacheOptions {
   onLessonDropped?: (lessonId: number) => void;
 }
 
-/** One answer to a read. */
+/** One answer to a read; shared between readers asking the same of the same window, so never modified. */
 export interface SignalPage {
   /** Signals with seq > after, ascending, at most limit. */
   signals: Signal[];
@@ -115,6 +115,14 @@ const MAX_FETCHES_PER_REFRESH = 3;
 
 const POS_INF: ScoreBound = { value: Number.POSITIVE_INFINITY };
 
+// Recent answers kept per room and handed out again while its window is
+// unchanged: a hot room's thousands of pollers ask the same few questions
+// (after = one of the last seqs), so the same page object comes back and the
+// transport's per-object encoding memo applies. Only small pages are kept, so
+// a room's memo stays around PAGE_MEMO * MEMO_MAX_SIGNALS references.
+const PAGE_MEMO = 8;
+const MEMO_MAX_SIGNALS = 16;
+
 class RoomEntry {
   list: SkipList<Signal> | null = null;
   /** Highest seq of the contiguous window held (0 = none yet). */
@@ -130,6 +138,13 @@ class RoomEntry {
   lastReadAt: number;
   bytes = ROOM_OVERHEAD_BYTES;
   evicted = false;
+  /** Page memo (see PAGE_MEMO): the window it belongs to, then (after, limit) -> page slots. */
+  memoFirst = 0;
+  memoLast = -1;
+  memoNext = 0;
+  readonly memoAfter = new Float64Array(PAGE_MEMO).fill(-1);
+  readonly memoLimit = new Float64Array(PAGE_MEMO);
+  readonly memoPages: Array<SignalPage | null> = new Array<SignalPage | null>(PAGE_MEMO).fill(null);
   prev: RoomEntry | null = null;
   next: RoomEntry | null = null;
 
@@ -420,6 +435,8 @@ export class SignalCache {
     room.list?.clear();
     room.lastSeq = 0;
     room.firstSeq = 1;
+    // A restarted log may reuse seqs with other payloads: the memo's window stamp is not enough.
+    room.memoLast = -1;
     room.loaded = false;
     room.wantSeq = 0;
   }
@@ -432,7 +449,18 @@ export class SignalCache {
     this.account(room);
   }
 
+  // Pages are shared between readers (memo): callers must not modify them.
   private page(room: RoomEntry, after: number, limit: number): SignalPage {
+    // Within one log, a window [firstSeq, lastSeq] always holds the same signals.
+    if (room.memoLast !== room.lastSeq || room.memoFirst !== room.firstSeq) {
+      room.memoAfter.fill(-1);
+      room.memoPages.fill(null);
+      room.memoLast = room.lastSeq;
+      room.memoFirst = room.firstSeq;
+    }
+    for (let i = 0; i < PAGE_MEMO; i++) {
+      if (room.memoAfter[i] === after && room.memoLimit[i] === limit) return room.memoPages[i]!;
+    }
     const out: Signal[] = [];
     if (room.list !== null && limit > 0 && after < room.lastSeq) {
       this.out = out;
@@ -441,13 +469,21 @@ export class SignalCache {
       this.out = [];
     }
     const upTo = out.length > 0 ? out[out.length - 1]!.seq : after;
-    return {
+    const page: SignalPage = {
       signals: out,
       lastSeq: room.lastSeq,
       firstSeq: room.firstSeq,
       truncated: after < room.firstSeq - 1,
       more: upTo < room.lastSeq,
     };
+    if (out.length <= MEMO_MAX_SIGNALS) {
+      const k = room.memoNext;
+      room.memoAfter[k] = after;
+      room.memoLimit[k] = limit;
+      room.memoPages[k] = page;
+      room.memoNext = (k + 1) % PAGE_MEMO;
+    }
+    return page;
   }
 
   // --- buckets: LRU order and bounds ---

@@ -327,6 +327,47 @@ describe('SignalCache', () => {
     expect(seqs((await cache.read(1, 'main', 0, 10)).signals)).toEqual([1, 2]);
   });
 
+  it('hands readers asking the same of an unchanged window the same page, and a new one once it changes', async () => {
+    const { src, cache } = setup();
+    const log = src.log(1, 'main');
+    for (let i = 0; i < 3; i++) log.publish();
+    const first = await cache.read(1, 'main', 2, 10);
+    expect(await cache.read(1, 'main', 2, 10)).toBe(first);
+    expect(await cache.read(1, 'main', 3, 10)).toBe(await cache.read(1, 'main', 3, 10));
+    expect(await cache.read(1, 'main', 2, 1)).not.toBe(first); // another limit is another question
+    log.publish();
+    cache.notify(1, 'main', 4);
+    const next = await cache.read(1, 'main', 2, 10);
+    expect(next).not.toBe(first);
+    expect(seqs(next.signals)).toEqual([3, 4]);
+    expect(seqs(first.signals)).toEqual([3]); // handed-out pages are never modified
+  });
+
+  it('never hands out a page of a log that restarted, even when the reload lands on the same window', async () => {
+    let between: (() => void) | null = null;
+    const src = new Source(100);
+    const { clock, cache } = setup({
+      fetchTail: async (...a) => {
+        const r = await src.fetchTail(...a);
+        between?.();
+        between = null;
+        return r;
+      },
+    });
+    const log = src.log(1, 'main');
+    for (let i = 0; i < 4; i++) log.publish();
+    expect((await cache.read(1, 'main', 0, 10)).signals.map((s) => s.data)).toEqual(['d1', 'd2', 'd3', 'd4']);
+    // The log restarts; the fetch that sees its counter go back is followed, before
+    // the reload, by enough publishes to rebuild a window [1, 4] with other payloads.
+    log.restart();
+    log.publish('new1');
+    between = () => ['new2', 'new3', 'new4'].forEach((d) => log.publish(d));
+    clock.advance(1001);
+    const page = await cache.read(1, 'main', 0, 10);
+    expect(page.signals.map((s) => s.data)).toEqual(['new1', 'new2', 'new3', 'new4']);
+    expect(cache.snapshot().total.resets).toBe(1);
+  });
+
   it('spreads rooms over buckets and keeps per-bucket counters that add up', async () => {
     const { src, cache } = setup({ buckets: 8 });
     const rooms = Array.from({ length: 40 }, (_, i) => `t${i}.in`);

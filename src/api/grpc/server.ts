@@ -2,9 +2,9 @@
 // orgengine.v1.MutationService (the same reads, signals and in-class mutations
 // as HTTP, for platform services, authenticated by
 // a service token in the `authorization` metadata) and the standard
-// grpc.health.v1.Health service. Messages are
-// (de)serialised with the protobufjs types loaded from proto/, the same ones
-// HTTP uses for application/x-protobuf.
+// grpc.health.v1.Health service. Messages are (de)serialised with the
+// protobufjs types loaded from proto/, the same ones HTTP uses for
+// application/x-protobuf.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { enterUid, requireService } from '../../auth/access.js';
@@ -79,7 +79,7 @@ const SERVING = 1;
 const NOT_SERVING = 2;
 const SERVICE_UNKNOWN = 3;
 
-/** Builds the gRPC server with the read and health services. */
+/** Builds the gRPC server with the read, signal and health services. */
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const { reads, signals, mutations, tokens, metrics, log, api } = deps;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
