@@ -42,6 +42,7 @@ export function createMutationService(app: App, opts: { metrics?: Registry; now?
     keyPrefix: app.config.keyPrefix,
     ttlSeconds: app.config.ttlSeconds,
     wb: app.config.writeBehind,
+    onlineWindowMs: app.config.api.onlineWindowMs,
     metrics: opts.metrics,
     now: opts.now,
   });

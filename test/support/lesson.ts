@@ -113,7 +113,7 @@ export async function dropLessonKeys(redis: RedisClient, prefix: string, lessonI
       }
     }
     const keys = [
-      lk.stateSeats, lk.stateDynamicChildren, lk.stateDynamicSeq, lk.stateVersion, lk.stateOnlineCount, lk.writeBehind,
+      lk.stateSeats, lk.stateDynamicChildren, lk.stateDynamicSeq, lk.stateVersion, lk.writeBehind,
     ];
     for (const [roomId, partitions] of rooms) {
       keys.push(lk.stateMuted(roomId), lk.stateMutedNodes(roomId), lk.signals(roomId), lk.signalSeq(roomId));

@@ -99,11 +99,6 @@ export class LessonKeys {
     return `${this.base}st:on:${roomId}:${partition}`;
   }
 
-  /** Hash roomId -> online count. */
-  get stateOnlineCount(): string {
-    return `${this.base}st:oncount`;
-  }
-
   /** Stream of write-behind records (same slot as every state key it records). */
   get writeBehind(): string {
     return `${this.base}wb`;
