@@ -112,7 +112,9 @@ export function scriptSource(file: string): string {
     for (let m = INCLUDE.exec(s); m; m = INCLUDE.exec(s)) {
       const inc = m[1]!;
       if (inc === file) throw new Error(`${file} includes itself`);
-      s = s.replace(m[0], () => scriptSource(inc));
+      // Splice at the matched line: a plain string replace would hit the first
+      // mention of the same text, which may sit in an already inlined comment.
+      s = s.slice(0, m.index) + scriptSource(inc) + s.slice(m.index + m[0].length);
     }
     sources.set(file, s);
   }

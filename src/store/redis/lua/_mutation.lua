@@ -20,13 +20,10 @@ local E_NO_FREE_GROUP = 13
 
 -- Key base of the readable version ("<prefix>{L<id>}:v<n>:"), or nil and the error reply.
 -- head is "<prefix>{L<id>}:head", so every derived key shares its hash tag.
+-- @include _head.lua
 local function version_base(head)
-  local h = redis.call('HMGET', head, 'version', 'status')
-  if not h[1] then
-    if h[2] then return nil, {E_NOT_READY, h[2]} end
-    return nil, {E_LESSON_NOT_FOUND}
-  end
-  return string.sub(head, 1, -5) .. 'v' .. h[1] .. ':', nil
+  local _, vb, unreadable = readable(head)
+  return vb, unreadable
 end
 
 -- Key base of the lesson ("<prefix>{L<id>}:").

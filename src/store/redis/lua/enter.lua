@@ -19,13 +19,10 @@
 --    {blobs of the student's rooms}, room id entered, group id or false,
 --    group node blob or false, muted itself 0|1, muted node id or false,
 --    signed-in ms or false}
-local h = redis.call('HMGET', KEYS[1], 'version', 'status')
-if not h[1] then
-  if h[2] then return {1, h[2]} end
-  return {2}
-end
+-- @include _head.lua
+local version, vb, unreadable = readable(KEYS[1])
+if unreadable then return unreadable end
 local base = string.sub(KEYS[1], 1, -5)
-local vb = base .. 'v' .. h[1] .. ':'
 local uid = ARGV[1]
 
 local buckets = tonumber(redis.call('HGET', vb .. 'lesson', 'posBuckets') or '0') or 0
@@ -33,7 +30,7 @@ local pos = false
 if buckets >= 1 then
   pos = redis.call('HGET', vb .. 'pos:' .. string.format('%d', tonumber(uid) % buckets), uid)
 end
-if not pos then return {3, h[1]} end
+if not pos then return {3, version} end
 local p = cmsgpack.unpack(pos)
 
 local roomId = ARGV[2]
@@ -43,12 +40,12 @@ for i, slot in ipairs(p.r) do
   roomIds[i] = slot[1]
   if slot[1] == roomId then member = true end
 end
-if #roomIds == 0 then return {4, h[1], roomId} end
+if #roomIds == 0 then return {4, version, roomId} end
 if roomId == '' then
   roomId = roomIds[1]
 elseif not member then
-  if redis.call('HEXISTS', vb .. 'rooms', roomId) == 1 then return {5, h[1], roomId} end
-  return {4, h[1], roomId}
+  if redis.call('HEXISTS', vb .. 'rooms', roomId) == 1 then return {5, version, roomId} end
+  return {4, version, roomId}
 end
 local rooms = redis.call('HMGET', vb .. 'rooms', unpack(roomIds))
 
@@ -93,5 +90,5 @@ for i, f in ipairs(flags) do
 end
 local signin = redis.call('HGET', base .. 'st:signin', uid)
 local lesson = false
-if ARGV[3] ~= h[1] then lesson = redis.call('HGETALL', vb .. 'lesson') end
-return {0, h[1], lesson, pos, nodeBlob, rooms, roomId, groupId, groupBlob, mutedSelf, mutedNode, signin}
+if ARGV[3] ~= version then lesson = redis.call('HGETALL', vb .. 'lesson') end
+return {0, version, lesson, pos, nodeBlob, rooms, roomId, groupId, groupBlob, mutedSelf, mutedNode, signin}

@@ -24,15 +24,11 @@
 -- An error writes nothing. Record: e=signal v r=room s=seq t=at u=publisher d=payload
 -- (the flusher writes it to signal_log). Its own codes above, not _mutation.lua's.
 -- @include _mutation.lua
-local h = redis.call('HMGET', KEYS[1], 'version', 'status')
-if not h[1] then
-  if h[2] then return {1, h[2]} end
-  return {2}
-end
+local _, vb, unreadable = readable(KEYS[1])
+if unreadable then return unreadable end
 if #ARGV[2] > tonumber(ARGV[8]) then
   return {4, #ARGV[2]}
 end
-local vb = string.sub(KEYS[1], 1, -5) .. 'v' .. h[1] .. ':'
 if redis.call('HEXISTS', vb .. 'rooms', ARGV[1]) == 0 then
   return {3}
 end

@@ -7,14 +7,11 @@
 -- ARGV[4] page size
 -- ARGV[5] '1' to stay in the start partition, '0' to continue into later ones
 -- Returns {0, version, partitions, {uid, order, partition, ...}, more 0|1} | {3, version} room unknown | {1, status} | {2}
-local h = redis.call('HMGET', KEYS[1], 'version', 'status')
-if not h[1] then
-  if h[2] then return {1, h[2]} end
-  return {2}
-end
-local vb = string.sub(KEYS[1], 1, -5) .. 'v' .. h[1] .. ':'
+-- @include _head.lua
+local version, vb, unreadable = readable(KEYS[1])
+if unreadable then return unreadable end
 local blob = redis.call('HGET', vb .. 'rooms', ARGV[1])
-if not blob then return {3, h[1]} end
+if not blob then return {3, version} end
 local partitions = tonumber(cmsgpack.unpack(blob).partitions) or 0
 local p = tonumber(ARGV[2])
 local min = ARGV[3]
@@ -44,4 +41,4 @@ if n >= want then
   local lastPart = out[#out]
   if lastPart < last or redis.call('ZCOUNT', vb .. 'm:' .. ARGV[1] .. ':' .. lastPart, '(' .. lastOrder, '+inf') > 0 then more = 1 end
 end
-return {0, h[1], partitions, out, more}
+return {0, version, partitions, out, more}

@@ -7,13 +7,11 @@
 -- ARGV[1] node id
 -- Returns {0, version, node blob or false, {child blobs}, {ancestor blobs, root first},
 --          msgpack array of child ids created in class or false} | {1, status} | {2}
-local h = redis.call('HMGET', KEYS[1], 'version', 'status')
-if not h[1] then
-  if h[2] then return {1, h[2]} end
-  return {2}
-end
+-- @include _head.lua
+local version, vb, unreadable = readable(KEYS[1])
+if unreadable then return unreadable end
 local base = string.sub(KEYS[1], 1, -5)
-local nodes = base .. 'v' .. h[1] .. ':nodes'
+local nodes = vb .. 'nodes'
 local dyn = base .. 'st:dyn'
 local function many(ids)
   if #ids == 0 then return {} end
@@ -26,7 +24,7 @@ local function many(ids)
   return out
 end
 local blob = many({ARGV[1]})[1]
-if not blob then return {0, h[1], false, {}, {}, false} end
+if not blob then return {0, version, false, {}, {}, false} end
 local node = cmsgpack.unpack(blob)
 local ids = {}
 for i, id in ipairs(node.childIds or {}) do ids[i] = id end
@@ -38,4 +36,4 @@ local children = many(ids)
 local up = {}
 for part in string.gmatch(node.path, '[^/]+') do up[#up + 1] = part end
 up[#up] = nil
-return {0, h[1], blob, children, many(up), extra or false}
+return {0, version, blob, children, many(up), extra or false}

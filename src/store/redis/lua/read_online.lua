@@ -5,14 +5,12 @@
 -- ARGV[1] room id
 -- ARGV[2] oldest heartbeat that still counts (ms)
 -- Returns {0, version, total, {count per partition}} | {3, version} room unknown | {1, status} | {2}
-local h = redis.call('HMGET', KEYS[1], 'version', 'status')
-if not h[1] then
-  if h[2] then return {1, h[2]} end
-  return {2}
-end
+-- @include _head.lua
+local version, vb, unreadable = readable(KEYS[1])
+if unreadable then return unreadable end
 local base = string.sub(KEYS[1], 1, -5)
-local blob = redis.call('HGET', base .. 'v' .. h[1] .. ':rooms', ARGV[1])
-if not blob then return {3, h[1]} end
+local blob = redis.call('HGET', vb .. 'rooms', ARGV[1])
+if not blob then return {3, version} end
 local parts = tonumber(cmsgpack.unpack(blob).partitions) or 0
 local total, per = 0, {}
 for p = 0, parts - 1 do
@@ -20,4 +18,4 @@ for p = 0, parts - 1 do
   per[#per + 1] = n
   total = total + n
 end
-return {0, h[1], total, per}
+return {0, version, total, per}

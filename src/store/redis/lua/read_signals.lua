@@ -12,12 +12,9 @@
 --   lastSeq: the room's counter (0 before the first signal); a caller that saw
 --   a higher one knows the log restarted (expired or lost with Redis).
 --   firstSeq: lowest retained seq (lastSeq + 1 when none is retained).
-local h = redis.call('HMGET', KEYS[1], 'version', 'status')
-if not h[1] then
-  if h[2] then return {1, h[2]} end
-  return {2}
-end
-local vb = string.sub(KEYS[1], 1, -5) .. 'v' .. h[1] .. ':'
+-- @include _head.lua
+local version, vb, unreadable = readable(KEYS[1])
+if unreadable then return unreadable end
 if redis.call('HEXISTS', vb .. 'rooms', ARGV[1]) == 0 then
   return {3}
 end
@@ -26,4 +23,4 @@ local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 local firstSeq = last + 1
 if first[2] then firstSeq = tonumber(first[2]) end
 local members = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf', 'LIMIT', 0, ARGV[3])
-return {0, h[1], last, firstSeq, members}
+return {0, version, last, firstSeq, members}
