@@ -141,7 +141,7 @@ export const SCENARIOS: Scenario[] = [
     targets: [P99_AT_HALF],
   },
   {
-    name: 'signals',
+    name: 'hot-signals',
     title: 'hot-room signal polls (every student polls one room; teacher publishes 5/s)',
     gateway: 'warm',
     requests: (l) => warm(l).map((s, i) => signalsReq(l, s, i)),
