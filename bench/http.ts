@@ -42,7 +42,7 @@ import { lessonKeys } from '../src/store/redis/keys.js';
 import { scriptSource } from '../src/store/redis/scripts.js';
 import { publishSignal } from '../src/store/redis/signalStore.js';
 import { loadTopology } from '../test/support/lesson.js';
-import { runAutocannon, runHey, runRedisBenchmark, runWrk, writeRequestFile, type LoadResult, type ProfileOp, type ReqSpec } from './lib/generators.js';
+import { pacing, runAutocannon, runHey, runRedisBenchmark, runWrk, writeRequestFile, type LoadResult, type ProfileOp, type ReqSpec } from './lib/generators.js';
 import { cpuSeconds, HAS_TASKSET, hasCommand, median, pinSelf, rssMb, startServer, type ServerProc } from './lib/proc.js';
 import { startPrivateRedis, type PrivateRedis } from './lib/redis.js';
 import { GATEWAY_VARIANTS, SCENARIOS, type BenchLesson, type GatewayVariant, type Scenario } from './scenarios.js';
@@ -56,6 +56,7 @@ const { values } = parseArgs({
     warmup: { type: 'string' },
     rounds: { type: 'string' },
     'latency-seconds': { type: 'string' },
+    'latency-rounds': { type: 'string' },
     connections: { type: 'string', default: '64' },
     threads: { type: 'string', default: '1' },
     'hey-workers': { type: 'string', default: 'auto' },
@@ -77,6 +78,7 @@ const SECONDS = Number(values.seconds ?? (quick ? 2 : 5));
 const WARMUP = Number(values.warmup ?? (quick ? 1 : 2));
 const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
 const LAT_SECONDS = Number(values['latency-seconds'] ?? (quick ? 2 : 5));
+const LAT_ROUNDS = Number(values['latency-rounds'] ?? 1);
 const CONNECTIONS = Number(values.connections);
 const THREADS = Number(values.threads);
 // hey paces each worker with its own ticker, which misses ticks below ~2 ms here: auto keeps every worker at <= 500 req/s.
@@ -89,7 +91,7 @@ const TUTORS = Number(values.tutors);
 const LESSON_ID = 7_000_001;
 const SECRET = process.env.ORGENGINE_TOKEN_SECRET ?? 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-for (const [k, v] of Object.entries({ SECONDS, WARMUP, ROUNDS, LAT_SECONDS, CONNECTIONS, THREADS, HEY_WORKERS: heyWorkers(1), STUDENTS, TUTORS })) {
+for (const [k, v] of Object.entries({ SECONDS, WARMUP, ROUNDS, LAT_SECONDS, LAT_ROUNDS, CONNECTIONS, THREADS, HEY_WORKERS: heyWorkers(1), STUDENTS, TUTORS })) {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`${k} must be a positive number, got ${v}`);
 }
 if (values.loader !== 'preload' && values.loader !== 'redis') throw new Error(`--loader must be preload or redis, got ${values.loader}`);
@@ -222,7 +224,8 @@ type Role = 'candidate' | 'ceiling' | 'fastify' | 'webdis' | 'versus';
 interface Run extends LoadResult {
   role: Role;
   round: number;
-  kind: 'throughput' | 'latency';
+  /** throughput: closed loop; fixed-rate: hey (or autocannon -R); paced: wrk with a pause per connection. */
+  kind: 'throughput' | 'fixed-rate' | 'paced';
   /** CPU of the target's server process (gateway, static, Fastify), % of one core. */
   serverCpuPct: number | null;
   serverRssMb: number | null;
@@ -239,8 +242,10 @@ interface TargetProc {
   server: ServerProc | null;
   /** One load run of `seconds`. */
   load(seconds: number): Promise<LoadResult>;
-  /** The first request at a fixed rate (hey), where it applies. */
+  /** The first request at a fixed rate (hey; autocannon -R for profiles). */
   fixedRate?(rate: number, seconds: number): Promise<LoadResult>;
+  /** Every request of the scenario, paced to about `rate` (wrk). */
+  paced?(rate: number, seconds: number): Promise<LoadResult>;
 }
 
 async function cacheCounts(port: number): Promise<{ hits: number; lookups: number } | null> {
@@ -323,6 +328,20 @@ const med = (xs: Array<number | null>): number | null => {
   return v.length ? median(v) : null;
 };
 
+interface HalfLoad {
+  tool: string;
+  offeredRate: number;
+  achievedRate: number;
+  p50Ms: number;
+  p99Ms: number;
+  p99MsRuns: number[];
+  p999Ms: number | null;
+  non2xx: number;
+  generatorCpuPct: number;
+  serverCpuPct: number | null;
+  rateNotReached: boolean;
+}
+
 interface Summary {
   scenario: string;
   title: string;
@@ -356,8 +375,10 @@ interface Summary {
   ratioToVersusRange?: [number, number] | null;
   fastifySameBody?: boolean | null;
   responseBytes?: number;
-  latencyAtHalfLoad?: Record<string, unknown> | null;
+  latencyAtHalfLoad?: { paced: HalfLoad | null; fixedRate: HalfLoad | null };
+  /** p99 at half load: wrk paced where the scenario has a request list, else the fixed-rate tool. */
   latencyP99Ms?: number | null;
+  latencyP99MsFixedRate?: number | null;
   baselines?: Record<string, unknown>;
   targets?: Array<{ what: string; value: number | null; ok: boolean | null }>;
   runs?: Run[];
@@ -452,18 +473,29 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
       reqs
         ? runHey({ url: `http://127.0.0.1:${port}${first.path}`, token: first.token, method: first.method, ...(first.body !== undefined ? { body: first.body } : {}), rate, workers: heyWorkers(rate), seconds: sec, cpus: LOAD_CPUS })
         : runAutocannon({ url: `http://127.0.0.1:${port}`, ops: ops as ProfileOp[], connections: CONNECTIONS, seconds: sec, rate });
+    const pacedOn = (port: number) =>
+      reqs
+        ? (rate: number, sec: number) => {
+            const p = pacing(rate);
+            return runWrk({ url: `http://127.0.0.1:${port}`, requestFile, connections: p.connections, threads: THREADS, seconds: sec, cpus: LOAD_CPUS, pacedDelayMs: p.delayMs });
+          }
+        : undefined;
+    const withPaced = (port: number) => {
+      const paced = pacedOn(port);
+      return paced ? { paced } : {};
+    };
 
     let fastifySameBody: boolean | null = null;
     if (s.versus) {
       const other = await startGateway(setup, redisUrl, s.versus, `${s.name}-versus`, false);
       started.push(other);
-      targets.push({ role: 'versus', label: `gateway ${s.versus}`, server: other, load: loadOn(other.port), fixedRate: fixedOn(other.port) });
+      targets.push({ role: 'versus', label: `gateway ${s.versus}`, server: other, load: loadOn(other.port), fixedRate: fixedOn(other.port), ...withPaced(other.port) });
     } else {
       const bodyFile = join(tmp, 'body');
       writeFileSync(bodyFile, probe.body);
       const ceilingServer = await startTs('static uWS', 'bench/baselines/static-uws.ts', ['--body-file', bodyFile, '--content-type', probe.contentType], process.env);
       started.push(ceilingServer);
-      targets.push({ role: 'ceiling', label: `uWS static ${probe.body.length} B`, server: ceilingServer, load: loadOn(ceilingServer.port), fixedRate: fixedOn(ceilingServer.port) });
+      targets.push({ role: 'ceiling', label: `uWS static ${probe.body.length} B`, server: ceilingServer, load: loadOn(ceilingServer.port), fixedRate: fixedOn(ceilingServer.port), ...withPaced(ceilingServer.port) });
       if (s.fastify) {
         const env: NodeJS.ProcessEnv = { ...process.env, ORGENGINE_REDIS_URL: redisUrl, ORGENGINE_KEY_PREFIX: setup.config.keyPrefix, ORGENGINE_TOKEN_SECRET: SECRET, ORGENGINE_LOG_LEVEL: 'warn' };
         delete env.ORGENGINE_REDIS_CLUSTER_NODES;
@@ -494,7 +526,7 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
         });
       }
     }
-    targets.push({ role: 'candidate', label: `gateway ${s.gateway}`, server: candidate, load: loadOn(candidate.port), fixedRate: fixedOn(candidate.port) });
+    targets.push({ role: 'candidate', label: `gateway ${s.gateway}`, server: candidate, load: loadOn(candidate.port), fixedRate: fixedOn(candidate.port), ...withPaced(candidate.port) });
 
     if (s.publishSignals) {
       let n = 1000;
@@ -522,31 +554,47 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
       }
     }
 
-    // Latency at half of the candidate's measured maximum, at a fixed rate.
+    // Latency at half of the candidate's measured maximum, two ways: wrk paced
+    // (every request of the scenario, distinct tokens, microsecond histogram)
+    // and hey at a fixed rate (one request repeated; its Go client adds its own
+    // latency, shown by the ceiling measured the same way).
     const cand = summarise(runs, 'candidate')!;
     const rate = Math.max(100, Math.round(cand.reqPerSec / 2));
-    const latTargets = targets.filter((t) => t.fixedRate && (t.role === 'candidate' || t.role === 'versus' || t.role === 'ceiling'));
-    for (const t of latTargets) {
-      const r = await measure(t, 1, 'latency', stats, redisPid, () => t.fixedRate!(rate, LAT_SECONDS));
-      runs.push(r);
-      log(`  latency @${rate}/s ${t.label.padEnd(22)} p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} p99.9 ${r.p999Ms?.toFixed(2) ?? '-'} ms, achieved ${r.reqPerSec.toFixed(0)}/s, generator CPU ${r.generatorCpuPct.toFixed(0)}%`);
+    const latTargets = targets.filter((t) => t.role === 'candidate' || t.role === 'versus' || t.role === 'ceiling');
+    for (let round = 1; round <= LAT_ROUNDS; round++) {
+      for (const kind of ['paced', 'fixed-rate'] as const) {
+        for (const t of latTargets) {
+          const go = kind === 'paced' ? t.paced : t.fixedRate;
+          if (!go) continue;
+          const r = await measure(t, round, kind, stats, redisPid, () => go(rate, LAT_SECONDS));
+          runs.push(r);
+          log(`  ${kind} @${rate}/s ${t.label.padEnd(26)} p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} p99.9 ${r.p999Ms?.toFixed(2) ?? '-'} ms, achieved ${r.reqPerSec.toFixed(0)}/s, generator CPU ${r.generatorCpuPct.toFixed(0)}% (${r.tool})`);
+        }
+      }
     }
-    const lat = runs.find((r) => r.kind === 'latency' && r.role === 'candidate') ?? null;
-    const latCeiling = runs.find((r) => r.kind === 'latency' && r.role === 'ceiling') ?? null;
-    const latVersus = runs.find((r) => r.kind === 'latency' && r.role === 'versus') ?? null;
+    const latOf = (role: Role, kind: Run['kind']) => {
+      const rs = runs.filter((r) => r.kind === kind && r.role === role);
+      if (rs.length === 0) return null;
+      // The run with the median p99 stands for the role (its other figures stay consistent with it).
+      const sorted = [...rs].sort((a, b) => a.p99Ms - b.p99Ms);
+      return { ...sorted[(sorted.length - 1) >> 1]!, p99MsRuns: rs.map((r) => r.p99Ms) };
+    };
+    const halfLoad = (r: (Run & { p99MsRuns: number[] }) | null) =>
+      r && { tool: r.tool, offeredRate: rate, achievedRate: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, p99MsRuns: r.p99MsRuns, p999Ms: r.p999Ms, non2xx: r.non2xx, generatorCpuPct: r.generatorCpuPct, serverCpuPct: r.serverCpuPct, rateNotReached: r.reqPerSec < 0.95 * rate };
+    const halfLoads = (role: Role) => ({ paced: halfLoad(latOf(role, 'paced')), fixedRate: halfLoad(latOf(role, 'fixed-rate')) });
+    const lat = halfLoads('candidate');
+    const latMain = lat.paced ?? lat.fixedRate;
 
     const ceiling = pairedRatio(runs, 'ceiling');
     const ceilingPerCpu = pairedRatio(runs, 'ceiling', true);
     const fastify = pairedRatio(runs, 'fastify');
     const webdis = pairedRatio(runs, 'webdis');
     const versus = pairedRatio(runs, 'versus');
-    const halfLoad = (r: Run | null) =>
-      r && { tool: r.tool, offeredRate: rate, achievedRate: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, p999Ms: r.p999Ms, non2xx: r.non2xx, generatorCpuPct: r.generatorCpuPct, serverCpuPct: r.serverCpuPct, generatorLimited: r.reqPerSec < 0.95 * rate };
     const summary: Summary = {
       scenario: s.name,
       title: s.title,
       tool: cand.tool,
-      latencyTool: lat?.tool,
+      latencyTool: latMain?.tool,
       reqPerSec: cand.reqPerSec,
       reqPerSecMin: cand.reqPerSecMin,
       reqPerSecMax: cand.reqPerSecMax,
@@ -574,14 +622,15 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
       ratioToVersusRange: versus?.range ?? null,
       fastifySameBody,
       responseBytes: probe.body.length,
-      latencyAtHalfLoad: halfLoad(lat),
-      latencyP99Ms: lat?.p99Ms ?? null,
+      latencyAtHalfLoad: lat,
+      latencyP99Ms: latMain?.p99Ms ?? null,
+      latencyP99MsFixedRate: lat.fixedRate?.p99Ms ?? null,
       baselines: {
         ceiling: summarise(runs, 'ceiling'),
-        ceilingAtHalfLoad: halfLoad(latCeiling),
+        ceilingAtHalfLoad: halfLoads('ceiling'),
         fastify: summarise(runs, 'fastify'),
         webdis: summarise(runs, 'webdis'),
-        versus: s.versus ? { variant: s.versus, ...summarise(runs, 'versus'), atHalfLoad: halfLoad(latVersus) } : null,
+        versus: s.versus ? { variant: s.versus, ...summarise(runs, 'versus'), atHalfLoad: halfLoads('versus') } : null,
       },
       runs,
     };
@@ -605,8 +654,16 @@ const f0 = (x: number | null | undefined) => (x === null || x === undefined ? '-
 const f2 = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x.toFixed(2));
 const ratio = (x: number | null | undefined, r: [number, number] | null | undefined) => (x === null || x === undefined ? '-' : `${x.toFixed(2)} [${r![0].toFixed(2)}-${r![1].toFixed(2)}]`);
 
+function halfCell(s: Summary, kind: 'paced' | 'fixedRate'): string {
+  const l = s.latencyAtHalfLoad?.[kind];
+  if (!l) return '-';
+  const b = s.baselines as { ceilingAtHalfLoad?: Record<string, HalfLoad | null>; versus?: { atHalfLoad?: Record<string, HalfLoad | null> } | null } | undefined;
+  const c = b?.ceilingAtHalfLoad?.[kind] ?? b?.versus?.atHalfLoad?.[kind] ?? null;
+  return `${f2(l.p99Ms)} (${c ? f2(c.p99Ms) : '-'})${l.rateNotReached ? ` only ${f0(l.achievedRate)}/s` : ''}`;
+}
+
 function table(rows: Summary[]): string {
-  const head = ['scenario', 'req/s median [min-max]', 'p50', 'p99', 'p99.9', 'err/non2xx', 'Redis cmd/s', 'gw CPU%', 'gw RSS MB', 'gen CPU%', 'x ceiling', 'x Fastify', 'x webdis', 'p99 @half (hey)'];
+  const head = ['scenario', 'req/s median [min-max]', 'p50', 'p99', 'p99.9', 'err/non2xx', 'Redis cmd/s', 'gw CPU%', 'gw RSS MB', 'gen CPU%', 'x ceiling', 'x ceiling per CPU s', 'x Fastify', 'x webdis', 'half load req/s', 'p99 @half wrk paced (ceiling)', 'p99 @half fixed rate: hey, mixed: autocannon -R (ceiling)'];
   const body = rows.map((s) =>
     s.skipped
       ? [s.scenario, `skipped: ${s.skipped}`]
@@ -622,9 +679,12 @@ function table(rows: Summary[]): string {
           f0(s.gatewayRssMb),
           `${f0(s.generatorCpuPct)}${(s.generatorCpuPct ?? 0) >= 90 * THREADS ? '!' : ''}`,
           s.ratioToVersus !== null && s.ratioToVersus !== undefined ? `on/off ${ratio(s.ratioToVersus, s.ratioToVersusRange)}` : ratio(s.ratioToCeiling, s.ratioToCeilingRange),
+          f2(s.ratioToCeilingPerCpu),
           ratio(s.ratioToFastify, s.ratioToFastifyRange),
           ratio(s.ratioToWebdis, s.ratioToWebdisRange),
-          s.latencyAtHalfLoad ? `${f2(s.latencyP99Ms)}${(s.latencyAtHalfLoad.generatorLimited as boolean) ? ' (rate not reached)' : ''}` : '-',
+          f0(s.latencyAtHalfLoad?.paced?.offeredRate ?? s.latencyAtHalfLoad?.fixedRate?.offeredRate),
+          halfCell(s, 'paced'),
+          halfCell(s, 'fixedRate'),
         ],
   );
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)];
@@ -648,7 +708,7 @@ async function main(): Promise<void> {
     );
     for (const s of selected) {
       const r = await runScenario(s, setup, priv, redisUrl);
-      r.config = { seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, latencySeconds: LAT_SECONDS, connections: CONNECTIONS, wrkThreads: THREADS, heyWorkers: values['hey-workers'], serverCpus: SERVER_CPUS, loadCpus: LOAD_CPUS, redisCpus: REDIS_CPUS, redis: priv ? 'private redis-server' : redisUrl, loader: values.loader, students: STUDENTS, tutors: TUTORS, warmStudents: setup.lesson.warmStudents, lessonLoadSeconds: setup.loadSeconds, quick };
+      r.config = { seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, latencySeconds: LAT_SECONDS, latencyRounds: LAT_ROUNDS, connections: CONNECTIONS, wrkThreads: THREADS, heyWorkers: values['hey-workers'], serverCpus: SERVER_CPUS, loadCpus: LOAD_CPUS, redisCpus: REDIS_CPUS, redis: priv ? 'private redis-server' : redisUrl, loader: values.loader, students: STUDENTS, tutors: TUTORS, warmStudents: setup.lesson.warmStudents, lessonLoadSeconds: setup.loadSeconds, quick };
       rows.push(r);
       if (r.skipped) log(`${s.name}: SKIPPED: ${r.skipped}`);
       else for (const t of r.targets ?? []) log(`  target ${t.ok === null ? '?' : t.ok ? 'met   ' : 'MISSED'} ${t.what}: ${f2(t.value)}`);

@@ -88,18 +88,21 @@ export interface WrkOptions {
   threads: number;
   seconds: number;
   cpus: string | null;
+  /** Pause of each connection after every response (paced load), in whole ms. */
+  pacedDelayMs?: number;
 }
 
-/** Closed-loop throughput with wrk. */
+/** Closed-loop throughput with wrk (or a paced load with pacedDelayMs). */
 export async function runWrk(o: WrkOptions): Promise<LoadResult> {
   const argv = ['wrk', `-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--timeout', '5s', '-s', WRK_SCRIPT, o.url, '--', o.requestFile];
+  if (o.pacedDelayMs !== undefined) argv.push(String(o.pacedDelayMs));
   const r = await runTimed(argv, o.cpus);
   const line = r.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (r.code !== 0 || !line) throw new Error(`wrk failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   const j = JSON.parse(line.slice(8)) as Record<string, number>;
   const seconds = j.durationUs! / 1e6;
   return {
-    tool: `wrk -t${o.threads} -c${o.connections}`,
+    tool: o.pacedDelayMs === undefined ? `wrk -t${o.threads} -c${o.connections}` : `wrk paced -t${o.threads} -c${o.connections}, ${o.pacedDelayMs} ms pause per connection`,
     seconds,
     requests: j.requests!,
     reqPerSec: j.requests! / seconds,
@@ -110,6 +113,15 @@ export async function runWrk(o: WrkOptions): Promise<LoadResult> {
     non2xx: j.status!,
     generatorCpuPct: (100 * r.cpuSeconds) / r.wallSeconds,
   };
+}
+
+/**
+ * Connections and pause for a paced wrk load of about `rate` requests/s: at
+ * most 800 connections (one wrk thread, default fd limits), pauses of 1-20 ms.
+ */
+export function pacing(rate: number, latencyMs = 0.3): { connections: number; delayMs: number } {
+  const delayMs = Math.max(1, Math.min(20, Math.floor(800_000 / rate)));
+  return { connections: Math.max(1, Math.round((rate * (delayMs + latencyMs)) / 1000)), delayMs };
 }
 
 /** Options of a fixed-rate hey run. */

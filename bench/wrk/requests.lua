@@ -2,7 +2,11 @@
 -- every request can carry a different student's token and path, and prints the
 -- run's figures as one JSON line in done().
 --
---   wrk -t1 -c64 -d5s -s bench/wrk/requests.lua http://127.0.0.1:PORT -- requests.tsv
+--   wrk -t1 -c64 -d5s -s bench/wrk/requests.lua http://127.0.0.1:PORT -- requests.tsv [DELAY_MS]
+--
+-- With DELAY_MS each connection waits that long after every response before
+-- its next request: a paced load of about connections * 1000 / (DELAY_MS +
+-- latency) requests per second (the latency runs at half of max load).
 --
 -- requests.tsv: one request a line, tab-separated: METHOD, PATH, TOKEN ('' = no
 -- authorization header), BODY ('' = none; JSON, so it has no tabs or newlines).
@@ -31,6 +35,11 @@ function init(args)
     end
   end
   if n == 0 then error("no requests in " .. file) end
+  if args[2] then
+    local d = tonumber(args[2])
+    -- wrk checks for a global delay() after init(): defining it here switches pacing on.
+    delay = function() return d end
+  end
   -- Threads start at different offsets so they do not ask for the same item in step.
   i = math.random(n) - 1
 end
