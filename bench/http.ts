@@ -234,6 +234,13 @@ interface Run extends LoadResult {
   redisCpuPct: number | null;
   /** Local cache hits / lookups during the run (gateway targets). */
   cacheHitRatio: number | null;
+  /** Gateway GC during the run: time in % of the run, pauses, pauses of 10 ms or more. */
+  gcPct: number | null;
+  gcPauses: number | null;
+  gcPausesOver10ms: number | null;
+  /** The gateway's event-loop delay during the run (max, p99), ms. */
+  loopDelayMaxMs: number | null;
+  loopDelayP99Ms: number | null;
 }
 
 interface TargetProc {
@@ -248,17 +255,41 @@ interface TargetProc {
   paced?(rate: number, seconds: number): Promise<LoadResult>;
 }
 
-async function cacheCounts(port: number): Promise<{ hits: number; lookups: number } | null> {
+/** Counters read from a gateway's /metrics: local cache lookups and GC pauses. */
+interface GatewayCounters {
+  hits: number;
+  lookups: number;
+  gcSeconds: number;
+  gcPauses: number;
+  /** GC pauses of 10 ms or more (histogram bucket le=0.01). */
+  gcPausesOver10ms: number;
+  /** Event-loop delay since the previous scrape (prom-client resets it on each): max and p99, ms. */
+  loopDelayMaxMs: number | null;
+  loopDelayP99Ms: number | null;
+}
+
+async function gatewayCounters(port: number): Promise<GatewayCounters | null> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    let hits = 0;
-    let lookups = 0;
+    const gauge = (name: string) => {
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+      return m ? Number(m[1]) * 1000 : null;
+    };
+    const c: GatewayCounters = { hits: 0, lookups: 0, gcSeconds: 0, gcPauses: 0, gcPausesOver10ms: 0, loopDelayMaxMs: gauge('nodejs_eventloop_lag_max_seconds'), loopDelayP99Ms: gauge('nodejs_eventloop_lag_p99_seconds') };
     for (const m of text.matchAll(/^orgengine_cache_requests\{kind="[^"]+",result="(hit|miss)"\} (\S+)$/gm)) {
       const v = Number(m[2]);
-      lookups += v;
-      if (m[1] === 'hit') hits += v;
+      c.lookups += v;
+      if (m[1] === 'hit') c.hits += v;
     }
-    return { hits, lookups };
+    let within10ms = 0;
+    for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count|bucket)\{([^}]*)\} (\S+)$/gm)) {
+      const v = Number(m[3]);
+      if (m[1] === 'sum') c.gcSeconds += v;
+      else if (m[1] === 'count') c.gcPauses += v;
+      else if (/le="0\.01"/.test(m[2]!)) within10ms += v;
+    }
+    c.gcPausesOver10ms = c.gcPauses - within10ms;
+    return c;
   } catch {
     return null;
   }
@@ -266,7 +297,7 @@ async function cacheCounts(port: number): Promise<{ hits: number; lookups: numbe
 
 async function measure(t: TargetProc, round: number, kind: Run['kind'], stats: RedisClient, redisPid: number | null, go: () => Promise<LoadResult>): Promise<Run> {
   const gateway = t.role === 'candidate' || t.role === 'versus';
-  const c0 = gateway && t.server ? await cacheCounts(t.server.port) : null;
+  const c0 = gateway && t.server ? await gatewayCounters(t.server.port) : null;
   const s0 = await commandStats(stats);
   const cpu0 = t.server ? cpuSeconds(t.server.pid) : 0;
   const rcpu0 = redisPid ? cpuSeconds(redisPid) : 0;
@@ -276,7 +307,7 @@ async function measure(t: TargetProc, round: number, kind: Run['kind'], stats: R
   const cpu1 = t.server ? cpuSeconds(t.server.pid) : 0;
   const rcpu1 = redisPid ? cpuSeconds(redisPid) : 0;
   const d = commandDelta(s0, await commandStats(stats));
-  const c1 = gateway && t.server ? await cacheCounts(t.server.port) : null;
+  const c1 = gateway && t.server ? await gatewayCounters(t.server.port) : null;
   const lookups = c0 && c1 ? c1.lookups - c0.lookups : 0;
   return {
     ...r,
@@ -289,6 +320,11 @@ async function measure(t: TargetProc, round: number, kind: Run['kind'], stats: R
     redisCmdsPerSec: d.total / r.seconds,
     redisCpuPct: redisPid ? (100 * (rcpu1 - rcpu0)) / wall : null,
     cacheHitRatio: c0 && c1 && lookups > 0 ? (c1.hits - c0.hits) / lookups : null,
+    gcPct: c0 && c1 ? (100 * (c1.gcSeconds - c0.gcSeconds)) / wall : null,
+    gcPauses: c0 && c1 ? c1.gcPauses - c0.gcPauses : null,
+    gcPausesOver10ms: c0 && c1 ? c1.gcPausesOver10ms - c0.gcPausesOver10ms : null,
+    loopDelayMaxMs: c1?.loopDelayMaxMs ?? null,
+    loopDelayP99Ms: c1?.loopDelayP99Ms ?? null,
   };
 }
 
@@ -568,7 +604,8 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
           if (!go) continue;
           const r = await measure(t, round, kind, stats, redisPid, () => go(rate, LAT_SECONDS));
           runs.push(r);
-          log(`  ${kind} @${rate}/s ${t.label.padEnd(26)} p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} p99.9 ${r.p999Ms?.toFixed(2) ?? '-'} ms, achieved ${r.reqPerSec.toFixed(0)}/s, generator CPU ${r.generatorCpuPct.toFixed(0)}% (${r.tool})`);
+          const gc = r.gcPauses === null ? '' : `, GC ${r.gcPct!.toFixed(1)}% ${r.gcPauses} pauses (${r.gcPausesOver10ms} >= 10 ms), event loop delay p99 ${r.loopDelayP99Ms?.toFixed(1)} max ${r.loopDelayMaxMs?.toFixed(1)} ms, Redis ${r.redisCmdsPerSec.toFixed(0)} cmd/s`;
+          log(`  ${kind} @${rate}/s ${t.label.padEnd(26)} p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} p99.9 ${r.p999Ms?.toFixed(2) ?? '-'} ms, achieved ${r.reqPerSec.toFixed(0)}/s, generator CPU ${r.generatorCpuPct.toFixed(0)}%${gc} (${r.tool})`);
         }
       }
     }

@@ -88,7 +88,7 @@ export interface WrkOptions {
   threads: number;
   seconds: number;
   cpus: string | null;
-  /** Pause of each connection after every response (paced load), in whole ms. */
+  /** Mean pause of each connection after every response (paced load; drawn from 0..2x), in whole ms. */
   pacedDelayMs?: number;
 }
 
@@ -102,7 +102,7 @@ export async function runWrk(o: WrkOptions): Promise<LoadResult> {
   const j = JSON.parse(line.slice(8)) as Record<string, number>;
   const seconds = j.durationUs! / 1e6;
   return {
-    tool: o.pacedDelayMs === undefined ? `wrk -t${o.threads} -c${o.connections}` : `wrk paced -t${o.threads} -c${o.connections}, ${o.pacedDelayMs} ms pause per connection`,
+    tool: o.pacedDelayMs === undefined ? `wrk -t${o.threads} -c${o.connections}` : `wrk paced -t${o.threads} -c${o.connections}, pause 0-${2 * o.pacedDelayMs} ms per connection`,
     seconds,
     requests: j.requests!,
     reqPerSec: j.requests! / seconds,

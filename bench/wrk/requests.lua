@@ -4,9 +4,10 @@
 --
 --   wrk -t1 -c64 -d5s -s bench/wrk/requests.lua http://127.0.0.1:PORT -- requests.tsv [DELAY_MS]
 --
--- With DELAY_MS each connection waits that long after every response before
--- its next request: a paced load of about connections * 1000 / (DELAY_MS +
--- latency) requests per second (the latency runs at half of max load).
+-- With DELAY_MS each connection pauses after every response (0..2*DELAY_MS ms,
+-- DELAY_MS on average) before its next request: a paced load of about
+-- connections * 1000 / (DELAY_MS + latency) requests per second (the latency
+-- runs at half of max load).
 --
 -- requests.tsv: one request a line, tab-separated: METHOD, PATH, TOKEN ('' = no
 -- authorization header), BODY ('' = none; JSON, so it has no tabs or newlines).
@@ -38,7 +39,9 @@ function init(args)
   if args[2] then
     local d = tonumber(args[2])
     -- wrk checks for a global delay() after init(): defining it here switches pacing on.
-    delay = function() return d end
+    -- Pauses are drawn from 0..2d (mean d) so connections do not fall into step
+    -- on wrk's millisecond timer ticks and arrive in bursts.
+    delay = function() return math.random(0, 2 * d) end
   end
   -- Threads start at different offsets so they do not ask for the same item in step.
   i = math.random(n) - 1
