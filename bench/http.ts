@@ -255,6 +255,9 @@ interface TargetProc {
   paced?(rate: number, seconds: number): Promise<LoadResult>;
 }
 
+/** prom-client's default event-loop sampling interval (eventLoopMonitoringPrecision). */
+const LOOP_SAMPLE_MS = 10;
+
 /** Counters read from a gateway's /metrics: local cache lookups and GC pauses. */
 interface GatewayCounters {
   hits: number;
@@ -271,9 +274,10 @@ interface GatewayCounters {
 async function gatewayCounters(port: number): Promise<GatewayCounters | null> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    // perf_hooks' histogram records whole sampling intervals (prom-client samples every 10 ms): the delay is what exceeds it.
     const gauge = (name: string) => {
       const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-      return m ? Number(m[1]) * 1000 : null;
+      return m ? Math.max(0, Number(m[1]) * 1000 - LOOP_SAMPLE_MS) : null;
     };
     const c: GatewayCounters = { hits: 0, lookups: 0, gcSeconds: 0, gcPauses: 0, gcPausesOver10ms: 0, loopDelayMaxMs: gauge('nodejs_eventloop_lag_max_seconds'), loopDelayP99Ms: gauge('nodejs_eventloop_lag_p99_seconds') };
     for (const m of text.matchAll(/^orgengine_cache_requests\{kind="[^"]+",result="(hit|miss)"\} (\S+)$/gm)) {

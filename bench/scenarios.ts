@@ -40,7 +40,7 @@ export type GatewayVariant = keyof typeof GATEWAY_VARIANTS;
 /** A goal checked on a scenario's summary. */
 export interface Target {
   what: string;
-  field: 'ratioToCeiling' | 'ratioToFastify' | 'ratioToWebdis' | 'latencyP99Ms' | 'ratioToVersus';
+  field: 'ratioToCeiling' | 'ratioToFastify' | 'ratioToWebdis' | 'latencyP99Ms' | 'latencyP99MsFixedRate' | 'ratioToVersus';
   atLeast?: number;
   atMost?: number;
 }
@@ -67,7 +67,10 @@ export interface Scenario {
   targets: Target[];
 }
 
-const P99_AT_HALF: Target = { what: 'p99 <= 2 ms at half of max load', field: 'latencyP99Ms', atMost: 2 };
+const P99_AT_HALF: Target[] = [
+  { what: 'p99 <= 2 ms at half of max load (wrk paced, every request of the scenario)', field: 'latencyP99Ms', atMost: 2 },
+  { what: 'p99 <= 2 ms at half of max load (hey fixed rate, first request only)', field: 'latencyP99MsFixedRate', atMost: 2 },
+];
 const warm = (l: BenchLesson) => l.students.slice(0, l.warmStudents);
 const enterReq = (l: BenchLesson, s: BenchLesson['students'][number]): ReqSpec => ({ method: 'GET', path: `/v1/lessons/${l.lessonId}/enter`, token: s.token });
 const signalsReq = (l: BenchLesson, s: BenchLesson['students'][number], i: number): ReqSpec => ({
@@ -98,7 +101,7 @@ export const SCENARIOS: Scenario[] = [
     targets: [
       { what: '>= 75% of the uWS static ceiling', field: 'ratioToCeiling', atLeast: 0.75 },
       { what: '>= 5x Fastify + ioredis', field: 'ratioToFastify', atLeast: 5 },
-      P99_AT_HALF,
+      ...P99_AT_HALF,
     ],
   },
   {
@@ -108,7 +111,7 @@ export const SCENARIOS: Scenario[] = [
     requests: (l) => l.students.map((s) => enterReq(l, s)),
     fastify: true,
     webdis: (l) => ['EVALSHA', l.enterSha, '1', l.headKey, String(l.students[0]!.uid), '', '0'],
-    targets: [{ what: '>= 1x webdis-class (redis-benchmark EVALSHA enter.lua)', field: 'ratioToWebdis', atLeast: 1 }, P99_AT_HALF],
+    targets: [{ what: '>= 1x webdis-class (redis-benchmark EVALSHA enter.lua)', field: 'ratioToWebdis', atLeast: 1 }, ...P99_AT_HALF],
   },
   {
     name: 'position',
@@ -116,7 +119,7 @@ export const SCENARIOS: Scenario[] = [
     gateway: 'warm',
     requests: (l) => warm(l).map((s) => ({ method: 'GET', path: `/v1/lessons/${l.lessonId}/students/${s.uid}/position`, token: s.token })),
     fastify: true,
-    targets: [P99_AT_HALF],
+    targets: P99_AT_HALF,
   },
   {
     name: 'node-children',
@@ -127,7 +130,7 @@ export const SCENARIOS: Scenario[] = [
       return warm(l).map((s, i) => ({ method: 'GET', path: `/v1/lessons/${l.lessonId}/nodes/${nodes[i % nodes.length]!.nodeId}?children=true`, token: s.token }));
     },
     fastify: true,
-    targets: [P99_AT_HALF],
+    targets: P99_AT_HALF,
   },
   {
     name: 'members',
@@ -138,7 +141,7 @@ export const SCENARIOS: Scenario[] = [
         Array.from({ length: Math.max(1, r.partitions) }, (_, p) => ({ method: 'GET' as const, path: `/v1/lessons/${l.lessonId}/rooms/${r.roomId}/members?partition=${p}&limit=100`, token: l.teacherToken })),
       ),
     fastify: true,
-    targets: [P99_AT_HALF],
+    targets: P99_AT_HALF,
   },
   {
     name: 'hot-signals',
@@ -147,7 +150,7 @@ export const SCENARIOS: Scenario[] = [
     requests: (l) => warm(l).map((s, i) => signalsReq(l, s, i)),
     fastify: true,
     publishSignals: true,
-    targets: [P99_AT_HALF],
+    targets: P99_AT_HALF,
   },
   {
     name: 'mixed',
@@ -176,7 +179,7 @@ export const SCENARIOS: Scenario[] = [
     requiredOps: ['signals', 'heartbeat', 'group-pick'],
     fastify: false,
     publishSignals: true,
-    targets: [P99_AT_HALF],
+    targets: [{ what: 'p99 <= 2 ms at half of max load (autocannon -R, whole milliseconds)', field: 'latencyP99MsFixedRate', atMost: 2 }],
   },
   {
     name: 'autopipelining',
