@@ -409,6 +409,7 @@ interface Summary {
   reqPerGatewayCpuSec?: number | null;
   ratioToFastify?: number | null;
   ratioToFastifyRange?: [number, number] | null;
+  ratioToFastifyPerCpu?: number | null;
   ratioToWebdis?: number | null;
   ratioToWebdisRange?: [number, number] | null;
   ratioToVersus?: number | null;
@@ -629,6 +630,7 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
     const ceiling = pairedRatio(runs, 'ceiling');
     const ceilingPerCpu = pairedRatio(runs, 'ceiling', true);
     const fastify = pairedRatio(runs, 'fastify');
+    const fastifyPerCpu = pairedRatio(runs, 'fastify', true);
     const webdis = pairedRatio(runs, 'webdis');
     const versus = pairedRatio(runs, 'versus');
     const summary: Summary = {
@@ -657,6 +659,7 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
       reqPerGatewayCpuSec: cand.reqPerServerCpuSec,
       ratioToFastify: fastify?.median ?? null,
       ratioToFastifyRange: fastify?.range ?? null,
+      ratioToFastifyPerCpu: fastifyPerCpu?.median ?? null,
       ratioToWebdis: webdis?.median ?? null,
       ratioToWebdisRange: webdis?.range ?? null,
       ratioToVersus: versus?.median ?? null,
@@ -704,7 +707,7 @@ function halfCell(s: Summary, kind: 'paced' | 'fixedRate'): string {
 }
 
 function table(rows: Summary[]): string {
-  const head = ['scenario', 'req/s median [min-max]', 'p50', 'p99', 'p99.9', 'err/non2xx', 'Redis cmd/s', 'gw CPU%', 'gw RSS MB', 'gen CPU%', 'x ceiling', 'x ceiling per CPU s', 'x Fastify', 'x webdis', 'half load req/s', 'p99 @half wrk paced (ceiling)', 'p99 @half fixed rate: hey, mixed: autocannon -R (ceiling)'];
+  const head = ['scenario', 'req/s median [min-max]', 'p50', 'p99', 'p99.9', 'err/non2xx', 'Redis cmd/s', 'gw CPU%', 'gw RSS MB', 'gen CPU%', 'x ceiling', 'x ceiling per CPU s', 'x Fastify', 'x Fastify per CPU s', 'x webdis', 'half load req/s', 'p99 @half wrk paced (ceiling)', 'p99 @half fixed rate: hey, mixed: autocannon -R (ceiling)'];
   const body = rows.map((s) =>
     s.skipped
       ? [s.scenario, `skipped: ${s.skipped}`]
@@ -722,6 +725,7 @@ function table(rows: Summary[]): string {
           s.ratioToVersus !== null && s.ratioToVersus !== undefined ? `on/off ${ratio(s.ratioToVersus, s.ratioToVersusRange)}` : ratio(s.ratioToCeiling, s.ratioToCeilingRange),
           f2(s.ratioToCeilingPerCpu),
           ratio(s.ratioToFastify, s.ratioToFastifyRange),
+          f2(s.ratioToFastifyPerCpu),
           ratio(s.ratioToWebdis, s.ratioToWebdisRange),
           f0(s.latencyAtHalfLoad?.paced?.offeredRate ?? s.latencyAtHalfLoad?.fixedRate?.offeredRate),
           halfCell(s, 'paced'),
