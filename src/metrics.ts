@@ -1,18 +1,51 @@
 // Prometheus metrics of one gateway worker: requests by route and status, a
 // latency histogram, cache hits and misses (and their ratio), invalidations,
-// in-flight requests. Label children are resolved once per (route, status) so
-// the request path does no label hashing.
+// in-flight requests. The request path records into plain per-route counters
+// (RouteMetrics: integer adds, a bucket index by a short loop) and prom-client
+// sees them only when scraped (collect callbacks), so a request hashes no labels.
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReadStats } from './services/reads.js';
 
 /** Latency buckets in seconds: a warm read is tens of microseconds, a miss about a millisecond. */
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
-interface Child {
-  inc(): void;
+/** Request count by status and latency buckets of one (transport, route), read at scrape. */
+export class RouteMetrics {
+  /** Count by numeric status (HTTP codes). */
+  readonly byCode = new Float64Array(600);
+  /** Count by any other status label (gRPC codes as text, 'aborted'). */
+  readonly byLabel = new Map<string, number>();
+  /** Non-cumulative count per finite bucket of BUCKETS (the +Inf bucket is `count`). */
+  readonly buckets = new Float64Array(BUCKETS.length);
+  sum = 0;
+  count = 0;
+  readonly labels: { transport: string; route: string };
+
+  constructor(transport: string, route: string) {
+    this.labels = { transport, route };
+  }
+
+  /** Records one finished request: its status and latency in milliseconds. */
+  observeMs(status: number | string, ms: number): void {
+    if (typeof status === 'number' && status >= 0 && status < 600 && Number.isInteger(status)) this.byCode[status] = this.byCode[status]! + 1;
+    else {
+      const k = String(status);
+      this.byLabel.set(k, (this.byLabel.get(k) ?? 0) + 1);
+    }
+    const seconds = ms / 1000;
+    let i = 0;
+    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+    if (i < BUCKETS.length) this.buckets[i] = this.buckets[i]! + 1;
+    this.sum += seconds;
+    this.count++;
+  }
 }
-interface Observer {
-  observe(v: number): void;
+
+interface HistogramEntry {
+  labels: object;
+  bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
 }
 
 /** Metrics of one worker. */
@@ -20,17 +53,54 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'transport' | 'route' | 'status'>;
   private readonly latency: Histogram<'transport' | 'route'>;
-  private readonly counters = new Map<string, Child>();
-  private readonly observers = new Map<string, Observer>();
+  private readonly routes = new Map<string, RouteMetrics>();
   /** Requests waiting on Redis now (set by the transports). */
   inFlight = 0;
 
   constructor(opts: { defaultMetrics?: boolean; reads?: () => ReadStats | null; cacheSize?: () => { entries: number; bytes: number; lessons: number } | null } = {}) {
     const registers = [this.registry];
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: 'orgengine_requests_total', help: 'Requests by transport, route and status', labelNames: ['transport', 'route', 'status'], registers });
-    this.latency = new Histogram({ name: 'orgengine_request_seconds', help: 'Request latency by transport and route', labelNames: ['transport', 'route'], buckets: BUCKETS, registers });
     const self = this;
+    this.requests = new Counter({
+      name: 'orgengine_requests_total',
+      help: 'Requests by transport, route and status',
+      labelNames: ['transport', 'route', 'status'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of self.routes.values()) {
+          const { transport, route } = r.labels;
+          for (let code = 0; code < r.byCode.length; code++) {
+            const n = r.byCode[code]!;
+            if (n > 0) this.inc({ transport, route, status: String(code) }, n);
+          }
+          for (const [status, n] of r.byLabel) this.inc({ transport, route, status }, n);
+        }
+      },
+    });
+    this.latency = new Histogram({
+      name: 'orgengine_request_seconds',
+      help: 'Request latency by transport and route',
+      labelNames: ['transport', 'route'],
+      buckets: BUCKETS,
+      registers,
+      collect() {
+        // prom-client has no bulk setter: zero each series, then fill the
+        // entry zero() created (it keeps our labels object) from the counts.
+        this.reset();
+        for (const r of self.routes.values()) if (r.count > 0) this.zero(r.labels);
+        const map = (this as unknown as { hashMap: Record<string, HistogramEntry> }).hashMap;
+        const byLabels = new Map<object, HistogramEntry>();
+        for (const e of Object.values(map)) byLabels.set(e.labels, e);
+        for (const r of self.routes.values()) {
+          const e = byLabels.get(r.labels);
+          if (!e) continue;
+          for (let i = 0; i < BUCKETS.length; i++) e.bucketValues[BUCKETS[i]!] = r.buckets[i]!;
+          e.sum = r.sum;
+          e.count = r.count;
+        }
+      },
+    });
     new Gauge({
       name: 'orgengine_in_flight',
       help: 'Requests waiting on Redis',
@@ -95,16 +165,17 @@ export class Metrics {
     });
   }
 
+  /** The recorder of one (transport, route): resolve once, then call observeMs per request. */
+  route(transport: 'http' | 'grpc', route: string): RouteMetrics {
+    const k = `${transport}\u0000${route}`;
+    let r = this.routes.get(k);
+    if (!r) this.routes.set(k, (r = new RouteMetrics(transport, route)));
+    return r;
+  }
+
   /** Records one finished request. */
   observe(transport: 'http' | 'grpc', route: string, status: number | string, seconds: number): void {
-    const ck = `${transport}\u0000${route}\u0000${status}`;
-    let c = this.counters.get(ck);
-    if (!c) this.counters.set(ck, (c = this.requests.labels(transport, route, String(status))));
-    c.inc();
-    const ok = `${transport}\u0000${route}`;
-    let o = this.observers.get(ok);
-    if (!o) this.observers.set(ok, (o = this.latency.labels(transport, route)));
-    o.observe(seconds);
+    this.route(transport, route).observeMs(status, seconds * 1000);
   }
 
   /** Text exposition of this worker's metrics. */

@@ -235,6 +235,8 @@ const nextGen = (): number => ++genCounter;
 export class ReadService {
   private readonly cache: GenCache<Cached>;
   private readonly lessons: Map<number, LessonState> = new Map();
+  /** The lesson last in `lessons` (most recently used), so a repeat use skips the re-insert. */
+  private mru: LessonState | null = null;
   private readonly flights = new SingleFlight<unknown>();
   private readonly now: () => number;
   private readonly opts: ReadServiceOptions;
@@ -278,6 +280,7 @@ export class ReadService {
     this.unlisten = null;
     for (const id of this.lessons.keys()) this.channels?.remove(id);
     this.lessons.clear();
+    this.mru = null;
   }
 
   /** Entries and estimated bytes held, and lessons tracked. */
@@ -320,12 +323,17 @@ export class ReadService {
   private lesson(lessonId: number): LessonState {
     let st = this.lessons.get(lessonId);
     if (st) {
-      // Map order is insertion order: re-inserting keeps the most recent last.
-      this.lessons.delete(lessonId);
-      this.lessons.set(lessonId, st);
+      // Map order is insertion order: re-inserting keeps the most recent last
+      // (skipped when it is last already: the common case of one busy lesson).
+      if (st !== this.mru) {
+        this.lessons.delete(lessonId);
+        this.lessons.set(lessonId, st);
+        this.mru = st;
+      }
     } else {
       st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, error: null, errorGen: 0, errorAt: 0 };
       this.lessons.set(lessonId, st);
+      this.mru = st;
       if (this.channels) {
         this.channels.add(lessonId);
         // Already confirmed when another consumer (the signal cache) holds the lesson.
@@ -334,6 +342,7 @@ export class ReadService {
       if (this.lessons.size > this.opts.cacheMaxLessons) {
         const oldest = this.lessons.values().next().value as LessonState;
         this.lessons.delete(oldest.lessonId);
+        if (oldest === this.mru) this.mru = null;
         this.channels?.remove(oldest.lessonId);
       }
     }

@@ -82,7 +82,22 @@ const STATUS_LINE: Record<number, string> = {
 
 const isPromise = <T>(v: MaybeAsync<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 const then = <T, U>(v: MaybeAsync<T>, f: (t: T) => U): MaybeAsync<U> => (isPromise(v) ? v.then(f) : f(v));
-const ok = (proto: string) => (value: object): Reply => ({ status: 200, proto: `orgengine.v1.${proto}`, value });
+const ok = (proto: string): ((value: object) => Reply) => {
+  const name = `orgengine.v1.${proto}`;
+  return (value) => ({ status: 200, proto: name, value });
+};
+const OK_EnterView = ok('EnterView');
+const OK_HeartbeatResult = ok('HeartbeatResult');
+const OK_LessonView = ok('LessonView');
+const OK_MembersPage = ok('MembersPage');
+const OK_MuteResult = ok('MuteResult');
+const OK_NodeView = ok('NodeView');
+const OK_OnlineView = ok('OnlineView');
+const OK_PickGroupResult = ok('PickGroupResult');
+const OK_PositionView = ok('PositionView');
+const OK_Room = ok('Room');
+const OK_SignInResult = ok('SignInResult');
+const OK_SignalPage = ok('SignalPage');
 
 /** Builds the uWS app with every route. */
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
@@ -107,41 +122,107 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     return { status: ERROR_TABLE[err.code].http, body: encodeError(format, err), code: err.code };
   };
 
+  /** Writes a reply or an error; returns the status. `cork` is false only inside the uWS handler (already corked). */
+  const respond = (res: HttpResponse, format: Format, routeName: string, reply: Reply | null, err: unknown, close: boolean, cork: boolean): number => {
+    let status: number;
+    let contentType: string;
+    let body: Buffer | string;
+    if (reply) {
+      status = reply.status;
+      if ('proto' in reply) {
+        contentType = CONTENT_TYPES[format];
+        body = encode(format, reply.proto, reply.value);
+      } else {
+        contentType = reply.contentType;
+        body = reply.text;
+      }
+    } else {
+      const e = errorStatus(err, format, routeName);
+      status = e.status;
+      contentType = CONTENT_TYPES[format];
+      body = e.body;
+    }
+    if (cork) write(res, status, contentType, body, close);
+    else res.writeStatus(STATUS_LINE[status] ?? `${status} Error`).writeHeader('content-type', contentType).end(body, close || draining);
+    return status;
+  };
+
+  const overloaded = (): OrgError => new OrgError('OVERLOADED', `more than ${api.maxInFlight} requests in flight; retry shortly`);
+
   /** Registers `route` with the shared discipline. */
   const handle = (route: Route): void => {
-    const handler = (res: HttpResponse, req: HttpRequest): void => {
+    const rm = metrics.route('http', route.name);
+    const name = route.name;
+    const nParams = route.params;
+
+    // Routes without a body: a reply available synchronously (a warm read, an
+    // error) is written inside the handler, where uWS has already corked the
+    // socket and no abort can happen, so no onAborted, no cork and no closure;
+    // onAborted is registered only when the reply will come later.
+    const plain = (res: HttpResponse, req: HttpRequest): void => {
+      const t0 = performance.now();
+      const params: string[] = new Array<string>(nParams);
+      for (let i = 0; i < nParams; i++) params[i] = req.getParameter(i) ?? '';
+      const accept = req.getHeader('accept');
+      const format = negotiate(accept);
+      const r: Req = { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null };
+      let out: MaybeAsync<Reply>;
+      if (inFlight >= api.maxInFlight) {
+        rm.observeMs(respond(res, format, name, null, overloaded(), false, false), performance.now() - t0);
+        return;
+      }
+      try {
+        out = route.run(r);
+      } catch (e) {
+        rm.observeMs(respond(res, format, name, null, e, false, false), performance.now() - t0);
+        return;
+      }
+      if (!isPromise(out)) {
+        rm.observeMs(respond(res, format, name, out, null, false, false), performance.now() - t0);
+        return;
+      }
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      inFlight++;
+      metrics.inFlight++;
+      const settle = (reply: Reply | null, err: unknown): void => {
+        inFlight--;
+        metrics.inFlight--;
+        if (aborted) rm.observeMs('aborted', performance.now() - t0);
+        else rm.observeMs(respond(res, format, name, reply, err, false, true), performance.now() - t0);
+      };
+      out.then(
+        (reply) => settle(reply, null),
+        (e: unknown) => settle(null, e),
+      );
+    };
+
+    // Routes with a body: onData is asynchronous, so onAborted first.
+    const withBody = (res: HttpResponse, req: HttpRequest): void => {
       const t0 = performance.now();
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
       });
       const params: string[] = [];
-      for (let i = 0; i < route.params; i++) params.push(req.getParameter(i) ?? '');
+      for (let i = 0; i < nParams; i++) params.push(req.getParameter(i) ?? '');
       const accept = req.getHeader('accept');
       const format = negotiate(accept);
       const r: Req = { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null };
 
       const finish = (reply: Reply | null, err: unknown, close = false): void => {
         if (aborted) {
-          metrics.observe('http', route.name, 'aborted', (performance.now() - t0) / 1000);
+          rm.observeMs('aborted', performance.now() - t0);
           return;
         }
-        let status: number;
-        if (reply) {
-          status = reply.status;
-          if ('proto' in reply) write(res, status, CONTENT_TYPES[format], encode(format, reply.proto, reply.value), close);
-          else write(res, status, reply.contentType, reply.text, close);
-        } else {
-          const e = errorStatus(err, format, route.name);
-          status = e.status;
-          write(res, status, CONTENT_TYPES[format], e.body, close);
-        }
-        metrics.observe('http', route.name, status, (performance.now() - t0) / 1000);
+        rm.observeMs(respond(res, format, name, reply, err, close, true), performance.now() - t0);
       };
 
       const dispatch = (): void => {
         if (inFlight >= api.maxInFlight) {
-          finish(null, new OrgError('OVERLOADED', `more than ${api.maxInFlight} requests in flight; retry shortly`));
+          finish(null, overloaded());
           return;
         }
         let out: MaybeAsync<Reply>;
@@ -171,10 +252,6 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
         );
       };
 
-      if (!route.body) {
-        dispatch();
-        return;
-      }
       const declared = req.getHeader('content-length');
       const tooLarge = () => new OrgError('PAYLOAD_TOO_LARGE', `request body exceeds ${api.maxBodyBytes} bytes`);
       if (declared !== '' && Number(declared) > api.maxBodyBytes) {
@@ -201,7 +278,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
         }
       });
     };
-    app[route.method](route.pattern, handler);
+    app[route.method](route.pattern, route.body ? withBody : plain);
   };
 
   // ---- ops ----
@@ -243,7 +320,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     run: (r) => {
       const lessonId = lessonScope(r);
       parseQuery(r.query, []);
-      return then(reads.lessonView(lessonId), ok('LessonView'));
+      return then(reads.lessonView(lessonId), OK_LessonView);
     },
   });
   handle({
@@ -255,7 +332,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const lessonId = lessonScope(r);
       const roomId = parseEntityId('roomId', r.params[1]);
       parseQuery(r.query, []);
-      return then(reads.room(lessonId, roomId), ok('Room'));
+      return then(reads.room(lessonId, roomId), OK_Room);
     },
   });
   handle({
@@ -269,7 +346,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const q = parseQuery(r.query, ['partition', 'cursor', 'limit']);
       const partition = parsePartition(q.partition);
       const query = { partition, cursor: parseCursor(q.cursor, partition), limit: parseLimit(q.limit, api.membersPageDefault, api.membersPageMax) };
-      return then(reads.members(lessonId, roomId, query), ok('MembersPage'));
+      return then(reads.members(lessonId, roomId, query), OK_MembersPage);
     },
   });
   handle({
@@ -281,7 +358,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const lessonId = lessonScope(r);
       const roomId = parseEntityId('roomId', r.params[1]);
       parseQuery(r.query, []);
-      return then(reads.online(lessonId, roomId), ok('OnlineView'));
+      return then(reads.online(lessonId, roomId), OK_OnlineView);
     },
   });
   handle({
@@ -294,7 +371,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const nodeId = parseEntityId('nodeId', r.params[1]);
       const q = parseQuery(r.query, ['children', 'parent', 'source']);
       const o = { children: parseFlag('children', q.children), parent: parseFlag('parent', q.parent), source: parseFlag('source', q.source) };
-      return then(reads.node(lessonId, nodeId, o), ok('NodeView'));
+      return then(reads.node(lessonId, nodeId, o), OK_NodeView);
     },
   });
   handle({
@@ -308,13 +385,13 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const uid = parseId('uid', r.params[1]);
       authorizeStudent(c, lessonId, uid);
       parseQuery(r.query, []);
-      return then(reads.position(lessonId, uid), ok('PositionView'));
+      return then(reads.position(lessonId, uid), OK_PositionView);
     },
   });
   const enter = (c: Claims, lessonId: number, room: string | undefined, uid: number | null): MaybeAsync<Reply> => {
     const who = enterUid(c, lessonId, uid);
     const roomId = room === undefined || room === '' ? '' : parseEntityId('room', room);
-    return then(reads.enter(lessonId, who, roomId), ok('EnterView'));
+    return then(reads.enter(lessonId, who, roomId), OK_EnterView);
   };
   handle({
     method: 'get',
@@ -355,7 +432,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const c = claimsOf(r);
       const lessonId = parseId('lessonId', r.params[0]);
       const q = parseQuery(r.query, ['after', 'limit']);
-      return then(signals.read(c, lessonId, r.params[1]!, q.after, q.limit), ok('SignalPage'));
+      return then(signals.read(c, lessonId, r.params[1]!, q.after, q.limit), OK_SignalPage);
     },
   });
   handle({
@@ -387,7 +464,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const c = claimsOf(r);
       parseQuery(r.query, []);
       const b = parseBodyObject(r.body, ['groupId'], '{"groupId"?: string | null}');
-      return mutations.pickGroup(c, parsePickGroup({ lessonId: r.params[0], uid: r.params[1], groupId: b.groupId })).then(ok('PickGroupResult'));
+      return mutations.pickGroup(c, parsePickGroup({ lessonId: r.params[0], uid: r.params[1], groupId: b.groupId })).then(OK_PickGroupResult);
     },
   });
   for (const [method, muted] of [['put', true], ['del', false]] as const) {
@@ -402,7 +479,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
         const c = claimsOf(r);
         parseQuery(r.query, []);
         parseBodyObject(r.body, [], 'no body');
-        return mutations.mute(c, parseMute({ lessonId: r.params[0], roomId: r.params[1], uid: r.params[2], muted })).then(ok('MuteResult'));
+        return mutations.mute(c, parseMute({ lessonId: r.params[0], roomId: r.params[1], uid: r.params[2], muted })).then(OK_MuteResult);
       },
     });
     handle({
@@ -415,7 +492,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
         const c = claimsOf(r);
         parseQuery(r.query, []);
         parseBodyObject(r.body, [], 'no body');
-        return mutations.mute(c, parseMute({ lessonId: r.params[0], roomId: r.params[1], nodeId: r.params[2], muted })).then(ok('MuteResult'));
+        return mutations.mute(c, parseMute({ lessonId: r.params[0], roomId: r.params[1], nodeId: r.params[2], muted })).then(OK_MuteResult);
       },
     });
   }
@@ -429,7 +506,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const c = claimsOf(r);
       parseQuery(r.query, []);
       parseBodyObject(r.body, [], 'no body');
-      return mutations.signIn(c, parseSignIn({ lessonId: r.params[0], uid: r.params[1] })).then(ok('SignInResult'));
+      return mutations.signIn(c, parseSignIn({ lessonId: r.params[0], uid: r.params[1] })).then(OK_SignInResult);
     },
   });
   handle({
@@ -442,17 +519,18 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const c = claimsOf(r);
       parseQuery(r.query, []);
       parseBodyObject(r.body, [], 'no body');
-      return mutations.heartbeat(c, parseHeartbeat({ lessonId: r.params[0], roomId: r.params[1], uid: r.params[2] })).then(ok('HeartbeatResult'));
+      return mutations.heartbeat(c, parseHeartbeat({ lessonId: r.params[0], roomId: r.params[1], uid: r.params[2] })).then(OK_HeartbeatResult);
     },
   });
 
   // uWS answers nothing at all for an unmatched route; this makes it a 404.
+  const unmatched = metrics.route('http', 'unmatched');
   app.any('/*', (res, req) => {
     const t0 = performance.now();
     const format = negotiate(req.getHeader('accept'));
     const err = new OrgError('NOT_FOUND', `no route ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}`);
     write(res, 404, CONTENT_TYPES[format], encodeError(format, err), false);
-    metrics.observe('http', 'unmatched', 404, (performance.now() - t0) / 1000);
+    unmatched.observeMs(404, performance.now() - t0);
   });
 
   return {
