@@ -10,8 +10,15 @@ export interface GenCacheOptions {
   maxBytes: number;
   /** Backstop TTL; 0 disables caching altogether (every get misses, set is a no-op). */
   ttlMs: number;
+  /**
+   * Share of the TTL (0-0.5) taken off at random per entry, so entries filled
+   * together (a class entering at once) do not all expire, and miss, together.
+   */
+  ttlJitter?: number;
   /** Clock in ms (injected by tests). */
   now?: () => number;
+  /** Random source in [0, 1) for the jitter (injected by tests). */
+  random?: () => number;
 }
 
 /** Running totals of a cache. */
@@ -39,9 +46,14 @@ export class GenCache<V extends object> {
   /** Counters since start. */
   readonly stats: CacheStats = { hits: 0, misses: 0, staleGen: 0, sets: 0, evictions: 0 };
   readonly ttlMs: number;
+  private readonly ttlJitter: number;
+  private readonly random: () => number;
 
   constructor(opts: GenCacheOptions) {
-    const o = { ...opts };
+    const o = { ttlJitter: 0, random: Math.random, ...opts };
+    if (!(o.ttlJitter >= 0 && o.ttlJitter <= 0.5)) throw new RangeError(`ttlJitter must be from 0 to 0.5, got ${o.ttlJitter}`);
+    this.ttlJitter = o.ttlJitter;
+    this.random = o.random;
     if (!Number.isInteger(o.maxEntries) || o.maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${o.maxEntries}`);
     if (!Number.isInteger(o.maxBytes) || o.maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${o.maxBytes}`);
     if (!Number.isFinite(o.ttlMs) || o.ttlMs < 0) throw new RangeError(`ttlMs must be >= 0, got ${o.ttlMs}`);
@@ -91,7 +103,9 @@ export class GenCache<V extends object> {
     if (!this.lru) return;
     if (ttlMs !== undefined && ttlMs <= 0) return;
     this.stats.sets++;
-    this.lru.set(key, { value, gen, bytes: Math.max(0, Math.ceil(bytes)) }, ttlMs === undefined ? undefined : { ttl: Math.min(ttlMs, this.ttlMs) });
+    let ttl = ttlMs === undefined ? this.ttlMs : Math.min(ttlMs, this.ttlMs);
+    if (this.ttlJitter > 0) ttl = Math.max(1, Math.round(ttl * (1 - this.ttlJitter * this.random())));
+    this.lru.set(key, { value, gen, bytes: Math.max(0, Math.ceil(bytes)) }, ttl === this.ttlMs ? undefined : { ttl });
   }
 
   delete(key: string): void {

@@ -255,7 +255,8 @@ export class ReadService {
     this.now = options.now ?? Date.now;
     // Without a subscription nothing could invalidate entries, so nothing is cached.
     const ttl = channels ? this.opts.cacheTtlMs : 0;
-    this.cache = new GenCache<Cached>({ maxEntries: this.opts.cacheMaxEntries, maxBytes: this.opts.cacheMaxBytes, ttlMs: ttl, now: this.now });
+    // Up to a quarter off each entry's TTL: a class that entered together must not miss together.
+    this.cache = new GenCache<Cached>({ maxEntries: this.opts.cacheMaxEntries, maxBytes: this.opts.cacheMaxBytes, ttlMs: ttl, ttlJitter: 0.25, now: this.now });
     const zero = () => Object.fromEntries(CACHE_KINDS.map((k) => [k, 0])) as Record<CacheKind, number>;
     this.stats = {
       hits: zero(),

@@ -83,3 +83,27 @@ describe('SingleFlight', () => {
     expect(f.size).toBe(0);
   });
 });
+
+describe('GenCache TTL jitter', () => {
+  it('spreads the expiry of entries filled together over the jitter share of the TTL', () => {
+    // lru-cache reads a start time of 0 as "no TTL": the clock starts elsewhere.
+    const T0 = 1_000_000;
+    let t = T0;
+    let r = 0;
+    const c = new GenCache<{ v: number }>({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 1000, ttlJitter: 0.25, now: () => t, random: () => r });
+    for (let i = 0; i < 10; i++) {
+      r = i / 10; // entry i lives 1000 * (1 - 0.25 * i/10) ms
+      c.set(`k${i}`, { v: i }, 0, 8);
+    }
+    t = T0 + 770; // every entry lives at least 1000 * (1 - 0.25 * 0.9) = 775 ms
+    expect([...Array(10).keys()].filter((i) => c.get(`k${i}`, 0) === undefined)).toEqual([]);
+    t = T0 + 900; // an entry expires once strictly past its TTL 1000 - 25 i: i >= 5 here
+    expect([...Array(10).keys()].filter((i) => c.get(`k${i}`, 0) === undefined)).toEqual([5, 6, 7, 8, 9]);
+    t = T0 + 1001;
+    expect([...Array(10).keys()].filter((i) => c.get(`k${i}`, 0) !== undefined)).toEqual([]);
+  });
+
+  it('refuses a jitter over half the TTL', () => {
+    expect(() => new GenCache({ maxEntries: 1, maxBytes: 1024, ttlMs: 10, ttlJitter: 0.9 })).toThrow(RangeError);
+  });
+});
