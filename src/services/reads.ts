@@ -18,24 +18,7 @@ import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 
 /** The lesson as served: the stored record without storage details. */
-export interface LessonInfo {
-  lessonId: number;
-  courseId: number;
-  title: string;
-  teacherUid: number;
-  startTime: number;
-  endTime: number;
-  policyId: number;
-  bizType: string;
-  streamPolicy: string;
-  orgPolicy: string;
-  preloadMode: string;
-  partitionSize: number;
-  studentCount: number;
-  roomCount: number;
-  nodeCount: number;
-  version: number;
-}
+export type LessonInfo = Omit<StoredLesson, 'posBuckets'>;
 
 /** GET lesson: the lesson and all its rooms. */
 export interface LessonView {
