@@ -36,7 +36,8 @@ import { loadConfig } from '../src/config.js';
 import { SignalService } from '../src/services/signals.js';
 import { createRedis } from '../src/store/redis/client.js';
 import { dropLessonKeys, loadSyntheticLesson } from '../test/support/lesson.js';
-import { commandDelta, commandStats, hasTaskset, spawnGateway, startPrivateRedis, stopGateway } from './support.js';
+import { commandDelta, commandStats, hasTaskset, spawnGateway, stopGateway } from './support.js';
+import { startPrivateRedis } from './lib/redis.js';
 
 const { values } = parseArgs({
   allowNegative: true,
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
   const pin = hasTaskset();
   // This process (the teacher) and the redis-server it starts stay off the gateway's core.
   if (pin) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
-  const priv = await startPrivateRedis();
+  const priv = await startPrivateRedis(null);
   const prefix = `bench:sighttp:${process.pid}:`;
   const env = { ORGENGINE_REDIS_URL: priv.url, ORGENGINE_KEY_PREFIX: prefix, ORGENGINE_TOKEN_SECRET: SECRET, ORGENGINE_LOG_LEVEL: 'warn' };
   const config = loadConfig(env);
@@ -334,7 +335,7 @@ async function main(): Promise<void> {
     if (child) await stopGateway(child).catch(() => undefined);
     await stats.quit().catch(() => undefined);
     await redis.quit().catch(() => undefined);
-    priv.proc.kill();
+    await priv.stop();
     rmSync(tokenFile, { force: true });
     rmSync(script, { force: true });
     rmSync(baselineScript, { force: true });

@@ -22,7 +22,8 @@ import { createSubscriberClient, LessonChannels } from '../src/store/redis/lesso
 import type { Caller } from '../src/services/caller.js';
 import { createSignalRuntime, SignalService } from '../src/services/signals.js';
 import { dropLessonKeys, loadSyntheticLesson } from '../test/support/lesson.js';
-import { commandDelta, commandStats, startPrivateRedis } from './support.js';
+import { commandDelta, commandStats } from './support.js';
+import { startPrivateRedis } from './lib/redis.js';
 
 /** One simulated client's read: signals after `after`; returns the highest seq it now has. */
 export interface BenchReader {
@@ -174,7 +175,7 @@ async function main(): Promise<void> {
   };
   for (const [k, v] of Object.entries(o)) if (!Number.isFinite(v) || v < 0) throw new Error(`--${k} must be a number >= 0`);
 
-  const priv = values['redis-url'] ? null : await startPrivateRedis();
+  const priv = values['redis-url'] ? null : await startPrivateRedis(null);
   const url = values['redis-url'] ?? priv!.url;
   const prefix = `bench:sig:${process.pid}:`;
   const lessonId = 100_001;
@@ -255,7 +256,7 @@ async function main(): Promise<void> {
   } finally {
     await stats.quit().catch(() => undefined);
     await redis.quit().catch(() => undefined);
-    priv?.proc.kill();
+    await priv?.stop();
   }
 }
 

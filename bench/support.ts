@@ -1,9 +1,8 @@
-// Shared bench helpers: Redis command counts from INFO commandstats, a private
-// redis-server (so commandstats count one bench's commands only), free ports,
-// result files.
+// Shared bench helpers: Redis command counts from INFO commandstats, result files,
+// and the gateway process helpers of the signals and mutations benches (the
+// private redis-server and free ports live in bench/lib/).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis, type Cluster } from 'ioredis';
 
@@ -42,39 +41,6 @@ export function writeResult(scenario: string, data: unknown): string {
   return file.pathname;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** Starts a throw-away redis-server (no persistence) on a free port; kill `proc` when done. */
-export async function startPrivateRedis(): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined); // refused until the server listens; retried below
-    try {
-      await probe.connect();
-      await probe.ping();
-      await probe.quit();
-      return { url, proc };
-    } catch {
-      probe.disconnect();
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  proc.kill();
-  throw new Error('redis-server did not start');
-}
 
 /** Whether `taskset` works here (benches pin the gateway and the load generator to different cores). */
 export function hasTaskset(): boolean {
