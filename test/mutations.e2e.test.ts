@@ -16,32 +16,18 @@ import type { Caller } from '../src/services/caller.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
 import { lessonKeys } from '../src/store/redis/keys.js';
 import { call, grpcClients, rpc } from './support/clients.js';
-import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from './support/env.js';
+import { uniquePrefix } from './support/env.js';
 import { dropLessonKeys, loadSyntheticLesson } from './support/lesson.js';
 import { createTestDb, type TestDb } from './support/mysql.js';
+import { hour, until } from './support/wait.js';
+import { GATEWAY_REDIS_MODES } from './support/redis.js';
 
 const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 const log = pino({ level: 'silent' });
-const hour = () => Math.floor(Date.now() / 1000) + 3600;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Rows = RowDataPacket[];
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
-const modes: Array<[string, () => Record<string, string>]> = [
-  ['single Redis', () => ({ ORGENGINE_REDIS_URL: TEST_REDIS_URL })],
-  ['Redis Cluster', () => ({ ORGENGINE_REDIS_CLUSTER_NODES: testClusterNodes().join(',') })],
-];
-
-describe.each(modes)('mutations API on %s', (mode, target) => {
+describe.each(GATEWAY_REDIS_MODES)('mutations API on %s', (mode, target) => {
   const GROUP = 820_000 + Math.floor(Math.random() * 80_000);
   const PLAIN = GROUP + 1;
   const tag = `m${randomUUID().slice(0, 8)}`;

@@ -12,30 +12,16 @@ import { startGateway, type Gateway } from '../src/gateway.js';
 import { SignalService } from '../src/services/signals.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
 import { ACCEPTS, call, grpcClients, rpc } from './support/clients.js';
-import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from './support/env.js';
+import { uniquePrefix } from './support/env.js';
 import { dropLessonKeys, loadSyntheticLesson } from './support/lesson.js';
+import { hour, until } from './support/wait.js';
+import { GATEWAY_REDIS_MODES } from './support/redis.js';
 
 const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 const log = pino({ level: 'silent' });
-const hour = () => Math.floor(Date.now() / 1000) + 3600;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
-const modes: Array<[string, () => Record<string, string>]> = [
-  ['single Redis', () => ({ ORGENGINE_REDIS_URL: TEST_REDIS_URL })],
-  ['Redis Cluster', () => ({ ORGENGINE_REDIS_CLUSTER_NODES: testClusterNodes().join(',') })],
-];
-
-describe.each(modes)('signals API on %s', (_mode, target) => {
+describe.each(GATEWAY_REDIS_MODES)('signals API on %s', (_mode, target) => {
   const LESSON = 810_000 + Math.floor(Math.random() * 90_000);
   const tag = `t${randomUUID().slice(0, 8)}`;
   let config: Config;

@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
-import { isOrgError, type ErrorCode } from '../../src/errors.js';
 import { prng } from '../../src/model/synthetic.js';
 import type { OrgNode } from '../../src/model/topology.js';
 import { changeLessonTime, changeTeacher, moveStudents, type ChangeDeps, type StudentMove } from '../../src/preload/changes.js';
@@ -16,18 +15,9 @@ import { readLesson, readPosition } from '../../src/store/redis/lessonReader.js'
 import { TEST_REDIS_URL } from '../support/env.js';
 import { deleteKeys, testConfig, testEnv } from '../support/jobs.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
+import { codeOf } from '../support/errors.js';
 
 const DATE = '2026-11-21';
-
-async function codeOf(p: Promise<unknown>): Promise<ErrorCode> {
-  try {
-    await p;
-  } catch (e) {
-    if (isOrgError(e)) return e.code;
-    throw e;
-  }
-  throw new Error('expected an OrgError');
-}
 
 describe.each(['single', 'cluster'] as const)('changes on %s Redis', (mode) => {
   let db: TestDb;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { isOrgError, type ErrorCode } from '../../src/errors.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { compileLesson } from '../../src/model/compile.js';
 import { validatePolicyConf } from '../../src/model/policy.js';
 import { BUILTIN_POLICIES, syntheticLesson } from '../../src/model/synthetic.js';
@@ -19,18 +19,9 @@ import { decodePosition, readHead, readLesson, readPosition, readRoom } from '..
 import { uniquePrefix } from '../support/env.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
+import { codeOf } from '../support/errors.js';
 
 const START = Date.UTC(2026, 10, 21, 10);
-
-async function codeOf(p: Promise<unknown>): Promise<ErrorCode> {
-  try {
-    await p;
-  } catch (e) {
-    if (isOrgError(e)) return e.code;
-    throw e;
-  }
-  throw new Error('expected an OrgError');
-}
 
 describe.each(REDIS_MODES)('preload on %s Redis', (mode) => {
   let db: TestDb;

@@ -14,6 +14,7 @@ import { createSignalRuntime, SignalService, type SignalRuntime } from '../../sr
 import { registerSignalCacheMetrics } from '../../src/skiplist/signalMetrics.js';
 import { dropLessonKeys, loadSyntheticLesson } from '../support/lesson.js';
 import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
+import { sleep, until as untilEvery } from '../support/wait.js';
 
 const targets: Array<[string, () => RedisTarget]> = [
   ['single Redis', () => ({ mode: 'single', url: TEST_REDIS_URL })],
@@ -42,17 +43,8 @@ const SIGNALS: SignalConfig = {
 
 const WB = { maxStreamLength: 100_000 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10000): Promise<T> => untilEvery(what, probe, timeoutMs, 20);
 
 describe.each(targets)('signals on %s', (_name, target) => {
   const prefix = uniquePrefix('sig');

@@ -23,3 +23,9 @@ export function redisTarget(mode: (typeof REDIS_MODES)[number]): RedisTarget {
 export function testRedis(mode: (typeof REDIS_MODES)[number]): RedisClient {
   return createRedis(redisTarget(mode));
 }
+
+/** The environment that points a gateway at each Redis mode, for end-to-end suites (describe.each). */
+export const GATEWAY_REDIS_MODES: Array<[string, () => Record<string, string>]> = [
+  ['single Redis', () => ({ ORGENGINE_REDIS_URL: TEST_REDIS_URL })],
+  ['Redis Cluster', () => ({ ORGENGINE_REDIS_CLUSTER_NODES: testClusterNodes().join(',') })],
+];

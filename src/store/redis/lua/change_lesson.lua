@@ -13,12 +13,9 @@
 -- Returns {0, version, changeSeq, rooms changed, {room id, room blob, ...} of the rooms changed} | {1, status} | {2}
 local head = KEYS[1]
 local base = string.sub(head, 1, -5)
-local h = redis.call('HMGET', head, 'version', 'status')
-if not h[1] then
-  if h[2] then return {1, h[2]} end
-  return {2}
-end
-local vb = base .. 'v' .. h[1] .. ':'
+-- @include _head.lua
+local version, vb, unreadable = readable(head)
+if unreadable then return unreadable end
 local chan = base .. 'chan'
 local teacher = ARGV[2]
 local timed = ARGV[3] ~= ''
@@ -53,4 +50,4 @@ end
 redis.call('SPUBLISH', chan, 'lesson')
 local seq = redis.call('HINCRBY', head, 'changeSeq', 1)
 redis.call('HSET', head, 'updatedAt', ARGV[1])
-return {0, tonumber(h[1]), seq, changed, out}
+return {0, tonumber(version), seq, changed, out}

@@ -19,12 +19,9 @@
 --   | {5, node id} no such node | {6} the version holds no positions (minimal mode)
 local head = KEYS[1]
 local base = string.sub(head, 1, -5)
-local h = redis.call('HMGET', head, 'version', 'status')
-if not h[1] then
-  if h[2] then return {1, h[2]} end
-  return {2}
-end
-local vb = base .. 'v' .. h[1] .. ':'
+-- @include _head.lua
+local version, vb, unreadable = readable(head)
+if unreadable then return unreadable end
 local lessonKey = vb .. 'lesson'
 local L = redis.call('HMGET', lessonKey, 'posBuckets', 'partitionSize', 'preloadMode', 'lessonId', 'nodeCount')
 local buckets = tonumber(L[1] or '0') or 0
@@ -284,4 +281,4 @@ redis.call('HSET', lessonKey, 'nodeCount', nodeCount)
 for _, uid in ipairs(movedUids) do redis.call('SPUBLISH', chan, 'pos:' .. uid) end
 local seq = redis.call('HINCRBY', head, 'changeSeq', 1)
 if anyChange then redis.call('HSET', head, 'updatedAt', now) end
-return {0, tonumber(h[1]), seq, statuses, nodeIds, deletedIds, roomIds, movedBlobs}
+return {0, tonumber(version), seq, statuses, nodeIds, deletedIds, roomIds, movedBlobs}
