@@ -16,6 +16,7 @@ import { readEnter, readMembersPage, readNodeView, readOnline, type MemberRead, 
 import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
 import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/redis/lessonReader.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
+import type { ApiConfig } from '../config.js';
 
 /** The lesson as served: the stored record without storage details. */
 export type LessonInfo = Omit<StoredLesson, 'posBuckets'>;
@@ -110,16 +111,10 @@ export interface MembersQuery {
 }
 
 /** Bounds and switches of the read service. */
-export interface ReadServiceOptions {
+export type ReadServiceOptions = Pick<ApiConfig, 'cacheTtlMs' | 'cacheMaxEntries' | 'cacheMaxBytes' | 'cacheMaxLessons' | 'onlineCacheMs' | 'onlineWindowMs'> & {
   keyPrefix: string;
-  cacheTtlMs: number;
-  cacheMaxEntries: number;
-  cacheMaxBytes: number;
-  cacheMaxLessons: number;
-  onlineCacheMs: number;
-  onlineWindowMs: number;
   now?: () => number;
-}
+};
 
 /** What the cache is asked for, for hit/miss accounting. */
 export const CACHE_KINDS = ['lesson', 'room', 'node', 'position', 'members', 'online', 'enter'] as const;
