@@ -38,7 +38,8 @@ if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
   exit 1
 fi
 LOG=.run/demo-serve.log
-oe serve --port "$PORT" --host 127.0.0.1 >"$LOG" 2>&1 &
+# node directly, not through oe(): $! must be the gateway itself, not a subshell.
+node bin/orgengine.js serve --port "$PORT" --host 127.0.0.1 >"$LOG" 2>&1 &
 SERVE_PID=$!
 echo "$SERVE_PID" >.run/demo-serve.pid
 stop_gateway() { kill -TERM "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true; }
