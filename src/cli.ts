@@ -22,7 +22,9 @@ import { acquireCheckSlot, releaseCheckSlot, runCheck } from './preload/check.js
 import { applyChange, parseChangeRequest } from './preload/changes.js';
 import { diffPolicies, type DiffReport } from './preload/diff.js';
 import { createQueueConnection, Jobs } from './preload/jobs.js';
-import { serveMetrics, WorkerMetrics } from './preload/metrics.js';
+import { WorkerMetrics } from './preload/metrics.js';
+import { createRegistry } from './metrics.js';
+import { serveMetrics } from './metricsServer.js';
 import { enqueueReopen, ensureSweep, scheduleDay, sweepAll, sweepDay } from './preload/schedule.js';
 import { dayStatus, type DayStatus } from './preload/status.js';
 import { startWorkers, WORKER_ROLES, type WorkerRole } from './preload/worker.js';
@@ -386,9 +388,7 @@ export async function runCli(argv: string[]): Promise<number> {
       }
       case 'flush':
         return await withApp(config, async (app) => {
-          const { Registry, collectDefaultMetrics } = await import('prom-client');
-          const metrics = new Registry();
-          collectDefaultMetrics({ register: metrics });
+          const metrics = createRegistry({ defaultMetrics: true });
           const flusher = createFlusher(app, { lessons: lessonList(v), metrics });
           if (v.drain) {
             const ok = await flusher.drain(10 * 60_000);
