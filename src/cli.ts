@@ -2,7 +2,7 @@
 // prints human text (or --json), and exits non-zero with the error code on failure.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { ConfigError, CONFIG_VARS, loadConfig, requireTokenSecret, type Config } from './config.js';
+import { ConfigError, describeConfig, loadConfig, requireTokenSecret, type Config } from './config.js';
 import { OrgError, toOrgError } from './errors.js';
 import { createApp, createFlusher, type App } from './main.js';
 import { reconcileLesson, type ReconcileReport } from './services/reconcile.js';
@@ -193,8 +193,8 @@ export async function runCli(argv: string[]): Promise<number> {
     const config = loadConfig();
     switch (cmd) {
       case 'config': {
-        const rows = CONFIG_VARS.map((c) => ({ ...c, value: process.env[c.name] ?? null }));
-        out(json, rows, rows.map((r) => `${r.name}=${r.value ?? `(default ${r.default})`}  # ${r.meaning}`).join('\n'));
+        const rows = describeConfig();
+        out(json, rows, rows.map((r) => `${r.name}=${r.value ?? `(default ${r.default})`}  # ${r.meaning} (${r.range})`).join('\n'));
         return 0;
       }
       case 'migrate': {
