@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenVerifier } from '../src/auth/tokens.js';
-import { loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { startGateway } from '../src/gateway.js';
 import type { Topology } from '../src/model/topology.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
@@ -96,6 +96,23 @@ describe('serving', () => {
     const read = await call(down.base, `/v1/lessons/${LESSON}/rooms/main`, { token });
     expect([read.status, read.body.error.code]).toEqual([503, 'BACKEND_UNAVAILABLE']);
     await down.gw.close();
+  });
+
+  it('names the variable when the signal cache refuses its bounds (a full room must fit a bucket)', async () => {
+    const refused = async (env: Record<string, string>) => {
+      const config = loadConfig({ ORGENGINE_REDIS_URL: TEST_REDIS_URL, ORGENGINE_KEY_PREFIX: prefix, ORGENGINE_TOKEN_SECRET: SECRET, ...env });
+      const e = await startGateway(config, { port: 0, grpcPort: null, host: '127.0.0.1', log, defaultMetrics: false }).then(
+        (gw) => gw.close().then(() => null),
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(ConfigError);
+      return e as ConfigError;
+    };
+    const small = await refused({ ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET: '100000' });
+    expect(small.variable).toBe('ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET');
+    expect(small.message).toContain('ORGENGINE_SIGNAL_RETAIN and ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES');
+    const big = await refused({ ORGENGINE_SIGNAL_RETAIN: '100000', ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES: '65535' });
+    expect(big.variable).toBe('ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET');
   });
 
   it('refuses to start on the pure-JS uWS fallback', async () => {
