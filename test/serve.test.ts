@@ -154,16 +154,27 @@ describe('serving', () => {
     expect(await exited).toBe(0);
   });
 
+  const run = (args: string[], extra: Record<string, string | undefined> = {}) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const c = spawn(process.execPath, ['bin/orgengine.js', ...args], { cwd: root, env: { ...process.env, ...extra } });
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.stderr.on('data', (d) => (err += d));
+      c.once('exit', (code) => resolve({ code, out, err }));
+    });
+
+  it("answers `serve --help` with its own usage, and exits 2 on an unknown command's --help", async () => {
+    const help = await run(['serve', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^usage: orgengine serve --port P/);
+    expect(help.out).toContain('--grpc-port G');
+    const unknown = await run(['nosuchcmd', '--help']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('unknown command "nosuchcmd"');
+  });
+
   it('mints tokens from the command line and refuses to serve or mint without a secret', async () => {
-    const run = (args: string[], extra: Record<string, string | undefined>) =>
-      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const c = spawn(process.execPath, ['bin/orgengine.js', ...args], { cwd: root, env: { ...process.env, ...extra } });
-        let out = '';
-        let err = '';
-        c.stdout.on('data', (d) => (out += d));
-        c.stderr.on('data', (d) => (err += d));
-        c.once('exit', (code) => resolve({ code, out, err }));
-      });
     const minted = await run(['token', '--uid', '42', '--role', 'student', '--lesson', String(LESSON), '--ttl', '60'], { ORGENGINE_TOKEN_SECRET: SECRET });
     expect(minted.code).toBe(0);
     const claims = new TokenVerifier({ secret: SECRET, cacheEntries: 1 }).verify(minted.out.trim());
