@@ -1,6 +1,8 @@
-// Wires the parts together from a validated config: the only place that knows
-// how connections, services and the flusher are built. The CLI (src/cli/) and
-// the gateway build their parts through these factories.
+// Wires the shared parts together from a validated config: connections (an
+// App), the mutation service, the write-behind flusher, the logger, and the
+// stop signal of long-running commands. The CLI (src/cli/) and the gateway
+// build these through here, so each is wired one way; gateway.ts adds what only
+// a gateway has (caches, transports).
 import type { Pool } from 'mysql2/promise';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';

@@ -24,8 +24,8 @@ export type Values = Record<string, string | boolean | string[] | undefined>;
 /** What a command runs with. */
 export interface CommandContext {
   config: Config;
-  /** The environment `config` was read from (`orgengine config` lists its variables). */
-  env: Record<string, string | undefined>;
+  /** The environment `config` was read from, when not process.env (`orgengine config` lists its variables). */
+  env: Record<string, string | undefined> | undefined;
   values: Values;
   /** Arguments after the command name that are not options (e.g. `put` of `policy put`). */
   positionals: string[];

@@ -19,8 +19,11 @@ export const COMMANDS: readonly Command[] = [...DB_COMMANDS, ...PRELOAD_COMMANDS
 /** One-shot commands print their own results; their logs stay quiet unless ORGENGINE_LOG_LEVEL asks. */
 const QUIET_DEFAULTS = { ORGENGINE_LOG_LEVEL: 'warn' };
 
-/** Runs the CLI with `argv` (without node and script), writing to `io` and reading `env`. Returns the exit code. */
-export async function runCli(argv: string[], io: Io = process, env: Record<string, string | undefined> = process.env): Promise<number> {
+/**
+ * Runs the CLI with `argv` (without node and script), writing to `io`, with the
+ * variables of `env` (config reads process.env when absent). Returns the exit code.
+ */
+export async function runCli(argv: string[], io: Io = process, env?: Record<string, string | undefined>): Promise<number> {
   const json = argv.includes('--json');
   const out = new Output(io, json);
   const name = argv.find((a) => !a.startsWith('-'));
