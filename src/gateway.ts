@@ -83,7 +83,7 @@ function asConfigError(e: unknown): unknown {
   const [name] = variable(e.option);
   if (!name) return e;
   const related = e.related.flatMap(variable);
-  return new ConfigError(name, `${e.message.replace(/^signalCache: /, '')}${related.length ? `, together with ${related.join(' and ')}` : ''}`);
+  return new ConfigError(name, `${e.message.replace(/^signalCache: /, '')}${related.length ? `; the bound follows ${related.join(' and ')}` : ''}`);
 }
 
 /** Starts one gateway. */
