@@ -81,10 +81,10 @@ export function parseCommandArgs(cmd: Command, args: string[]): { values: Values
   const values = parsed.values as Values;
   if (values.help) return { values, positionals: parsed.positionals };
   const [first, ...rest] = parsed.positionals;
-  const extra = cmd.subcommands && first !== undefined && cmd.subcommands.includes(first) ? rest : parsed.positionals;
   if (cmd.subcommands && (first === undefined || !cmd.subcommands.includes(first))) {
     throw new OrgError('BAD_REQUEST', `${cmd.name} needs one of: ${cmd.subcommands.join(', ')}`);
   }
+  const extra = cmd.subcommands ? rest : parsed.positionals;
   if (extra.length > 0) throw new OrgError('BAD_REQUEST', `unexpected argument ${JSON.stringify(extra[0])}`);
   return { values, positionals: parsed.positionals };
 }
