@@ -1,6 +1,9 @@
-// The only reader of process.env. Every variable is validated once at start-up
-// and a bad one is named in the error, so a misconfigured deployment fails fast.
-import { roomBytesBound } from './skiplist/sizing.js';
+// The only reader of process.env. Every variable is declared once, in
+// CONFIG_SPEC: its name, type, default, range, meaning and the Config field it
+// sets. The spec drives parsing, `orgengine config` and the check of README's
+// table, so a setting is added in one place. Every variable is validated once
+// at start-up and a bad one is named in the error, so a misconfigured
+// deployment fails fast.
 
 /** Thrown when an environment variable is missing or malformed; names the variable. */
 export class ConfigError extends Error {
@@ -116,9 +119,6 @@ export interface ApiConfig {
   flushInGateway: boolean;
 }
 
-/** Shortest token secret accepted (bytes of UTF-8). */
-export const MIN_TOKEN_SECRET_BYTES = 32;
-
 /** Bounds and timings of in-class mutations and the write-behind flusher. */
 export interface WriteBehindConfig {
   /** A mutation is refused (BACKPRESSURE) while its lesson's stream holds this many unflushed records. */
@@ -143,152 +143,344 @@ export interface WriteBehindConfig {
   maxDynamicGroupsPerTeam: number;
 }
 
-/** Documentation of every variable, used by the README and `orgengine config`. */
-export const CONFIG_VARS: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
-  { name: 'ORGENGINE_REDIS_URL', default: 'redis://127.0.0.1:6379', meaning: 'single Redis server (ignored when ORGENGINE_REDIS_CLUSTER_NODES is set)' },
-  { name: 'ORGENGINE_REDIS_CLUSTER_NODES', default: '(unset)', meaning: 'comma-separated host:port seed nodes; switches to Redis Cluster mode' },
-  { name: 'ORGENGINE_MYSQL_URL', default: 'mysql://root@127.0.0.1:3306/orgengine', meaning: 'MySQL/MariaDB database holding policies, source data and flushed state' },
-  { name: 'ORGENGINE_KEY_PREFIX', default: 'oe:', meaning: 'prefix of every Redis key ([A-Za-z0-9:_.-], at most 32 chars)' },
-  { name: 'ORGENGINE_TTL_DAYS', default: '7', meaning: 'expiry of every preloaded Redis key, in days (0.001-365)' },
-  { name: 'ORGENGINE_PARTITION_SIZE', default: '5000', meaning: 'members per partitioned set when a policy does not say (100-100000)' },
-  { name: 'ORGENGINE_MAX_STUDENTS_PER_LESSON', default: '1000000', meaning: 'a lesson with more enrolments is refused (LIMIT_EXCEEDED)' },
-  { name: 'ORGENGINE_REDIS_FIELDS_PER_COMMAND', default: '1000', meaning: 'fields/members per HSET/ZADD during preload (1-100000)' },
-  { name: 'ORGENGINE_REDIS_COMMANDS_PER_PIPELINE', default: '64', meaning: 'commands per pipelined chunk during preload (1-10000)' },
-  { name: 'ORGENGINE_MYSQL_BATCH_ROWS', default: '2000', meaning: 'rows per multi-row INSERT (1-50000)' },
-  { name: 'ORGENGINE_MYSQL_POOL_SIZE', default: '8', meaning: 'MySQL connection pool size (1-256)' },
-  { name: 'ORGENGINE_PRELOAD_LOCK_SECONDS', default: '600', meaning: 'how long a preload holds its per-lesson lock before another may take over (5-86400)' },
-  { name: 'ORGENGINE_WB_MAX_STREAM_LENGTH', default: '100000', meaning: 'unflushed write-behind records per lesson before mutations answer 503 BACKPRESSURE (100-10000000)' },
-  { name: 'ORGENGINE_WB_READ_COUNT', default: '1000', meaning: 'records per XREADGROUP/XAUTOCLAIM call of the flusher (1-100000)' },
-  { name: 'ORGENGINE_WB_MAX_BATCH_RECORDS', default: '10000', meaning: 'records per flush cycle, one MySQL transaction (1-1000000)' },
-  { name: 'ORGENGINE_WB_POLL_MS', default: '20', meaning: 'flusher wait between cycles that found nothing (1-60000)' },
-  { name: 'ORGENGINE_WB_IDLE_POLL_MAX_MS', default: '250', meaning: 'longest wait before re-polling a lesson whose stream was empty (1-600000)' },
-  { name: 'ORGENGINE_WB_CLAIM_IDLE_MS', default: '30000', meaning: 'pending records of a consumer idle this long are claimed by another flusher (XAUTOCLAIM) (10-86400000)' },
-  { name: 'ORGENGINE_WB_RETRY_MAX_MS', default: '5000', meaning: 'longest back-off between flush retries while MySQL or Redis fails (10-600000)' },
-  { name: 'ORGENGINE_WB_REGISTER_EVERY_SECONDS', default: '60', meaning: 'how often a mutating process re-adds a lesson to the flusher registry (1-3600)' },
-  { name: 'ORGENGINE_WB_RETIRE_AFTER_SECONDS', default: '3600', meaning: 'an idle, fully flushed lesson leaves the registry after this long; at least 10x the register interval (60-2592000)' },
-  { name: 'ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', default: '50', meaning: 'groups created in class per team at most (0-10000)' },
-  { name: 'ORGENGINE_LOG_LEVEL', default: 'info', meaning: 'pino level: fatal|error|warn|info|debug|trace|silent' },
-  { name: 'ORGENGINE_TOKEN_SECRET', default: '(unset)', meaning: `HMAC-SHA256 key for tokens, at least ${MIN_TOKEN_SECRET_BYTES} bytes; required by serve and token` },
-  { name: 'ORGENGINE_TOKEN_CACHE_ENTRIES', default: '100000', meaning: 'verified tokens kept per gateway worker (100-10000000)' },
-  { name: 'ORGENGINE_HTTP_MAX_BODY_BYTES', default: '16384', meaning: 'largest request body; larger is refused with 413 PAYLOAD_TOO_LARGE (64-16777216)' },
-  { name: 'ORGENGINE_MAX_IN_FLIGHT', default: '10000', meaning: 'requests waiting on Redis per worker before 503 OVERLOADED (1-1000000)' },
-  { name: 'ORGENGINE_MEMBERS_PAGE_DEFAULT', default: '100', meaning: 'members page size when the request gives no limit (1-10000)' },
-  { name: 'ORGENGINE_MEMBERS_PAGE_MAX', default: '1000', meaning: 'largest members page a request may ask for (1-10000)' },
-  { name: 'ORGENGINE_CACHE_TTL_MS', default: '2000', meaning: 'local cache backstop TTL: bounds staleness if an invalidation is lost (0 disables the cache, max 600000)' },
-  { name: 'ORGENGINE_CACHE_MAX_ENTRIES', default: '200000', meaning: 'local cache entries per gateway worker (100-100000000)' },
-  { name: 'ORGENGINE_CACHE_MAX_BYTES', default: '268435456', meaning: 'local cache size per gateway worker, estimated bytes (1048576-68719476736)' },
-  { name: 'ORGENGINE_CACHE_MAX_LESSONS', default: '20000', meaning: 'lessons cached and subscribed to per gateway worker (1-1000000)' },
-  { name: 'ORGENGINE_ONLINE_CACHE_MS', default: '1000', meaning: 'online counts are cached this long (0-60000)' },
-  { name: 'ORGENGINE_ONLINE_WINDOW_MS', default: '60000', meaning: 'a member is online if its last heartbeat is younger than this (1000-3600000)' },
-  { name: 'ORGENGINE_REDIS_AUTOPIPELINING', default: 'false', meaning: 'ioredis autopipelining on the gateway (true|false); off: on cut cold enter throughput by 23-43% in npm run bench:autopipelining' },
-  { name: 'ORGENGINE_READY_LESSON', default: '(unset)', meaning: 'lesson id /readyz must be able to read, besides reaching Redis' },
-  { name: 'ORGENGINE_SHUTDOWN_GRACE_MS', default: '10000', meaning: 'how long shutdown waits for in-flight requests (0-600000)' },
-  { name: 'ORGENGINE_FLUSH_IN_GATEWAY', default: 'false', meaning: 'run a write-behind flusher inside `orgengine serve` (worker 0; needs MySQL); false: run `orgengine flush` beside it (true|false)' },
-  { name: 'ORGENGINE_SIGNAL_CACHE', default: 'on', meaning: 'serve signal reads from the local per-room cache (on|off; off = one Redis round trip per read)' },
-  { name: 'ORGENGINE_SIGNAL_CACHE_BUCKETS', default: '16', meaning: 'buckets the signal cache hashes rooms into (1-4096)' },
-  { name: 'ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', default: '128', meaning: 'rooms one bucket holds before evicting the least recently read (1-100000)' },
-  { name: 'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET', default: '8388608', meaning: 'estimated bytes one bucket holds before evicting; must fit one full room (retain x max payload)' },
-  { name: 'ORGENGINE_SIGNAL_MAX_STALENESS_MS', default: '1000', meaning: 'a cached room not checked against Redis for this long is re-checked before answering (0-600000)' },
-  { name: 'ORGENGINE_SIGNAL_RETAIN', default: '1000', meaning: 'signals kept per room; older ones are trimmed and reads report truncated (1-100000)' },
-  { name: 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', default: '1024', meaning: 'largest signal payload in UTF-8 bytes (1-65535, a MySQL TEXT); larger is PAYLOAD_TOO_LARGE' },
-  { name: 'ORGENGINE_SIGNAL_READ_LIMIT_MAX', default: '500', meaning: 'most signals one read may ask for (1-10000); the default when a read gives no limit' },
-  { name: 'ORGENGINE_QUEUE_REDIS_URL', default: '(the data Redis)', meaning: 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)' },
-  { name: 'ORGENGINE_QUEUE_REDIS_CLUSTER_NODES', default: '(unset)', meaning: 'host:port seed nodes of a Redis Cluster holding the preload queues' },
-  { name: 'ORGENGINE_QUEUE_PREFIX', default: '{oe-jobs}', meaning: 'BullMQ key prefix; must contain one {hash tag} so all queues share a Cluster slot' },
-  { name: 'ORGENGINE_PRELOAD_CONCURRENCY', default: '2', meaning: 'preload jobs one worker process runs at once (1-64)' },
-  { name: 'ORGENGINE_PRELOAD_ATTEMPTS', default: '5', meaning: 'tries of a preload job before it fails (1-100); source errors fail at once' },
-  { name: 'ORGENGINE_PRELOAD_BACKOFF_MS', default: '5000', meaning: 'first retry delay of a preload job, doubled each retry (10-3600000)' },
-  { name: 'ORGENGINE_JOB_LOCK_MS', default: '30000', meaning: 'BullMQ job lock; a killed worker\'s job moves to another after about this long (1000-600000)' },
-  { name: 'ORGENGINE_CHECK_CONCURRENCY', default: '1', meaning: 'checks one worker process runs at once (1-64)' },
-  { name: 'ORGENGINE_CHECK_CLUSTER_MAX', default: '4', meaning: 'checks running at once across all workers; more wait (1-10000)' },
-  { name: 'ORGENGINE_CHECK_DELAY_MS', default: '10000', meaning: 'wait of a check over the limit before it tries again (10-3600000)' },
-  { name: 'ORGENGINE_CHECK_LEASE_MS', default: '600000', meaning: 'a check slot held by a killed worker frees itself after this long (1000-86400000)' },
-  { name: 'ORGENGINE_SWEEP_MINUTES', default: '10', meaning: 'period of the sweep that re-enqueues lessons not ready or failed (1-1440)' },
-  { name: 'ORGENGINE_EXPECTED_BASE_MS', default: '2000', meaning: 'expected preload duration: fixed part (alarm when a preload runs longer than expected)' },
-  { name: 'ORGENGINE_EXPECTED_MS_PER_1K_STUDENTS', default: '300', meaning: 'expected preload duration: per 1,000 enrolled students' },
-  { name: 'ORGENGINE_CHANGE_CONCURRENCY', default: '4', meaning: 'change batches one worker process applies at once (1-64)' },
-  { name: 'ORGENGINE_MAX_CHANGE_BATCH', default: '500', meaning: 'moves accepted in one change batch (1-10000)' },
-  { name: 'ORGENGINE_WORKER_METRICS_PORT', default: '9465', meaning: 'port of the worker\'s /metrics (0: none)' },
+/** Shortest token secret accepted (bytes of UTF-8). */
+export const MIN_TOKEN_SECRET_BYTES = 32;
+
+type Section = 'api' | 'signals' | 'writeBehind' | 'jobs';
+/** A Config field a variable sets, as a dotted path ('ttlSeconds', 'api.maxInFlight'). */
+export type ConfigField = Exclude<keyof Config, Section> | { [S in Section]: `${S}.${keyof Config[S] & string}` }[Section];
+type FieldValue<F extends ConfigField> = F extends `${infer S extends Section}.${infer K}`
+  ? K extends keyof Config[S]
+    ? Config[S][K]
+    : never
+  : F extends keyof Config
+    ? Config[F]
+    : never;
+/** The fields that can hold a T. */
+type FieldOf<T> = { [F in ConfigField]: T extends FieldValue<F> ? F : never }[ConfigField];
+
+/** One environment variable, as documented (README's table, `orgengine config`). */
+export interface ConfigVar {
+  name: string;
+  /** The Config field it sets; several variables may set one field (the last one set wins). */
+  field: ConfigField;
+  type: 'integer' | 'number' | 'boolean' | 'enum' | 'string' | 'url' | 'host:port list';
+  /** The default as shown: a value, or `(unset)`, or where it comes from. */
+  default: string;
+  /** The values accepted, e.g. `1-64` or `on|off`. */
+  range: string;
+  meaning: string;
+}
+
+interface VarSpec extends ConfigVar {
+  /** Turns a set value into the field's value; throws a ConfigError naming the variable. */
+  parse(raw: string): unknown;
+  /** The field's value when no variable of the field is set (absent: the field's first variable has it). */
+  fallback?: (c: Config) => unknown;
+}
+
+const rangeText = (min: number, max: number): string => (max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `${min}-${max}`);
+
+/** A number within [min, max]: an integer unless `fraction`; `to` converts it (e.g. days to seconds). */
+function numeric(
+  name: string,
+  field: ConfigField,
+  dflt: number | null,
+  [min, max]: readonly [number, number],
+  meaning: string,
+  o: { fraction?: boolean; to?: (n: number) => unknown } = {},
+): VarSpec {
+  const to = o.to ?? ((n: number) => n);
+  return {
+    name,
+    field,
+    type: o.fraction ? 'number' : 'integer',
+    default: dflt === null ? '(unset)' : String(dflt),
+    range: rangeText(min, max),
+    meaning,
+    parse(raw) {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || (!o.fraction && !Number.isInteger(n))) {
+        throw new ConfigError(name, `expected ${o.fraction ? 'a number' : 'an integer'}, got ${JSON.stringify(raw)}`);
+      }
+      if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+      return to(n);
+    },
+    fallback: () => (dflt === null ? null : to(dflt)),
+  };
+}
+
+/** An integer variable. */
+const int = (name: string, field: FieldOf<number>, dflt: number | null, range: readonly [number, number], meaning: string): VarSpec =>
+  numeric(name, field, dflt, range, meaning);
+
+/** true|false (or 1|0). */
+function flag(name: string, field: FieldOf<boolean>, dflt: boolean, meaning: string): VarSpec {
+  return {
+    name,
+    field,
+    type: 'boolean',
+    default: String(dflt),
+    range: 'true|false',
+    meaning,
+    parse(raw) {
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw new ConfigError(name, `expected true|false, got ${JSON.stringify(raw)}`);
+    },
+    fallback: () => dflt,
+  };
+}
+
+/** One of a few words; `to` turns the word into the field's value. */
+function oneOf<W extends string>(name: string, field: ConfigField, words: readonly W[], dflt: W, meaning: string, to: (w: W) => unknown = (w) => w): VarSpec {
+  return {
+    name,
+    field,
+    type: 'enum',
+    default: dflt,
+    range: words.join('|'),
+    meaning,
+    parse(raw) {
+      if (!(words as readonly string[]).includes(raw)) throw new ConfigError(name, `expected one of ${words.join('|')}, got ${JSON.stringify(raw)}`);
+      return to(raw as W);
+    },
+    fallback: () => to(dflt),
+  };
+}
+
+/** Free text that `check` accepts (it returns the complaint, or null). */
+function text(name: string, field: FieldOf<string>, dflt: string | null, range: string, meaning: string, check: (v: string) => string | null): VarSpec {
+  return {
+    name,
+    field,
+    type: 'string',
+    default: dflt ?? '(unset)',
+    range,
+    meaning,
+    parse(raw) {
+      const bad = check(raw);
+      if (bad !== null) throw new ConfigError(name, bad);
+      return raw;
+    },
+    fallback: () => dflt,
+  };
+}
+
+/** A URL of one of `protocols`; `to` makes the field's value of it. */
+function url(
+  name: string,
+  field: ConfigField,
+  dflt: string | { shown: string; from: (c: Config) => unknown },
+  protocols: readonly string[],
+  meaning: string,
+  o: { to?: (u: string) => unknown; check?: (u: URL) => string | null } = {},
+): VarSpec {
+  const to = o.to ?? ((u: string) => u);
+  const parse = (raw: string): unknown => {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new ConfigError(name, `not a URL: ${JSON.stringify(raw)}`);
+    }
+    if (!protocols.includes(u.protocol)) throw new ConfigError(name, `expected ${protocols.join(' or ')} URL, got ${u.protocol}`);
+    const bad = o.check?.(u) ?? null;
+    if (bad !== null) throw new ConfigError(name, bad);
+    return to(raw);
+  };
+  return {
+    name,
+    field,
+    type: 'url',
+    default: typeof dflt === 'string' ? dflt : dflt.shown,
+    range: `${protocols.map((p) => `${p}//`).join(' or ')} URL`,
+    meaning,
+    parse,
+    fallback: typeof dflt === 'string' ? () => parse(dflt) : dflt.from,
+  };
+}
+
+/** Comma-separated host:port seed nodes of a Redis Cluster; unset unless given. */
+function clusterNodes(name: string, field: FieldOf<RedisTarget>, meaning: string): VarSpec {
+  return {
+    name,
+    field,
+    type: 'host:port list',
+    default: '(unset)',
+    range: 'host:port,...',
+    meaning,
+    parse(raw): RedisTarget {
+      const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      if (parts.length === 0) throw new ConfigError(name, 'no nodes given');
+      const nodes = parts.map((p) => {
+        const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(p);
+        const port = m ? Number(m[2]) : NaN;
+        if (!m || port < 1 || port > 65535) throw new ConfigError(name, `expected host:port, got ${JSON.stringify(p)}`);
+        return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+      });
+      return { mode: 'cluster', nodes };
+    },
+  };
+}
+
+const single = (u: string): RedisTarget => ({ mode: 'single', url: u });
+const REDIS_PROTOCOLS = ['redis:', 'rediss:'];
+/** A prefix with exactly one non-empty {hash tag}, so every BullMQ key lands in one Cluster slot. */
+const QUEUE_PREFIX_RE = /^[A-Za-z0-9:_.-]*\{[A-Za-z0-9_.-]+\}[A-Za-z0-9:_.-]*$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Every variable, in README's order. */
+export const CONFIG_SPEC: readonly ConfigVar[] = [
+  url('ORGENGINE_REDIS_URL', 'redis', 'redis://127.0.0.1:6379', REDIS_PROTOCOLS, 'single Redis server (ignored when ORGENGINE_REDIS_CLUSTER_NODES is set)', { to: single }),
+  clusterNodes('ORGENGINE_REDIS_CLUSTER_NODES', 'redis', 'seed nodes of a Redis Cluster; switches to Redis Cluster mode'),
+  url('ORGENGINE_MYSQL_URL', 'mysqlUrl', 'mysql://root@127.0.0.1:3306/orgengine', ['mysql:'], 'MySQL/MariaDB database holding policies, source data and flushed state', {
+    check: (u) => (u.pathname.replace(/^\//, '') === '' ? 'must name a database, e.g. mysql://root@127.0.0.1:3306/orgengine' : null),
+  }),
+  // Braces would break the per-lesson hash tag; other punctuation invites typos.
+  text('ORGENGINE_KEY_PREFIX', 'keyPrefix', 'oe:', '1-32 chars of [A-Za-z0-9:_.-]', 'prefix of every Redis key', (v) =>
+    /^[A-Za-z0-9:_.-]{1,32}$/.test(v) ? null : `expected 1-32 chars of [A-Za-z0-9:_.-], got ${JSON.stringify(v)}`,
+  ),
+  numeric('ORGENGINE_TTL_DAYS', 'ttlSeconds', 7, [0.001, 365], 'expiry of every preloaded Redis key, in days', { fraction: true, to: (days) => Math.round(days * 86400) }),
+  int('ORGENGINE_PARTITION_SIZE', 'defaultPartitionSize', 5000, [100, 100_000], 'members per partitioned set when a policy does not say'),
+  int('ORGENGINE_MAX_STUDENTS_PER_LESSON', 'maxStudentsPerLesson', 1_000_000, [1, 10_000_000], 'a lesson with more enrolments is refused (LIMIT_EXCEEDED)'),
+  int('ORGENGINE_REDIS_FIELDS_PER_COMMAND', 'redisFieldsPerCommand', 1000, [1, 100_000], 'fields/members per HSET/ZADD during preload'),
+  int('ORGENGINE_REDIS_COMMANDS_PER_PIPELINE', 'redisCommandsPerPipeline', 64, [1, 10_000], 'commands per pipelined chunk during preload'),
+  int('ORGENGINE_MYSQL_BATCH_ROWS', 'mysqlBatchRows', 2000, [1, 50_000], 'rows per multi-row INSERT'),
+  int('ORGENGINE_MYSQL_POOL_SIZE', 'mysqlPoolSize', 8, [1, 256], 'MySQL connection pool size'),
+  int('ORGENGINE_PRELOAD_LOCK_SECONDS', 'preloadLockSeconds', 600, [5, 86_400], 'how long a preload holds its per-lesson lock before another may take over'),
+  oneOf('ORGENGINE_LOG_LEVEL', 'logLevel', LOG_LEVELS, 'info', 'pino level; one-shot CLI commands default to warn'),
+
+  text('ORGENGINE_TOKEN_SECRET', 'api.tokenSecret', null, `at least ${MIN_TOKEN_SECRET_BYTES} bytes`, 'HMAC-SHA256 key for tokens; required by serve and token', (v) => {
+    const bytes = Buffer.byteLength(v, 'utf8');
+    return bytes < MIN_TOKEN_SECRET_BYTES ? `must be at least ${MIN_TOKEN_SECRET_BYTES} bytes, got ${bytes}` : null;
+  }),
+  int('ORGENGINE_TOKEN_CACHE_ENTRIES', 'api.tokenCacheEntries', 100_000, [100, 10_000_000], 'verified tokens kept per gateway worker'),
+  int('ORGENGINE_HTTP_MAX_BODY_BYTES', 'api.maxBodyBytes', 16_384, [64, 16 * 1024 * 1024], 'largest request body; larger is refused with 413 PAYLOAD_TOO_LARGE'),
+  int('ORGENGINE_MAX_IN_FLIGHT', 'api.maxInFlight', 10_000, [1, 1_000_000], 'requests waiting on Redis per worker before 503 OVERLOADED'),
+  int('ORGENGINE_MEMBERS_PAGE_DEFAULT', 'api.membersPageDefault', 100, [1, 10_000], 'members page size when the request gives no limit; at most ORGENGINE_MEMBERS_PAGE_MAX'),
+  int('ORGENGINE_MEMBERS_PAGE_MAX', 'api.membersPageMax', 1000, [1, 10_000], 'largest members page a request may ask for'),
+  int('ORGENGINE_CACHE_TTL_MS', 'api.cacheTtlMs', 2000, [0, 600_000], 'local cache backstop TTL: the longest a lost invalidation can keep an entry (0 disables the cache)'),
+  int('ORGENGINE_CACHE_MAX_ENTRIES', 'api.cacheMaxEntries', 200_000, [100, 100_000_000], 'local cache entries per gateway worker'),
+  int('ORGENGINE_CACHE_MAX_BYTES', 'api.cacheMaxBytes', 256 * 1024 * 1024, [1024 * 1024, 64 * 1024 * 1024 * 1024], 'local cache size per gateway worker, estimated bytes'),
+  int('ORGENGINE_CACHE_MAX_LESSONS', 'api.cacheMaxLessons', 20_000, [1, 1_000_000], 'lessons cached and subscribed to per gateway worker'),
+  int('ORGENGINE_ONLINE_CACHE_MS', 'api.onlineCacheMs', 1000, [0, 60_000], 'online counts are cached this long'),
+  int('ORGENGINE_ONLINE_WINDOW_MS', 'api.onlineWindowMs', 60_000, [1000, 3_600_000], 'a member is online if its last heartbeat is younger than this'),
+  flag('ORGENGINE_REDIS_AUTOPIPELINING', 'api.redisAutoPipelining', false, 'ioredis autopipelining on the gateway connection; off: on cut cold enter throughput by 23-43% in npm run bench:autopipelining'),
+  int('ORGENGINE_READY_LESSON', 'api.readyLessonId', null, [1, Number.MAX_SAFE_INTEGER], 'lesson id /readyz must be able to read, besides reaching Redis'),
+  int('ORGENGINE_SHUTDOWN_GRACE_MS', 'api.shutdownGraceMs', 10_000, [0, 600_000], 'how long shutdown waits for in-flight requests'),
+  flag('ORGENGINE_FLUSH_IN_GATEWAY', 'api.flushInGateway', false, 'run a write-behind flusher inside orgengine serve (worker 0; needs MySQL); false: run orgengine flush beside it'),
+
+  oneOf('ORGENGINE_SIGNAL_CACHE', 'signals.cache', ['on', 'off'], 'on', 'serve signal reads from the local per-room cache (off: one Redis round trip per read)', (w) => w === 'on'),
+  int('ORGENGINE_SIGNAL_CACHE_BUCKETS', 'signals.cacheBuckets', 16, [1, 4096], 'buckets the signal cache hashes rooms into'),
+  int('ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', 'signals.cacheRoomsPerBucket', 128, [1, 100_000], 'rooms one bucket holds before evicting the least recently read'),
+  int(
+    'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET',
+    'signals.cacheBytesPerBucket',
+    8 * 1024 * 1024,
+    [1024, 2 ** 40],
+    'estimated bytes one bucket holds before evicting; must fit one full room (retain x max payload), checked when the gateway starts',
+  ),
+  int('ORGENGINE_SIGNAL_MAX_STALENESS_MS', 'signals.maxStalenessMs', 1000, [0, 600_000], 'a cached room not checked against Redis for this long is re-checked before answering'),
+  int('ORGENGINE_SIGNAL_RETAIN', 'signals.retain', 1000, [1, 100_000], 'signals kept per room; older ones are trimmed and reads report truncated'),
+  int('ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', 'signals.maxPayloadBytes', 1024, [1, 65_535], 'largest signal payload in UTF-8 bytes (a MySQL TEXT); larger is PAYLOAD_TOO_LARGE'),
+  int('ORGENGINE_SIGNAL_READ_LIMIT_MAX', 'signals.maxReadLimit', 500, [1, 10_000], 'most signals one read may ask for; the default when a read gives no limit'),
+
+  int('ORGENGINE_WB_MAX_STREAM_LENGTH', 'writeBehind.maxStreamLength', 100_000, [100, 10_000_000], 'unflushed write-behind records per lesson before mutations and signal publishes answer 503 BACKPRESSURE'),
+  int('ORGENGINE_WB_READ_COUNT', 'writeBehind.readCount', 1000, [1, 100_000], 'records per XREADGROUP/XAUTOCLAIM call of the flusher'),
+  int('ORGENGINE_WB_MAX_BATCH_RECORDS', 'writeBehind.maxBatchRecords', 10_000, [1, 1_000_000], 'records per flush cycle, one MySQL transaction'),
+  int('ORGENGINE_WB_POLL_MS', 'writeBehind.pollMs', 20, [1, 60_000], 'flusher wait between cycles that found nothing'),
+  int('ORGENGINE_WB_IDLE_POLL_MAX_MS', 'writeBehind.idlePollMaxMs', 250, [1, 600_000], 'longest wait before re-polling a lesson whose stream was empty'),
+  int('ORGENGINE_WB_CLAIM_IDLE_MS', 'writeBehind.claimIdleMs', 30_000, [10, 86_400_000], 'pending records of a consumer idle this long are claimed by another flusher (XAUTOCLAIM)'),
+  int('ORGENGINE_WB_RETRY_MAX_MS', 'writeBehind.retryMaxMs', 5000, [10, 600_000], 'longest back-off between flush retries while MySQL or Redis fails'),
+  int('ORGENGINE_WB_REGISTER_EVERY_SECONDS', 'writeBehind.registerEverySeconds', 60, [1, 3600], 'how often a mutating process re-adds a lesson to the flusher registry'),
+  int(
+    'ORGENGINE_WB_RETIRE_AFTER_SECONDS',
+    'writeBehind.retireAfterSeconds',
+    3600,
+    [60, 2_592_000],
+    'an idle, fully flushed lesson leaves the registry after this long; at least 10x ORGENGINE_WB_REGISTER_EVERY_SECONDS',
+  ),
+  int('ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', 'writeBehind.maxDynamicGroupsPerTeam', 50, [0, 10_000], 'groups created in class per team at most'),
+
+  url('ORGENGINE_QUEUE_REDIS_URL', 'jobs.redis', { shown: '(the data Redis)', from: (c) => c.redis }, REDIS_PROTOCOLS, 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)', { to: single }),
+  clusterNodes('ORGENGINE_QUEUE_REDIS_CLUSTER_NODES', 'jobs.redis', 'seed nodes of a Redis Cluster holding the preload queues'),
+  text('ORGENGINE_QUEUE_PREFIX', 'jobs.prefix', '{oe-jobs}', 'at most 48 chars of [A-Za-z0-9:_.-] with one {hash tag}', 'BullMQ key prefix; the hash tag puts every queue and flow in one Cluster slot', (v) =>
+    v.length <= 48 && QUEUE_PREFIX_RE.test(v) ? null : `expected at most 48 chars of [A-Za-z0-9:_.-] with one {hash tag}, e.g. {oe-jobs}, got ${JSON.stringify(v)}`,
+  ),
+  int('ORGENGINE_PRELOAD_CONCURRENCY', 'jobs.preloadConcurrency', 2, [1, 64], 'preload jobs one worker process runs at once'),
+  int('ORGENGINE_PRELOAD_ATTEMPTS', 'jobs.preloadAttempts', 5, [1, 100], 'tries of a preload job before it fails; source errors fail at once'),
+  int('ORGENGINE_PRELOAD_BACKOFF_MS', 'jobs.preloadBackoffMs', 5000, [10, 3_600_000], 'first retry delay of a preload job, doubled each retry'),
+  int('ORGENGINE_JOB_LOCK_MS', 'jobs.lockMs', 30_000, [1000, 600_000], "BullMQ job lock; a killed worker's job moves to another after about this long"),
+  int('ORGENGINE_CHECK_CONCURRENCY', 'jobs.checkConcurrency', 1, [1, 64], 'checks one worker process runs at once'),
+  int('ORGENGINE_CHECK_CLUSTER_MAX', 'jobs.checkClusterMax', 4, [1, 10_000], 'checks running at once across all workers; more are delayed, never dropped'),
+  int('ORGENGINE_CHECK_DELAY_MS', 'jobs.checkDelayMs', 10_000, [10, 3_600_000], 'wait of a check over the limit before it tries again'),
+  int('ORGENGINE_CHECK_LEASE_MS', 'jobs.checkLeaseMs', 600_000, [1000, 86_400_000], 'a check slot held by a killed worker frees itself after this long'),
+  int('ORGENGINE_SWEEP_MINUTES', 'jobs.sweepMinutes', 10, [1, 1440], 'period of the sweep that re-enqueues lessons not ready or failed'),
+  int('ORGENGINE_EXPECTED_BASE_MS', 'jobs.expectedBaseMs', 2000, [0, 3_600_000], 'expected preload duration: fixed part (a preload running longer raises an alarm: log and metric)'),
+  int('ORGENGINE_EXPECTED_MS_PER_1K_STUDENTS', 'jobs.expectedMsPer1kStudents', 300, [0, 3_600_000], 'expected preload duration: per 1,000 enrolled students'),
+  int('ORGENGINE_CHANGE_CONCURRENCY', 'jobs.changeConcurrency', 4, [1, 64], 'change batches one worker process applies at once'),
+  int('ORGENGINE_MAX_CHANGE_BATCH', 'jobs.maxChangeBatch', 500, [1, 10_000], 'moves accepted in one change batch (LIMIT_EXCEEDED above)'),
+  int('ORGENGINE_WORKER_METRICS_PORT', 'jobs.metricsPort', 9465, [0, 65_535], "port of a preload worker's /metrics (0: none)"),
+];
+
+/** Rules between variables, checked once every field is read. */
+const CROSS_CHECKS: ReadonlyArray<{ variable: string; complaint(c: Config): string | null }> = [
+  {
+    variable: 'ORGENGINE_MEMBERS_PAGE_DEFAULT',
+    complaint: (c) =>
+      c.api.membersPageDefault > c.api.membersPageMax ? `must not exceed ORGENGINE_MEMBERS_PAGE_MAX (${c.api.membersPageMax}), got ${c.api.membersPageDefault}` : null,
+  },
+  {
+    // Retiring must wait well past any mutating process's cached registration,
+    // or a lesson could leave the registry while a process still writes to it.
+    variable: 'ORGENGINE_WB_RETIRE_AFTER_SECONDS',
+    complaint: ({ writeBehind: wb }) =>
+      wb.retireAfterSeconds < 10 * wb.registerEverySeconds
+        ? `must be at least 10 x ORGENGINE_WB_REGISTER_EVERY_SECONDS (${wb.registerEverySeconds}), got ${wb.retireAfterSeconds}`
+        : null,
+  },
 ];
 
 type Env = Record<string, string | undefined>;
 
-function str(env: Env, name: string, def: string): string {
-  const v = env[name];
-  return v === undefined || v === '' ? def : v;
-}
+const isSet = (raw: string | undefined): raw is string => raw !== undefined && raw.trim() !== '';
 
-function num(env: Env, name: string, def: number, min: number, max: number, integer = true): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new ConfigError(name, `expected ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`);
+/**
+ * Reads and validates the configuration from `env` (process.env by default).
+ * `defaults` replaces the spec's default of a variable for one caller (the
+ * CLI's one-shot commands log at warn unless ORGENGINE_LOG_LEVEL says otherwise).
+ */
+export function loadConfig(env: Env = process.env, defaults: Env = {}): Config {
+  const out: Record<string, unknown> = {};
+  const config = out as unknown as Config;
+  const byField = new Map<ConfigField, VarSpec[]>();
+  for (const v of CONFIG_SPEC as readonly VarSpec[]) byField.set(v.field, [...(byField.get(v.field) ?? []), v]);
+  for (const [field, vars] of byField) {
+    // The last variable of a field that is set wins; the others are not read.
+    const chosen = vars.findLast((v) => isSet(env[v.name])) ?? vars.find((v) => isSet(defaults[v.name]));
+    const value = chosen ? chosen.parse(isSet(env[chosen.name]) ? env[chosen.name]! : defaults[chosen.name]!) : vars[0]!.fallback!(config);
+    const [section, key] = field.split('.') as [string, string | undefined];
+    if (key === undefined) out[section] = value;
+    else ((out[section] ??= {}) as Record<string, unknown>)[key] = value;
   }
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function bool(env: Env, name: string, def: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(name, `expected true|false, got ${JSON.stringify(raw)}`);
-}
-
-/** Reads the gateway's variables. */
-function loadApiConfig(env: Env): ApiConfig {
-  const secret = env.ORGENGINE_TOKEN_SECRET;
-  if (secret !== undefined && secret !== '' && Buffer.byteLength(secret, 'utf8') < MIN_TOKEN_SECRET_BYTES) {
-    throw new ConfigError('ORGENGINE_TOKEN_SECRET', `must be at least ${MIN_TOKEN_SECRET_BYTES} bytes, got ${Buffer.byteLength(secret, 'utf8')}`);
+  for (const { variable, complaint } of CROSS_CHECKS) {
+    const bad = complaint(config);
+    if (bad !== null) throw new ConfigError(variable, bad);
   }
-  const membersPageMax = num(env, 'ORGENGINE_MEMBERS_PAGE_MAX', 1000, 1, 10_000);
-  const membersPageDefault = num(env, 'ORGENGINE_MEMBERS_PAGE_DEFAULT', 100, 1, 10_000);
-  if (membersPageDefault > membersPageMax) {
-    throw new ConfigError('ORGENGINE_MEMBERS_PAGE_DEFAULT', `must not exceed ORGENGINE_MEMBERS_PAGE_MAX (${membersPageMax}), got ${membersPageDefault}`);
-  }
-  const ready = env.ORGENGINE_READY_LESSON;
-  return {
-    tokenSecret: secret === undefined || secret === '' ? null : secret,
-    tokenCacheEntries: num(env, 'ORGENGINE_TOKEN_CACHE_ENTRIES', 100_000, 100, 10_000_000),
-    maxBodyBytes: num(env, 'ORGENGINE_HTTP_MAX_BODY_BYTES', 16_384, 64, 16 * 1024 * 1024),
-    maxInFlight: num(env, 'ORGENGINE_MAX_IN_FLIGHT', 10_000, 1, 1_000_000),
-    membersPageDefault,
-    membersPageMax,
-    cacheTtlMs: num(env, 'ORGENGINE_CACHE_TTL_MS', 2000, 0, 600_000),
-    cacheMaxEntries: num(env, 'ORGENGINE_CACHE_MAX_ENTRIES', 200_000, 100, 100_000_000),
-    cacheMaxBytes: num(env, 'ORGENGINE_CACHE_MAX_BYTES', 256 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024 * 1024),
-    cacheMaxLessons: num(env, 'ORGENGINE_CACHE_MAX_LESSONS', 20_000, 1, 1_000_000),
-    onlineCacheMs: num(env, 'ORGENGINE_ONLINE_CACHE_MS', 1000, 0, 60_000),
-    onlineWindowMs: num(env, 'ORGENGINE_ONLINE_WINDOW_MS', 60_000, 1000, 3_600_000),
-    redisAutoPipelining: bool(env, 'ORGENGINE_REDIS_AUTOPIPELINING', false),
-    readyLessonId: ready === undefined || ready === '' ? null : num(env, 'ORGENGINE_READY_LESSON', 0, 1, Number.MAX_SAFE_INTEGER),
-    shutdownGraceMs: num(env, 'ORGENGINE_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    flushInGateway: bool(env, 'ORGENGINE_FLUSH_IN_GATEWAY', false),
-  };
+  return config;
 }
 
-function parseNodes(name: string, raw: string): Array<{ host: string; port: number }> {
-  const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) throw new ConfigError(name, 'no nodes given');
-  return parts.map((p) => {
-    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(p);
-    const port = m ? Number(m[2]) : NaN;
-    if (!m || port < 1 || port > 65535) throw new ConfigError(name, `expected host:port, got ${JSON.stringify(p)}`);
-    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-  });
+/** The variable that sets `field` (its first one when several do): to name it in errors found after start-up. */
+export function variableOf(field: ConfigField): string {
+  const v = CONFIG_SPEC.find((x) => x.field === field);
+  if (!v) throw new Error(`no variable sets ${field}`);
+  return v.name;
 }
 
-function url(name: string, raw: string, protocols: string[]): string {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new ConfigError(name, `not a URL: ${JSON.stringify(raw)}`);
-  }
-  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `expected ${protocols.join(' or ')} URL, got ${u.protocol}`);
-  return raw;
+/** Every variable with the value `env` sets (null when unset), for `orgengine config`. */
+export function describeConfig(env: Env = process.env): Array<ConfigVar & { value: string | null }> {
+  return CONFIG_SPEC.map(({ name, field, type, default: dflt, range, meaning }) => ({ name, field, type, default: dflt, range, meaning, value: env[name] ?? null }));
 }
 
 /** The token secret; a ConfigError naming the variable when unset (serving and minting need it). */
@@ -297,129 +489,4 @@ export function requireTokenSecret(config: Config): string {
     throw new ConfigError('ORGENGINE_TOKEN_SECRET', `required to serve and to mint tokens (at least ${MIN_TOKEN_SECRET_BYTES} bytes, e.g. \`openssl rand -hex 32\`)`);
   }
   return config.api.tokenSecret;
-}
-
-/** Reads and validates the configuration from `env` (process.env by default). */
-export function loadConfig(env: Env = process.env): Config {
-  const clusterRaw = env.ORGENGINE_REDIS_CLUSTER_NODES;
-  const redis: RedisTarget =
-    clusterRaw && clusterRaw.trim() !== ''
-      ? { mode: 'cluster', nodes: parseNodes('ORGENGINE_REDIS_CLUSTER_NODES', clusterRaw) }
-      : { mode: 'single', url: url('ORGENGINE_REDIS_URL', str(env, 'ORGENGINE_REDIS_URL', 'redis://127.0.0.1:6379'), ['redis:', 'rediss:']) };
-
-  const mysqlUrl = url('ORGENGINE_MYSQL_URL', str(env, 'ORGENGINE_MYSQL_URL', 'mysql://root@127.0.0.1:3306/orgengine'), ['mysql:']);
-  if (new URL(mysqlUrl).pathname.replace(/^\//, '') === '') {
-    throw new ConfigError('ORGENGINE_MYSQL_URL', 'must name a database, e.g. mysql://root@127.0.0.1:3306/orgengine');
-  }
-
-  const keyPrefix = str(env, 'ORGENGINE_KEY_PREFIX', 'oe:');
-  // Braces would break the per-lesson hash tag; other punctuation invites typos.
-  if (!/^[A-Za-z0-9:_.-]{1,32}$/.test(keyPrefix)) {
-    throw new ConfigError('ORGENGINE_KEY_PREFIX', `expected 1-32 chars of [A-Za-z0-9:_.-], got ${JSON.stringify(keyPrefix)}`);
-  }
-
-  const logLevel = str(env, 'ORGENGINE_LOG_LEVEL', 'info');
-  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-  if (!(levels as readonly string[]).includes(logLevel)) {
-    throw new ConfigError('ORGENGINE_LOG_LEVEL', `expected one of ${levels.join('|')}, got ${JSON.stringify(logLevel)}`);
-  }
-
-  const cacheRaw = str(env, 'ORGENGINE_SIGNAL_CACHE', 'on');
-  if (cacheRaw !== 'on' && cacheRaw !== 'off') {
-    throw new ConfigError('ORGENGINE_SIGNAL_CACHE', `expected on or off, got ${JSON.stringify(cacheRaw)}`);
-  }
-  const signals: SignalConfig = {
-    cache: cacheRaw === 'on',
-    cacheBuckets: num(env, 'ORGENGINE_SIGNAL_CACHE_BUCKETS', 16, 1, 4096),
-    cacheRoomsPerBucket: num(env, 'ORGENGINE_SIGNAL_CACHE_ROOMS_PER_BUCKET', 128, 1, 100_000),
-    cacheBytesPerBucket: num(env, 'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET', 8 * 1024 * 1024, 1024, 2 ** 40),
-    maxStalenessMs: num(env, 'ORGENGINE_SIGNAL_MAX_STALENESS_MS', 1000, 0, 600_000),
-    retain: num(env, 'ORGENGINE_SIGNAL_RETAIN', 1000, 1, 100_000),
-    maxPayloadBytes: num(env, 'ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES', 1024, 1, 65_535),
-    maxReadLimit: num(env, 'ORGENGINE_SIGNAL_READ_LIMIT_MAX', 500, 1, 10_000),
-  };
-  // A room is cached whole or not at all, so one full room must fit a bucket.
-  const fullRoom = roomBytesBound(signals.retain, signals.maxPayloadBytes);
-  if (signals.cacheBytesPerBucket < fullRoom) {
-    throw new ConfigError(
-      'ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET',
-      `${signals.cacheBytesPerBucket} cannot hold one full room: ORGENGINE_SIGNAL_RETAIN=${signals.retain} signals of ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES=${signals.maxPayloadBytes} need about ${fullRoom}`,
-    );
-  }
-
-  const writeBehind: WriteBehindConfig = {
-    maxStreamLength: num(env, 'ORGENGINE_WB_MAX_STREAM_LENGTH', 100_000, 100, 10_000_000),
-    readCount: num(env, 'ORGENGINE_WB_READ_COUNT', 1000, 1, 100_000),
-    maxBatchRecords: num(env, 'ORGENGINE_WB_MAX_BATCH_RECORDS', 10_000, 1, 1_000_000),
-    pollMs: num(env, 'ORGENGINE_WB_POLL_MS', 20, 1, 60_000),
-    idlePollMaxMs: num(env, 'ORGENGINE_WB_IDLE_POLL_MAX_MS', 250, 1, 600_000),
-    claimIdleMs: num(env, 'ORGENGINE_WB_CLAIM_IDLE_MS', 30_000, 10, 86_400_000),
-    retryMaxMs: num(env, 'ORGENGINE_WB_RETRY_MAX_MS', 5000, 10, 600_000),
-    registerEverySeconds: num(env, 'ORGENGINE_WB_REGISTER_EVERY_SECONDS', 60, 1, 3600),
-    retireAfterSeconds: num(env, 'ORGENGINE_WB_RETIRE_AFTER_SECONDS', 3600, 60, 2_592_000),
-    maxDynamicGroupsPerTeam: num(env, 'ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', 50, 0, 10_000),
-  };
-  // Retiring must wait well past any mutating process's cached registration,
-  // or a lesson could leave the registry while a process still writes to it.
-  if (writeBehind.retireAfterSeconds < 10 * writeBehind.registerEverySeconds) {
-    throw new ConfigError(
-      'ORGENGINE_WB_RETIRE_AFTER_SECONDS',
-      `must be at least 10 x ORGENGINE_WB_REGISTER_EVERY_SECONDS (${writeBehind.registerEverySeconds}), got ${writeBehind.retireAfterSeconds}`,
-    );
-  }
-
-  return {
-    redis,
-    mysqlUrl,
-    keyPrefix,
-    ttlSeconds: Math.round(num(env, 'ORGENGINE_TTL_DAYS', 7, 0.001, 365, false) * 86400),
-    defaultPartitionSize: num(env, 'ORGENGINE_PARTITION_SIZE', 5000, 100, 100_000),
-    maxStudentsPerLesson: num(env, 'ORGENGINE_MAX_STUDENTS_PER_LESSON', 1_000_000, 1, 10_000_000),
-    redisFieldsPerCommand: num(env, 'ORGENGINE_REDIS_FIELDS_PER_COMMAND', 1000, 1, 100_000),
-    redisCommandsPerPipeline: num(env, 'ORGENGINE_REDIS_COMMANDS_PER_PIPELINE', 64, 1, 10_000),
-    mysqlBatchRows: num(env, 'ORGENGINE_MYSQL_BATCH_ROWS', 2000, 1, 50_000),
-    mysqlPoolSize: num(env, 'ORGENGINE_MYSQL_POOL_SIZE', 8, 1, 256),
-    preloadLockSeconds: num(env, 'ORGENGINE_PRELOAD_LOCK_SECONDS', 600, 5, 86_400),
-    logLevel: logLevel as Config['logLevel'],
-    api: loadApiConfig(env),
-    signals,
-    writeBehind,
-    jobs: loadJobsConfig(env, redis),
-  };
-}
-
-/** A prefix with exactly one non-empty {hash tag}, so every BullMQ key lands in one Cluster slot. */
-const QUEUE_PREFIX_RE = /^[A-Za-z0-9:_.-]*\{[A-Za-z0-9_.-]+\}[A-Za-z0-9:_.-]*$/;
-
-function loadJobsConfig(env: Env, dataRedis: RedisTarget): JobsConfig {
-  const clusterRaw = env.ORGENGINE_QUEUE_REDIS_CLUSTER_NODES;
-  const urlRaw = env.ORGENGINE_QUEUE_REDIS_URL;
-  const redis: RedisTarget =
-    clusterRaw && clusterRaw.trim() !== ''
-      ? { mode: 'cluster', nodes: parseNodes('ORGENGINE_QUEUE_REDIS_CLUSTER_NODES', clusterRaw) }
-      : urlRaw && urlRaw !== ''
-        ? { mode: 'single', url: url('ORGENGINE_QUEUE_REDIS_URL', urlRaw, ['redis:', 'rediss:']) }
-        : dataRedis;
-  const prefix = str(env, 'ORGENGINE_QUEUE_PREFIX', '{oe-jobs}');
-  if (prefix.length > 48 || !QUEUE_PREFIX_RE.test(prefix)) {
-    throw new ConfigError('ORGENGINE_QUEUE_PREFIX', `expected at most 48 chars of [A-Za-z0-9:_.-] with one {hash tag}, e.g. {oe-jobs}, got ${JSON.stringify(prefix)}`);
-  }
-  return {
-    redis,
-    prefix,
-    preloadConcurrency: num(env, 'ORGENGINE_PRELOAD_CONCURRENCY', 2, 1, 64),
-    preloadAttempts: num(env, 'ORGENGINE_PRELOAD_ATTEMPTS', 5, 1, 100),
-    preloadBackoffMs: num(env, 'ORGENGINE_PRELOAD_BACKOFF_MS', 5000, 10, 3_600_000),
-    lockMs: num(env, 'ORGENGINE_JOB_LOCK_MS', 30_000, 1000, 600_000),
-    checkConcurrency: num(env, 'ORGENGINE_CHECK_CONCURRENCY', 1, 1, 64),
-    checkClusterMax: num(env, 'ORGENGINE_CHECK_CLUSTER_MAX', 4, 1, 10_000),
-    checkDelayMs: num(env, 'ORGENGINE_CHECK_DELAY_MS', 10_000, 10, 3_600_000),
-    checkLeaseMs: num(env, 'ORGENGINE_CHECK_LEASE_MS', 600_000, 1000, 86_400_000),
-    sweepMinutes: num(env, 'ORGENGINE_SWEEP_MINUTES', 10, 1, 1440),
-    expectedBaseMs: num(env, 'ORGENGINE_EXPECTED_BASE_MS', 2000, 0, 3_600_000),
-    expectedMsPer1kStudents: num(env, 'ORGENGINE_EXPECTED_MS_PER_1K_STUDENTS', 300, 0, 3_600_000),
-    changeConcurrency: num(env, 'ORGENGINE_CHANGE_CONCURRENCY', 4, 1, 64),
-    maxChangeBatch: num(env, 'ORGENGINE_MAX_CHANGE_BATCH', 500, 1, 10_000),
-    metricsPort: num(env, 'ORGENGINE_WORKER_METRICS_PORT', 9465, 0, 65_535),
-  };
 }

@@ -10,17 +10,19 @@ import { TokenVerifier } from './auth/tokens.js';
 import { createGrpcServer, type GrpcServer } from './api/grpc/server.js';
 import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
-import { requireTokenSecret, type Config } from './config.js';
+import { ConfigError, requireTokenSecret, variableOf, type Config, type ConfigField } from './config.js';
+import { createFlusher, createMutationService } from './main.js';
 import { Metrics } from './metrics.js';
-import { MutationService } from './services/mutations.js';
+import type { MutationService } from './services/mutations.js';
 import { ReadService } from './services/reads.js';
 import { createSignalRuntime, type SignalRuntime } from './services/signals.js';
+import { SignalCacheOptionError, type SignalCacheOptions } from './skiplist/signalCache.js';
 import { registerSignalCacheMetrics } from './skiplist/signalMetrics.js';
 import { createMysqlPool } from './store/mysql/pool.js';
 import { createRedis, type RedisClient } from './store/redis/client.js';
 import { writeBehindRegistryKey } from './store/redis/keys.js';
 import { createSubscriberClient, LessonChannels } from './store/redis/lessonChannels.js';
-import { Flusher } from './writebehind/flusher.js';
+import type { Flusher } from './writebehind/flusher.js';
 import { LessonRegistry } from './writebehind/registry.js';
 
 /** How to run one gateway. */
@@ -58,6 +60,32 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** The config field behind each SignalCache option the signal runtime sets. */
+const SIGNAL_CACHE_FIELDS: Partial<Record<keyof SignalCacheOptions, ConfigField>> = {
+  buckets: 'signals.cacheBuckets',
+  roomsPerBucket: 'signals.cacheRoomsPerBucket',
+  bytesPerBucket: 'signals.cacheBytesPerBucket',
+  maxStalenessMs: 'signals.maxStalenessMs',
+  retain: 'signals.retain',
+  maxPayloadBytes: 'signals.maxPayloadBytes',
+};
+
+/**
+ * The signal cache checks its options (a full room must fit a bucket) when it
+ * is built; an option it refuses came from a variable, so report that variable.
+ */
+function asConfigError(e: unknown): unknown {
+  if (!(e instanceof SignalCacheOptionError)) return e;
+  const variable = (option: keyof SignalCacheOptions): string[] => {
+    const field = SIGNAL_CACHE_FIELDS[option];
+    return field ? [variableOf(field)] : [];
+  };
+  const [name] = variable(e.option);
+  if (!name) return e;
+  const related = e.related.flatMap(variable);
+  return new ConfigError(name, `${e.message.replace(/^signalCache: /, '')}${related.length ? `; the bound follows ${related.join(' and ')}` : ''}`);
+}
+
 /** Starts one gateway. */
 export async function startGateway(config: Config, opts: GatewayOptions): Promise<Gateway> {
   const secret = requireTokenSecret(config);
@@ -89,21 +117,19 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   // One registration cache per process: a lesson is registered for the flusher
   // before its first mutation or signal, then once per interval.
   const registry = new LessonRegistry(redis, writeBehindRegistryKey(config.keyPrefix), config.writeBehind.registerEverySeconds * 1000);
-  const signals = createSignalRuntime({ redis, config, channels: config.signals.cache ? channels : null, registry });
+  let signals: SignalRuntime;
+  try {
+    signals = createSignalRuntime({ redis, config, channels: config.signals.cache ? channels : null, registry });
+  } catch (e) {
+    reads.close();
+    await channels?.close();
+    if (ownRedis) redis.disconnect();
+    throw asConfigError(e);
+  }
   if (signals.cache) registerSignalCacheMetrics(signals.cache, metrics.registry);
-  const mutations = new MutationService({
-    redis,
-    keyPrefix: config.keyPrefix,
-    ttlSeconds: config.ttlSeconds,
-    wb: config.writeBehind,
-    onlineWindowMs: api.onlineWindowMs,
-    registry,
-    metrics: metrics.registry,
-  });
+  const mutations = createMutationService({ config, redis }, { registry, metrics: metrics.registry });
   const pool = (opts.flush ?? api.flushInGateway) ? createMysqlPool(config.mysqlUrl, config.mysqlPoolSize) : null;
-  const flusher = pool
-    ? new Flusher({ redis, pool, keyPrefix: config.keyPrefix, wb: config.writeBehind, batchRows: config.mysqlBatchRows, log, metrics: metrics.registry })
-    : null;
+  const flusher = pool ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry }) : null;
 
   const pingOk = async (): Promise<boolean> => {
     const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());

@@ -1,10 +1,61 @@
-// Prometheus metrics of one gateway worker: requests by route and status, a
+// Prometheus metrics: the one way this code base defines and registers them
+// (counter/gauge/histogram definitions created on a registry by registerMetrics),
+// and the metrics of one gateway worker: requests by route and status, a
 // latency histogram, cache hits and misses (and their ratio), invalidations,
 // in-flight requests. The request path records into plain per-route counters
 // (RouteMetrics: integer adds, a bucket index by a short loop) and prom-client
 // sees them only when scraped (collect callbacks), so a request hashes no labels.
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ReadStats } from './services/reads.js';
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+} from 'prom-client';
+
+/** One metric, defined by counter(), gauge() or histogram() and created on a registry by registerMetrics. */
+export interface MetricDef<M> {
+  create(registry: Registry): M;
+}
+
+/** A definition without `registers`: the registry is given once, to registerMetrics. */
+type Definition<C> = Omit<C, 'registers'>;
+
+/** A counter's definition. */
+export function counter<L extends string = never>(def: Definition<CounterConfiguration<L>>): MetricDef<Counter<L>> {
+  return { create: (registry) => new Counter({ ...def, registers: [registry] }) };
+}
+
+/** A gauge's definition. */
+export function gauge<L extends string = never>(def: Definition<GaugeConfiguration<L>>): MetricDef<Gauge<L>> {
+  return { create: (registry) => new Gauge({ ...def, registers: [registry] }) };
+}
+
+/** A histogram's definition. */
+export function histogram<L extends string = never>(def: Definition<HistogramConfiguration<L>>): MetricDef<Histogram<L>> {
+  return { create: (registry) => new Histogram({ ...def, registers: [registry] }) };
+}
+
+/** The metrics registerMetrics made from a set of definitions, under the same keys. */
+export type Registered<D> = { [K in keyof D]: D[K] extends MetricDef<infer M> ? M : never };
+
+/** Creates every metric of `defs` on `registry`, in order, and returns them under the same keys. */
+export function registerMetrics<D extends Record<string, MetricDef<unknown>>>(registry: Registry, defs: D): Registered<D> {
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(defs)) out[key] = def.create(registry);
+  return out as Registered<D>;
+}
+
+/** A fresh registry; with the process's default metrics (CPU, memory, event loop) when asked, once per process that serves /metrics. */
+export function createRegistry(opts: { defaultMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
+  return registry;
+}
 
 /** Latency buckets in seconds: a warm read is tens of microseconds, a miss about a millisecond. */
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -48,120 +99,120 @@ interface HistogramEntry {
   count: number;
 }
 
+/** The local entity cache's counters the gateway exports (the read service's stats). */
+export interface CacheCounters {
+  hits: Record<string, number>;
+  misses: Record<string, number>;
+  invalidations: Record<string, number>;
+}
+
 /** Metrics of one worker. */
 export class Metrics {
-  readonly registry = new Registry();
-  private readonly requests: Counter<'transport' | 'route' | 'status'>;
-  private readonly latency: Histogram<'transport' | 'route'>;
+  readonly registry: Registry;
   private readonly routes = new Map<string, RouteMetrics>();
   /** Requests waiting on Redis now (set by the transports). */
   inFlight = 0;
 
-  constructor(opts: { defaultMetrics?: boolean; reads?: () => ReadStats | null; cacheSize?: () => { entries: number; bytes: number; lessons: number } | null } = {}) {
-    const registers = [this.registry];
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    const self = this;
-    this.requests = new Counter({
-      name: 'orgengine_requests_total',
-      help: 'Requests by transport, route and status',
-      labelNames: ['transport', 'route', 'status'],
-      registers,
-      collect() {
-        this.reset();
-        for (const r of self.routes.values()) {
-          const { transport, route } = r.labels;
-          for (let code = 0; code < r.byCode.length; code++) {
-            const n = r.byCode[code]!;
-            if (n > 0) this.inc({ transport, route, status: String(code) }, n);
-          }
-          for (const [status, n] of r.byLabel) this.inc({ transport, route, status }, n);
-        }
-      },
-    });
-    this.latency = new Histogram({
-      name: 'orgengine_request_seconds',
-      help: 'Request latency by transport and route',
-      labelNames: ['transport', 'route'],
-      buckets: BUCKETS,
-      registers,
-      collect() {
-        // prom-client has no bulk setter: zero each series, then fill the
-        // entry zero() created (it keeps our labels object) from the counts.
-        this.reset();
-        for (const r of self.routes.values()) if (r.count > 0) this.zero(r.labels);
-        const map = (this as unknown as { hashMap: Record<string, HistogramEntry> }).hashMap;
-        const byLabels = new Map<object, HistogramEntry>();
-        for (const e of Object.values(map)) byLabels.set(e.labels, e);
-        for (const r of self.routes.values()) {
-          const e = byLabels.get(r.labels);
-          if (!e) continue;
-          for (let i = 0; i < BUCKETS.length; i++) e.bucketValues[BUCKETS[i]!] = r.buckets[i]!;
-          e.sum = r.sum;
-          e.count = r.count;
-        }
-      },
-    });
-    new Gauge({
-      name: 'orgengine_in_flight',
-      help: 'Requests waiting on Redis',
-      registers,
-      collect() {
-        this.set(self.inFlight);
-      },
-    });
+  constructor(opts: { defaultMetrics?: boolean; reads?: () => CacheCounters | null; cacheSize?: () => { entries: number; bytes: number; lessons: number } | null } = {}) {
+    this.registry = createRegistry({ defaultMetrics: opts.defaultMetrics });
+    const routes = this.routes;
+    const inFlight = () => this.inFlight;
     const reads = opts.reads ?? (() => null);
-    new Gauge({
-      name: 'orgengine_cache_requests',
-      help: 'Local cache lookups by kind and result (counter semantics; summed across workers)',
-      labelNames: ['kind', 'result'],
-      registers,
-      collect() {
-        const s = reads();
-        if (!s) return;
-        for (const [k, v] of Object.entries(s.hits)) this.set({ kind: k, result: 'hit' }, v);
-        for (const [k, v] of Object.entries(s.misses)) this.set({ kind: k, result: 'miss' }, v);
-      },
-    });
-    new Gauge({
-      name: 'orgengine_cache_hit_ratio',
-      help: 'Local cache hits / lookups since start (averaged across workers)',
-      registers,
-      aggregator: 'average',
-      collect() {
-        const s = reads();
-        if (!s) return;
-        let hits = 0;
-        let all = 0;
-        for (const v of Object.values(s.hits)) hits += v;
-        for (const v of Object.values(s.misses)) all += v;
-        all += hits;
-        this.set(all === 0 ? 0 : hits / all);
-      },
-    });
-    new Gauge({
-      name: 'orgengine_cache_invalidations',
-      help: 'Channel messages applied by kind, and subscriber resets (counter semantics)',
-      labelNames: ['kind'],
-      registers,
-      collect() {
-        const s = reads();
-        if (!s) return;
-        for (const [k, v] of Object.entries(s.invalidations)) this.set({ kind: k }, v);
-      },
-    });
     const size = opts.cacheSize ?? (() => null);
-    new Gauge({
-      name: 'orgengine_cache_size',
-      help: 'Local cache entries, estimated bytes and lessons tracked',
-      labelNames: ['what'],
-      registers,
-      collect() {
-        const s = size();
-        if (!s) return;
-        this.set({ what: 'entries' }, s.entries);
-        this.set({ what: 'bytes' }, s.bytes);
-        this.set({ what: 'lessons' }, s.lessons);
-      },
+    registerMetrics(this.registry, {
+      requests: counter({
+        name: 'orgengine_requests_total',
+        help: 'Requests by transport, route and status',
+        labelNames: ['transport', 'route', 'status'],
+        collect() {
+          this.reset();
+          for (const r of routes.values()) {
+            const { transport, route } = r.labels;
+            for (let code = 0; code < r.byCode.length; code++) {
+              const n = r.byCode[code]!;
+              if (n > 0) this.inc({ transport, route, status: String(code) }, n);
+            }
+            for (const [status, n] of r.byLabel) this.inc({ transport, route, status }, n);
+          }
+        },
+      }),
+      latency: histogram({
+        name: 'orgengine_request_seconds',
+        help: 'Request latency by transport and route',
+        labelNames: ['transport', 'route'],
+        buckets: BUCKETS,
+        collect() {
+          // prom-client has no bulk setter: zero each series, then fill the
+          // entry zero() created (it keeps our labels object) from the counts.
+          this.reset();
+          for (const r of routes.values()) if (r.count > 0) this.zero(r.labels);
+          const map = (this as unknown as { hashMap: Record<string, HistogramEntry> }).hashMap;
+          const byLabels = new Map<object, HistogramEntry>();
+          for (const e of Object.values(map)) byLabels.set(e.labels, e);
+          for (const r of routes.values()) {
+            const e = byLabels.get(r.labels);
+            if (!e) continue;
+            for (let i = 0; i < BUCKETS.length; i++) e.bucketValues[BUCKETS[i]!] = r.buckets[i]!;
+            e.sum = r.sum;
+            e.count = r.count;
+          }
+        },
+      }),
+      inFlight: gauge({
+        name: 'orgengine_in_flight',
+        help: 'Requests waiting on Redis',
+        collect() {
+          this.set(inFlight());
+        },
+      }),
+      cacheRequests: gauge({
+        name: 'orgengine_cache_requests',
+        help: 'Local cache lookups by kind and result (counter semantics; summed across workers)',
+        labelNames: ['kind', 'result'],
+        collect() {
+          const s = reads();
+          if (!s) return;
+          for (const [k, v] of Object.entries(s.hits)) this.set({ kind: k, result: 'hit' }, v);
+          for (const [k, v] of Object.entries(s.misses)) this.set({ kind: k, result: 'miss' }, v);
+        },
+      }),
+      cacheHitRatio: gauge({
+        name: 'orgengine_cache_hit_ratio',
+        help: 'Local cache hits / lookups since start (averaged across workers)',
+        aggregator: 'average',
+        collect() {
+          const s = reads();
+          if (!s) return;
+          let hits = 0;
+          let all = 0;
+          for (const v of Object.values(s.hits)) hits += v;
+          for (const v of Object.values(s.misses)) all += v;
+          all += hits;
+          this.set(all === 0 ? 0 : hits / all);
+        },
+      }),
+      cacheInvalidations: gauge({
+        name: 'orgengine_cache_invalidations',
+        help: 'Channel messages applied by kind, and subscriber resets (counter semantics)',
+        labelNames: ['kind'],
+        collect() {
+          const s = reads();
+          if (!s) return;
+          for (const [k, v] of Object.entries(s.invalidations)) this.set({ kind: k }, v);
+        },
+      }),
+      cacheSize: gauge({
+        name: 'orgengine_cache_size',
+        help: 'Local cache entries, estimated bytes and lessons tracked',
+        labelNames: ['what'],
+        collect() {
+          const s = size();
+          if (!s) return;
+          this.set({ what: 'entries' }, s.entries);
+          this.set({ what: 'bytes' }, s.bytes);
+          this.set({ what: 'lessons' }, s.lessons);
+        },
+      }),
     });
   }
 

@@ -11,8 +11,9 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { startGateway } from './gateway.js';
+import { stopSignal } from './main.js';
 import { aggregateMetrics } from './metrics.js';
 
 /** How to serve. */
@@ -41,7 +42,8 @@ export type WorkerMessage =
   | { type: 'hello' }
   | { type: 'init'; init: WorkerInit }
   | { type: 'listening'; httpPort: number; grpcPort: number | null }
-  | { type: 'failed'; message: string }
+  /** `variable`: the start failed on this configuration variable (a ConfigError). */
+  | { type: 'failed'; message: string; variable?: string }
   | { type: 'metrics-request'; id: number }
   | { type: 'metrics-collect'; id: number }
   | { type: 'metrics-json'; id: number; data: unknown[] }
@@ -68,10 +70,7 @@ async function freePort(host: string): Promise<number> {
 export async function serve(config: Config, opts: ServeOptions, onListening?: (ports: { httpPort: number; grpcPort: number | null }) => void): Promise<void> {
   const { log } = opts;
   if (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > MAX_WORKERS) throw new RangeError(`workers must be 1-${MAX_WORKERS}, got ${opts.workers}`);
-  const stop = new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const stop = stopSignal();
 
   if (opts.workers === 1) {
     const gw = await startGateway(config, { port: opts.port, host: opts.host, grpcPort: opts.grpcPort, log });
@@ -131,7 +130,8 @@ export async function serve(config: Config, opts: ServeOptions, onListening?: (p
           resolve({ httpPort: m.httpPort, grpcPort: m.grpcPort });
         } else if (m.type === 'failed') {
           w.off('message', onMsg);
-          reject(new Error(`gateway worker ${index}: ${m.message}`));
+          // A bad setting is the operator's to fix: report it as the config error it was.
+          reject(m.variable ? new ConfigError(m.variable, m.message.replace(`${m.variable}: `, '')) : new Error(`gateway worker ${index}: ${m.message}`));
         }
       };
       w.on('message', onMsg);

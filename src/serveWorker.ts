@@ -1,9 +1,10 @@
 // Entry of one gateway worker process (forked by serve.ts through
 // bin/gateway-worker.js): waits for its init message, runs a gateway, answers
 // the primary's metrics collection, drains on 'shutdown' or a signal.
-import { pino } from 'pino';
+import { ConfigError } from './config.js';
 import { OrgError } from './errors.js';
 import { startGateway, type Gateway } from './gateway.js';
+import { createLogger } from './main.js';
 import type { WorkerMessage } from './serve.js';
 
 const send = (m: WorkerMessage): void => {
@@ -29,7 +30,7 @@ process.on('disconnect', drainAndExit);
 process.on('message', (m: WorkerMessage) => {
   if (m.type === 'init') {
     const init = m.init;
-    const log = pino({ level: init.config.logLevel, base: { svc: 'orgengine', worker: init.index } }, pino.destination(2));
+    const log = createLogger(init.config, { worker: init.index });
     startGateway(init.config, {
       port: init.port,
       host: init.host,
@@ -60,7 +61,7 @@ process.on('message', (m: WorkerMessage) => {
         send({ type: 'listening', httpPort: g.httpPort, grpcPort: g.grpcPort });
       },
       (e: unknown) => {
-        send({ type: 'failed', message: e instanceof Error ? e.message : String(e) });
+        send({ type: 'failed', message: e instanceof Error ? e.message : String(e), variable: e instanceof ConfigError ? e.variable : undefined });
         process.exit(1);
       },
     );

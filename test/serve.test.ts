@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenVerifier } from '../src/auth/tokens.js';
-import { loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { startGateway } from '../src/gateway.js';
 import type { Topology } from '../src/model/topology.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
@@ -98,6 +98,23 @@ describe('serving', () => {
     await down.gw.close();
   });
 
+  it('names the variable when the signal cache refuses its bounds (a full room must fit a bucket)', async () => {
+    const refused = async (env: Record<string, string>) => {
+      const config = loadConfig({ ORGENGINE_REDIS_URL: TEST_REDIS_URL, ORGENGINE_KEY_PREFIX: prefix, ORGENGINE_TOKEN_SECRET: SECRET, ...env });
+      const e = await startGateway(config, { port: 0, grpcPort: null, host: '127.0.0.1', log, defaultMetrics: false }).then(
+        (gw) => gw.close().then(() => null),
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(ConfigError);
+      return e as ConfigError;
+    };
+    const small = await refused({ ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET: '100000' });
+    expect(small.variable).toBe('ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET');
+    expect(small.message).toContain('ORGENGINE_SIGNAL_RETAIN and ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES');
+    const big = await refused({ ORGENGINE_SIGNAL_RETAIN: '100000', ORGENGINE_SIGNAL_MAX_PAYLOAD_BYTES: '65535' });
+    expect(big.variable).toBe('ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET');
+  });
+
   it('refuses to start on the pure-JS uWS fallback', async () => {
     const c = spawn(process.execPath, ['bin/orgengine.js', 'serve', '--port', '0'], { cwd: root, env: { ...process.env, ORGENGINE_TOKEN_SECRET: SECRET, UWS_USE_FALLBACK: '1' } });
     let err = '';
@@ -137,16 +154,27 @@ describe('serving', () => {
     expect(await exited).toBe(0);
   });
 
+  const run = (args: string[], extra: Record<string, string | undefined> = {}) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const c = spawn(process.execPath, ['bin/orgengine.js', ...args], { cwd: root, env: { ...process.env, ...extra } });
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.stderr.on('data', (d) => (err += d));
+      c.once('exit', (code) => resolve({ code, out, err }));
+    });
+
+  it("answers `serve --help` with its own usage, and exits 2 on an unknown command's --help", async () => {
+    const help = await run(['serve', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^usage: orgengine serve --port P/);
+    expect(help.out).toContain('--grpc-port G');
+    const unknown = await run(['nosuchcmd', '--help']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('unknown command "nosuchcmd"');
+  });
+
   it('mints tokens from the command line and refuses to serve or mint without a secret', async () => {
-    const run = (args: string[], extra: Record<string, string | undefined>) =>
-      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const c = spawn(process.execPath, ['bin/orgengine.js', ...args], { cwd: root, env: { ...process.env, ...extra } });
-        let out = '';
-        let err = '';
-        c.stdout.on('data', (d) => (out += d));
-        c.stderr.on('data', (d) => (err += d));
-        c.once('exit', (code) => resolve({ code, out, err }));
-      });
     const minted = await run(['token', '--uid', '42', '--role', 'student', '--lesson', String(LESSON), '--ttl', '60'], { ORGENGINE_TOKEN_SECRET: SECRET });
     expect(minted.code).toBe(0);
     const claims = new TokenVerifier({ secret: SECRET, cacheEntries: 1 }).verify(minted.out.trim());

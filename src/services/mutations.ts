@@ -11,9 +11,10 @@
 // children grew). Heartbeats publish nothing: no cached read shows them (online
 // counts are cached briefly without invalidation).
 // Online counts are read by ReadService.online (read_online.lua), not here.
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { WriteBehindConfig } from '../config.js';
 import { OrgError, isOrgError } from '../errors.js';
+import { counter, registerMetrics } from '../metrics.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys, writeBehindRegistryKey } from '../store/redis/keys.js';
 import { MutationCode, mutationError, type MutationContext } from '../store/redis/mutationCodes.js';
@@ -121,7 +122,7 @@ export class MutationService {
     if (!Number.isInteger(this.windowMs) || this.windowMs < 1) throw new RangeError(`MutationService: onlineWindowMs must be a positive integer`);
     this.registry = o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
     this.counter = o.metrics
-      ? new Counter({ name: 'orgengine_mutations_total', help: 'in-class mutations by operation and outcome (ok, noop, error code)', labelNames: ['op', 'outcome'], registers: [o.metrics] })
+      ? registerMetrics(o.metrics, { mutations: counter({ name: 'orgengine_mutations_total', help: 'in-class mutations by operation and outcome (ok, noop, error code)', labelNames: ['op', 'outcome'] }) }).mutations
       : null;
   }
 

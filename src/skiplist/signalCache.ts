@@ -172,8 +172,20 @@ class Bucket {
   }
 }
 
-function checkInt(name: string, v: number, min: number): void {
-  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`signalCache: ${name} must be an integer >= ${min}, got ${v}`);
+/** A SignalCache option out of range; names the option (and the others the rule involves) so the caller can name its own setting. */
+export class SignalCacheOptionError extends RangeError {
+  constructor(
+    readonly option: keyof SignalCacheOptions,
+    message: string,
+    readonly related: ReadonlyArray<keyof SignalCacheOptions> = [],
+  ) {
+    super(`signalCache: ${message}`);
+    this.name = 'SignalCacheOptionError';
+  }
+}
+
+function checkInt(name: keyof SignalCacheOptions, v: number, min: number): void {
+  if (!Number.isSafeInteger(v) || v < min) throw new SignalCacheOptionError(name, `${name} must be an integer >= ${min}, got ${v}`);
 }
 
 /** The per-room, hash-bucketed local cache of signal logs. */
@@ -208,7 +220,11 @@ export class SignalCache {
     // A room is cached whole or not at all, so a full one must fit a bucket.
     const full = roomBytesBound(o.retain, o.maxPayloadBytes);
     if (o.bytesPerBucket < full) {
-      throw new RangeError(`signalCache: bytesPerBucket ${o.bytesPerBucket} cannot hold one full room (${o.retain} signals of ${o.maxPayloadBytes} bytes needs ${full})`);
+      throw new SignalCacheOptionError(
+        'bytesPerBucket',
+        `bytesPerBucket ${o.bytesPerBucket} cannot hold one full room (${o.retain} signals of ${o.maxPayloadBytes} bytes needs ${full})`,
+        ['retain', 'maxPayloadBytes'],
+      );
     }
     this.fetchTail = o.fetchTail;
     this.now = o.now ?? Date.now;

@@ -2,7 +2,8 @@
 // cache's snapshot at scrape time, so the hot path only bumps typed arrays.
 // Every series has a `bucket` label: "0".."N-1" per bucket and "all" for the
 // total (sum over the numbered buckets, not over "all", to avoid counting twice).
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { counter, gauge, registerMetrics, type MetricDef } from '../metrics.js';
 import type { SignalCache, SignalCacheSnapshot, SignalCacheStats } from './signalCache.js';
 
 const COUNTERS: ReadonlyArray<[keyof SignalCacheStats, string, string]> = [
@@ -33,12 +34,12 @@ function eachSeries(snap: SignalCacheSnapshot, key: keyof SignalCacheStats, fn: 
 export function registerSignalCacheMetrics(cache: SignalCache, registry: Registry, prefix = 'orgengine_signal_cache_'): void {
   // A snapshot is a few typed-array reads per bucket; taking one per metric keeps scrapes simple.
   const current = (): SignalCacheSnapshot => cache.snapshot();
+  const defs: Record<string, MetricDef<unknown>> = {};
   for (const [key, name, help] of COUNTERS) {
-    new Counter({
+    defs[key] = counter({
       name: `${prefix}${name}_total`,
       help,
       labelNames: ['bucket'],
-      registers: [registry],
       collect() {
         this.reset();
         eachSeries(current(), key, (bucket, v) => this.inc({ bucket }, v));
@@ -46,14 +47,14 @@ export function registerSignalCacheMetrics(cache: SignalCache, registry: Registr
     });
   }
   for (const [key, name, help] of GAUGES) {
-    new Gauge({
+    defs[key] = gauge({
       name: `${prefix}${name}`,
       help,
       labelNames: ['bucket'],
-      registers: [registry],
       collect() {
         eachSeries(current(), key, (bucket, v) => this.set({ bucket }, v));
       },
     });
   }
+  registerMetrics(registry, defs);
 }

@@ -1,6 +1,7 @@
-// Byte estimates of a cached room's signal log, shared by the cache (which
-// accounts with SkipList.approxBytes) and the configuration check (which must
-// know a full room fits in one cache bucket before the first one is cached).
+// Byte estimates of a cached room's signal log: what the cache accounts with
+// SkipList.approxBytes, and the bound its constructor checks (a full room must
+// fit one bucket before the first one is cached; the gateway reports a refusal
+// as the variable that set the bucket size).
 import { SKIPLIST_MAX_LEVEL, SKIPLIST_P } from './skiplist.js';
 
 /** Fixed cost of one cached room besides its skiplist (entry object, map slots, links). */

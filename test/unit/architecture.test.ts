@@ -73,6 +73,10 @@ describe('architecture', () => {
     }
   });
 
+  it('config imports nothing of ours but errors', () => {
+    for (const i of graph.get('config.ts')!) expect(i.target, `config.ts -> ${i.target}`).toBe('errors.ts');
+  });
+
   it('has no import cycles', () => {
     const state = new Map<string, 'visiting' | 'done'>();
     const cycles: string[] = [];

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { CONFIG_SPEC, ConfigError, describeConfig, loadConfig, variableOf } from '../../src/config.js';
 
 function failure(env: Record<string, string>): ConfigError {
   try {
@@ -44,4 +45,58 @@ describe('config', () => {
     expect(e.variable).toBe(name);
     expect(e.message.startsWith(`${name}:`)).toBe(true);
   });
+
+  it('reads the cluster nodes and ignores ORGENGINE_REDIS_URL when both are set', () => {
+    expect(loadConfig({ ORGENGINE_REDIS_URL: 'not a url', ORGENGINE_REDIS_CLUSTER_NODES: '127.0.0.1:7000' }).redis.mode).toBe('cluster');
+  });
+
+  it('lets a caller change a default, never a value that is set', () => {
+    expect(loadConfig({}, { ORGENGINE_LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
+    expect(loadConfig({ ORGENGINE_LOG_LEVEL: 'debug' }, { ORGENGINE_LOG_LEVEL: 'warn' }).logLevel).toBe('debug');
+    expect(loadConfig({}).logLevel).toBe('info');
+  });
 });
+
+describe('config spec', () => {
+  const fields = (o: object, prefix = ''): string[] =>
+    Object.entries(o).flatMap(([k, v]) => (['api', 'signals', 'writeBehind', 'jobs'].includes(k) && prefix === '' ? fields(v as object, `${k}.`) : [`${prefix}${k}`]));
+
+  it('declares every variable once and sets every config field', () => {
+    const names = CONFIG_SPEC.map((v) => v.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names) expect(n).toMatch(/^ORGENGINE_[A-Z0-9_]+$/);
+    expect(new Set(CONFIG_SPEC.map((v) => v.field))).toEqual(new Set(fields(loadConfig({}))));
+    expect(variableOf('signals.cacheBytesPerBucket')).toBe('ORGENGINE_SIGNAL_CACHE_BYTES_PER_BUCKET');
+  });
+
+  it('shows each default as the value it is', () => {
+    const defaults = loadConfig({});
+    for (const v of CONFIG_SPEC) {
+      if (v.default.startsWith('(')) continue;
+      expect(loadConfig({ [v.name]: v.default }), v.name).toEqual(defaults);
+    }
+  });
+
+  it('lists every variable for `orgengine config`, with the value set', () => {
+    const rows = describeConfig({ ORGENGINE_POLL: 'x', ORGENGINE_MYSQL_POOL_SIZE: '3' });
+    expect(rows.map((r) => r.name)).toEqual(CONFIG_SPEC.map((v) => v.name));
+    expect(rows.find((r) => r.name === 'ORGENGINE_MYSQL_POOL_SIZE')).toMatchObject({ value: '3', default: '8', range: '1-256', type: 'integer', field: 'mysqlPoolSize' });
+    expect(rows.find((r) => r.name === 'ORGENGINE_KEY_PREFIX')!.value).toBeNull();
+  });
+
+  it("matches README's configuration table row for row", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Configuration\n'), readme.indexOf('\n## ', readme.indexOf('\n## Configuration\n') + 1));
+    // Cells split on unescaped pipes; code spans and escapes are markdown, not content.
+    const plain = (cell: string) => cell.trim().replace(/`/g, '').replace(/\\\|/g, '|');
+    const rows = section
+      .split('\n')
+      .filter((l) => l.startsWith('| `ORGENGINE_'))
+      .map((l) => l.slice(1, -1).split(/(?<!\\)\|/).map(plain));
+    expect(rows.map((r) => r[0])).toEqual(CONFIG_SPEC.map((v) => v.name));
+    for (const [i, v] of CONFIG_SPEC.entries()) {
+      expect(rows[i], v.name).toEqual([v.name, v.default, v.range, v.meaning]);
+    }
+  });
+});
+
