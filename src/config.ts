@@ -480,7 +480,17 @@ export function variableOf(field: ConfigField): string {
 
 /** Every variable with the value `env` sets (null when unset), for `orgengine config`. */
 export function describeConfig(env: Env = process.env): Array<ConfigVar & { value: string | null }> {
-  return CONFIG_SPEC.map(({ name, field, type, default: dflt, range, meaning }) => ({ name, field, type, default: dflt, range, meaning, value: env[name] ?? null }));
+  return CONFIG_SPEC.map(({ name, field, type, default: dflt, range, meaning }) => ({ name, field, type, default: dflt, range, meaning, value: shownValue(name, env[name]) }));
+}
+
+/** Variables whose values are never printed: `orgengine config` output ends up in logs and tickets. */
+const SECRET_VARS: ReadonlySet<string> = new Set(['ORGENGINE_TOKEN_SECRET']);
+
+/** A value as `orgengine config` may print it: secrets as their length, URL passwords as `***`. */
+function shownValue(name: string, value: string | undefined): string | null {
+  if (value === undefined) return null;
+  if (SECRET_VARS.has(name)) return `(set, ${Buffer.byteLength(value, 'utf8')} bytes)`;
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }
 
 /** The token secret; a ConfigError naming the variable when unset (serving and minting need it). */

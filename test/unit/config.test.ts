@@ -84,6 +84,16 @@ describe('config spec', () => {
     expect(rows.find((r) => r.name === 'ORGENGINE_KEY_PREFIX')!.value).toBeNull();
   });
 
+  it('never prints the token secret or a URL password', () => {
+    const secret = 'k'.repeat(40);
+    const rows = describeConfig({ ORGENGINE_TOKEN_SECRET: secret, ORGENGINE_MYSQL_URL: 'mysql://app:hunter2@db:3306/orgengine', ORGENGINE_REDIS_URL: 'redis://127.0.0.1:6379' });
+    const value = (n: string) => rows.find((r) => r.name === n)!.value;
+    expect(value('ORGENGINE_TOKEN_SECRET')).toBe('(set, 40 bytes)');
+    expect(JSON.stringify(rows)).not.toContain(secret);
+    expect(value('ORGENGINE_MYSQL_URL')).toBe('mysql://app:***@db:3306/orgengine');
+    expect(value('ORGENGINE_REDIS_URL')).toBe('redis://127.0.0.1:6379');
+  });
+
   it("matches README's configuration table row for row", () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('\n## Configuration\n'), readme.indexOf('\n## ', readme.indexOf('\n## Configuration\n') + 1));
