@@ -7,7 +7,8 @@
 // connection, which it shares with the entity cache of the read service.
 import type { Config, WriteBehindConfig } from '../config.js';
 import { isOrgError, OrgError } from '../errors.js';
-import { ROOM_ID_PATTERN, type Signal } from '../model/signal.js';
+import { parseEntityId, parseLimit } from '../model/input.js';
+import type { Signal } from '../model/signal.js';
 import { SignalCache, type SignalPage } from '../skiplist/signalCache.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
@@ -51,24 +52,8 @@ export function parseAfter(raw: unknown): number {
   return n;
 }
 
-/** Parses `limit` from a query string or a number: 0..max (absent = max). */
-export function parseLimit(raw: unknown, max: number): number {
-  if (raw === undefined || raw === null || raw === '') return max;
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && DIGITS.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) {
-    throw new OrgError('BAD_REQUEST', `limit must be an integer from 0 to ${max}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
 function checkLessonId(lessonId: number): void {
   if (!Number.isSafeInteger(lessonId) || lessonId < 1) throw new OrgError('BAD_REQUEST', `lesson id must be a positive integer, got ${JSON.stringify(lessonId)}`);
-}
-
-function checkRoomId(roomId: string): void {
-  if (typeof roomId !== 'string' || !ROOM_ID_PATTERN.test(roomId)) {
-    throw new OrgError('BAD_REQUEST', `room id must be 1-64 chars of [A-Za-z0-9._-], got ${JSON.stringify(roomId)}`);
-  }
 }
 
 // Redis being unreachable is the backend's problem, not the client's: 503, retryable.
@@ -98,7 +83,7 @@ export class SignalService {
     assertRole(caller, PUBLISHER_ROLES, 'publish signals');
     checkLessonId(lessonId);
     assertLessonScope(caller, lessonId);
-    checkRoomId(roomId);
+    parseEntityId('roomId', roomId);
     if (typeof payload !== 'string' || payload.length === 0) throw new OrgError('BAD_REQUEST', 'signal payload must be a non-empty string');
     // A lone surrogate has no UTF-8 form; Redis would store U+FFFD instead of what was sent.
     if (!(payload as string & { isWellFormed(): boolean }).isWellFormed()) throw new OrgError('BAD_REQUEST', 'signal payload is not well-formed Unicode');
@@ -134,9 +119,10 @@ export class SignalService {
     try {
       checkLessonId(lessonId);
       assertLessonScope(caller, lessonId);
-      checkRoomId(roomId);
+      parseEntityId('roomId', roomId);
       a = parseAfter(after);
-      n = parseLimit(limit, this.config.signals.maxReadLimit);
+      // 0 is a real limit here: a page with no signals that still says lastSeq.
+      n = parseLimit(limit, { max: this.config.signals.maxReadLimit, min: 0 });
     } catch (e) {
       return Promise.reject(e);
     }

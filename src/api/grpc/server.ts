@@ -17,7 +17,8 @@ import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../se
 import type { MutationService } from '../../services/mutations.js';
 import type { ReadService } from '../../services/reads.js';
 import type { SignalService } from '../../services/signals.js';
-import { checkId, parseCursor, parseEntityId, parseLimit, parsePartition } from '../params.js';
+import { parseEntityId, parseLimit } from '../../model/input.js';
+import { checkId, parseCursor, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
 
 /** What the gRPC server needs. */
@@ -153,7 +154,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
       return reads.members(lessonId, parseEntityId('roomId', req.roomId as string), {
         partition,
         cursor: parseCursor(req.cursor as string, partition),
-        limit: parseLimit(req.limit as number, api.membersPageDefault, api.membersPageMax),
+        limit: parseLimit(req.limit, { def: api.membersPageDefault, max: api.membersPageMax }),
       });
     }),
     GetOnline: unary('GetOnline', (req, c) => reads.online(lessonOf(req, c), parseEntityId('roomId', req.roomId as string))),

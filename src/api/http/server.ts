@@ -16,7 +16,8 @@ import type { MutationService } from '../../services/mutations.js';
 import type { ReadService } from '../../services/reads.js';
 import type { SignalService } from '../../services/signals.js';
 import { CONTENT_TYPES, encode, encodeError, negotiate, type Format } from '../encoding.js';
-import { parseCursor, parseEntityId, parseFlag, parseId, parseLimit, parsePartition, parseQuery } from '../params.js';
+import { parseEntityId, parseJsonBody, parseLimit } from '../../model/input.js';
+import { parseCursor, parseFlag, parseId, parsePartition, parseQuery } from '../params.js';
 import { nativeUws } from './uws.js';
 
 /** What the HTTP server needs. */
@@ -98,6 +99,9 @@ const OK_PositionView = ok('PositionView');
 const OK_Room = ok('Room');
 const OK_SignInResult = ok('SignInResult');
 const OK_SignalPage = ok('SignalPage');
+
+/** What routes without a body field accept: nothing, or `{}`. */
+const NO_BODY = 'no body (or {})';
 
 /** Builds the uWS app with every route. */
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
@@ -345,7 +349,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const roomId = parseEntityId('roomId', r.params[1]);
       const q = parseQuery(r.query, ['partition', 'cursor', 'limit']);
       const partition = parsePartition(q.partition);
-      const query = { partition, cursor: parseCursor(q.cursor, partition), limit: parseLimit(q.limit, api.membersPageDefault, api.membersPageMax) };
+      const query = { partition, cursor: parseCursor(q.cursor, partition), limit: parseLimit(q.limit, { def: api.membersPageDefault, max: api.membersPageMax }) };
       return then(reads.members(lessonId, roomId, query), OK_MembersPage);
     },
   });
@@ -445,8 +449,9 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       const c = claimsOf(r);
       const lessonId = parseId('lessonId', r.params[0]);
       parseQuery(r.query, []);
-      const data = parseSignalBody(r.body);
-      return signals.publish(c, lessonId, r.params[1]!, data).then((s) => ({ status: 201, proto: 'orgengine.v1.PublishedSignal', value: { seq: s.seq, at: s.at } }));
+      const body = parseJsonBody(r.body, ['data'], '{"data": string}');
+      if (!('data' in body)) throw new OrgError('BAD_REQUEST', 'body needs "data"');
+      return signals.publish(c, lessonId, r.params[1]!, body.data).then((s) => ({ status: 201, proto: 'orgengine.v1.PublishedSignal', value: { seq: s.seq, at: s.at } }));
     },
   });
 
@@ -463,7 +468,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     run: (r) => {
       const c = claimsOf(r);
       parseQuery(r.query, []);
-      const b = parseBodyObject(r.body, ['groupId'], '{"groupId"?: string | null}');
+      const b = parseJsonBody(r.body, ['groupId'], '{"groupId"?: string | null}');
       return mutations.pickGroup(c, parsePickGroup({ lessonId: r.params[0], uid: r.params[1], groupId: b.groupId })).then(OK_PickGroupResult);
     },
   });
@@ -478,7 +483,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       run: (r) => {
         const c = claimsOf(r);
         parseQuery(r.query, []);
-        parseBodyObject(r.body, [], 'no body');
+        parseJsonBody(r.body, [], NO_BODY);
         return mutations.mute(c, parseMute({ lessonId: r.params[0], roomId: r.params[1], uid: r.params[2], muted })).then(OK_MuteResult);
       },
     });
@@ -491,7 +496,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       run: (r) => {
         const c = claimsOf(r);
         parseQuery(r.query, []);
-        parseBodyObject(r.body, [], 'no body');
+        parseJsonBody(r.body, [], NO_BODY);
         return mutations.mute(c, parseMute({ lessonId: r.params[0], roomId: r.params[1], nodeId: r.params[2], muted })).then(OK_MuteResult);
       },
     });
@@ -505,7 +510,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     run: (r) => {
       const c = claimsOf(r);
       parseQuery(r.query, []);
-      parseBodyObject(r.body, [], 'no body');
+      parseJsonBody(r.body, [], NO_BODY);
       return mutations.signIn(c, parseSignIn({ lessonId: r.params[0], uid: r.params[1] })).then(OK_SignInResult);
     },
   });
@@ -518,7 +523,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     run: (r) => {
       const c = claimsOf(r);
       parseQuery(r.query, []);
-      parseBodyObject(r.body, [], 'no body');
+      parseJsonBody(r.body, [], NO_BODY);
       return mutations.heartbeat(c, parseHeartbeat({ lessonId: r.params[0], roomId: r.params[1], uid: r.params[2] })).then(OK_HeartbeatResult);
     },
   });
@@ -557,53 +562,12 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   };
 }
 
-/** Parses POST /enter's JSON body: {"room"?: string, "uid"?: number}. */
+const ENTER_BODY = '{"room"?: string, "uid"?: number}';
+
+/** POST /enter's body: which room, and for staff and services which student. */
 function parseEnterBody(body: Buffer | null): { room: string | undefined; uid: number | null } {
-  if (!body || body.length === 0) return { room: undefined, uid: null };
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new OrgError('BAD_REQUEST', 'body must be JSON: {"room"?: string, "uid"?: number}');
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new OrgError('BAD_REQUEST', 'body must be a JSON object');
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'room' && k !== 'uid') throw new OrgError('BAD_REQUEST', `unknown body field ${JSON.stringify(k.slice(0, 64))}`);
+  const o = parseJsonBody(body, ['room', 'uid'], ENTER_BODY);
   if (o.room !== undefined && typeof o.room !== 'string') throw new OrgError('BAD_REQUEST', 'room must be a string');
   if (o.uid !== undefined && (typeof o.uid !== 'number' || !Number.isSafeInteger(o.uid) || o.uid < 1)) throw new OrgError('BAD_REQUEST', 'uid must be a positive integer');
   return { room: o.room as string | undefined, uid: (o.uid as number | undefined) ?? null };
-}
-
-/** Parses POST /signals' JSON body: {"data": string} (the service checks the string itself). */
-function parseSignalBody(body: Buffer | null): unknown {
-  if (!body || body.length === 0) throw new OrgError('BAD_REQUEST', 'body must be JSON: {"data": string}');
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new OrgError('BAD_REQUEST', 'body must be JSON: {"data": string}');
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new OrgError('BAD_REQUEST', 'body must be a JSON object');
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'data') throw new OrgError('BAD_REQUEST', `unknown body field ${JSON.stringify(k.slice(0, 64))}`);
-  if (!('data' in o)) throw new OrgError('BAD_REQUEST', 'body needs "data"');
-  return o.data;
-}
-
-/**
- * Parses an optional JSON object body with only `allowed` fields (an empty body
- * is `{}`); `shape` describes the expected body in the error message.
- */
-function parseBodyObject(body: Buffer | null, allowed: readonly string[], shape: string): Record<string, unknown> {
-  if (!body || body.length === 0) return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new OrgError('BAD_REQUEST', `body must be JSON: ${shape}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new OrgError('BAD_REQUEST', `body must be a JSON object: ${shape}`);
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new OrgError('BAD_REQUEST', `unknown body field ${JSON.stringify(k.slice(0, 64))} (expected ${shape})`);
-  return o;
 }
