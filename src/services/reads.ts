@@ -1,12 +1,16 @@
 // The read service behind HTTP and gRPC: lesson, room, org node, position,
-// members, online counts and enter. Every miss is one Redis round trip; a warm
-// read is none. Cached entries are stamped with their lesson's generation, which
-// moves whenever the lesson's shard channel announces a change, so one message
-// retires every affected entry without a scan; the TTL bounds staleness if a
-// message is ever lost, and a lost subscriber connection retires everything.
+// members, online counts and enter. Each read authorises its caller first
+// (auth/access.ts), so every transport applies the same rules. Every miss is
+// one Redis round trip; a warm read is none. Cached entries are stamped with
+// their lesson's generation, which moves whenever the lesson's shard channel
+// announces a change, so one message retires every affected entry without a
+// scan; the TTL bounds staleness if a message is ever lost, and a lost
+// subscriber connection retires everything.
 // The channel connection is the gateway's one LessonChannels, shared with the
 // signal cache; signal messages are not entity changes and are ignored here.
 import { ReplyError } from 'ioredis';
+import { authorizeLessonRead, authorizeStudentRead, enterUid } from '../auth/access.js';
+import type { Caller } from '../auth/caller.js';
 import { OrgError, isOrgError } from '../errors.js';
 import { GenCache, SingleFlight, type CacheStats } from '../localcache/genCache.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
@@ -369,7 +373,8 @@ export class ReadService {
   // ---- reads ----
 
   /** The lesson and all its rooms. */
-  lessonView(lessonId: number): Promise<LessonView> | LessonView {
+  lessonView(caller: Caller, lessonId: number): Promise<LessonView> | LessonView {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `L:${lessonId}`;
     return (
@@ -389,14 +394,16 @@ export class ReadService {
   }
 
   /** One room. */
-  room(lessonId: number, roomId: string): Promise<Room> | Room {
+  room(caller: Caller, lessonId: number, roomId: string): Promise<Room> | Room {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `R:${lessonId}:${roomId}`;
     return this.hit<Room>(st, 'room', key) ?? this.miss<Room>(st, 'room', key, async () => ({ value: await readRoom(this.redis, st.lk, roomId), bytes: 256 }));
   }
 
   /** One org node with, as asked, children, parent and source node. */
-  node(lessonId: number, nodeId: string, o: NodeReadOptions): Promise<NodeView> | NodeView {
+  node(caller: Caller, lessonId: number, nodeId: string, o: NodeReadOptions): Promise<NodeView> | NodeView {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `N:${lessonId}:${nodeId}`;
     const flags = (o.children ? 1 : 0) | (o.parent ? 2 : 0) | (o.source ? 4 : 0);
@@ -423,8 +430,9 @@ export class ReadService {
     return v;
   }
 
-  /** A student's position. */
-  position(lessonId: number, uid: number): Promise<PositionView> | PositionView {
+  /** A student's position (a student reads only its own). */
+  position(caller: Caller, lessonId: number, uid: number): Promise<PositionView> | PositionView {
+    authorizeStudentRead(caller, lessonId, uid);
     const st = this.lesson(lessonId);
     const key = `P:${lessonId}:${uid}`;
     return (
@@ -437,7 +445,8 @@ export class ReadService {
   }
 
   /** One page of a room's members in join order. */
-  members(lessonId: number, roomId: string, q: MembersQuery): Promise<MembersPage> | MembersPage {
+  members(caller: Caller, lessonId: number, roomId: string, q: MembersQuery): Promise<MembersPage> | MembersPage {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const c = q.cursor;
     const key = `M:${lessonId}:${roomId}:${q.partition ?? '*'}:${c ? `${c.partition}.${c.order}` : ''}:${q.limit}`;
@@ -454,7 +463,8 @@ export class ReadService {
   }
 
   /** Members of a room online now (cached for onlineCacheMs; counts carry no invalidation). */
-  online(lessonId: number, roomId: string): Promise<OnlineView> | OnlineView {
+  online(caller: Caller, lessonId: number, roomId: string): Promise<OnlineView> | OnlineView {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `O:${lessonId}:${roomId}`;
     const windowMs = this.opts.onlineWindowMs;
@@ -473,8 +483,13 @@ export class ReadService {
     );
   }
 
-  /** Everything a student needs to join `roomId` ('' = its first room). */
-  enter(lessonId: number, uid: number, roomId: string): Promise<EnterView> | EnterView {
+  /**
+   * Everything a student needs to join `roomId` ('' = its first room). A
+   * student enters as itself (`asked` null or its own uid); staff and services
+   * name the student they act for.
+   */
+  enter(caller: Caller, lessonId: number, asked: number | null, roomId: string): Promise<EnterView> | EnterView {
+    const uid = enterUid(caller, lessonId, asked);
     const st = this.lesson(lessonId);
     const key = `E:${lessonId}:${uid}`;
     const entry = this.cache.get(key, st.gen) as EnterEntry | undefined;

@@ -5,6 +5,8 @@
 // trip through the same script, which is what the benchmark compares against.
 // The cache learns about new signals from the gateway's one LessonChannels
 // connection, which it shares with the entity cache of the read service.
+import { authorizeLessonRead, authorizePublish } from '../auth/access.js';
+import type { Caller } from '../auth/caller.js';
 import type { Config, WriteBehindConfig } from '../config.js';
 import { isOrgError, OrgError } from '../errors.js';
 import { parseEntityId, parseLimit } from '../model/input.js';
@@ -15,12 +17,8 @@ import { lessonKeys } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { publishSignal, readSignalTail } from '../store/redis/signalStore.js';
 import type { LessonRegistry } from '../writebehind/registry.js';
-import { assertLessonScope, assertRole, type Caller, type Role } from './caller.js';
 
 export type { SignalPage } from '../skiplist/signalCache.js';
-
-/** Roles allowed to publish signals. */
-export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 
 /** The configuration signals read. */
 export type SignalsConfig = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & { writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> };
@@ -80,9 +78,8 @@ export class SignalService {
 
   /** Appends a signal to a room (teacher, tutor or service only); returns it with its seq. */
   async publish(caller: Caller, lessonId: number, roomId: string, payload: unknown): Promise<Signal> {
-    assertRole(caller, PUBLISHER_ROLES, 'publish signals');
     checkLessonId(lessonId);
-    assertLessonScope(caller, lessonId);
+    authorizePublish(caller, lessonId);
     parseEntityId('roomId', roomId);
     if (typeof payload !== 'string' || payload.length === 0) throw new OrgError('BAD_REQUEST', 'signal payload must be a non-empty string');
     // A lone surrogate has no UTF-8 form; Redis would store U+FFFD instead of what was sent.
@@ -118,7 +115,7 @@ export class SignalService {
     let n: number;
     try {
       checkLessonId(lessonId);
-      assertLessonScope(caller, lessonId);
+      authorizeLessonRead(caller, lessonId);
       parseEntityId('roomId', roomId);
       a = parseAfter(after);
       // 0 is a real limit here: a page with no signals that still says lastSeq.

@@ -49,7 +49,8 @@ interface RouteHead {
 
 /**
  * One entry of a route table. A route needs a verified token unless it is
- * `open` (health, readiness, metrics); it gets the token's claims.
+ * `open` (health, readiness, metrics); it gets the token's claims and hands
+ * them to the service, which authorises.
  */
 export type Route = RouteHead &
   ({ open: true; run(r: Req): MaybeAsync<Reply> } | { open?: false; run(r: Req, caller: Claims): MaybeAsync<Reply> });

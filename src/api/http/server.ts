@@ -1,7 +1,7 @@
 // The HTTP transport on uWebSockets.js: the route tables of routes/*.ts on one
 // uWS app, each registered through the dispatcher (dispatch.ts), which holds
-// the uWS discipline for all of them. Routes decode, authorise, call a service
-// and encode; nothing here knows a route.
+// the uWS discipline for all of them. Routes decode, hand the verified caller
+// to a service (which authorises) and encode; nothing here knows a route.
 import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
 import type { TokenVerifier } from '../../auth/tokens.js';

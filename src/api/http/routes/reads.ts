@@ -1,13 +1,10 @@
 // Read routes: lesson, room, members, online counts, org node, position and
-// enter. They decode the path, query and body, check the caller's scope, and
-// call the read service. A warm read is answered synchronously: `andThen`
+// enter. They decode the path, query and body and hand the caller to the read
+// service, which authorises. A warm read is answered synchronously: `andThen`
 // keeps a value at hand a value, and the reply builders are made once here.
-import { authorizeStudent, enterUid } from '../../../auth/access.js';
-import type { Claims } from '../../../auth/tokens.js';
 import type { ApiConfig } from '../../../config.js';
 import { OrgError } from '../../../errors.js';
 import { parseEntityId, parseJsonBody, parseLimit } from '../../../model/input.js';
-import { assertLessonScope } from '../../../services/caller.js';
 import type { ReadService } from '../../../services/reads.js';
 import { parseCursor, parseFlag, parseId, parsePartition, parseQuery } from '../../params.js';
 import { andThen, ok, type Route } from '../dispatch.js';
@@ -38,11 +35,7 @@ function parseEnterBody(body: Buffer | null): { room: string | undefined; uid: n
 
 /** The read routes of the edge API. */
 export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
-  const lessonOf = (params: string[], c: Claims): number => {
-    const lessonId = parseId('lessonId', params[0]);
-    assertLessonScope(c, lessonId);
-    return lessonId;
-  };
+  const lessonOf = (params: string[]): number => parseId('lessonId', params[0]);
   const roomOf = (room: string | undefined): string => (room === undefined || room === '' ? '' : parseEntityId('room', room));
   return [
     {
@@ -51,9 +44,9 @@ export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
       name: 'lesson',
       params: 1,
       run: (r, c) => {
-        const lessonId = lessonOf(r.params, c);
+        const lessonId = lessonOf(r.params);
         parseQuery(r.query, []);
-        return andThen(reads.lessonView(lessonId), OK_LessonView);
+        return andThen(reads.lessonView(c, lessonId), OK_LessonView);
       },
     },
     {
@@ -62,10 +55,10 @@ export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
       name: 'room',
       params: 2,
       run: (r, c) => {
-        const lessonId = lessonOf(r.params, c);
+        const lessonId = lessonOf(r.params);
         const roomId = parseEntityId('roomId', r.params[1]);
         parseQuery(r.query, []);
-        return andThen(reads.room(lessonId, roomId), OK_Room);
+        return andThen(reads.room(c, lessonId, roomId), OK_Room);
       },
     },
     {
@@ -74,12 +67,12 @@ export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
       name: 'members',
       params: 2,
       run: (r, c) => {
-        const lessonId = lessonOf(r.params, c);
+        const lessonId = lessonOf(r.params);
         const roomId = parseEntityId('roomId', r.params[1]);
         const q = parseQuery(r.query, ['partition', 'cursor', 'limit']);
         const partition = parsePartition(q.partition);
         const query = { partition, cursor: parseCursor(q.cursor, partition), limit: parseLimit(q.limit, { def: api.membersPageDefault, max: api.membersPageMax }) };
-        return andThen(reads.members(lessonId, roomId, query), OK_MembersPage);
+        return andThen(reads.members(c, lessonId, roomId, query), OK_MembersPage);
       },
     },
     {
@@ -88,10 +81,10 @@ export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
       name: 'online',
       params: 2,
       run: (r, c) => {
-        const lessonId = lessonOf(r.params, c);
+        const lessonId = lessonOf(r.params);
         const roomId = parseEntityId('roomId', r.params[1]);
         parseQuery(r.query, []);
-        return andThen(reads.online(lessonId, roomId), OK_OnlineView);
+        return andThen(reads.online(c, lessonId, roomId), OK_OnlineView);
       },
     },
     {
@@ -100,11 +93,11 @@ export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
       name: 'node',
       params: 2,
       run: (r, c) => {
-        const lessonId = lessonOf(r.params, c);
+        const lessonId = lessonOf(r.params);
         const nodeId = parseEntityId('nodeId', r.params[1]);
         const q = parseQuery(r.query, ['children', 'parent', 'source']);
         const o = { children: parseFlag('children', q.children), parent: parseFlag('parent', q.parent), source: parseFlag('source', q.source) };
-        return andThen(reads.node(lessonId, nodeId, o), OK_NodeView);
+        return andThen(reads.node(c, lessonId, nodeId, o), OK_NodeView);
       },
     },
     {
@@ -113,11 +106,10 @@ export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
       name: 'position',
       params: 2,
       run: (r, c) => {
-        const lessonId = parseId('lessonId', r.params[0]);
+        const lessonId = lessonOf(r.params);
         const uid = parseId('uid', r.params[1]);
-        authorizeStudent(c, lessonId, uid);
         parseQuery(r.query, []);
-        return andThen(reads.position(lessonId, uid), OK_PositionView);
+        return andThen(reads.position(c, lessonId, uid), OK_PositionView);
       },
     },
     {
@@ -126,10 +118,9 @@ export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
       name: 'enter',
       params: 1,
       run: (r, c) => {
-        const lessonId = parseId('lessonId', r.params[0]);
+        const lessonId = lessonOf(r.params);
         const q = parseQuery(r.query, ['room', 'uid']);
-        const who = enterUid(c, lessonId, q.uid === undefined ? null : parseId('uid', q.uid));
-        return andThen(reads.enter(lessonId, who, roomOf(q.room)), OK_EnterView);
+        return andThen(reads.enter(c, lessonId, q.uid === undefined ? null : parseId('uid', q.uid), roomOf(q.room)), OK_EnterView);
       },
     },
     {
@@ -139,10 +130,10 @@ export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
       params: 1,
       body: true,
       run: (r, c) => {
-        const lessonId = parseId('lessonId', r.params[0]);
+        const lessonId = lessonOf(r.params);
         parseQuery(r.query, []);
         const body = parseEnterBody(r.body);
-        return andThen(reads.enter(lessonId, enterUid(c, lessonId, body.uid), roomOf(body.room)), OK_EnterView);
+        return andThen(reads.enter(c, lessonId, body.uid, roomOf(body.room)), OK_EnterView);
       },
     },
   ];
