@@ -22,12 +22,12 @@ import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import type { ApiConfig } from '../config.js';
 
-/** The lesson as served: the stored record without storage details. */
-export type LessonInfo = Omit<StoredLesson, 'posBuckets'>;
+/** The lesson as served: the stored record without storage details (not model/source.ts's LessonInfo, the source system's lesson). */
+export type ServedLesson = Omit<StoredLesson, 'posBuckets'>;
 
 /** GET lesson: the lesson and all its rooms. */
 export interface LessonView {
-  lesson: LessonInfo;
+  lesson: ServedLesson;
   rooms: Room[];
 }
 
@@ -87,7 +87,7 @@ export interface EnterView {
   version: number;
   /** The room entered. */
   roomId: string;
-  lesson: LessonInfo;
+  lesson: ServedLesson;
   rooms: EnterRoom[];
   /** The org node the preload placed the student at (with its path). */
   node: OrgNode | null;
@@ -134,7 +134,8 @@ export interface ReadStats {
   cache: CacheStats;
 }
 
-interface LessonState {
+/** What the cache keeps per lesson to know whether its entries may be served. */
+interface LessonCacheState {
   lessonId: number;
   lk: LessonKeys;
   /** Generation entries of this lesson must carry to be served. */
@@ -162,7 +163,7 @@ const SYSTEM_OF: Partial<Record<NodeKind, NodeSource['system']>> = {
 /** Rough bytes of a decoded object per byte of its msgpack form (for cache accounting). */
 const DECODED_FACTOR = 4;
 
-function lessonInfo(l: StoredLesson): LessonInfo {
+function servedLesson(l: StoredLesson): ServedLesson {
   return {
     lessonId: l.lessonId,
     courseId: l.courseId,
@@ -216,9 +217,9 @@ const nextGen = (): number => ++genCounter;
 /** Serves reads from the local cache or one Redis round trip. */
 export class ReadService {
   private readonly cache: GenCache<Cached>;
-  private readonly lessons: Map<number, LessonState> = new Map();
+  private readonly lessons: Map<number, LessonCacheState> = new Map();
   /** The lesson last in `lessons` (most recently used), so a repeat use skips the re-insert. */
-  private mru: LessonState | null = null;
+  private mru: LessonCacheState | null = null;
   private readonly flights = new SingleFlight<unknown>();
   private readonly now: () => number;
   private readonly opts: ReadServiceOptions;
@@ -303,7 +304,7 @@ export class ReadService {
   }
 
   /** The state of a lesson, created (and subscribed) on first use; evicts the least recent beyond the bound. */
-  private lesson(lessonId: number): LessonState {
+  private lesson(lessonId: number): LessonCacheState {
     let st = this.lessons.get(lessonId);
     if (st) {
       // Map order is insertion order: re-inserting keeps the most recent last
@@ -323,7 +324,7 @@ export class ReadService {
         st.ready = this.channels.isSubscribed(lessonId);
       }
       if (this.lessons.size > this.opts.cacheMaxLessons) {
-        const oldest = this.lessons.values().next().value as LessonState;
+        const oldest = this.lessons.values().next().value as LessonCacheState;
         this.lessons.delete(oldest.lessonId);
         if (oldest === this.mru) this.mru = null;
         this.channels?.remove(oldest.lessonId);
@@ -334,7 +335,7 @@ export class ReadService {
 
   /** Runs `load` once per key at a time; stores its result only if nothing was invalidated meanwhile. */
   private async miss<T extends Cached>(
-    st: LessonState,
+    st: LessonCacheState,
     kind: CacheKind,
     key: string,
     load: () => Promise<{ value: T; bytes: number }>,
@@ -364,7 +365,7 @@ export class ReadService {
     }) as Promise<T>;
   }
 
-  private hit<T extends Cached>(st: LessonState, kind: CacheKind, key: string): T | undefined {
+  private hit<T extends Cached>(st: LessonCacheState, kind: CacheKind, key: string): T | undefined {
     const v = this.cache.get(key, st.gen) as T | undefined;
     if (v !== undefined) this.stats.hits[kind]++;
     return v;
@@ -381,7 +382,7 @@ export class ReadService {
       this.hit<LessonView>(st, 'lesson', key) ??
       this.miss<LessonView>(st, 'lesson', key, async () => {
         const r = await readLesson(this.redis, st.lk);
-        const view: LessonView = { lesson: lessonInfo(r.lesson), rooms: r.rooms };
+        const view: LessonView = { lesson: servedLesson(r.lesson), rooms: r.rooms };
         return { value: view, bytes: 512 + r.rooms.length * 256 };
       }, {
         store: (view, bytes, gen) => {
@@ -503,9 +504,9 @@ export class ReadService {
       'enter',
       `${key}:${roomId}`,
       async () => {
-        const held = this.cache.peek(`I:${lessonId}`, st.gen) as LessonInfo | undefined;
+        const held = this.cache.peek(`I:${lessonId}`, st.gen) as ServedLesson | undefined;
         const r = await readEnter(this.redis, st.lk, uid, roomId, held?.version ?? 0);
-        const lesson = r.lesson ? lessonInfo(r.lesson) : held;
+        const lesson = r.lesson ? servedLesson(r.lesson) : held;
         if (!lesson) throw new OrgError('INTERNAL', `enter: lesson ${lessonId} record missing from the reply`);
         const slots = new Map(r.position.rooms.map((s) => [s.roomId, s.partition]));
         const view: EnterView = {

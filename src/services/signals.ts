@@ -20,13 +20,13 @@ import type { LessonRegistry } from '../writebehind/registry.js';
 
 export type { SignalPage } from '../skiplist/signalCache.js';
 
-/** The configuration signals read. */
-export type SignalsConfig = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & { writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> };
+/** The part of the configuration the signal service reads (named apart from config.ts's SignalConfig, one of its parts). */
+export type SignalServiceOptions = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & { writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> };
 
 /** What the signal service needs. */
 export interface SignalServiceDeps {
   redis: RedisClient;
-  config: SignalsConfig;
+  config: SignalServiceOptions;
   /** The local cache, or null to read Redis on every call. */
   cache: SignalCache | null;
   /**
@@ -147,7 +147,7 @@ export interface SignalRuntime {
 /** Options of createSignalRuntime. */
 export interface SignalRuntimeDeps {
   redis: RedisClient;
-  config: SignalsConfig;
+  config: SignalServiceOptions;
   /** See SignalServiceDeps.registry. */
   registry?: LessonRegistry | null;
   /** The gateway's lesson channel subscriptions; required when the cache is on. */
