@@ -7,28 +7,18 @@
 // protobufjs types loaded from proto/, the same ones HTTP uses for
 // application/x-protobuf.
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import { requireService } from '../../auth/access.js';
-import { bearerToken, type Claims, type TokenVerifier } from '../../auth/tokens.js';
+import { bearerToken, type Claims } from '../../auth/tokens.js';
 import type { ApiConfig } from '../../config.js';
 import { OrgError, toOrgError } from '../../errors.js';
-import type { Metrics } from '../../metrics.js';
 import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
-import type { MutationService } from '../../services/mutations.js';
-import type { ReadService } from '../../services/reads.js';
-import type { SignalService } from '../../services/signals.js';
 import { checkId, parseCursor, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
+import type { TransportDeps } from '../transport.js';
 
 /** What the gRPC server needs. */
-export interface GrpcServerDeps {
-  reads: ReadService;
-  signals: SignalService;
-  mutations: MutationService;
-  tokens: TokenVerifier;
-  metrics: Metrics;
-  log: Logger;
+export interface GrpcServerDeps extends TransportDeps {
   api: Pick<ApiConfig, 'maxInFlight' | 'membersPageDefault' | 'membersPageMax'>;
   /** Whether the gateway can serve (Redis reachable). */
   ready(): Promise<boolean>;

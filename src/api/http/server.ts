@@ -2,14 +2,9 @@
 // uWS app, each registered through the dispatcher (dispatch.ts), which holds
 // the uWS discipline for all of them. Routes decode, hand the verified caller
 // to a service (which authorises) and encode; nothing here knows a route.
-import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
-import type { TokenVerifier } from '../../auth/tokens.js';
 import type { ApiConfig } from '../../config.js';
-import type { Metrics } from '../../metrics.js';
-import type { MutationService } from '../../services/mutations.js';
-import type { ReadService } from '../../services/reads.js';
-import type { SignalService } from '../../services/signals.js';
+import type { TransportDeps } from '../transport.js';
 import { createDispatcher } from './dispatch.js';
 import { mutationRoutes } from './routes/mutations.js';
 import { opsRoutes } from './routes/ops.js';
@@ -18,13 +13,7 @@ import { signalRoutes } from './routes/signals.js';
 import { nativeUws } from './uws.js';
 
 /** What the HTTP server needs. */
-export interface HttpServerDeps {
-  reads: ReadService;
-  signals: SignalService;
-  mutations: MutationService;
-  tokens: TokenVerifier;
-  metrics: Metrics;
-  log: Logger;
+export interface HttpServerDeps extends TransportDeps {
   api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'membersPageDefault' | 'membersPageMax'>;
   /** Readiness checks for /readyz. */
   ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
