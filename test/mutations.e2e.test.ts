@@ -12,7 +12,7 @@ import { TokenVerifier } from '../src/auth/tokens.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import type { Topology } from '../src/model/topology.js';
-import type { Caller } from '../src/services/caller.js';
+import type { Caller } from '../src/auth/caller.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
 import { lessonKeys } from '../src/store/redis/keys.js';
 import { call, grpcClients, rpc } from './support/clients.js';

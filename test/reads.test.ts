@@ -2,6 +2,8 @@
 // store when an invalidation raced the load, and a lost subscriber connection
 // dropping everything cached.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Caller } from '../src/auth/caller.js';
+import { isOrgError } from '../src/errors.js';
 import type { Topology } from '../src/model/topology.js';
 import { ReadService } from '../src/services/reads.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
@@ -12,6 +14,7 @@ import { TEST_REDIS_URL, uniquePrefix } from './support/env.js';
 import { compileTestLesson, dropLesson, loadTopology } from './support/lesson.js';
 
 const LESSON = 7101;
+const service: Caller = { uid: 1, role: 'service', lesson: '*' };
 
 describe('read service cache', () => {
   const prefix = uniquePrefix('reads');
@@ -54,11 +57,11 @@ describe('read service cache', () => {
 
   const warm = async (uid: number) => {
     for (let i = 0; i < 200 && reads.stats.hits.enter === 0; i++) {
-      await reads.enter(LESSON, uid, '');
+      await reads.enter(service, LESSON, uid, '');
       await new Promise((r) => setTimeout(r, 5));
     }
     const before = enterCalls;
-    await reads.enter(LESSON, uid, '');
+    await reads.enter(service, LESSON, uid, '');
     expect(enterCalls).toBe(before);
   };
 
@@ -67,10 +70,10 @@ describe('read service cache', () => {
     await warm(uid);
     const other = topo.positions[1]!.uid;
     const before = enterCalls;
-    const views = await Promise.all(Array.from({ length: 20 }, () => reads.enter(LESSON, other, 'main')));
+    const views = await Promise.all(Array.from({ length: 20 }, () => reads.enter(service, LESSON, other, 'main')));
     expect(enterCalls - before).toBe(1);
     expect(new Set(views).size).toBe(1);
-    await reads.enter(LESSON, other, 'main');
+    await reads.enter(service, LESSON, other, 'main');
     expect(enterCalls - before).toBe(1);
   });
 
@@ -78,15 +81,15 @@ describe('read service cache', () => {
     const uid = topo.positions[2]!.uid;
     let open!: () => void;
     gate = new Promise<void>((r) => (open = r));
-    const pending = reads.enter(LESSON, uid, '');
+    const pending = reads.enter(service, LESSON, uid, '');
     reads.onMessage(LESSON, { kind: 'state', uid });
     open();
     gate = null;
     await pending;
     const before = enterCalls;
-    await reads.enter(LESSON, uid, '');
+    await reads.enter(service, LESSON, uid, '');
     expect(enterCalls - before).toBe(1);
-    await reads.enter(LESSON, uid, '');
+    await reads.enter(service, LESSON, uid, '');
     expect(enterCalls - before).toBe(1);
   });
 
@@ -94,9 +97,9 @@ describe('read service cache', () => {
     const uid = topo.positions[4]!.uid;
     const other = topo.positions[5]!.uid;
     const lk = lessonKeys(prefix, LESSON);
-    await reads.enter(LESSON, uid, '');
+    await reads.enter(service, LESSON, uid, '');
     const before = enterCalls;
-    await reads.enter(LESSON, uid, '');
+    await reads.enter(service, LESSON, uid, '');
     expect(enterCalls).toBe(before);
     const states = reads.stats.invalidations.state;
     for (let seq = 1; seq <= 20; seq++) await redis.spublish(lk.channel, formatChannelMessage({ kind: 'signal', roomId: 'main', seq }));
@@ -104,12 +107,12 @@ describe('read service cache', () => {
     await redis.spublish(lk.channel, formatChannelMessage({ kind: 'state', uid: other }));
     for (let i = 0; i < 200 && reads.stats.invalidations.state === states; i++) await new Promise((r) => setTimeout(r, 5));
     expect(reads.stats.invalidations.state).toBe(states + 1);
-    await reads.enter(LESSON, uid, '');
+    await reads.enter(service, LESSON, uid, '');
     expect(enterCalls).toBe(before);
     // The same messages as anything unknown would have dropped the lesson.
     await redis.spublish(lk.channel, 'signal-ish:main:1');
     for (let i = 0; i < 200 && enterCalls === before; i++) {
-      await reads.enter(LESSON, uid, '');
+      await reads.enter(service, LESSON, uid, '');
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(enterCalls).toBe(before + 1);
@@ -127,8 +130,8 @@ describe('read service cache', () => {
     }) as typeof orig;
     try {
       for (const uid of [moved, other]) {
-        await reads.enter(LESSON, uid, '');
-        await reads.position(LESSON, uid);
+        await reads.enter(service, LESSON, uid, '');
+        await reads.position(service, LESSON, uid);
       }
       const enters = enterCalls;
       const positions = positionCalls;
@@ -137,11 +140,11 @@ describe('read service cache', () => {
       for (let i = 0; i < 200 && reads.stats.invalidations.pos === before; i++) await new Promise((r) => setTimeout(r, 5));
       expect(reads.stats.invalidations.pos).toBe(before + 1);
       // The other student is still served from the cache: the lesson was not dropped.
-      await reads.enter(LESSON, other, '');
-      await reads.position(LESSON, other);
+      await reads.enter(service, LESSON, other, '');
+      await reads.position(service, LESSON, other);
       expect([enterCalls - enters, positionCalls - positions]).toEqual([0, 0]);
-      await reads.enter(LESSON, moved, '');
-      await reads.position(LESSON, moved);
+      await reads.enter(service, LESSON, moved, '');
+      await reads.position(service, LESSON, moved);
       expect([enterCalls - enters, positionCalls - positions]).toEqual([1, 1]);
     } finally {
       (redis as { oeReadPosition1Buffer: typeof orig }).oeReadPosition1Buffer = orig;
@@ -150,9 +153,9 @@ describe('read service cache', () => {
 
   it('drops everything cached when the subscriber connection is lost, then caches again', async () => {
     const uid = topo.positions[3]!.uid;
-    await reads.enter(LESSON, uid, '');
+    await reads.enter(service, LESSON, uid, '');
     const before = enterCalls;
-    await reads.enter(LESSON, uid, '');
+    await reads.enter(service, LESSON, uid, '');
     expect(enterCalls).toBe(before);
     const list = (await redis.client('LIST')) as string;
     const id = list.split('\n').find((l) => l.includes(`name=${subName}`))?.match(/^id=(\d+)/)?.[1];
@@ -161,16 +164,42 @@ describe('read service cache', () => {
     await redis.client('KILL', 'ID', id!);
     for (let i = 0; i < 200 && reads.stats.invalidations.reset === resets; i++) await new Promise((r) => setTimeout(r, 5));
     expect(reads.stats.invalidations.reset).toBeGreaterThan(resets);
-    await reads.enter(LESSON, uid, '');
+    await reads.enter(service, LESSON, uid, '');
     expect(enterCalls).toBe(before + 1);
     // Re-subscribed after the reconnect: a later read is cached again.
     let cached = false;
     for (let i = 0; i < 200 && !cached; i++) {
       const n = enterCalls;
-      await reads.enter(LESSON, uid, '');
+      await reads.enter(service, LESSON, uid, '');
       cached = enterCalls === n;
       if (!cached) await new Promise((r) => setTimeout(r, 10));
     }
     expect(cached).toBe(true);
+  });
+
+  it('authorises every read itself, before the cache or Redis is asked', () => {
+    const [a, b] = [topo.positions[5]!.uid, topo.positions[6]!.uid];
+    const student: Caller = { uid: a, role: 'student', lesson: LESSON };
+    const elsewhere: Caller = { uid: a, role: 'student', lesson: LESSON + 1 };
+    const tutor: Caller = { uid: 9, role: 'tutor', lesson: LESSON };
+    const code = (f: () => unknown): string => {
+      try {
+        f();
+        return 'ok';
+      } catch (e) {
+        return isOrgError(e) ? e.code : 'other';
+      }
+    };
+    const before = enterCalls;
+    expect(code(() => reads.lessonView(elsewhere, LESSON))).toBe('FORBIDDEN');
+    expect(code(() => reads.room(elsewhere, LESSON, 'main'))).toBe('FORBIDDEN');
+    expect(code(() => reads.node(elsewhere, LESSON, 'root', { children: true, parent: false, source: false }))).toBe('FORBIDDEN');
+    expect(code(() => reads.members(elsewhere, LESSON, 'main', { partition: null, cursor: null, limit: 10 }))).toBe('FORBIDDEN');
+    expect(code(() => reads.online(elsewhere, LESSON, 'main'))).toBe('FORBIDDEN');
+    expect(code(() => reads.position(student, LESSON, b))).toBe('FORBIDDEN');
+    expect(code(() => reads.enter(student, LESSON, b, ''))).toBe('FORBIDDEN');
+    expect(code(() => reads.enter(elsewhere, LESSON, null, ''))).toBe('FORBIDDEN');
+    expect(code(() => reads.enter(tutor, LESSON, null, ''))).toBe('BAD_REQUEST');
+    expect(enterCalls).toBe(before);
   });
 });

@@ -187,6 +187,9 @@ describe.each(GATEWAY_REDIS_MODES)('signals API on %s', (_mode, target) => {
     }
     await expectCode(path('no.such.room'), 404, 'ROOM_NOT_FOUND');
     await expectCode(path('a%2Fb'), 400, 'BAD_REQUEST');
+    // One room id language on every route: a colon is an id character, so this is an unknown room, as on GET /rooms/:roomId.
+    await expectCode(path('no:such'), 404, 'ROOM_NOT_FOUND');
+    await expectCode(`/v1/lessons/${LESSON}/rooms/no:such`, 404, 'ROOM_NOT_FOUND');
     await expectCode(`/v1/lessons/${LESSON + 1}/rooms/main/signals`, 403, 'FORBIDDEN');
     await expectCode(path(), 401, 'UNAUTHENTICATED', { token: '' });
     await expectCode(`/v1/lessons/123456789/rooms/main/signals`, 404, 'LESSON_NOT_FOUND', { token: tok.service });

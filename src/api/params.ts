@@ -1,9 +1,11 @@
-// Validation of every outside input the API takes, shared by HTTP and gRPC. A
-// bad value is a 400 BAD_REQUEST naming the parameter, never a crash.
+// Validation of the outside input only the transports take (path ids as text,
+// query strings, flags, members cursors), shared by HTTP and gRPC. Checks that
+// services and preload need too (JSON objects, room and node ids, page sizes)
+// are in model/input.ts. A bad value is a 400 BAD_REQUEST naming the
+// parameter, never a crash.
 import { OrgError } from '../errors.js';
 
 const INT = /^[1-9][0-9]{0,15}$/;
-const ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const CURSOR = /^([0-9]{1,6})\.([0-9]{1,15})$/;
 
 /** Largest partition number accepted (partitions hold >= 100 members; lessons <= 10M students). */
@@ -23,25 +25,11 @@ export function checkId(name: string, n: unknown): number {
   return n;
 }
 
-/** A room or node id. */
-export function parseEntityId(name: string, raw: string | undefined): string {
-  if (raw === undefined || !ID.test(raw)) throw new OrgError('BAD_REQUEST', `${name} must be 1-64 chars of [A-Za-z0-9._:-], got ${JSON.stringify(raw ?? null)}`);
-  return raw;
-}
-
 /** A boolean flag: 1/true or 0/false (absent = false). */
 export function parseFlag(name: string, raw: string | undefined): boolean {
   if (raw === undefined || raw === '0' || raw === 'false') return false;
   if (raw === '1' || raw === 'true' || raw === '') return true;
   throw new OrgError('BAD_REQUEST', `${name} must be 1|0|true|false, got ${JSON.stringify(raw)}`);
-}
-
-/** A page size: absent = `def`, else 1..max. */
-export function parseLimit(raw: string | number | undefined, def: number, max: number): number {
-  if (raw === undefined || raw === 0) return def;
-  const n = typeof raw === 'number' ? raw : INT.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new OrgError('BAD_REQUEST', `limit must be an integer from 1 to ${max}, got ${JSON.stringify(raw)}`);
-  return n;
 }
 
 /** A partition number, 0..MAX_PARTITION, or null when absent. */

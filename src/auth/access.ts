@@ -1,12 +1,26 @@
-// Who may read what at the edge. A caller (a verified token's claims) acts only
-// on the lesson it names (service tokens may name '*'); a student reads only its
-// own position and enters only as itself. The lesson and role rules themselves
-// live with the Caller type in services/caller.ts, shared by every service.
+// Who may do what, in one table of rules: every operation of the edge API has
+// one function here, and the service that runs the operation calls it (the
+// transports only authenticate and pass the caller on), so HTTP, gRPC and any
+// later transport cannot disagree. A caller acts only on the lesson it names
+// (service tokens may name '*'); a student reads and changes only its own
+// data; teachers, tutors and services act for any student of their lesson.
 import { OrgError } from '../errors.js';
-import { assertLessonScope, assertRole, assertSelfIfStudent, type Caller } from '../services/caller.js';
+import { assertLessonScope, assertRole, assertSelfIfStudent, type Caller, type Role } from './caller.js';
 
-/** Throws FORBIDDEN unless the caller covers `lessonId` and may read student `uid`'s own data. */
-export function authorizeStudent(c: Caller, lessonId: number, uid: number): void {
+/** Roles allowed to publish signals. */
+export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
+/** Roles allowed to mute and unmute. */
+export const MUTER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
+/** Roles allowed to send heartbeats (a student for itself, a platform service for any student). */
+export const HEARTBEAT_ROLES: readonly Role[] = ['student', 'service'];
+
+/** Reads of what every member of a lesson sees (lesson, rooms, nodes, members, online counts, signals): any role of the lesson. */
+export function authorizeLessonRead(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+}
+
+/** Reads of one student's own data (its position): the student itself, or staff and services of the lesson. */
+export function authorizeStudentRead(c: Caller, lessonId: number, uid: number): void {
   assertLessonScope(c, lessonId);
   assertSelfIfStudent(c, uid, 'read the data');
 }
@@ -22,7 +36,42 @@ export function enterUid(c: Caller, lessonId: number, asked: number | null): num
   return asked;
 }
 
-/** Throws FORBIDDEN unless the caller is a platform service (gRPC is for platform services). */
+/** Publishing a signal into a room of the lesson: teachers, tutors and services. */
+export function authorizePublish(c: Caller, lessonId: number): void {
+  assertRole(c, PUBLISHER_ROLES, 'publish signals');
+  assertLessonScope(c, lessonId);
+}
+
+/** Picking a group: a student for itself, staff and services for any student. */
+export function authorizePickGroup(c: Caller, lessonId: number, uid: number): void {
+  assertLessonScope(c, lessonId);
+  assertSelfIfStudent(c, uid, 'pick a group');
+}
+
+/** Muting or unmuting a student or an org node: teachers, tutors and services. */
+export function authorizeMute(c: Caller, lessonId: number, muted: boolean): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, MUTER_ROLES, muted ? 'mute' : 'unmute');
+}
+
+/** Signing in: a student itself, staff and services for any student. */
+export function authorizeSignIn(c: Caller, lessonId: number, uid: number): void {
+  assertLessonScope(c, lessonId);
+  assertSelfIfStudent(c, uid, 'sign in');
+}
+
+/** A heartbeat: the student itself, or a platform service on its behalf. */
+export function authorizeHeartbeat(c: Caller, lessonId: number, uid: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, HEARTBEAT_ROLES, 'send heartbeats');
+  assertSelfIfStudent(c, uid, 'send heartbeats');
+}
+
+/**
+ * Throws FORBIDDEN unless the caller is a platform service. A rule about a
+ * transport, not an operation (gRPC is for platform services), so the gRPC
+ * transport applies it; the operation's own rule still runs in the service.
+ */
 export function requireService(c: Caller): void {
   assertRole(c, ['service'], 'call the gRPC API');
 }

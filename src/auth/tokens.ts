@@ -5,7 +5,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { OrgError } from '../errors.js';
-import { ROLES, type Caller } from '../services/caller.js';
+import { ROLES, type Caller } from './caller.js';
 
 /** What a token asserts: the caller it speaks for (handed to the services as is) and its expiry. */
 export interface Claims extends Caller {

@@ -15,9 +15,6 @@ export interface Signal {
   data: string;
 }
 
-/** Room ids as the compiler makes them ('main', 't<uid>.before'); also keeps key names and messages parseable. */
-export const ROOM_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-
 /**
  * Parses a zset member `<seq>:<at>:<by>:<data>`; publish_signal.lua writes it.
  * The seq inside makes every member unique even when payloads repeat.

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { OrgError } from '../errors.js';
 import { nodeIds } from '../model/compile.js';
+import { jsonObject as obj, onlyFields as onlyKeys } from '../model/input.js';
 import { parsePolicyConf, type PolicyConf } from '../model/policy.js';
 import { ROOT_NODE_ID } from '../model/topology.js';
 import type { OrgNode, Room } from '../model/topology.js';
@@ -93,15 +94,6 @@ function optId(o: Record<string, unknown>, k: string, path: string, nullable: bo
     return null;
   }
   return posInt(o[k], `${path}.${k}`);
-}
-
-function obj(v: unknown, path: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new OrgError('BAD_REQUEST', `${path}: expected an object`);
-  return v as Record<string, unknown>;
-}
-
-function onlyKeys(o: Record<string, unknown>, path: string, keys: string[]): void {
-  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new OrgError('BAD_REQUEST', `${path}.${k}: unknown field`);
 }
 
 /** Validates a change request from outside (JSON); BAD_REQUEST names the bad field. */

@@ -2,6 +2,7 @@
 // merged with the JSON body, or a decoded gRPC message). Each parser returns
 // the typed input the service takes, or throws BAD_REQUEST naming the field.
 import { OrgError } from '../errors.js';
+import { jsonObject, parseEntityId, type JsonObject } from '../model/input.js';
 
 /** Input of a group pick: `groupId` null places the student automatically. */
 export interface PickGroupInput {
@@ -28,34 +29,18 @@ export interface HeartbeatInput {
   roomId: string;
 }
 
-/** Room and node ids as the compiler makes them ('main', 't9.in', 't9.g3', 'root', ...). */
-export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+const obj = (raw: unknown, known: readonly string[]): JsonObject => jsonObject(raw, '', known);
 
-type Obj = Record<string, unknown>;
-
-function obj(raw: unknown, known: readonly string[]): Obj {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new OrgError('BAD_REQUEST', 'expected an object');
-  const o = raw as Obj;
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new OrgError('BAD_REQUEST', `${k}: unknown field`, { field: k });
-  return o;
-}
-
-function int(o: Obj, k: string): number {
+function int(o: JsonObject, k: string): number {
   const v = o[k];
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) throw new OrgError('BAD_REQUEST', `${k}: expected a positive integer, got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
   return n;
 }
 
-function id(o: Obj, k: string): string {
-  const v = o[k];
-  if (typeof v !== 'string' || !ID_PATTERN.test(v)) {
-    throw new OrgError('BAD_REQUEST', `${k}: expected 1-64 chars of [A-Za-z0-9._:-], got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
-  }
-  return v;
-}
+const id = (o: JsonObject, k: string): string => parseEntityId(k, o[k]);
 
-function bool(o: Obj, k: string): boolean {
+function bool(o: JsonObject, k: string): boolean {
   const v = o[k];
   if (v === true || v === 'true' || v === 1 || v === '1') return true;
   if (v === false || v === 'false' || v === 0 || v === '0') return false;

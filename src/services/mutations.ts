@@ -19,7 +19,8 @@ import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys, writeBehindRegistryKey } from '../store/redis/keys.js';
 import { MutationCode, mutationError, type MutationContext } from '../store/redis/mutationCodes.js';
 import { LessonRegistry } from '../writebehind/registry.js';
-import { assertLessonScope, assertRole, assertSelfIfStudent, type Caller } from './caller.js';
+import { authorizeHeartbeat, authorizeMute, authorizePickGroup, authorizeSignIn } from '../auth/access.js';
+import type { Caller } from '../auth/caller.js';
 import type { HeartbeatInput, MuteInput, PickGroupInput, SignInInput } from './mutationInputs.js';
 
 /** Result of a group pick. */
@@ -128,8 +129,7 @@ export class MutationService {
 
   /** A student joins a group (or is placed automatically); teachers, tutors and services may place any student. */
   async pickGroup(caller: Caller, input: PickGroupInput): Promise<PickGroupResult> {
-    assertLessonScope(caller, input.lessonId);
-    assertSelfIfStudent(caller, input.uid, 'pick a group');
+    authorizePickGroup(caller, input.lessonId, input.uid);
     const k = this.keysOf(input.lessonId);
     const ctx: MutationContext = { lessonId: input.lessonId, uid: input.uid, nodeId: input.groupId ?? '' };
     const r = await this.run('pickGroup', ctx, () =>
@@ -154,8 +154,7 @@ export class MutationService {
 
   /** Mutes or unmutes a student, or a whole org node, in a room (teachers, tutors, services). */
   async mute(caller: Caller, input: MuteInput): Promise<MuteResult> {
-    assertLessonScope(caller, input.lessonId);
-    assertRole(caller, ['teacher', 'tutor', 'service'], input.muted ? 'mute' : 'unmute');
+    authorizeMute(caller, input.lessonId, input.muted);
     const k = this.keysOf(input.lessonId);
     const isUid = input.uid !== undefined;
     const target = isUid ? String(input.uid) : input.nodeId!;
@@ -180,8 +179,7 @@ export class MutationService {
 
   /** Records a student's arrival; the first sign-in wins. Students sign themselves in; staff and services anyone. */
   async signIn(caller: Caller, input: SignInInput): Promise<SignInResult> {
-    assertLessonScope(caller, input.lessonId);
-    assertSelfIfStudent(caller, input.uid, 'sign in');
+    authorizeSignIn(caller, input.lessonId, input.uid);
     const k = this.keysOf(input.lessonId);
     const r = await this.run('signIn', { lessonId: input.lessonId, uid: input.uid }, () =>
       this.o.redis.oeSignIn1(k.head, k.signIn, k.ver, k.stream, String(input.uid), this.now(), this.o.wb.maxStreamLength, this.o.ttlSeconds, k.channel),
@@ -192,9 +190,7 @@ export class MutationService {
 
   /** A student is online in a room (the student itself, or a platform service on its behalf). */
   async heartbeat(caller: Caller, input: HeartbeatInput): Promise<HeartbeatResult> {
-    assertLessonScope(caller, input.lessonId);
-    assertRole(caller, ['student', 'service'], 'send heartbeats');
-    assertSelfIfStudent(caller, input.uid, 'send heartbeats');
+    authorizeHeartbeat(caller, input.lessonId, input.uid);
     const k = this.keysOf(input.lessonId);
     const r = await this.run('heartbeat', { lessonId: input.lessonId, uid: input.uid, roomId: input.roomId }, () =>
       this.o.redis.oeHeartbeat1(

@@ -1,12 +1,16 @@
 // The read service behind HTTP and gRPC: lesson, room, org node, position,
-// members, online counts and enter. Every miss is one Redis round trip; a warm
-// read is none. Cached entries are stamped with their lesson's generation, which
-// moves whenever the lesson's shard channel announces a change, so one message
-// retires every affected entry without a scan; the TTL bounds staleness if a
-// message is ever lost, and a lost subscriber connection retires everything.
+// members, online counts and enter. Each read authorises its caller first
+// (auth/access.ts), so every transport applies the same rules. Every miss is
+// one Redis round trip; a warm read is none. Cached entries are stamped with
+// their lesson's generation, which moves whenever the lesson's shard channel
+// announces a change, so one message retires every affected entry without a
+// scan; the TTL bounds staleness if a message is ever lost, and a lost
+// subscriber connection retires everything.
 // The channel connection is the gateway's one LessonChannels, shared with the
 // signal cache; signal messages are not entity changes and are ignored here.
 import { ReplyError } from 'ioredis';
+import { authorizeLessonRead, authorizeStudentRead, enterUid } from '../auth/access.js';
+import type { Caller } from '../auth/caller.js';
 import { OrgError, isOrgError } from '../errors.js';
 import { GenCache, SingleFlight, type CacheStats } from '../localcache/genCache.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
@@ -18,12 +22,12 @@ import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import type { ApiConfig } from '../config.js';
 
-/** The lesson as served: the stored record without storage details. */
-export type LessonInfo = Omit<StoredLesson, 'posBuckets'>;
+/** The lesson as served: the stored record without storage details (not model/source.ts's LessonInfo, the source system's lesson). */
+export type ServedLesson = Omit<StoredLesson, 'posBuckets'>;
 
 /** GET lesson: the lesson and all its rooms. */
 export interface LessonView {
-  lesson: LessonInfo;
+  lesson: ServedLesson;
   rooms: Room[];
 }
 
@@ -83,7 +87,7 @@ export interface EnterView {
   version: number;
   /** The room entered. */
   roomId: string;
-  lesson: LessonInfo;
+  lesson: ServedLesson;
   rooms: EnterRoom[];
   /** The org node the preload placed the student at (with its path). */
   node: OrgNode | null;
@@ -130,7 +134,8 @@ export interface ReadStats {
   cache: CacheStats;
 }
 
-interface LessonState {
+/** What the cache keeps per lesson to know whether its entries may be served. */
+interface LessonCacheState {
   lessonId: number;
   lk: LessonKeys;
   /** Generation entries of this lesson must carry to be served. */
@@ -158,7 +163,7 @@ const SYSTEM_OF: Partial<Record<NodeKind, NodeSource['system']>> = {
 /** Rough bytes of a decoded object per byte of its msgpack form (for cache accounting). */
 const DECODED_FACTOR = 4;
 
-function lessonInfo(l: StoredLesson): LessonInfo {
+function servedLesson(l: StoredLesson): ServedLesson {
   return {
     lessonId: l.lessonId,
     courseId: l.courseId,
@@ -212,9 +217,9 @@ const nextGen = (): number => ++genCounter;
 /** Serves reads from the local cache or one Redis round trip. */
 export class ReadService {
   private readonly cache: GenCache<Cached>;
-  private readonly lessons: Map<number, LessonState> = new Map();
+  private readonly lessons: Map<number, LessonCacheState> = new Map();
   /** The lesson last in `lessons` (most recently used), so a repeat use skips the re-insert. */
-  private mru: LessonState | null = null;
+  private mru: LessonCacheState | null = null;
   private readonly flights = new SingleFlight<unknown>();
   private readonly now: () => number;
   private readonly opts: ReadServiceOptions;
@@ -299,7 +304,7 @@ export class ReadService {
   }
 
   /** The state of a lesson, created (and subscribed) on first use; evicts the least recent beyond the bound. */
-  private lesson(lessonId: number): LessonState {
+  private lesson(lessonId: number): LessonCacheState {
     let st = this.lessons.get(lessonId);
     if (st) {
       // Map order is insertion order: re-inserting keeps the most recent last
@@ -319,7 +324,7 @@ export class ReadService {
         st.ready = this.channels.isSubscribed(lessonId);
       }
       if (this.lessons.size > this.opts.cacheMaxLessons) {
-        const oldest = this.lessons.values().next().value as LessonState;
+        const oldest = this.lessons.values().next().value as LessonCacheState;
         this.lessons.delete(oldest.lessonId);
         if (oldest === this.mru) this.mru = null;
         this.channels?.remove(oldest.lessonId);
@@ -330,7 +335,7 @@ export class ReadService {
 
   /** Runs `load` once per key at a time; stores its result only if nothing was invalidated meanwhile. */
   private async miss<T extends Cached>(
-    st: LessonState,
+    st: LessonCacheState,
     kind: CacheKind,
     key: string,
     load: () => Promise<{ value: T; bytes: number }>,
@@ -360,7 +365,7 @@ export class ReadService {
     }) as Promise<T>;
   }
 
-  private hit<T extends Cached>(st: LessonState, kind: CacheKind, key: string): T | undefined {
+  private hit<T extends Cached>(st: LessonCacheState, kind: CacheKind, key: string): T | undefined {
     const v = this.cache.get(key, st.gen) as T | undefined;
     if (v !== undefined) this.stats.hits[kind]++;
     return v;
@@ -369,14 +374,15 @@ export class ReadService {
   // ---- reads ----
 
   /** The lesson and all its rooms. */
-  lessonView(lessonId: number): Promise<LessonView> | LessonView {
+  lessonView(caller: Caller, lessonId: number): Promise<LessonView> | LessonView {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `L:${lessonId}`;
     return (
       this.hit<LessonView>(st, 'lesson', key) ??
       this.miss<LessonView>(st, 'lesson', key, async () => {
         const r = await readLesson(this.redis, st.lk);
-        const view: LessonView = { lesson: lessonInfo(r.lesson), rooms: r.rooms };
+        const view: LessonView = { lesson: servedLesson(r.lesson), rooms: r.rooms };
         return { value: view, bytes: 512 + r.rooms.length * 256 };
       }, {
         store: (view, bytes, gen) => {
@@ -389,14 +395,16 @@ export class ReadService {
   }
 
   /** One room. */
-  room(lessonId: number, roomId: string): Promise<Room> | Room {
+  room(caller: Caller, lessonId: number, roomId: string): Promise<Room> | Room {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `R:${lessonId}:${roomId}`;
     return this.hit<Room>(st, 'room', key) ?? this.miss<Room>(st, 'room', key, async () => ({ value: await readRoom(this.redis, st.lk, roomId), bytes: 256 }));
   }
 
   /** One org node with, as asked, children, parent and source node. */
-  node(lessonId: number, nodeId: string, o: NodeReadOptions): Promise<NodeView> | NodeView {
+  node(caller: Caller, lessonId: number, nodeId: string, o: NodeReadOptions): Promise<NodeView> | NodeView {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `N:${lessonId}:${nodeId}`;
     const flags = (o.children ? 1 : 0) | (o.parent ? 2 : 0) | (o.source ? 4 : 0);
@@ -423,8 +431,9 @@ export class ReadService {
     return v;
   }
 
-  /** A student's position. */
-  position(lessonId: number, uid: number): Promise<PositionView> | PositionView {
+  /** A student's position (a student reads only its own). */
+  position(caller: Caller, lessonId: number, uid: number): Promise<PositionView> | PositionView {
+    authorizeStudentRead(caller, lessonId, uid);
     const st = this.lesson(lessonId);
     const key = `P:${lessonId}:${uid}`;
     return (
@@ -437,7 +446,8 @@ export class ReadService {
   }
 
   /** One page of a room's members in join order. */
-  members(lessonId: number, roomId: string, q: MembersQuery): Promise<MembersPage> | MembersPage {
+  members(caller: Caller, lessonId: number, roomId: string, q: MembersQuery): Promise<MembersPage> | MembersPage {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const c = q.cursor;
     const key = `M:${lessonId}:${roomId}:${q.partition ?? '*'}:${c ? `${c.partition}.${c.order}` : ''}:${q.limit}`;
@@ -454,7 +464,8 @@ export class ReadService {
   }
 
   /** Members of a room online now (cached for onlineCacheMs; counts carry no invalidation). */
-  online(lessonId: number, roomId: string): Promise<OnlineView> | OnlineView {
+  online(caller: Caller, lessonId: number, roomId: string): Promise<OnlineView> | OnlineView {
+    authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `O:${lessonId}:${roomId}`;
     const windowMs = this.opts.onlineWindowMs;
@@ -473,8 +484,13 @@ export class ReadService {
     );
   }
 
-  /** Everything a student needs to join `roomId` ('' = its first room). */
-  enter(lessonId: number, uid: number, roomId: string): Promise<EnterView> | EnterView {
+  /**
+   * Everything a student needs to join `roomId` ('' = its first room). A
+   * student enters as itself (`asked` null or its own uid); staff and services
+   * name the student they act for.
+   */
+  enter(caller: Caller, lessonId: number, asked: number | null, roomId: string): Promise<EnterView> | EnterView {
+    const uid = enterUid(caller, lessonId, asked);
     const st = this.lesson(lessonId);
     const key = `E:${lessonId}:${uid}`;
     const entry = this.cache.get(key, st.gen) as EnterEntry | undefined;
@@ -488,9 +504,9 @@ export class ReadService {
       'enter',
       `${key}:${roomId}`,
       async () => {
-        const held = this.cache.peek(`I:${lessonId}`, st.gen) as LessonInfo | undefined;
+        const held = this.cache.peek(`I:${lessonId}`, st.gen) as ServedLesson | undefined;
         const r = await readEnter(this.redis, st.lk, uid, roomId, held?.version ?? 0);
-        const lesson = r.lesson ? lessonInfo(r.lesson) : held;
+        const lesson = r.lesson ? servedLesson(r.lesson) : held;
         if (!lesson) throw new OrgError('INTERNAL', `enter: lesson ${lessonId} record missing from the reply`);
         const slots = new Map(r.position.rooms.map((s) => [s.roomId, s.partition]));
         const view: EnterView = {

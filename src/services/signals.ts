@@ -5,29 +5,28 @@
 // trip through the same script, which is what the benchmark compares against.
 // The cache learns about new signals from the gateway's one LessonChannels
 // connection, which it shares with the entity cache of the read service.
+import { authorizeLessonRead, authorizePublish } from '../auth/access.js';
+import type { Caller } from '../auth/caller.js';
 import type { Config, WriteBehindConfig } from '../config.js';
 import { isOrgError, OrgError } from '../errors.js';
-import { ROOM_ID_PATTERN, type Signal } from '../model/signal.js';
+import { parseEntityId, parseLimit } from '../model/input.js';
+import type { Signal } from '../model/signal.js';
 import { SignalCache, type SignalPage } from '../skiplist/signalCache.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { publishSignal, readSignalTail } from '../store/redis/signalStore.js';
 import type { LessonRegistry } from '../writebehind/registry.js';
-import { assertLessonScope, assertRole, type Caller, type Role } from './caller.js';
 
 export type { SignalPage } from '../skiplist/signalCache.js';
 
-/** Roles allowed to publish signals. */
-export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
-
-/** The configuration signals read. */
-export type SignalsConfig = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & { writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> };
+/** The part of the configuration the signal service reads (named apart from config.ts's SignalConfig, one of its parts). */
+export type SignalServiceOptions = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & { writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> };
 
 /** What the signal service needs. */
 export interface SignalServiceDeps {
   redis: RedisClient;
-  config: SignalsConfig;
+  config: SignalServiceOptions;
   /** The local cache, or null to read Redis on every call. */
   cache: SignalCache | null;
   /**
@@ -51,24 +50,8 @@ export function parseAfter(raw: unknown): number {
   return n;
 }
 
-/** Parses `limit` from a query string or a number: 0..max (absent = max). */
-export function parseLimit(raw: unknown, max: number): number {
-  if (raw === undefined || raw === null || raw === '') return max;
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && DIGITS.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) {
-    throw new OrgError('BAD_REQUEST', `limit must be an integer from 0 to ${max}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
 function checkLessonId(lessonId: number): void {
   if (!Number.isSafeInteger(lessonId) || lessonId < 1) throw new OrgError('BAD_REQUEST', `lesson id must be a positive integer, got ${JSON.stringify(lessonId)}`);
-}
-
-function checkRoomId(roomId: string): void {
-  if (typeof roomId !== 'string' || !ROOM_ID_PATTERN.test(roomId)) {
-    throw new OrgError('BAD_REQUEST', `room id must be 1-64 chars of [A-Za-z0-9._-], got ${JSON.stringify(roomId)}`);
-  }
 }
 
 // Redis being unreachable is the backend's problem, not the client's: 503, retryable.
@@ -95,10 +78,9 @@ export class SignalService {
 
   /** Appends a signal to a room (teacher, tutor or service only); returns it with its seq. */
   async publish(caller: Caller, lessonId: number, roomId: string, payload: unknown): Promise<Signal> {
-    assertRole(caller, PUBLISHER_ROLES, 'publish signals');
     checkLessonId(lessonId);
-    assertLessonScope(caller, lessonId);
-    checkRoomId(roomId);
+    authorizePublish(caller, lessonId);
+    parseEntityId('roomId', roomId);
     if (typeof payload !== 'string' || payload.length === 0) throw new OrgError('BAD_REQUEST', 'signal payload must be a non-empty string');
     // A lone surrogate has no UTF-8 form; Redis would store U+FFFD instead of what was sent.
     if (!(payload as string & { isWellFormed(): boolean }).isWellFormed()) throw new OrgError('BAD_REQUEST', 'signal payload is not well-formed Unicode');
@@ -133,10 +115,11 @@ export class SignalService {
     let n: number;
     try {
       checkLessonId(lessonId);
-      assertLessonScope(caller, lessonId);
-      checkRoomId(roomId);
+      authorizeLessonRead(caller, lessonId);
+      parseEntityId('roomId', roomId);
       a = parseAfter(after);
-      n = parseLimit(limit, this.config.signals.maxReadLimit);
+      // 0 is a real limit here: a page with no signals that still says lastSeq.
+      n = parseLimit(limit, { max: this.config.signals.maxReadLimit, min: 0 });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -164,7 +147,7 @@ export interface SignalRuntime {
 /** Options of createSignalRuntime. */
 export interface SignalRuntimeDeps {
   redis: RedisClient;
-  config: SignalsConfig;
+  config: SignalServiceOptions;
   /** See SignalServiceDeps.registry. */
   registry?: LessonRegistry | null;
   /** The gateway's lesson channel subscriptions; required when the cache is on. */

@@ -1,6 +1,7 @@
 // Write-behind records: what the mutation scripts append to a lesson's stream,
 // decoded into MySQL rows, and coalesced so each key is written once per batch
 // with its newest version. Pure: no I/O.
+import { ENTITY_ID } from '../model/ids.js';
 
 /** What a record is about; one MySQL table each. */
 export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal';
@@ -52,8 +53,6 @@ export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal'];
 /** Largest signal payload a record may carry: what the signal_log TEXT column holds. */
 export const MAX_SIGNAL_BYTES = 65_535;
 
-const ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
 function uid(v: string | undefined): number | null {
   if (v === undefined || !/^[1-9][0-9]{0,15}$/.test(v)) return null;
   const n = Number(v);
@@ -66,7 +65,7 @@ function ms(v: string | undefined): Date | null {
 }
 
 function id(v: string | undefined): string | null {
-  return v !== undefined && ID.test(v) ? v : null;
+  return v !== undefined && ENTITY_ID.test(v) ? v : null;
 }
 
 /**

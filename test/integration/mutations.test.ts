@@ -4,7 +4,7 @@ import { isOrgError, type ErrorCode } from '../../src/errors.js';
 import { prng } from '../../src/model/synthetic.js';
 import type { OrgNode } from '../../src/model/topology.js';
 import { preloadLesson } from '../../src/preload/preload.js';
-import type { Caller } from '../../src/services/caller.js';
+import type { Caller } from '../../src/auth/caller.js';
 import { MutationService } from '../../src/services/mutations.js';
 import { reconcileLesson } from '../../src/services/reconcile.js';
 import type { RedisClient } from '../../src/store/redis/client.js';

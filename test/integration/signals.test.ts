@@ -9,7 +9,7 @@ import { lessonKeys } from '../../src/store/redis/keys.js';
 import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
 import { createSubscriberClient, LessonChannels } from '../../src/store/redis/lessonChannels.js';
 import { publishSignal } from '../../src/store/redis/signalStore.js';
-import type { Caller } from '../../src/services/caller.js';
+import type { Caller } from '../../src/auth/caller.js';
 import { createSignalRuntime, SignalService, type SignalRuntime } from '../../src/services/signals.js';
 import { registerSignalCacheMetrics } from '../../src/skiplist/signalMetrics.js';
 import { dropLessonKeys, loadSyntheticLesson } from '../support/lesson.js';

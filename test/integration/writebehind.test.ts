@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { prng } from '../../src/model/synthetic.js';
 import { preloadLesson } from '../../src/preload/preload.js';
-import type { Caller } from '../../src/services/caller.js';
+import type { Caller } from '../../src/auth/caller.js';
 import { MutationService } from '../../src/services/mutations.js';
 import { SignalService } from '../../src/services/signals.js';
 import { reconcileLesson } from '../../src/services/reconcile.js';

@@ -5,7 +5,7 @@
 // (configuration from the ORGENGINE_* environment, like the real process).
 import { loadConfig } from '../../src/config.js';
 import { createApp, createMutationService } from '../../src/main.js';
-import type { Caller } from '../../src/services/caller.js';
+import type { Caller } from '../../src/auth/caller.js';
 
 const lessonId = Number(process.argv[2]);
 const uids = (process.argv[3] ?? '').split(',').map(Number);

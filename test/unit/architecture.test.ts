@@ -77,6 +77,20 @@ describe('architecture', () => {
     for (const i of graph.get('config.ts')!) expect(i.target, `config.ts -> ${i.target}`).toBe('errors.ts');
   });
 
+  it('transports import services, auth, model and errors (config and metrics as types), never the store', () => {
+    const allowed = ['api', 'services', 'auth', 'model', 'errors'];
+    const typesOnly = ['config', 'metrics'];
+    for (const [file, imps] of graph) {
+      if (layer(file) === 'auth') for (const i of imps) expect(['auth', 'errors'], `${file} -> ${i.target}`).toContain(layer(i.target));
+      if (layer(file) !== 'api') continue;
+      for (const i of imps) {
+        const l = layer(i.target);
+        if (typesOnly.includes(l)) expect(i.typeOnly, `${file} -> ${i.target}`).toBe(true);
+        else expect(allowed, `${file} -> ${i.target}`).toContain(l);
+      }
+    }
+  });
+
   it('has no import cycles', () => {
     const state = new Map<string, 'visiting' | 'done'>();
     const cycles: string[] = [];

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { decodeSignalMember, encodeSignalMember } from '../../src/model/signal.js';
-import { parseAfter, parseLimit } from '../../src/services/signals.js';
+import { parseLimit } from '../../src/model/input.js';
+import { parseAfter } from '../../src/services/signals.js';
 import { roomBytesBound } from '../../src/skiplist/sizing.js';
 
 describe('signal member', () => {
@@ -31,10 +32,11 @@ describe('read parameters', () => {
     }
   });
   it('bounds limit by the configured maximum', () => {
-    expect(parseLimit(undefined, 50)).toBe(50);
-    expect(parseLimit('0', 50)).toBe(0);
-    expect(parseLimit('50', 50)).toBe(50);
-    for (const bad of ['51', 51, '-1', 'x', 2.5]) expect(() => parseLimit(bad, 50)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
+    const bounds = { max: 50, min: 0 as const };
+    expect(parseLimit(undefined, bounds)).toBe(50);
+    expect(parseLimit('0', bounds)).toBe(0);
+    expect(parseLimit('50', bounds)).toBe(50);
+    for (const bad of ['51', 51, '-1', 'x', 2.5]) expect(() => parseLimit(bad, bounds)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
   });
 });
 

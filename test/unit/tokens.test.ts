@@ -1,8 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { authorizeStudent, enterUid, requireService } from '../../src/auth/access.js';
+import {
+  authorizeHeartbeat,
+  authorizeLessonRead,
+  authorizeMute,
+  authorizePickGroup,
+  authorizePublish,
+  authorizeSignIn,
+  authorizeStudentRead,
+  enterUid,
+  requireService,
+} from '../../src/auth/access.js';
+import { assertLessonScope, assertRole } from '../../src/auth/caller.js';
 import { bearerToken, TokenVerifier } from '../../src/auth/tokens.js';
 import { isOrgError } from '../../src/errors.js';
-import { assertLessonScope, assertRole } from '../../src/services/caller.js';
 
 const secret = 'unit-secret-0123456789-abcdefghijklmn';
 
@@ -62,10 +72,10 @@ describe('access', () => {
     expect(code(() => assertLessonScope(student, 7))).toBe('ok');
     expect(code(() => assertLessonScope(student, 8))).toBe('FORBIDDEN');
     expect(code(() => assertLessonScope(service, 8))).toBe('ok');
-    expect(code(() => authorizeStudent(student, 7, 5))).toBe('ok');
-    expect(code(() => authorizeStudent(student, 7, 6))).toBe('FORBIDDEN');
-    expect(code(() => authorizeStudent(tutor, 7, 6))).toBe('ok');
-    expect(code(() => authorizeStudent(service, 123, 6))).toBe('ok');
+    expect(code(() => authorizeStudentRead(student, 7, 5))).toBe('ok');
+    expect(code(() => authorizeStudentRead(student, 7, 6))).toBe('FORBIDDEN');
+    expect(code(() => authorizeStudentRead(tutor, 7, 6))).toBe('ok');
+    expect(code(() => authorizeStudentRead(service, 123, 6))).toBe('ok');
     expect(enterUid(student, 7, null)).toBe(5);
     expect(code(() => enterUid(student, 7, 6))).toBe('FORBIDDEN');
     expect(enterUid(tutor, 7, 6)).toBe(6);
@@ -74,5 +84,24 @@ describe('access', () => {
     expect(code(() => requireService(service))).toBe('ok');
     expect(code(() => assertRole(student, ['teacher', 'tutor', 'service'], 'publish'))).toBe('FORBIDDEN');
     expect(code(() => assertRole(tutor, ['teacher', 'tutor', 'service'], 'publish'))).toBe('ok');
+  });
+
+  it('has one rule per operation, the same whoever transports the call', () => {
+    const teacher = { uid: 3, role: 'teacher' as const, lesson: 7, exp: 9e9 };
+    const table: Array<[string, (c: typeof student | typeof service | typeof tutor | typeof teacher) => unknown, Record<string, string>]> = [
+      ['read the lesson', (c) => authorizeLessonRead(c, 7), { student: 'ok', tutor: 'ok', teacher: 'ok', service: 'ok' }],
+      ['read another lesson', (c) => authorizeLessonRead(c, 8), { student: 'FORBIDDEN', tutor: 'FORBIDDEN', teacher: 'FORBIDDEN', service: 'ok' }],
+      ['read student 6', (c) => authorizeStudentRead(c, 7, 6), { student: 'FORBIDDEN', tutor: 'ok', teacher: 'ok', service: 'ok' }],
+      ['publish', (c) => authorizePublish(c, 7), { student: 'FORBIDDEN', tutor: 'ok', teacher: 'ok', service: 'ok' }],
+      ['pick for student 6', (c) => authorizePickGroup(c, 7, 6), { student: 'FORBIDDEN', tutor: 'ok', teacher: 'ok', service: 'ok' }],
+      ['pick for itself', (c) => authorizePickGroup(c, 7, c.uid), { student: 'ok', tutor: 'ok', teacher: 'ok', service: 'ok' }],
+      ['mute', (c) => authorizeMute(c, 7, true), { student: 'FORBIDDEN', tutor: 'ok', teacher: 'ok', service: 'ok' }],
+      ['sign in student 6', (c) => authorizeSignIn(c, 7, 6), { student: 'FORBIDDEN', tutor: 'ok', teacher: 'ok', service: 'ok' }],
+      ['heartbeat for itself', (c) => authorizeHeartbeat(c, 7, c.uid), { student: 'ok', tutor: 'FORBIDDEN', teacher: 'FORBIDDEN', service: 'ok' }],
+      ['heartbeat for student 6', (c) => authorizeHeartbeat(c, 7, 6), { student: 'FORBIDDEN', tutor: 'FORBIDDEN', teacher: 'FORBIDDEN', service: 'ok' }],
+    ];
+    for (const [what, rule, want] of table) {
+      for (const c of [student, tutor, teacher, service]) expect(code(() => rule(c)), `${c.role} may ${what}`).toBe(want[c.role]);
+    }
   });
 });

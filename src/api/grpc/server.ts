@@ -1,33 +1,24 @@
 // The gRPC transport: orgengine.v1.ReadService, orgengine.v1.SignalService and
 // orgengine.v1.MutationService (the same reads, signals and in-class mutations
 // as HTTP, for platform services, authenticated by
-// a service token in the `authorization` metadata) and the standard
+// a service token in the `authorization` metadata; the services authorise
+// each call as they do HTTP's) and the standard
 // grpc.health.v1.Health service. Messages are (de)serialised with the
 // protobufjs types loaded from proto/, the same ones HTTP uses for
 // application/x-protobuf.
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import { enterUid, requireService } from '../../auth/access.js';
-import { bearerToken, type Claims, type TokenVerifier } from '../../auth/tokens.js';
+import { requireService } from '../../auth/access.js';
+import { bearerToken, type Claims } from '../../auth/tokens.js';
 import type { ApiConfig } from '../../config.js';
 import { OrgError, toOrgError } from '../../errors.js';
-import type { Metrics } from '../../metrics.js';
-import { assertLessonScope } from '../../services/caller.js';
+import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
-import type { MutationService } from '../../services/mutations.js';
-import type { ReadService } from '../../services/reads.js';
-import type { SignalService } from '../../services/signals.js';
-import { checkId, parseCursor, parseEntityId, parseLimit, parsePartition } from '../params.js';
+import { checkId, parseCursor, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
+import type { TransportDeps } from '../transport.js';
 
 /** What the gRPC server needs. */
-export interface GrpcServerDeps {
-  reads: ReadService;
-  signals: SignalService;
-  mutations: MutationService;
-  tokens: TokenVerifier;
-  metrics: Metrics;
-  log: Logger;
+export interface GrpcServerDeps extends TransportDeps {
   api: Pick<ApiConfig, 'maxInFlight' | 'membersPageDefault' | 'membersPageMax'>;
   /** Whether the gateway can serve (Redis reachable). */
   ready(): Promise<boolean>;
@@ -134,34 +125,30 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     };
   };
 
-  const lessonOf = (req: Req, c: Claims): number => {
-    const lessonId = checkId('lessonId', req.lessonId);
-    assertLessonScope(c, lessonId);
-    return lessonId;
-  };
+  const lessonOf = (req: Req): number => checkId('lessonId', req.lessonId);
 
   server.addService(serviceDefinition(READ_SERVICE), {
-    GetLesson: unary('GetLesson', (req, c) => reads.lessonView(lessonOf(req, c))),
-    GetRoom: unary('GetRoom', (req, c) => reads.room(lessonOf(req, c), parseEntityId('roomId', req.roomId as string))),
+    GetLesson: unary('GetLesson', (req, c) => reads.lessonView(c, lessonOf(req))),
+    GetRoom: unary('GetRoom', (req, c) => reads.room(c, lessonOf(req), parseEntityId('roomId', req.roomId))),
     GetNode: unary('GetNode', (req, c) =>
-      reads.node(lessonOf(req, c), parseEntityId('nodeId', req.nodeId as string), { children: req.children === true, parent: req.parent === true, source: req.source === true }),
+      reads.node(c, lessonOf(req), parseEntityId('nodeId', req.nodeId), { children: req.children === true, parent: req.parent === true, source: req.source === true }),
     ),
-    GetPosition: unary('GetPosition', (req, c) => reads.position(lessonOf(req, c), checkId('uid', req.uid))),
+    GetPosition: unary('GetPosition', (req, c) => reads.position(c, lessonOf(req), checkId('uid', req.uid))),
     ListMembers: unary('ListMembers', (req, c) => {
-      const lessonId = lessonOf(req, c);
+      const lessonId = lessonOf(req);
       const partition = parsePartition(req.partition as number | null);
-      return reads.members(lessonId, parseEntityId('roomId', req.roomId as string), {
+      return reads.members(c, lessonId, parseEntityId('roomId', req.roomId), {
         partition,
         cursor: parseCursor(req.cursor as string, partition),
-        limit: parseLimit(req.limit as number, api.membersPageDefault, api.membersPageMax),
+        limit: parseLimit(req.limit, { def: api.membersPageDefault, max: api.membersPageMax }),
       });
     }),
-    GetOnline: unary('GetOnline', (req, c) => reads.online(lessonOf(req, c), parseEntityId('roomId', req.roomId as string))),
+    GetOnline: unary('GetOnline', (req, c) => reads.online(c, lessonOf(req), parseEntityId('roomId', req.roomId))),
     Enter: unary('Enter', (req, c) => {
-      const lessonId = lessonOf(req, c);
-      const uid = enterUid(c, lessonId, req.uid === 0 ? null : checkId('uid', req.uid));
+      const lessonId = lessonOf(req);
+      const uid = req.uid === 0 ? null : checkId('uid', req.uid);
       const room = req.roomId as string;
-      return reads.enter(lessonId, uid, room === '' ? '' : parseEntityId('roomId', room));
+      return reads.enter(c, lessonId, uid, room === '' ? '' : parseEntityId('roomId', room));
     }),
   });
 

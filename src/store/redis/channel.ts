@@ -18,6 +18,7 @@
 // message it cannot parse as `lesson` (drop everything), so adding a kind later is safe;
 // a kind sent often (like `signal`, ~5/s per hot room) must be added here first, or
 // every one of them would drop the lesson's entity cache.
+import { entityIdPattern } from '../../model/ids.js';
 
 /** One parsed channel message. */
 export type ChannelMessage =
@@ -30,8 +31,9 @@ export type ChannelMessage =
   | { kind: 'signal'; roomId: string; seq: number }
   | { kind: 'lesson' };
 
-/** Ids carried in messages: the same alphabet as room and node ids. */
-const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+// Ids carried in messages: the room and node id alphabet, read leniently on
+// length (a message that does not parse drops the lesson's whole cache).
+const ID_RE = entityIdPattern(128);
 const INT_RE = /^[1-9][0-9]{0,15}$/;
 
 /** Formats a message for SPUBLISH (the inverse of parseChannelMessage). */

@@ -1,0 +1,20 @@
+// What every transport (HTTP, gRPC, and the WebSocket and interaction routes to
+// come) is built from: the services it calls, which validate and authorise,
+// the verifier that turns a token into the caller it hands them, and where it
+// reports. Written once so a new transport starts from the same parts.
+import type { Logger } from 'pino';
+import type { TokenVerifier } from '../auth/tokens.js';
+import type { Metrics } from '../metrics.js';
+import type { MutationService } from '../services/mutations.js';
+import type { ReadService } from '../services/reads.js';
+import type { SignalService } from '../services/signals.js';
+
+/** The services, token verifier, metrics and log a transport needs. */
+export interface TransportDeps {
+  reads: ReadService;
+  signals: SignalService;
+  mutations: MutationService;
+  tokens: TokenVerifier;
+  metrics: Metrics;
+  log: Logger;
+}
