@@ -30,7 +30,7 @@ import { prng } from '../src/model/synthetic.js';
 import type { OrgNode } from '../src/model/topology.js';
 import { preloadLesson } from '../src/preload/preload.js';
 import { seedDay } from '../src/preload/seed.js';
-import type { Caller } from '../src/services/caller.js';
+import type { Caller } from '../src/auth/caller.js';
 import { reconcileLesson } from '../src/services/reconcile.js';
 import { ensureDatabase, migrate } from '../src/store/mysql/pool.js';
 import { unpack } from '../src/store/redis/codec.js';

@@ -19,7 +19,7 @@ import { Redis } from 'ioredis';
 import type { SignalConfig } from '../src/config.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
 import { createSubscriberClient, LessonChannels } from '../src/store/redis/lessonChannels.js';
-import type { Caller } from '../src/services/caller.js';
+import type { Caller } from '../src/auth/caller.js';
 import { createSignalRuntime, SignalService } from '../src/services/signals.js';
 import { dropLessonKeys, loadSyntheticLesson } from '../test/support/lesson.js';
 import { commandDelta, commandStats } from './support.js';

@@ -3,7 +3,7 @@ import { TokenVerifier } from '../auth/tokens.js';
 import { requireTokenSecret } from '../config.js';
 import { OrgError } from '../errors.js';
 import { createLogger } from '../main.js';
-import { ROLES, type Role } from '../services/caller.js';
+import { ROLES, type Role } from '../auth/caller.js';
 import { intOpt, strOpt, type Command } from './command.js';
 
 const MAX_TTL_SECONDS = 366 * 86400;
