@@ -117,6 +117,22 @@ export interface ApiConfig {
   shutdownGraceMs: number;
   /** Run a write-behind flusher inside the gateway (one per `serve`, in worker 0); off: run `orgengine flush`. */
   flushInGateway: boolean;
+  /** Largest WebSocket frame a client may send; a larger one closes the connection. */
+  wsMaxPayloadBytes: number;
+  /** Rooms one WebSocket connection may subscribe to at once. */
+  wsMaxSubscriptions: number;
+  /** Open WebSocket connections per gateway worker; more upgrades are refused with 503. */
+  wsMaxConnections: number;
+  /** Seconds without traffic before a WebSocket is closed; the server pings well before. */
+  wsIdleTimeoutSeconds: number;
+  /** Bytes queued for one WebSocket before it is closed as a slow consumer. */
+  wsMaxBufferedBytes: number;
+  /** How often WebSocket members are written into the online sets (one script call per lesson). */
+  wsPresenceIntervalMs: number;
+  /** How long a playback page stays in the Redis cache-aside copy. */
+  playbackCacheTtlSeconds: number;
+  /** Most signals one playback page may hold. */
+  playbackPageMax: number;
 }
 
 /** Bounds and timings of in-class mutations and the write-behind flusher. */
@@ -370,6 +386,14 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_READY_LESSON', 'api.readyLessonId', null, [1, Number.MAX_SAFE_INTEGER], 'lesson id /readyz must be able to read, besides reaching Redis'),
   int('ORGENGINE_SHUTDOWN_GRACE_MS', 'api.shutdownGraceMs', 10_000, [0, 600_000], 'how long shutdown waits for in-flight requests'),
   flag('ORGENGINE_FLUSH_IN_GATEWAY', 'api.flushInGateway', false, 'run a write-behind flusher inside orgengine serve (worker 0; needs MySQL); false: run orgengine flush beside it'),
+  int('ORGENGINE_WS_MAX_PAYLOAD_BYTES', 'api.wsMaxPayloadBytes', 4096, [128, 1_048_576], 'largest WebSocket frame a client may send; a larger one closes the connection with 1009'),
+  int('ORGENGINE_WS_MAX_SUBSCRIPTIONS', 'api.wsMaxSubscriptions', 16, [1, 1000], 'rooms one WebSocket connection may subscribe to at once; more is an error message LIMIT_EXCEEDED'),
+  int('ORGENGINE_WS_MAX_CONNECTIONS', 'api.wsMaxConnections', 50_000, [1, 10_000_000], 'open WebSocket connections per gateway worker; more upgrades are refused with 503 OVERLOADED'),
+  int('ORGENGINE_WS_IDLE_TIMEOUT_SECONDS', 'api.wsIdleTimeoutSeconds', 120, [8, 960], 'a WebSocket silent this long is closed; the server sends pings before that'),
+  int('ORGENGINE_WS_MAX_BUFFERED_BYTES', 'api.wsMaxBufferedBytes', 1_048_576, [1024, 1_073_741_824], 'bytes queued for one WebSocket before it is closed as a slow consumer (4008)'),
+  int('ORGENGINE_WS_PRESENCE_INTERVAL_MS', 'api.wsPresenceIntervalMs', 15_000, [50, 3_600_000], 'how often WebSocket members are written into the online sets, one script call per lesson; below ORGENGINE_ONLINE_WINDOW_MS'),
+  int('ORGENGINE_PLAYBACK_CACHE_TTL_SECONDS', 'api.playbackCacheTtlSeconds', 300, [0, 604_800], 'how long a playback page stays in the Redis cache-aside copy (0: no cache)'),
+  int('ORGENGINE_PLAYBACK_PAGE_MAX', 'api.playbackPageMax', 500, [1, 10_000], 'most signals one playback page may hold; the default when a request gives no limit'),
 
   oneOf('ORGENGINE_SIGNAL_CACHE', 'signals.cache', ['on', 'off'], 'on', 'serve signal reads from the local per-room cache (off: one Redis round trip per read)', (w) => w === 'on'),
   int('ORGENGINE_SIGNAL_CACHE_BUCKETS', 'signals.cacheBuckets', 16, [1, 4096], 'buckets the signal cache hashes rooms into'),
@@ -430,6 +454,12 @@ const CROSS_CHECKS: ReadonlyArray<{ variable: string; complaint(c: Config): stri
     variable: 'ORGENGINE_MEMBERS_PAGE_DEFAULT',
     complaint: (c) =>
       c.api.membersPageDefault > c.api.membersPageMax ? `must not exceed ORGENGINE_MEMBERS_PAGE_MAX (${c.api.membersPageMax}), got ${c.api.membersPageDefault}` : null,
+  },
+  {
+    // A member written less often than the window would flicker offline between refreshes.
+    variable: 'ORGENGINE_WS_PRESENCE_INTERVAL_MS',
+    complaint: ({ api }) =>
+      api.wsPresenceIntervalMs * 2 > api.onlineWindowMs ? `must be at most half of ORGENGINE_ONLINE_WINDOW_MS (${api.onlineWindowMs}), got ${api.wsPresenceIntervalMs}` : null,
   },
   {
     // Retiring must wait well past any mutating process's cached registration,
