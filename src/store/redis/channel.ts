@@ -12,6 +12,9 @@
 //   room:<roomId>    a room's record changed
 //   signal:<roomId>:<seq>  a room's signal log reached <seq> (publish_signal.lua); not an
 //                    entity change: the entity cache ignores it, the signal cache fetches the tail
+//   bcast:<json>     a message to an org node and everything under it ({"n": nodeId, "b": by,
+//                    "a": at, "d": data}; broadcastStore.ts): pushed to WebSocket clients, changes
+//                    nothing cached (the entity cache ignores it, like `signal`)
 //   lesson           anything else lesson-wide: drop everything cached for the lesson
 //
 // In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a
@@ -29,6 +32,7 @@ export type ChannelMessage =
   | { kind: 'mute'; roomId: string }
   | { kind: 'room'; roomId: string }
   | { kind: 'signal'; roomId: string; seq: number }
+  | { kind: 'broadcast'; nodeId: string; by: number; at: number; data: string }
   | { kind: 'lesson' };
 
 // Ids carried in messages: the room and node id alphabet, read leniently on
@@ -53,6 +57,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `room:${m.roomId}`;
     case 'signal':
       return `signal:${m.roomId}:${m.seq}`;
+    case 'broadcast':
+      return `bcast:${JSON.stringify({ n: m.nodeId, b: m.by, a: m.at, d: m.data })}`;
     case 'lesson':
       return 'lesson';
   }
@@ -83,9 +89,22 @@ export function parseChannelMessage(raw: string): ChannelMessage {
       const seq = arg.slice(j + 1);
       return j > 0 && ID_RE.test(roomId) && INT_RE.test(seq) && Number.isSafeInteger(Number(seq)) ? { kind: 'signal', roomId, seq: Number(seq) } : { kind: 'lesson' };
     }
+    case 'bcast':
+      return parseBroadcast(arg);
     default:
       return { kind: 'lesson' };
   }
+}
+
+function parseBroadcast(json: string): ChannelMessage {
+  let v: { n?: unknown; b?: unknown; a?: unknown; d?: unknown };
+  try {
+    v = JSON.parse(json) as typeof v;
+  } catch {
+    return { kind: 'lesson' };
+  }
+  const ok = typeof v?.n === 'string' && ID_RE.test(v.n) && Number.isSafeInteger(v.b) && Number.isSafeInteger(v.a) && typeof v.d === 'string';
+  return ok ? { kind: 'broadcast', nodeId: v.n as string, by: v.b as number, at: v.a as number, data: v.d as string } : { kind: 'lesson' };
 }
 
 /** The lesson id a channel name belongs to (from its {L<id>} hash tag), or null. */
