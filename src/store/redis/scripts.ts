@@ -33,6 +33,7 @@ export const SCRIPTS = {
   wbRetire: { file: 'wb_retire.lua', keys: 1 },
   wbForget: { file: 'wb_forget.lua', keys: 1 },
   wbRejournal: { file: 'wb_rejournal.lua', keys: 3 },
+  wsPresence: { file: 'ws_presence.lua', keys: 1 },
 } as const;
 
 type Arg = string | number | Buffer;
@@ -89,6 +90,7 @@ declare module 'ioredis' {
     ): Result<Array<number | string>, Context>;
     oeSignIn1(head: string, signIn: string, ver: string, stream: string, uid: Arg, now: number, maxStream: number, ttl: number, channel: string): Result<Array<number | string>, Context>;
     oeHeartbeat1(head: string, ver: string, stream: string, uid: Arg, roomId: Arg, now: number, windowMs: number, maxStream: number, ttl: number): Result<Array<number | string>, Context>;
+    oeWsPresence1(head: string, now: number, windowMs: number, ttl: number, ...groups: Arg[]): Result<number, Context>;
     oeWbAck1(stream: string, group: string, ...ids: string[]): Result<number, Context>;
     oeWbRetire1(stream: string): Result<number, Context>;
     oeWbForget1(registry: string, lessonId: Arg, score: string): Result<number, Context>;
