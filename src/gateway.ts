@@ -15,6 +15,8 @@ import { createFlusher, createMutationService } from './main.js';
 import { Metrics } from './metrics.js';
 import type { MutationService } from './services/mutations.js';
 import { ReadService } from './services/reads.js';
+import { PushHub } from './services/push.js';
+import { registerWsMetrics } from './services/pushMetrics.js';
 import { createSignalRuntime, type SignalRuntime } from './services/signals.js';
 import { SignalCacheOptionError, type SignalCacheOptions } from './skiplist/signalCache.js';
 import { registerSignalCacheMetrics } from './skiplist/signalMetrics.js';
@@ -54,8 +56,10 @@ export interface Gateway {
   mutations: MutationService;
   /** The in-process write-behind flusher, or null (`orgengine flush` runs elsewhere). */
   flusher: Flusher | null;
-  /** The lesson channel subscriptions both caches share (null when neither cache is on). */
-  channels: LessonChannels | null;
+  /** The lesson channel subscriptions the caches and live push share. */
+  channels: LessonChannels;
+  /** Live push (WebSocket sessions, broadcasts). */
+  push: PushHub;
   /** Drains and disconnects: stop accepting, finish in-flight (up to the grace period), close. */
   close(): Promise<void>;
 }
@@ -96,13 +100,11 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const tag = opts.connectionTag ? `-${opts.connectionTag}` : '';
   const redis = opts.redis ?? createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-gw${tag}` });
   if (ownRedis) redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis error'));
-  // One subscriber connection per gateway, whichever caches are on.
+  // One subscriber connection per gateway, shared by the caches and live push
+  // (which always needs it: its lessons' channels carry signals, state and broadcasts).
   const entityCache = api.cacheTtlMs > 0;
-  const channels =
-    entityCache || config.signals.cache
-      ? new LessonChannels(createSubscriberClient(config.redis, `orgengine-sub${tag}`), config.keyPrefix, (e) => log.warn({ err: e.message }, 'lesson channel subscriber error'))
-      : null;
-  channels?.listen({ onDown: (reason) => log.warn({ reason }, 'lesson channel subscriber lost: local caches distrust what they hold until re-subscribed') });
+  const channels = new LessonChannels(createSubscriberClient(config.redis, `orgengine-sub${tag}`), config.keyPrefix, (e) => log.warn({ err: e.message }, 'lesson channel subscriber error'));
+  channels.listen({ onDown: (reason) => log.warn({ reason }, 'lesson channel subscriber lost: local caches distrust what they hold until re-subscribed') });
   const reads = new ReadService(redis, entityCache ? channels : null, {
     keyPrefix: config.keyPrefix,
     cacheTtlMs: api.cacheTtlMs,
@@ -122,11 +124,25 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     signals = createSignalRuntime({ redis, config, channels: config.signals.cache ? channels : null, registry });
   } catch (e) {
     reads.close();
-    await channels?.close();
+    await channels.close();
     if (ownRedis) redis.disconnect();
     throw asConfigError(e);
   }
   if (signals.cache) registerSignalCacheMetrics(signals.cache, metrics.registry);
+  const push = new PushHub({
+    redis,
+    reads,
+    signals: signals.service,
+    signalCache: signals.cache,
+    channels,
+    config,
+    observer: {
+      replayed: (n) => wsMetrics.replay.observe(n),
+      pushed: (ms) => wsMetrics.delay.observe(Math.max(0, ms) / 1000),
+      presenceFailed: (e) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'websocket presence write failed'),
+    },
+  });
+  const wsMetrics = registerWsMetrics(metrics.registry, () => push);
   const mutations = createMutationService({ config, redis }, { registry, metrics: metrics.registry });
   const pool = (opts.flush ?? api.flushInGateway) ? createMysqlPool(config.mysqlUrl, config.mysqlPoolSize) : null;
   const flusher = pool ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry }) : null;
@@ -156,6 +172,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     reads,
     signals: signals.service,
     mutations,
+    push,
+    wsMetrics,
     tokens,
     metrics,
     log,
@@ -169,14 +187,16 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   try {
     httpPort = await http.listen(opts.port, opts.host);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, tokens, metrics, log, api, ready: pingOk });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, tokens, metrics, log, api, ready: pingOk });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
     http.stopAccepting();
+    http.closeWebSockets();
+    push.close();
     signals.close();
     reads.close();
-    await channels?.close();
+    await channels.close();
     await pool?.end().catch(() => undefined);
     if (ownRedis) redis.disconnect();
     throw e;
@@ -194,6 +214,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     mutations,
     flusher,
     channels,
+    push,
     close() {
       closing ??= (async () => {
         http.stopAccepting();
@@ -201,12 +222,15 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         await grpc?.shutdown(api.shutdownGraceMs);
         while (http.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         if (http.inFlight() > 0) log.warn({ inFlight: http.inFlight() }, 'shutdown grace period over with requests in flight');
+        // Live connections go last, with 1001: clients reconnect (with after) to another gateway.
+        http.closeWebSockets();
+        push.close();
         // What the flusher already read is written and acknowledged; the rest stays in the streams for the next flusher.
         await flusher?.stop();
         await pool?.end().catch(() => undefined);
         signals.close();
         reads.close();
-        await channels?.close();
+        await channels.close();
         if (ownRedis) await redis.quit().catch(() => redis.disconnect());
       })();
       return closing;

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Metrics } from '../metrics.js';
 import type { MutationService } from '../services/mutations.js';
+import type { PushHub } from '../services/push.js';
 import type { ReadService } from '../services/reads.js';
 import type { SignalService } from '../services/signals.js';
 
@@ -14,6 +15,8 @@ export interface TransportDeps {
   reads: ReadService;
   signals: SignalService;
   mutations: MutationService;
+  /** Live push: WebSocket sessions and org-node broadcasts. */
+  push: PushHub;
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;

@@ -11,6 +11,8 @@ import { assertLessonScope, assertRole, assertSelfIfStudent, type Caller, type R
 export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 /** Roles allowed to mute and unmute. */
 export const MUTER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
+/** Roles allowed to broadcast to an org node over the long connection. */
+export const BROADCASTER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 /** Roles allowed to send heartbeats (a student for itself, a platform service for any student). */
 export const HEARTBEAT_ROLES: readonly Role[] = ['student', 'service'];
 
@@ -40,6 +42,28 @@ export function enterUid(c: Caller, lessonId: number, asked: number | null): num
 export function authorizePublish(c: Caller, lessonId: number): void {
   assertRole(c, PUBLISHER_ROLES, 'publish signals');
   assertLessonScope(c, lessonId);
+}
+
+/**
+ * Broadcasting to an org node and everything under it: teachers and services
+ * anywhere in the lesson, a tutor only within its own subtree (its node `t<uid>`
+ * on the target's path, as the preload names tutor nodes).
+ */
+export function authorizeBroadcast(c: Caller, lessonId: number, nodePath: string): void {
+  assertRole(c, BROADCASTER_ROLES, 'broadcast to org nodes');
+  assertLessonScope(c, lessonId);
+  if (c.role === 'tutor' && !nodePath.split('/').includes(`t${c.uid}`)) {
+    throw new OrgError('FORBIDDEN', `tutor ${c.uid} may broadcast only within its own subtree (t${c.uid}), not to ${nodePath}`);
+  }
+}
+
+/**
+ * Subscribing to a room's live signals: any role of the lesson, and a student
+ * only to the rooms of its own position (`studentRooms`, known since it connected).
+ */
+export function authorizeRoomSubscribe(c: Caller, lessonId: number, roomId: string, studentRooms: ReadonlyMap<string, number> | null): void {
+  assertLessonScope(c, lessonId);
+  if (c.role === 'student' && !studentRooms?.has(roomId)) throw new OrgError('ROOM_NOT_MEMBER', `student ${c.uid} is not a member of room ${roomId}`);
 }
 
 /** Picking a group: a student for itself, staff and services for any student. */

@@ -1,6 +1,6 @@
-// The gRPC transport: orgengine.v1.ReadService, orgengine.v1.SignalService and
-// orgengine.v1.MutationService (the same reads, signals and in-class mutations
-// as HTTP, for platform services, authenticated by
+// The gRPC transport: orgengine.v1.ReadService, orgengine.v1.SignalService,
+// orgengine.v1.MutationService and orgengine.v1.PushService (the same reads,
+// signals, in-class mutations and org-node broadcasts as HTTP, for platform services, authenticated by
 // a service token in the `authorization` metadata; the services authorise
 // each call as they do HTTP's) and the standard
 // grpc.health.v1.Health service. Messages are (de)serialised with the
@@ -37,6 +37,8 @@ export const READ_SERVICE = 'orgengine.v1.ReadService';
 export const SIGNAL_SERVICE = 'orgengine.v1.SignalService';
 /** Full name of the mutation service. */
 export const MUTATION_SERVICE = 'orgengine.v1.MutationService';
+/** Full name of the push service (org-node broadcasts). */
+export const PUSH_SERVICE = 'orgengine.v1.PushService';
 /** Full name of the health service. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
@@ -171,8 +173,12 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     Heartbeat: unary('Heartbeat', (req, c) => mutations.heartbeat(c, parseHeartbeat({ lessonId: req.lessonId, uid: req.uid, roomId: req.roomId }))),
   });
 
+  server.addService(serviceDefinition(PUSH_SERVICE), {
+    Broadcast: unary('Broadcast', (req, c) => deps.push.broadcast(c, checkId('lessonId', req.lessonId), req.nodeId as string, req.data)),
+  });
+
   // ---- grpc.health.v1 ----
-  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE]);
+  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE, PUSH_SERVICE]);
   const watchers = new Set<grpc.ServerWritableStream<Req, object>>();
   const status = async (): Promise<number> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
   server.addService(serviceDefinition(HEALTH_SERVICE), {

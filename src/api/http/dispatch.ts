@@ -85,6 +85,9 @@ const STATUS_LINE: Record<number, string> = {
   503: '503 Service Unavailable',
 };
 
+/** The HTTP status line of a status code (also for refused WebSocket upgrades). */
+export const statusLine = (status: number): string => STATUS_LINE[status] ?? `${status} Error`;
+
 /** A request on its way: the copied fields and what answering it needs. */
 interface Exchange extends Req {
   format: Format;
@@ -123,7 +126,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean): void => {
     res
-      .writeStatus(STATUS_LINE[status] ?? `${status} Error`)
+      .writeStatus(statusLine(status))
       .writeHeader('content-type', contentType)
       .end(body, close || draining());
   };

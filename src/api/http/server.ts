@@ -9,12 +9,16 @@ import { createDispatcher } from './dispatch.js';
 import { mutationRoutes } from './routes/mutations.js';
 import { opsRoutes } from './routes/ops.js';
 import { readRoutes } from './routes/reads.js';
+import { pushRoutes } from './routes/push.js';
 import { signalRoutes } from './routes/signals.js';
+import type { WsMetrics } from '../../services/pushMetrics.js';
+import { attachWebSocket } from '../ws/server.js';
 import { nativeUws } from './uws.js';
 
 /** What the HTTP server needs. */
 export interface HttpServerDeps extends TransportDeps {
-  api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'membersPageDefault' | 'membersPageMax'>;
+  api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'membersPageDefault' | 'membersPageMax' | 'wsMaxPayloadBytes' | 'wsIdleTimeoutSeconds' | 'wsMaxBufferedBytes'>;
+  wsMetrics: WsMetrics;
   /** Readiness checks for /readyz. */
   ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
   /** The /metrics body (this worker's, or every worker's merged). */
@@ -28,6 +32,10 @@ export interface HttpServer {
   stopAccepting(): void;
   /** Requests waiting on a service. */
   inFlight(): number;
+  /** Open WebSocket connections. */
+  webSockets(): number;
+  /** Closes every WebSocket with 1001 going away (after stopAccepting, once in-flight requests are done). */
+  closeWebSockets(): void;
 }
 
 /** Builds the uWS app with every route. */
@@ -43,6 +51,9 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   dispatch.add(readRoutes(deps));
   dispatch.add(signalRoutes(deps));
   dispatch.add(mutationRoutes(deps));
+  dispatch.add(pushRoutes(deps));
+  // Before the fallback: uWS would otherwise answer the upgrade request with the 404 route.
+  const ws = attachWebSocket({ app, hub: deps.push, tokens: deps.tokens, metrics: deps.wsMetrics, log: deps.log, api: deps.api, draining: isDraining });
   dispatch.fallback();
 
   return {
@@ -66,5 +77,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       }
     },
     inFlight: dispatch.inFlight,
+    webSockets: ws.count,
+    closeWebSockets: ws.closeAll,
   };
 }

@@ -1,0 +1,35 @@
+// Org-node broadcast route: teachers, tutors (within their own subtree) and
+// services send a message to every student connected at or under a node. The
+// push hub validates the node and the data and authorises.
+import { OrgError } from '../../../errors.js';
+import { parseJsonBody } from '../../../model/input.js';
+import type { PushHub } from '../../../services/push.js';
+import { parseId, parseQuery } from '../../params.js';
+import { ok, type Route } from '../dispatch.js';
+
+/** What the push routes need. */
+export interface PushRoutesDeps {
+  push: PushHub;
+}
+
+const CREATED_BroadcastResult = ok('BroadcastResult', 201);
+
+/** POST /v1/lessons/:lessonId/nodes/:nodeId/broadcast. */
+export function pushRoutes({ push }: PushRoutesDeps): Route[] {
+  return [
+    {
+      method: 'post',
+      pattern: '/v1/lessons/:lessonId/nodes/:nodeId/broadcast',
+      name: 'broadcast',
+      params: 2,
+      body: true,
+      run: (r, c) => {
+        const lessonId = parseId('lessonId', r.params[0]);
+        parseQuery(r.query, []);
+        const body = parseJsonBody(r.body, ['data'], '{"data": string}');
+        if (!('data' in body)) throw new OrgError('BAD_REQUEST', 'body needs "data"');
+        return push.broadcast(c, lessonId, r.params[1]!, body.data).then(CREATED_BroadcastResult);
+      },
+    },
+  ];
+}
