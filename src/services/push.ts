@@ -76,6 +76,8 @@ export interface PushSocket {
   send(m: ServerMessage): void;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
+  /** Closes the socket as a slow consumer if its send buffer is over the bound (topic publishes bypass the per-send check). */
+  checkBuffered(): void;
 }
 
 /** The transport's pub/sub: one publish reaches every socket subscribed to the topic. */
@@ -146,7 +148,8 @@ interface Pump {
   epoch: number;
   /** Highest seq announced. */
   wantSeq: number;
-  refs: number;
+  /** Sessions subscribed (their send buffers are checked after each page published). */
+  readonly sessions: Set<PushSession>;
   running: Promise<void> | null;
   again: boolean;
 }
@@ -330,10 +333,10 @@ export class PushHub {
     s.rooms.add(room);
     let p = L.pumps.get(room);
     if (!p) {
-      p = { lessonId: s.lessonId, roomId: room, topic: TOPIC.room(s.lessonId, room), pushedSeq: -1, epoch: 0, wantSeq: 0, refs: 0, running: null, again: false };
+      p = { lessonId: s.lessonId, roomId: room, topic: TOPIC.room(s.lessonId, room), pushedSeq: -1, epoch: 0, wantSeq: 0, sessions: new Set(), running: null, again: false };
       L.pumps.set(room, p);
     }
-    p.refs++;
+    p.sessions.add(s);
     this.subscriptions++;
     this.markOnline(L, s, room, +1);
     try {
@@ -424,7 +427,8 @@ export class PushHub {
     this.markOnline(L, s, room, -1);
     this.subscriptions--;
     const p = L.pumps.get(room);
-    if (p && --p.refs <= 0) L.pumps.delete(room);
+    p?.sessions.delete(s);
+    if (p && p.sessions.size === 0) L.pumps.delete(room);
   }
 
   // --- pumps ---
@@ -475,6 +479,8 @@ export class PushHub {
         p.pushedSeq = sig.seq;
         this.deps.observer?.pushed?.(now - sig.at);
       }
+      // Once per page, not per signal: a slow consumer is closed before its buffer grows further.
+      if (page.signals.length > 0) for (const sub of p.sessions) sub.socket?.checkBuffered();
       if (!page.more && !p.again && p.wantSeq <= p.pushedSeq) return;
       if (!page.more && page.signals.length === 0 && !p.again) return;
     }

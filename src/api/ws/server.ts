@@ -8,8 +8,9 @@
 // Bounds: a frame over ORGENGINE_WS_MAX_PAYLOAD_BYTES closes the connection
 // with 1009 (uWS reads frames up to four times that, so memory stays bounded,
 // and cuts a larger one without a close frame: the client sees 1006); a socket whose send buffer passes ORGENGINE_WS_MAX_BUFFERED_BYTES
-// is closed with 4008 (checked after every direct send and by a sweep, since a
-// topic publish happens in C++ without us), and uWS itself cuts one at twice
+// is closed with 4008 (checked after every direct send, after every page of
+// signals a room's pump publishes, and by a sweep for the rest, since a topic
+// publish happens in C++ without us), and uWS itself cuts one at twice
 // that, so no slow consumer grows memory without bound. Idle sockets are
 // pinged by uWS and closed after ORGENGINE_WS_IDLE_TIMEOUT_SECONDS.
 import type { Logger } from 'pino';
@@ -120,6 +121,9 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
     },
     unsubscribe(t) {
       if (!ud.closed) ws.unsubscribe(t);
+    },
+    checkBuffered() {
+      if (!ud.closed && ws.getBufferedAmount() > maxBuffered) slow(ws, ud);
     },
   });
 
