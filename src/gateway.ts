@@ -15,6 +15,7 @@ import { createFlusher, createMutationService } from './main.js';
 import { Metrics } from './metrics.js';
 import type { MutationService } from './services/mutations.js';
 import { ReadService } from './services/reads.js';
+import { PlaybackService } from './services/playback.js';
 import { PushHub } from './services/push.js';
 import { registerWsMetrics } from './services/pushMetrics.js';
 import { createSignalRuntime, type SignalRuntime } from './services/signals.js';
@@ -60,6 +61,8 @@ export interface Gateway {
   channels: LessonChannels;
   /** Live push (WebSocket sessions, broadcasts). */
   push: PushHub;
+  /** A room's signal history from MySQL. */
+  playback: PlaybackService;
   /** Drains and disconnects: stop accepting, finish in-flight (up to the grace period), close. */
   close(): Promise<void>;
 }
@@ -144,8 +147,10 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   });
   const wsMetrics = registerWsMetrics(metrics.registry, () => push);
   const mutations = createMutationService({ config, redis }, { registry, metrics: metrics.registry });
-  const pool = (opts.flush ?? api.flushInGateway) ? createMysqlPool(config.mysqlUrl, config.mysqlPoolSize) : null;
-  const flusher = pool ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry }) : null;
+  // Playback reads MySQL; the pool connects on first use, so a gateway that never plays back never connects.
+  const pool = createMysqlPool(config.mysqlUrl, config.mysqlPoolSize);
+  const playback = new PlaybackService({ pool, redis, keyPrefix: config.keyPrefix, api });
+  const flusher = (opts.flush ?? api.flushInGateway) ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry }) : null;
 
   const pingOk = async (): Promise<boolean> => {
     const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());
@@ -173,6 +178,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     signals: signals.service,
     mutations,
     push,
+    playback,
     wsMetrics,
     tokens,
     metrics,
@@ -187,7 +193,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   try {
     httpPort = await http.listen(opts.port, opts.host);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, tokens, metrics, log, api, ready: pingOk });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, playback, tokens, metrics, log, api, ready: pingOk });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
@@ -197,7 +203,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     signals.close();
     reads.close();
     await channels.close();
-    await pool?.end().catch(() => undefined);
+    await pool.end().catch(() => undefined);
     if (ownRedis) redis.disconnect();
     throw e;
   }
@@ -215,6 +221,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     flusher,
     channels,
     push,
+    playback,
     close() {
       closing ??= (async () => {
         http.stopAccepting();
@@ -227,7 +234,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         push.close();
         // What the flusher already read is written and acknowledged; the rest stays in the streams for the next flusher.
         await flusher?.stop();
-        await pool?.end().catch(() => undefined);
+        await pool.end().catch(() => undefined);
         signals.close();
         reads.close();
         await channels.close();

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Metrics } from '../metrics.js';
 import type { MutationService } from '../services/mutations.js';
+import type { PlaybackService } from '../services/playback.js';
 import type { PushHub } from '../services/push.js';
 import type { ReadService } from '../services/reads.js';
 import type { SignalService } from '../services/signals.js';
@@ -17,6 +18,8 @@ export interface TransportDeps {
   mutations: MutationService;
   /** Live push: WebSocket sessions and org-node broadcasts. */
   push: PushHub;
+  /** A room's signal history from MySQL. */
+  playback: PlaybackService;
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;

@@ -160,6 +160,9 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     PublishSignal: unary('PublishSignal', (req, c) =>
       signals.publish(c, checkId('lessonId', req.lessonId), req.roomId as string, req.data).then((s) => ({ seq: s.seq, at: s.at })),
     ),
+    ReadSignalLog: unary('ReadSignalLog', (req, c) =>
+      deps.playback.read(c, checkId('lessonId', req.lessonId), req.roomId as string, { after: req.after, from: req.from, to: req.to, limit: req.limit ?? undefined }),
+    ),
   });
 
   // Decoded requests carry every field (absent optionals as null): the input

@@ -113,6 +113,11 @@ export class LessonKeys {
   signalSeq(roomId: string): string {
     return `${this.base}sigseq:${roomId}`;
   }
+
+  /** String: the cache-aside copy of one playback page of a room (`query` names the page: range and limit). */
+  playbackPage(roomId: string, query: string): string {
+    return `${this.base}pb:${roomId}:${query}`;
+  }
 }
 
 /** Key names of one preloaded version of a lesson. */
