@@ -19,5 +19,6 @@ describe('key names built inside Lua', () => {
     expect(scriptSource('read_members_page.lua')).toContain("'m:' .. ARGV[1] .. ':' .. p");
     expect(scriptSource('read_online.lua')).toContain(`'${suffix(lk.stateOnline('R', 0)).replace('R:0', '')}' .. ARGV[1] .. ':' .. p`);
     expect(scriptSource('read_node_view.lua')).toContain(`'${suffix(lk.stateDynamicNodes)}'`);
+    expect(scriptSource('ws_presence.lua')).toContain(`'${suffix(lk.stateOnline('R', 0)).replace('R:0', '')}' .. ARGV[i] .. ':' .. ARGV[i + 1]`);
   });
 });
