@@ -3,10 +3,10 @@
 // routes (GET/POST /v1/lessons/:id/rooms/:room/signals).
 //
 //   k6 run -e ORGENGINE_TOKEN_SECRET=... -e LESSON=100001 [-e ROOM=main] [-e VUS=64 | -e RATE=20000] k6/http-signals.js
-import { check, sleep } from 'k6';
+import { check } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
-import { discoverStudents, env, mint, optionsFor, pick, studentToken } from './lib/common.js';
+import { discoverStudents, env, optionsFor, pick, publishSignal, studentToken } from './lib/common.js';
 
 const room = __ENV.ROOM || 'main';
 const base = optionsFor('http_signal_polls');
@@ -36,14 +36,6 @@ export default function (data) {
   if (check(res, { 'signals 200': (r) => r.status === 200 })) seen[uid] = /** @type {{lastSeq: number}} */ (res.json()).lastSeq;
 }
 
-const publisherToken = mint(1, 'service', '*');
-let page = 0;
-
 export function publish() {
-  const res = http.post(`${env.baseUrl}/v1/lessons/${env.lessonId}/rooms/${room}/signals`, JSON.stringify({ data: JSON.stringify({ page: page++ }) }), {
-    headers: { authorization: `Bearer ${publisherToken}`, 'content-type': 'application/json' },
-    tags: { name: 'publish' },
-  });
-  check(res, { 'publish 201': (r) => r.status === 201 || r.status === 200 });
-  sleep(0.2);
+  publishSignal(room);
 }

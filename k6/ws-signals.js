@@ -5,12 +5,11 @@
 // latency (the signal's `at` to its arrival) as ws_signal_latency.
 //
 //   k6 run -e ORGENGINE_TOKEN_SECRET=... -e LESSON=100001 [-e ROOM=main] [-e VUS=1000] [-e DURATION=30s] k6/ws-signals.js
-import { check, sleep } from 'k6';
+import { check } from 'k6';
 import exec from 'k6/execution';
-import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
 import ws from 'k6/ws';
-import { discoverStudents, env, mint, pick, studentToken } from './lib/common.js';
+import { discoverStudents, env, pick, publishSignal, studentToken } from './lib/common.js';
 
 const room = __ENV.ROOM || 'main';
 const latency = new Trend('ws_signal_latency', true);
@@ -63,14 +62,6 @@ export function student(data) {
   check(res, { 'upgraded 101': (r) => r !== null && r.status === 101 });
 }
 
-const publisherToken = mint(1, 'service', '*');
-let page = 0;
-
 export function publish() {
-  const res = http.post(`${env.baseUrl}/v1/lessons/${env.lessonId}/rooms/${room}/signals`, JSON.stringify({ data: JSON.stringify({ page: page++ }) }), {
-    headers: { authorization: `Bearer ${publisherToken}`, 'content-type': 'application/json' },
-    tags: { name: 'publish' },
-  });
-  check(res, { 'publish 201': (r) => r.status === 201 });
-  sleep(0.2);
+  publishSignal(room);
 }

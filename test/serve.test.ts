@@ -13,6 +13,7 @@ import { createRedis, type RedisClient } from '../src/store/redis/client.js';
 import { call } from './support/clients.js';
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js';
 import { compileTestLesson, dropLesson, loadTopology } from './support/lesson.js';
+import { spawnServe } from './support/serve.js';
 
 const SECRET = 'serve-secret-0123456789-abcdefghijklmno';
 const LESSON = 7201;
@@ -127,19 +128,8 @@ describe('serving', () => {
   it('runs N worker processes on one port, merges their metrics, and exits on SIGTERM', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, ORGENGINE_REDIS_URL: TEST_REDIS_URL, ORGENGINE_KEY_PREFIX: prefix, ORGENGINE_TOKEN_SECRET: SECRET, ORGENGINE_LOG_LEVEL: 'warn' };
     delete env.ORGENGINE_REDIS_CLUSTER_NODES;
-    const child = spawn(process.execPath, ['bin/orgengine.js', 'serve', '--port', '0', '--workers', '2', '--host', '127.0.0.1', '--json'], { cwd: root, env });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    const ports = await new Promise<{ httpPort: number }>((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        out += d;
-        const line = out.split('\n').find((l) => l.startsWith('{'));
-        if (line) resolve(JSON.parse(line));
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-    });
-    const base = `http://127.0.0.1:${ports.httpPort}`;
+    const served = await spawnServe(env, ['--workers', '2']);
+    const base = `http://127.0.0.1:${served.httpPort}`;
     const n = 12;
     for (let i = 0; i < n; i++) {
       // A fresh connection each time, so the kernel may pick either worker.
@@ -149,9 +139,7 @@ describe('serving', () => {
     }
     const m = await call(base, '/metrics');
     expect(m.body).toContain(`orgengine_requests_total{transport="http",route="room",status="200"} ${n}`);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await served.stop()).toBe(0);
   });
 
   const run = (args: string[], extra: Record<string, string | undefined> = {}) =>

@@ -3,8 +3,6 @@
 // the broadcast route, the push metrics on /metrics, the drain (1001), and
 // `orgengine serve --workers 2` as a real process: each worker serves its own
 // sockets and every client still sees every signal once.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenVerifier } from '../src/auth/tokens.js';
@@ -15,11 +13,11 @@ import { createRedis, type RedisClient } from '../src/store/redis/client.js';
 import { call, grpcClients, rpc } from './support/clients.js';
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js';
 import { dropLessonKeys, loadSyntheticLesson } from './support/lesson.js';
+import { spawnServe } from './support/serve.js';
 import { hour, until } from './support/wait.js';
 import { connectWs, upgradeStatus, type WsClient } from './support/ws.js';
 
 const SECRET = 'bounds-secret-0123456789-abcdefghijklmn';
-const root = fileURLToPath(new URL('..', import.meta.url));
 const log = pino({ level: 'silent' });
 
 describe('websocket bounds and lifecycle', () => {
@@ -116,20 +114,9 @@ describe('websocket bounds and lifecycle', () => {
   it('serves --workers 2: each worker its own sockets, every client sees every signal once, in order', async () => {
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env(), ORGENGINE_WS_MAX_CONNECTIONS: '1000', ORGENGINE_LOG_LEVEL: 'warn' };
     delete childEnv.ORGENGINE_REDIS_CLUSTER_NODES;
-    const child = spawn(process.execPath, ['bin/orgengine.js', 'serve', '--port', '0', '--workers', '2', '--host', '127.0.0.1', '--json'], { cwd: root, env: childEnv });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
+    const served = await spawnServe(childEnv, ['--workers', '2']);
     try {
-      const ports = await new Promise<{ httpPort: number }>((resolve, reject) => {
-        child.stdout.on('data', (d) => {
-          out += d;
-          const line = out.split('\n').find((l) => l.startsWith('{'));
-          if (line) resolve(JSON.parse(line));
-        });
-        child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-      });
-      const b = `http://127.0.0.1:${ports.httpPort}`;
+      const b = `http://127.0.0.1:${served.httpPort}`;
       const clients = await Promise.all(topo.positions.slice(0, 24).map((p) => connectWs(b, tok(p.uid))));
       const subs = await Promise.all(
         clients.map((c, i) => {
@@ -151,9 +138,7 @@ describe('websocket bounds and lifecycle', () => {
       expect(m.body).toMatch(/orgengine_ws_connections 24\b/);
       for (const c of clients) c.close();
     } finally {
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await served.stop()).toBe(0);
     }
   });
 });

@@ -2,6 +2,7 @@
 // gateway's format: base64url(JSON claims) "." base64url(HMAC-SHA256)), the
 // students of a lesson (read through the API with a service token) and the
 // load shape (closed loop with VUS, or a fixed arrival RATE for latency).
+import { check, sleep } from 'k6';
 import crypto from 'k6/crypto';
 import encoding from 'k6/encoding';
 import http from 'k6/http';
@@ -106,4 +107,24 @@ export function optionsFor(name) {
  */
 export function pick(uids, iteration) {
   return uids[(iteration * 7919 + __VU * 104729) % uids.length] ?? uids[0] ?? 0;
+}
+
+/** Signals published so far by this VU (the payload's page number). */
+let published = 0;
+/** The publisher's service token, minted on first use. */
+let publisherToken = '';
+
+/**
+ * One iteration of the teacher VU: publish a signal into `room` with a service
+ * token, then wait 200 ms (5 signals a second).
+ * @param {string} room
+ */
+export function publishSignal(room) {
+  if (publisherToken === '') publisherToken = mint(1, 'service', '*');
+  const res = http.post(`${env.baseUrl}/v1/lessons/${env.lessonId}/rooms/${room}/signals`, JSON.stringify({ data: JSON.stringify({ page: published++ }) }), {
+    headers: { authorization: `Bearer ${publisherToken}`, 'content-type': 'application/json' },
+    tags: { name: 'publish' },
+  });
+  check(res, { 'publish 201': (r) => r.status === 201 });
+  sleep(0.2);
 }

@@ -1,11 +1,10 @@
 // Org-node broadcast route: teachers, tutors (within their own subtree) and
 // services send a message to every student connected at or under a node. The
 // push hub validates the node and the data and authorises.
-import { OrgError } from '../../../errors.js';
-import { parseJsonBody } from '../../../model/input.js';
 import type { PushHub } from '../../../services/push.js';
-import { parseId, parseQuery } from '../../params.js';
+import { parseId } from '../../params.js';
 import { ok, type Route } from '../dispatch.js';
+import { dataBody } from './signals.js';
 
 /** What the push routes need. */
 export interface PushRoutesDeps {
@@ -25,10 +24,7 @@ export function pushRoutes({ push }: PushRoutesDeps): Route[] {
       body: true,
       run: (r, c) => {
         const lessonId = parseId('lessonId', r.params[0]);
-        parseQuery(r.query, []);
-        const body = parseJsonBody(r.body, ['data'], '{"data": string}');
-        if (!('data' in body)) throw new OrgError('BAD_REQUEST', 'body needs "data"');
-        return push.broadcast(c, lessonId, r.params[1]!, body.data).then(CREATED_BroadcastResult);
+        return push.broadcast(c, lessonId, r.params[1]!, dataBody(r)).then(CREATED_BroadcastResult);
       },
     },
   ];

@@ -6,7 +6,7 @@ import { parseJsonBody } from '../../../model/input.js';
 import type { PlaybackService } from '../../../services/playback.js';
 import type { SignalService } from '../../../services/signals.js';
 import { parseId, parseQuery } from '../../params.js';
-import { andThen, ok, type Route } from '../dispatch.js';
+import { andThen, ok, type Req, type Route } from '../dispatch.js';
 
 /** What the signal routes need. */
 export interface SignalRoutesDeps {
@@ -17,6 +17,14 @@ export interface SignalRoutesDeps {
 const OK_SignalPage = ok('SignalPage');
 const CREATED_PublishedSignal = ok('PublishedSignal', 201);
 const OK_PlaybackPage = ok('PlaybackPage');
+
+/** The `data` of a `{"data": ...}` body (publish, broadcast), with no query parameters; the service checks its value. */
+export function dataBody(r: Req): unknown {
+  parseQuery(r.query, []);
+  const body = parseJsonBody(r.body, ['data'], '{"data": string}');
+  if (!('data' in body)) throw new OrgError('BAD_REQUEST', 'body needs "data"');
+  return body.data;
+}
 
 /** GET and POST /v1/lessons/:lessonId/rooms/:roomId/signals, and the room's playback. */
 export function signalRoutes({ signals, playback }: SignalRoutesDeps): Route[] {
@@ -51,10 +59,7 @@ export function signalRoutes({ signals, playback }: SignalRoutesDeps): Route[] {
       body: true,
       run: (r, c) => {
         const lessonId = parseId('lessonId', r.params[0]);
-        parseQuery(r.query, []);
-        const body = parseJsonBody(r.body, ['data'], '{"data": string}');
-        if (!('data' in body)) throw new OrgError('BAD_REQUEST', 'body needs "data"');
-        return signals.publish(c, lessonId, r.params[1]!, body.data).then((s) => CREATED_PublishedSignal({ seq: s.seq, at: s.at }));
+        return signals.publish(c, lessonId, r.params[1]!, dataBody(r)).then((s) => CREATED_PublishedSignal({ seq: s.seq, at: s.at }));
       },
     },
   ];
