@@ -43,11 +43,19 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '20' },
     'poll-ms': { type: 'string', default: '200' },
+    /** wrk connections of the polling phase: enough that pacing, not latency, sets the poll rate. */
+    'poll-connections': { type: 'string', default: '1000' },
     polling: { type: 'boolean', default: true },
     ceiling: { type: 'boolean', default: true },
   },
 });
-const o = { clients: Number(values.clients), rate: Number(values.rate), seconds: Number(values.seconds), pollMs: Number(values['poll-ms']) };
+const o = {
+  clients: Number(values.clients),
+  rate: Number(values.rate),
+  seconds: Number(values.seconds),
+  pollMs: Number(values['poll-ms']),
+  pollConnections: Number(values['poll-connections']),
+};
 for (const [k, v] of Object.entries(o)) if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmno';
@@ -293,7 +301,7 @@ async function main(): Promise<void> {
     if (values.polling) {
       const g = await spawnGateway(env, { cpu: pin ? 0 : undefined });
       const pid = g.child.pid!;
-      const connections = 200;
+      const connections = o.pollConnections;
       writeFileSync(script, pollScript(tokenFile, connections));
       const wrkArgs = ['-t1', `-c${connections}`, `-d${o.seconds}s`, '-s', script, `http://127.0.0.1:${g.port}`];
       // Warm-up: every token verified once, the room cached.
@@ -307,7 +315,17 @@ async function main(): Promise<void> {
       // Per signal each student needed (signals x clients), as for push: responses may carry a signal
       // to a student more than once (its next poll asks after what the fleet knew), which polling pays for.
       const needed = signals * o.clients;
-      out.polling = { ...r, signalsInResponses: r.delivered, signals, needed, pollsPerSecond: r.requests / r.seconds, gatewayCpuSeconds: cpu, cpuUsPerDelivered: (cpu / needed) * 1e6 };
+      out.polling = {
+        ...r,
+        signalsInResponses: r.delivered,
+        signals,
+        needed,
+        pollsPerSecond: r.requests / r.seconds,
+        targetPollsPerSecond: (o.clients * 1000) / o.pollMs,
+        gatewayCpuSeconds: cpu,
+        gatewayCpuUsPerPoll: (cpu / r.requests) * 1e6,
+        cpuUsPerDelivered: (cpu / needed) * 1e6,
+      };
       console.error(`polling  ${(r.requests / r.seconds).toFixed(0)} polls/s  signals in responses ${r.delivered} (needed ${needed})  cpu ${((cpu / needed) * 1e6).toFixed(2)} µs/delivered  errors ${r.errors}`);
       await stopGateway(g.child);
       const push = out.push as { cpuUsPerDelivered: number };
