@@ -228,7 +228,7 @@ describe.each(GATEWAY_REDIS_MODES)('websocket push on %s', (_mode, target) => {
     expect(staff.messages.filter((m) => m.type === 'node')).toEqual([]);
   });
 
-  it("pushes a student's own mute and group change to that student only", async () => {
+  it("pushes a student's own mute, group change and node mute to that student only", async () => {
     const [me, peer] = students.filter((p) => p.nodeId === students[10]!.nodeId).slice(0, 2) as [Position, Position];
     const a = await connect(tok(me.uid));
     const b = await connect(tok(peer.uid));
@@ -245,6 +245,15 @@ describe.each(GATEWAY_REDIS_MODES)('websocket push on %s', (_mode, target) => {
     b.send({ type: 'ping', id: 'z' });
     await b.next((m) => m.id === 'z');
     expect(b.messages.filter((m) => m.type === 'state' || m.data === 'group!')).toEqual([]);
+    // A node mute reaches the students under the node with mutedBy = the node; a self-muted student stays 'self'.
+    const nodeMute = `/v1/lessons/${LESSON}/rooms/main/nodes/${peer.nodeId}/mute`;
+    expect((await call(base, nodeMute, { token: teacher(), method: 'PUT' })).status).toBe(200);
+    expect(await b.next((m) => m.type === 'state')).toMatchObject({ uid: peer.uid, muted: true, mutedBy: peer.nodeId });
+    expect((await call(base, nodeMute, { token: teacher(), method: 'DELETE' })).status).toBe(200);
+    expect(await b.next((m) => m.type === 'state' && m.muted === false)).toMatchObject({ uid: peer.uid, mutedBy: null });
+    a.send({ type: 'ping', id: 'y' });
+    await a.next((m) => m.id === 'y');
+    expect(a.messages.filter((m) => m.type === 'state' && m.mutedBy !== 'self' && m.muted)).toEqual([]);
   });
 
   it('counts subscribed connections online in the room, and drops them within the online window after they close', async () => {

@@ -31,6 +31,7 @@ import { publishBroadcast } from '../store/redis/broadcastStore.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
+import { readMutedNodes } from '../store/redis/muteStore.js';
 import { writePresence, type PresenceGroup } from '../store/redis/presenceStore.js';
 import type { EnterView, ReadService } from './reads.js';
 import { parseAfter, type SignalPage, type SignalService } from './signals.js';
@@ -129,6 +130,10 @@ export class PushSession {
   /** Student: org nodes on its path (and its group's), whose broadcasts it receives. */
   nodeIds: readonly string[] = NO_NODES;
   state: StudentState | null = null;
+  /** The room `state.muted` speaks of (the first room of the student's position, as enter reads it). */
+  stateRoom = '';
+  /** Room -> the online-set key it counts in (kept, so a later change of position releases the same key). */
+  readonly onlineKeys = new Map<string, string>();
   socket: PushSocket | null = null;
   closed = false;
 
@@ -184,6 +189,8 @@ export class PushHub {
   private readonly timers: NodeJS.Timeout[] = [];
   private fanout: PushFanout | null = null;
   private connections = 0;
+  /** Upgrades authorised but not yet open (a student's position is being read): they count against the bound. */
+  private opening = 0;
   private subscriptions = 0;
   private closed = false;
 
@@ -241,15 +248,20 @@ export class PushHub {
     authorizeLessonRead(caller, lessonId);
     this.checkCapacity();
     const s = new PushSession(caller, lessonId);
-    if (caller.role === 'student') this.applyView(s, await this.deps.reads.enter(caller, lessonId, null, ''));
-    this.checkCapacity();
+    if (caller.role !== 'student') return s;
+    this.opening++;
+    try {
+      this.applyView(s, await this.deps.reads.enter(caller, lessonId, null, ''));
+    } finally {
+      this.opening--;
+    }
     return s;
   }
 
   private checkCapacity(): void {
     if (this.closed) throw new OrgError('OVERLOADED', 'the gateway is shutting down; reconnect to another');
     const max = this.opts.api.wsMaxConnections;
-    if (this.connections >= max) throw new OrgError('OVERLOADED', `this gateway worker holds its maximum of ${max} WebSocket connections; retry shortly`);
+    if (this.connections + this.opening >= max) throw new OrgError('OVERLOADED', `this gateway worker holds its maximum of ${max} WebSocket connections; retry shortly`);
   }
 
   /** The connection is open: joins its lesson, user and org-node topics. */
@@ -504,6 +516,9 @@ export class PushHub {
       case 'pos':
         if (L.students.has(m.uid)) void this.refreshStudent(lessonId, m.uid, m.kind === 'pos' ? 'moved' : 'changed');
         return;
+      case 'mute':
+        void this.refreshRoomMutes(lessonId, m.roomId);
+        return;
       case 'broadcast':
         this.fanout.publish(TOPIC.node(lessonId, m.nodeId), { type: 'node', lessonId, nodeId: m.nodeId, by: m.by, at: m.at, data: m.data });
         return;
@@ -544,6 +559,39 @@ export class PushHub {
     s.studentRooms = new Map(v.rooms.map((r) => [r.room.roomId, r.partition]));
     s.nodeIds = nodesOf(v);
     s.state = stateOf(v);
+    s.stateRoom = v.roomId;
+  }
+
+  /**
+   * The org nodes muted in a room changed: one read of the room's muted nodes,
+   * then each local student's mute is recomputed from its own path the way
+   * enter.lua does (itself first, then the first muted node from the root down),
+   * and pushed to those whose mute changed.
+   */
+  private async refreshRoomMutes(lessonId: number, roomId: string): Promise<void> {
+    const affected = (): PushSession[] => {
+      const L = this.lessons.get(lessonId);
+      const out: PushSession[] = [];
+      if (L) for (const set of L.students.values()) for (const s of set) if (s.stateRoom === roomId && s.state) out.push(s);
+      return out;
+    };
+    if (affected().length === 0) return;
+    let muted: Set<string>;
+    try {
+      muted = await readMutedNodes(this.deps.redis, lessonKeys(this.opts.keyPrefix, lessonId), roomId);
+    } catch {
+      return; // the students' next reconnect reads their mute again
+    }
+    const pushed = new Set<number>();
+    for (const s of affected()) {
+      const st = s.state!;
+      const by = st.mutedBy === 'self' ? 'self' : (s.nodeIds.find((n) => muted.has(n)) ?? null);
+      if (by === st.mutedBy) continue;
+      s.state = { ...st, muted: by !== null, mutedBy: by };
+      if (pushed.has(s.caller.uid) || !this.fanout) continue;
+      pushed.add(s.caller.uid);
+      this.fanout.publish(TOPIC.user(lessonId, s.caller.uid), { type: 'state', lessonId, uid: s.caller.uid, cause: 'changed', ...s.state });
+    }
   }
 
   // --- org-node broadcasts ---
@@ -574,9 +622,17 @@ export class PushHub {
   // --- presence ---
 
   private markOnline(L: LessonState, s: PushSession, room: string, delta: 1 | -1): void {
-    const part = s.studentRooms?.get(room);
-    if (part === undefined) return; // staff and services are not members
-    const key = `${room}\0${part}`;
+    let key: string | undefined;
+    if (delta > 0) {
+      const part = s.studentRooms?.get(room);
+      if (part === undefined) return; // staff and services are not members
+      key = `${room}\0${part}`;
+      s.onlineKeys.set(room, key);
+    } else {
+      key = s.onlineKeys.get(room);
+      if (key === undefined) return;
+      s.onlineKeys.delete(room);
+    }
     let m = L.online.get(key);
     if (!m) {
       if (delta < 0) return;

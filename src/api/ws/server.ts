@@ -174,8 +174,13 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
       );
     },
     open: (ws) => {
-      open.add(ws);
       const ud = ws.getUserData();
+      // An upgrade that finished reading the student's position after the drain began.
+      if (deps.draining()) {
+        end(ws, ud, CLOSE_GOING_AWAY, 'going away');
+        return;
+      }
+      open.add(ws);
       hub.attach(ud.session, socketOf(ws, ud));
     },
     message: (ws, message, isBinary) => {
