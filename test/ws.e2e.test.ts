@@ -11,6 +11,7 @@ import { loadConfig, type Config } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import type { Position, Topology } from '../src/model/topology.js';
 import { createRedis, type RedisClient } from '../src/store/redis/client.js';
+import { lessonKeys } from '../src/store/redis/keys.js';
 import { call } from './support/clients.js';
 import { uniquePrefix } from './support/env.js';
 import { dropLessonKeys, loadSyntheticLesson } from './support/lesson.js';
@@ -203,6 +204,44 @@ describe.each(GATEWAY_REDIS_MODES)('websocket push on %s', (_mode, target) => {
     const r = await subscribe(e, 'main', before + 1000);
     expect(r).toMatchObject({ recovered: false, restarted: true });
     expect(seqs(e)[0]).toBe(before + 6);
+  });
+
+  it('tells live subscribers when a room log restarts, then delivers the new log from its start', async () => {
+    const room = topo.rooms.find((r) => r.roomId !== 'main')!.roomId;
+    const t = await connect(teacher());
+    await subscribe(t, room);
+    for (let i = 0; i < 3; i++) await publish(`old${i}`, room);
+    await t.next((m) => m.type === 'signal' && m.data === 'old2');
+    // The log is lost (expired, or Redis restarted empty): its counter starts over.
+    const lk = lessonKeys(prefix, LESSON);
+    await redis.unlink(lk.signals(room), lk.signalSeq(room));
+    expect(await publish('new0', room)).toBe(1);
+    expect(await t.next((m) => m.type === 'reset', 10_000)).toMatchObject({ room, reason: 'restarted' });
+    expect(await t.next((m) => m.type === 'signal' && m.data === 'new0', 10_000)).toMatchObject({ seq: 1 });
+  });
+
+  it('recovers on another gateway of the same lesson: the reconnect lands elsewhere and still gets exactly what it missed', async () => {
+    const gw2 = await startGateway(config, { port: 0, grpcPort: null, host: '127.0.0.1', log, defaultMetrics: false, connectionTag: `${tag}b` });
+    try {
+      const base2 = `http://127.0.0.1:${gw2.httpPort}`;
+      const uid = students[5]!.uid;
+      const a = await connect(tok(uid));
+      const s0 = await subscribe(a, 'main');
+      const seq = await publish('x1');
+      await a.next((m) => m.type === 'signal' && m.seq === seq);
+      a.close();
+      const missed = [await publish('x2'), await publish('x3')];
+      const b = await connectWs(base2, tok(uid));
+      open.push(b);
+      const sub = await subscribe(b, 'main', seq);
+      expect(sub).toMatchObject({ recovered: true, restarted: false });
+      const live = await publish('x4');
+      await b.next((m) => m.type === 'signal' && m.seq === live);
+      expect(seqs(b)).toEqual([...missed, live]);
+      expect(s0.lastSeq).toBeLessThan(seq);
+    } finally {
+      await gw2.close();
+    }
   });
 
   it('pushes a node broadcast to the students under that node only; tutors only within their own subtree', async () => {
