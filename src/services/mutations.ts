@@ -13,7 +13,7 @@
 // Online counts are read by ReadService.online (read_online.lua), not here.
 import { Counter, type Registry } from 'prom-client';
 import type { WriteBehindConfig } from '../config.js';
-import { OrgError, isOrgError } from '../errors.js';
+import { backendError } from '../errors.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys, writeBehindRegistryKey } from '../store/redis/keys.js';
 import { MutationCode, mutationError, type MutationContext } from '../store/redis/mutationCodes.js';
@@ -221,7 +221,7 @@ export class MutationService {
       this.counter?.inc({ op, outcome: 'ok' });
       return r;
     } catch (e) {
-      const err = isOrgError(e) ? e : backendError(e);
+      const err = backendError(e);
       this.counter?.inc({ op, outcome: err.code });
       throw err;
     }
@@ -249,12 +249,4 @@ export class MutationService {
     }
     return k;
   }
-}
-
-/** A Redis failure: a script error is our bug (INTERNAL); anything else is Redis being unreachable. */
-function backendError(e: unknown): OrgError {
-  if (isOrgError(e)) return e;
-  const err = e instanceof Error ? e : new Error(String(e));
-  if (err.name === 'ReplyError') return new OrgError('INTERNAL', `redis: ${err.message}`);
-  return new OrgError('BACKEND_UNAVAILABLE', `redis unavailable: ${err.message}`);
 }
