@@ -12,7 +12,7 @@ import type { RedisClient } from '../store/redis/client.js';
 import { unpack } from '../store/redis/codec.js';
 import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
 import { readLesson } from '../store/redis/lessonReader.js';
-import { MutationCode } from '../store/redis/mutationCodes.js';
+import { MUTATION_CODES } from '../store/redis/replyCodes.js';
 import type { OrgNode } from '../model/topology.js';
 import { Flusher } from '../writebehind/flusher.js';
 import { STATE_ENTITIES, TABLES, type StateEntity } from '../writebehind/records.js';
@@ -248,7 +248,7 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
             stateKey, lk.stateVersion, lk.writeBehind,
             f.entity, now(), String(first.maxVersion), deps.wb.maxStreamLength, deps.ttlSeconds, f.room, f.partition, ...chunk,
           );
-          if (Number(r[0]) === MutationCode.OK) {
+          if (Number(r[0]) === MUTATION_CODES.OK) {
             rejournaled += Number(r[1]);
             break;
           }

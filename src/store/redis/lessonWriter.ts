@@ -4,7 +4,7 @@ import type { PreloadMode } from '../../model/policy.js';
 import type { Position, RoomSlot, Topology } from '../../model/topology.js';
 import type { RedisClient } from './client.js';
 import { pack } from './codec.js';
-import type { LessonKeys } from './keys.js';
+import { positionBucket, type LessonKeys } from './keys.js';
 import { ChunkedPipeline } from './pipeline.js';
 
 /** Bounds of a version write. */
@@ -85,7 +85,7 @@ export async function writeVersion(
       return b;
     };
     const buckets: Array<Array<string | number | Buffer>> = Array.from({ length: posBuckets }, () => []);
-    for (const p of topo.positions) buckets[p.uid % posBuckets]!.push(p.uid, blobOf(p));
+    for (const p of topo.positions) buckets[positionBucket(p.uid, posBuckets)]!.push(p.uid, blobOf(p));
     for (let b = 0; b < posBuckets; b++) await hset(vk.positions(b), buckets[b]!);
   }
 
