@@ -18,7 +18,8 @@ import { TokenVerifier } from './auth/tokens.js';
 import { ROLES, type Role } from './services/caller.js';
 
 import { readHead, readLesson } from './store/redis/lessonReader.js';
-import { acquireCheckSlot, releaseCheckSlot, runCheck } from './preload/check.js';
+import { runCheck } from './preload/check.js';
+import { acquireCheckSlot, releaseCheckSlot } from './store/redis/checkSlots.js';
 import { applyChange, parseChangeRequest } from './preload/changes.js';
 import { diffPolicies, type DiffReport } from './preload/diff.js';
 import { createQueueConnection, Jobs } from './preload/jobs.js';

@@ -89,6 +89,12 @@ export async function readPosition(redis: RedisClient, lk: LessonKeys, uid: numb
   return decodePosition(rest[0] as Buffer);
 }
 
+/** How much a version holds, from its lesson record (NaN where the record lacks a count). */
+export async function readVersionCounts(redis: RedisClient, lk: LessonKeys, version: number): Promise<{ rooms: number; nodes: number; positions: number }> {
+  const [rooms, nodes, positions] = await redis.hmget(lk.version(version).lesson, 'roomCount', 'nodeCount', 'studentCount');
+  return { rooms: Number(rooms), nodes: Number(nodes), positions: Number(positions) };
+}
+
 /** Head of a lesson: status and readable version (0 when none). */
 export async function readHead(redis: RedisClient, lk: LessonKeys): Promise<{ status: string | null; version: number }> {
   const [status, version] = await redis.hmget(lk.head, 'status', 'version');
