@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { isOrgError } from '../../src/errors.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../src/services/mutationInputs.js';
 import { scriptSource } from '../../src/store/redis/scripts.js';
-import { TABLES, coalesce, decodeRecord, entryTime, guardedUpdate, type WbRecord } from '../../src/writebehind/records.js';
+import { TABLES, guardedUpdate } from '../../src/store/mysql/stateTables.js';
+import { coalesce, decodeRecord, entryTime, type WbRecord } from '../../src/writebehind/records.js';
 
 const flat = (o: Record<string, string>) => Object.entries(o).flat();
 
