@@ -4,13 +4,13 @@
 // report goes on a preload_check row tied to the run that wrote the version; a
 // mismatch fails loudly (CHECK_FAILED) after a second pass confirms it, so a
 // change landing mid-check is not mistaken for corruption.
-import type { Pool } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { OrgError } from '../errors.js';
 import { compileLesson } from '../model/compile.js';
 import { parsePolicyConf, type PreloadMode } from '../model/policy.js';
 import { getBoundPolicy } from '../store/mysql/policies.js';
+import type { Pool } from '../store/mysql/pool.js';
 import { finishCheck, startCheck } from '../store/mysql/preloadChecks.js';
 import { readLessonInfo, readLessonSource } from '../store/mysql/source.js';
 import { readStoredTopology, type StoredTopology } from '../store/mysql/topology.js';

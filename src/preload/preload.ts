@@ -2,7 +2,6 @@
 // new Redis version and the MySQL rows, then switch readers to the new version
 // last. Every attempt is recorded in preload_run, including failed ones.
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { OrgError, toOrgError } from '../errors.js';
@@ -14,6 +13,7 @@ import { lessonKeys } from '../store/redis/keys.js';
 import { dropVersion, writeVersion } from '../store/redis/lessonWriter.js';
 import { beginPreload, endPreload, preloadLockHolder, readPreloadHead, switchVersion } from '../store/redis/preloadLock.js';
 import { getBoundPolicy } from '../store/mysql/policies.js';
+import type { Pool } from '../store/mysql/pool.js';
 import { abandonRun, finishRun, startRun } from '../store/mysql/preloadRuns.js';
 import { readLessonInfo, readLessonSource } from '../store/mysql/source.js';
 import { setLessonStatus, writeTopology } from '../store/mysql/topology.js';

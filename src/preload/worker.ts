@@ -14,7 +14,6 @@
 // the limit is moved to the delayed set and comes back, it is never dropped.
 import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Pool } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { toOrgError, type OrgError } from '../errors.js';
@@ -23,6 +22,7 @@ import { lessonKeys } from '../store/redis/keys.js';
 import { acquireCheckSlot, releaseCheckSlot } from '../store/redis/checkSlots.js';
 import { readVersionCounts } from '../store/redis/lessonReader.js';
 import { endPreload, preloadLockHolder, readPreloadHead } from '../store/redis/preloadLock.js';
+import type { Pool } from '../store/mysql/pool.js';
 import { adoptRun } from '../store/mysql/preloadRuns.js';
 import { applyChange, parseChangeRequest, type ChangeResult } from './changes.js';
 import { runCheck } from './check.js';
