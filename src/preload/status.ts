@@ -1,7 +1,7 @@
 // Per-lesson preload state for a day, from three places: the lesson's latest
 // preload_run and preload_check rows (MySQL) and its jobs' states (BullMQ).
 import type { JobsConfig } from '../config.js';
-import { dayLessonRuns } from '../store/mysql/lessons.js';
+import { dayLessonRuns, type DayLessonRuns } from '../store/mysql/lessons.js';
 import type { Pool } from '../store/mysql/pool.js';
 import { checkJobId, expectedMs, parseDay, preloadJobId, type Jobs } from './jobs.js';
 
@@ -10,27 +10,17 @@ export const LESSON_STATES = ['unscheduled', 'queued', 'running', 'ready', 'chec
 /** One of LESSON_STATES: where a lesson's preload for the day stands. */
 export type PreloadState = (typeof LESSON_STATES)[number];
 
-/** One lesson of the day. */
-export interface LessonStatus {
-  lessonId: number;
-  startTime: number;
-  students: number;
+/** One lesson of the day: its latest run and check as stored, its jobs' states and what follows from them. */
+export interface LessonStatus
+  extends Pick<DayLessonRuns, 'lessonId' | 'startTime' | 'students' | 'runId' | 'runStatus' | 'version' | 'rooms' | 'nodes' | 'positions' | 'checkStatus' | 'checkMs' | 'mismatches'> {
   state: PreloadState;
   preloadJob: string;
   checkJob: string;
-  runId: number | null;
-  runStatus: string | null;
-  version: number | null;
-  rooms: number | null;
-  nodes: number | null;
-  positions: number | null;
+  /** How long the run took, or has been running. */
   preloadMs: number | null;
   expectedMs: number;
   /** Running (or ran) longer than expected. */
   overrun: boolean;
-  checkStatus: string | null;
-  checkMs: number | null;
-  mismatches: number | null;
   error: string | null;
 }
 
