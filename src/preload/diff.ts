@@ -13,7 +13,7 @@ import { readLessonInfo, readLessonSource, writeLessonSource } from '../store/my
 import { readStoredTopology } from '../store/mysql/topology.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
-import { dropVersion } from '../store/redis/lessonWriter.js';
+import { dropPreloadedLesson } from '../store/redis/lessonWriter.js';
 import { readVersionSnapshot } from '../store/redis/versionSnapshot.js';
 import { mysqlView, redisView } from './check.js';
 import { compareViews, Differences } from './compare.js';
@@ -96,11 +96,7 @@ export async function diffPolicies(deps: DiffDeps, lessonId: number, policyA: st
   } finally {
     for (const { side, pool: scratch } of sides) {
       if (!opts.keep) {
-        const lk = lessonKeys(side.keyPrefix, lessonId);
-        if (side.version > 0) await dropVersion(redis, lk, side.version).catch(() => undefined);
-        await redis.del(lk.head).catch(() => undefined);
-        await redis.del(lk.versionSeq).catch(() => undefined);
-        await redis.del(lk.lock).catch(() => undefined);
+        await dropPreloadedLesson(redis, lessonKeys(side.keyPrefix, lessonId), side.version).catch(() => undefined);
         await dropDatabase(scratch, side.database).catch(() => undefined);
       }
       await scratch.end().catch(() => undefined);

@@ -1,8 +1,8 @@
 // `orgengine seed`: writes a synthetic day of source data and binds every
 // lesson to a policy, so demos and benchmarks start from realistic rows.
-import { dayLessonIds } from '../store/mysql/lessons.js';
 import { OrgError } from '../errors.js';
 import { BUILTIN_POLICIES, checkSyntheticParams, syntheticLesson } from '../model/synthetic.js';
+import { dayLessonIds } from '../store/mysql/lessons.js';
 import { bindPolicy, getPolicyByName, putPolicy } from '../store/mysql/policies.js';
 import type { Pool } from '../store/mysql/pool.js';
 import { writeLessonSource } from '../store/mysql/source.js';

@@ -23,6 +23,7 @@ import { LessonRegistry } from '../writebehind/registry.js';
 import { assertLessonScope, assertRole, assertSelfIfStudent, type Caller } from './caller.js';
 import type { HeartbeatInput, MuteInput, PickGroupInput, SignInInput } from './mutationInputs.js';
 
+/** The mutations' results, as the store builds them; transports name them from here. */
 export type { HeartbeatResult, MuteResult, PickGroupResult, SignInResult };
 
 /** What the service needs. */

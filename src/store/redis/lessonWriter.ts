@@ -120,3 +120,16 @@ export async function dropVersion(redis: RedisClient, lk: LessonKeys, version: n
   removed += await redis.unlink(vk.index);
   return removed;
 }
+
+/**
+ * Deletes a whole preloaded lesson that no reader uses (a scratch copy): its
+ * version, then its head, version counter and lock. In-class state is not touched.
+ */
+export async function dropPreloadedLesson(redis: RedisClient, lk: LessonKeys, version: number): Promise<void> {
+  try {
+    if (version > 0) await dropVersion(redis, lk, version);
+  } finally {
+    // One command: the three keys share the lesson's hash tag (one slot).
+    await redis.unlink(lk.head, lk.versionSeq, lk.lock);
+  }
+}
