@@ -1,14 +1,15 @@
 // Scripts derive key names inside Redis from the head key (so they work on a
 // Cluster without being told every key). All of that naming lives in
-// lua/_keys.lua; here every function of it runs in Redis and its result is
-// compared with keys.ts exactly, and no other Lua file builds a key name. The
-// position bucket (uid % buckets) is defined once per language: the Lua one and
-// positionBucket must agree on every sample uid.
+// lua/_keys.lua; here every function of it runs in Redis, both as written and
+// as the loader expands it into a script, and its result is compared with
+// keys.ts exactly; no other Lua file builds a key name. The position bucket
+// (uid % buckets) is defined once per language: the Lua one and positionBucket
+// must agree on every sample uid.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/store/redis/client.js';
 import { lessonKeys, positionBucket } from '../../src/store/redis/keys.js';
-import { scriptSource } from '../../src/store/redis/scripts.js';
+import { compileScript, scriptSource } from '../../src/store/redis/scripts.js';
 import { testRedis } from '../support/redis.js';
 
 const luaDir = new URL('../../src/store/redis/lua/', import.meta.url);
@@ -44,8 +45,15 @@ const BUCKETS = [1, 2, 3, 7, 24, 61];
 describe('key names built inside Lua', () => {
   let redis: RedisClient;
   const keys = scriptSource('_keys.lua');
-  const run = async (body: string, ...argv: Array<string | number>): Promise<unknown> =>
-    redis.eval(`${keys}\nlocal B = lesson_base(KEYS[1])\nlocal VB = version_base_of(B, '7')\n${body}`, 1, lk.head, ...argv);
+  const prelude = "local B = lesson_base(KEYS[1])\nlocal VB = version_base_of(B, '7')\n";
+  // As written: the functions are called.
+  const run = async (body: string, ...argv: Array<string | number>): Promise<unknown> => redis.eval(`${keys}\n${prelude}${body}`, 1, lk.head, ...argv);
+  // As a script gets them: each call expanded in place, no function left.
+  const runExpanded = async (body: string, ...argv: Array<string | number>): Promise<unknown> => {
+    const lua = compileScript(`-- @include _keys.lua\n${prelude}${body}`);
+    expect(lua).not.toMatch(/^local function /m);
+    return redis.eval(lua, 1, lk.head, ...argv);
+  };
 
   beforeAll(() => {
     redis = testRedis('single');
@@ -55,14 +63,17 @@ describe('key names built inside Lua', () => {
   it('every function of _keys.lua gives exactly the name keys.ts gives', async () => {
     const fns = [...keys.matchAll(/^local function (\w+)\(/gm)].map((m) => m[1]!).filter((f) => f !== 'position_bucket');
     expect(CASES.map(([fn]) => fn).sort()).toEqual(fns.sort());
-    const got = await run(`return {${CASES.map(([, expr]) => expr).join(', ')}}`);
-    expect(got).toEqual(CASES.map(([, , ts]) => ts));
+    const body = `return {${CASES.map(([, expr]) => expr).join(', ')}}`;
+    expect(await run(body)).toEqual(CASES.map(([, , ts]) => ts));
+    expect(await runExpanded(body)).toEqual(CASES.map(([, , ts]) => ts));
   });
 
   it('the position bucket of Lua and positionBucket agree', async () => {
+    const body = 'local out = {} for i = 1, #ARGV - 1 do out[i] = key_positions(VB, position_bucket(ARGV[i], tonumber(ARGV[#ARGV]))) end return out';
     for (const b of BUCKETS) {
-      const got = (await run("local out = {} for i = 1, #ARGV - 1 do out[i] = key_positions(VB, position_bucket(ARGV[i], tonumber(ARGV[#ARGV]))) end return out", ...UIDS.map(String), b)) as string[];
-      expect(got, `buckets ${b}`).toEqual(UIDS.map((u) => vk.positions(positionBucket(u, b))));
+      const want = UIDS.map((u) => vk.positions(positionBucket(u, b)));
+      expect(await run(body, ...UIDS.map(String), b), `buckets ${b}`).toEqual(want);
+      expect(await runExpanded(body, ...UIDS.map(String), b), `buckets ${b}, expanded`).toEqual(want);
     }
   });
 

@@ -134,18 +134,168 @@ const sources = new Map<string, string>();
 
 const INCLUDE = /^-- @include ([a-z_]+\.lua)$/m;
 
-/** The text of a script file with its includes inlined (cached). */
+/**
+ * An `-- @inline` helper (lua/_keys.lua): `local function name(params)` whose
+ * body is one `return <expression>` line.
+ */
+const INLINE_DEF = /^-- @inline\nlocal function (\w+)\(([^)]*)\)\n\s*return (.+)\nend\n/gm;
+
+/**
+ * A top-level helper with the comment lines right above it: `local function
+ * name(` at column 0 through the first `end` at column 0 (how the includes are
+ * written).
+ */
+const TOP_FUNCTION = /^(?:--.*\n)*local function (\w+)\(.*\n(?:.*\n)*?end\n/gm;
+
+/** Index of the first '--' outside a string literal in a line of Lua, or -1. */
+function commentStart(line: string): number {
+  let quote = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = '';
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === '-' && line[i + 1] === '-') return i;
+  }
+  return -1;
+}
+
+/** The first call `name(` outside a string literal of one of `names` in a line of code, or null. */
+function nextCall(code: string, names: ReadonlyMap<string, unknown>): { name: string; index: number } | null {
+  let quote = '';
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = '';
+    } else if (c === "'" || c === '"') quote = c;
+    else if (/[A-Za-z_]/.test(c)) {
+      const name = /^\w+/.exec(code.slice(i))![0];
+      if (names.has(name) && code[i + name.length] === '(' && !/[\w.:]/.test(code[i - 1] ?? '')) return { name, index: i };
+      i += name.length - 1;
+    }
+  }
+  return null;
+}
+
+/**
+ * The arguments of the call whose '(' is at `open`, split at top-level commas,
+ * and the index just past its ')'; null when the line ends first.
+ */
+function callArgs(code: string, open: number): { args: string[]; end: number } | null {
+  const args: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let from = open + 1;
+  for (let i = open; i < code.length; i++) {
+    const c = code[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = '';
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') {
+      if (--depth === 0) {
+        const last = code.slice(from, i).trim();
+        if (last !== '' || args.length > 0) args.push(last);
+        return { args, end: i + 1 };
+      }
+    } else if (c === ',' && depth === 1) {
+      args.push(code.slice(from, i).trim());
+      from = i + 1;
+    }
+  }
+  return null;
+}
+
+/** `expr` with each parameter name outside string literals replaced by its argument, parenthesised. */
+function substitute(expr: string, params: readonly string[], args: readonly string[]): string {
+  return expr.replace(/'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"|\b[A-Za-z_]\w*\b/g, (tok) => {
+    const i = params.indexOf(tok);
+    return i < 0 ? tok : `(${args[i]})`;
+  });
+}
+
+/**
+ * Expands every call of an `-- @inline` helper into its expression, so key
+ * names cost a script no function call and no closure per run (Redis runs a
+ * script's whole body on every call, and Lua 5.1 makes a new closure for each
+ * `local function` each time). Calls must close on their line.
+ */
+function expandInline(src: string): string {
+  const defs = new Map<string, { params: string[]; expr: string }>();
+  for (const m of src.matchAll(INLINE_DEF)) {
+    defs.set(m[1]!, { params: m[2]!.split(',').map((x) => x.trim()).filter(Boolean), expr: m[3]!.trim() });
+  }
+  if (defs.size === 0) return src;
+  return src
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('local function ')) return line;
+      const cut = commentStart(line);
+      let code = cut < 0 ? line : line.slice(0, cut);
+      for (let m = nextCall(code, defs); m; m = nextCall(code, defs)) {
+        const def = defs.get(m.name)!;
+        const c = callArgs(code, m.index + m.name.length);
+        if (!c) throw new Error(`Lua: a call of ${m.name} must close on its line: ${line.trim()}`);
+        if (c.args.length !== def.params.length) throw new Error(`Lua: ${m.name} takes ${def.params.length} argument(s): ${line.trim()}`);
+        code = `${code.slice(0, m.index)}(${substitute(def.expr, def.params, c.args)})${code.slice(c.end)}`;
+      }
+      return cut < 0 ? code : code + line.slice(cut);
+    })
+    .join('\n');
+}
+
+/**
+ * Drops the helpers a script never calls (each `local function` costs a
+ * closure per run, see expandInline). Repeats until nothing more goes: a helper
+ * may only have been used by one that went.
+ */
+function withoutUnusedHelpers(src: string): string {
+  for (let removed = true; removed; ) {
+    removed = false;
+    const code = src.replace(/--.*$/gm, '').replace(/'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"/g, "''");
+    src = src.replace(TOP_FUNCTION, (block, name: string) => {
+      // Its own definition names it once; any other mention in code (not in a comment or string) is a use.
+      if ((code.match(new RegExp(`\\b${name}\\b`, 'g'))?.length ?? 0) > 1) return block;
+      removed = true;
+      return '';
+    });
+  }
+  return src;
+}
+
+/** `text` with its `-- @include` lines replaced by those files (each with its own includes). */
+function withIncludes(text: string, file: string): string {
+  let s = text;
+  for (let m = INCLUDE.exec(s); m; m = INCLUDE.exec(s)) {
+    const inc = m[1]!;
+    if (inc === file) throw new Error(`${file} includes itself`);
+    // Splice at the matched line: a plain string replace would hit the first
+    // mention of the same text, which may sit in an already inlined comment.
+    s = s.slice(0, m.index) + scriptSource(inc) + s.slice(m.index + m[0].length);
+  }
+  return s;
+}
+
+/**
+ * The Lua Redis runs for a script's text: includes inlined, `-- @inline`
+ * helpers expanded where they are called, helpers the script does not use left out.
+ */
+export function compileScript(text: string, file = '<script>'): string {
+  return withoutUnusedHelpers(expandInline(withIncludes(text, file)));
+}
+
+/**
+ * The text of a file in lua/ as Redis gets it (cached): compileScript for a
+ * script; for an include (its name starts with '_'), just its includes inlined.
+ */
 export function scriptSource(file: string): string {
   let s = sources.get(file);
   if (s === undefined) {
-    s = readFileSync(new URL(file, luaDir), 'utf8');
-    for (let m = INCLUDE.exec(s); m; m = INCLUDE.exec(s)) {
-      const inc = m[1]!;
-      if (inc === file) throw new Error(`${file} includes itself`);
-      // Splice at the matched line: a plain string replace would hit the first
-      // mention of the same text, which may sit in an already inlined comment.
-      s = s.slice(0, m.index) + scriptSource(inc) + s.slice(m.index + m[0].length);
-    }
+    const text = readFileSync(new URL(file, luaDir), 'utf8');
+    s = file.startsWith('_') ? withIncludes(text, file) : compileScript(text, file);
     sources.set(file, s);
   }
   return s;
