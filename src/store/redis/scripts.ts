@@ -1,6 +1,7 @@
 // Loads every Lua script in ./lua once per connection with defineCommand, under
-// a versioned name. Mutation scripts share helpers: a line "-- @include f.lua"
-// is replaced by that file's text before the script is defined. Their small
+// a versioned name. Scripts share helpers: a line "-- @include f.lua" is
+// replaced by that file's text, "-- @inline" helpers are expanded at their
+// calls and unused helpers dropped, before the script is defined. Their small
 // return codes become typed errors in replyCodes.ts. Only store repositories
 // call scripts, through scriptCommand(), never by a name typed out.
 import { readFileSync } from 'node:fs';
