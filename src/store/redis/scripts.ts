@@ -148,36 +148,37 @@ const INLINE_DEF = /^-- @inline\nlocal function (\w+)\(([^)]*)\)\n\s*return (.+)
  */
 const TOP_FUNCTION = /^(?:--.*\n)*local function (\w+)\(.*\n(?:.*\n)*?end\n/gm;
 
-/** Index of the first '--' outside a string literal in a line of Lua, or -1. */
-function commentStart(line: string): number {
+/**
+ * The first index from `from` on, outside a Lua string literal, at which
+ * `found` holds; -1 when none does. The one scanner the three below share.
+ */
+function scan(code: string, from: number, found: (i: number) => boolean): number {
   let quote = '';
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote) {
-      if (c === '\\') i++;
-      else if (c === quote) quote = '';
-    } else if (c === "'" || c === '"') quote = c;
-    else if (c === '-' && line[i + 1] === '-') return i;
-  }
-  return -1;
-}
-
-/** The first call `name(` outside a string literal of one of `names` in a line of code, or null. */
-function nextCall(code: string, names: ReadonlyMap<string, unknown>): { name: string; index: number } | null {
-  let quote = '';
-  for (let i = 0; i < code.length; i++) {
+  for (let i = from; i < code.length; i++) {
     const c = code[i]!;
     if (quote) {
       if (c === '\\') i++;
       else if (c === quote) quote = '';
     } else if (c === "'" || c === '"') quote = c;
-    else if (/[A-Za-z_]/.test(c)) {
-      const name = /^\w+/.exec(code.slice(i))![0];
-      if (names.has(name) && code[i + name.length] === '(' && !/[\w.:]/.test(code[i - 1] ?? '')) return { name, index: i };
-      i += name.length - 1;
-    }
+    else if (found(i)) return i;
   }
-  return null;
+  return -1;
+}
+
+/** Index of the first '--' outside a string literal in a line of Lua, or -1. */
+function commentStart(line: string): number {
+  return scan(line, 0, (i) => line[i] === '-' && line[i + 1] === '-');
+}
+
+/** The first call `name(` outside a string literal of one of `names` in a line of code, or null. */
+function nextCall(code: string, names: ReadonlyMap<string, unknown>): { name: string; index: number } | null {
+  let name = '';
+  const index = scan(code, 0, (i) => {
+    if (!/[A-Za-z_]/.test(code[i]!) || /[\w.:]/.test(code[i - 1] ?? '')) return false;
+    name = /^\w+/.exec(code.slice(i))![0];
+    return names.has(name) && code[i + name.length] === '(';
+  });
+  return index < 0 ? null : { name, index };
 }
 
 /**
@@ -187,27 +188,21 @@ function nextCall(code: string, names: ReadonlyMap<string, unknown>): { name: st
 function callArgs(code: string, open: number): { args: string[]; end: number } | null {
   const args: string[] = [];
   let depth = 0;
-  let quote = '';
   let from = open + 1;
-  for (let i = open; i < code.length; i++) {
+  const close = scan(code, open, (i) => {
     const c = code[i]!;
-    if (quote) {
-      if (c === '\\') i++;
-      else if (c === quote) quote = '';
-    } else if (c === "'" || c === '"') quote = c;
-    else if (c === '(' || c === '[' || c === '{') depth++;
-    else if (c === ')' || c === ']' || c === '}') {
-      if (--depth === 0) {
-        const last = code.slice(from, i).trim();
-        if (last !== '' || args.length > 0) args.push(last);
-        return { args, end: i + 1 };
-      }
-    } else if (c === ',' && depth === 1) {
+    if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') return --depth === 0;
+    else if (c === ',' && depth === 1) {
       args.push(code.slice(from, i).trim());
       from = i + 1;
     }
-  }
-  return null;
+    return false;
+  });
+  if (close < 0) return null;
+  const last = code.slice(from, close).trim();
+  if (last !== '' || args.length > 0) args.push(last);
+  return { args, end: close + 1 };
 }
 
 /** `expr` with each parameter name outside string literals replaced by its argument, parenthesised. */
