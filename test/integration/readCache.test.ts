@@ -2,17 +2,17 @@
 // store when an invalidation raced the load, and a lost subscriber connection
 // dropping everything cached.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '../src/auth/caller.js';
-import { isOrgError } from '../src/errors.js';
-import type { Topology } from '../src/model/topology.js';
-import { ReadService } from '../src/services/reads.js';
-import { createRedis, type RedisClient } from '../src/store/redis/client.js';
-import { formatChannelMessage } from '../src/store/redis/channel.js';
-import { lessonKeys } from '../src/store/redis/keys.js';
-import { createSubscriberClient, LessonChannels } from '../src/store/redis/lessonChannels.js';
-import { scriptCommand } from '../src/store/redis/scripts.js';
-import { TEST_REDIS_URL, uniquePrefix } from './support/env.js';
-import { compileTestLesson, dropLesson, loadTopology } from './support/lesson.js';
+import type { Caller } from '../../src/auth/caller.js';
+import { isOrgError } from '../../src/errors.js';
+import type { Topology } from '../../src/model/topology.js';
+import { ReadService } from '../../src/services/reads.js';
+import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
+import { formatChannelMessage } from '../../src/store/redis/channel.js';
+import { lessonKeys } from '../../src/store/redis/keys.js';
+import { createSubscriberClient, LessonChannels } from '../../src/store/redis/lessonChannels.js';
+import { scriptCommand } from '../../src/store/redis/scripts.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
+import { compileTestLesson, dropLesson, loadTopology } from '../support/lesson.js';
 
 const LESSON = 7101;
 const service: Caller = { uid: 1, role: 'service', lesson: '*' };
