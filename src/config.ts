@@ -5,13 +5,15 @@
 // at start-up and a bad one is named in the error, so a misconfigured
 // deployment fails fast.
 
+import { OrgError } from './errors.js';
+
 /** Thrown when an environment variable is missing or malformed; names the variable. */
-export class ConfigError extends Error {
+export class ConfigError extends OrgError {
   constructor(
     readonly variable: string,
     message: string,
   ) {
-    super(`${variable}: ${message}`);
+    super('CONFIG_INVALID', `${variable}: ${message}`, { variable });
     this.name = 'ConfigError';
   }
 }

@@ -66,6 +66,8 @@ export const ERROR_TABLE = {
   BACKPRESSURE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
   BACKEND_UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL, temporary: false },
+  /** The process's own settings are wrong (a bad ORGENGINE_* variable); the CLI exits 2 with it. */
+  CONFIG_INVALID: { http: 500, grpc: GrpcStatus.INTERNAL, temporary: false },
 } as const satisfies Record<string, CodeSpec>;
 
 /** One of the codes in ERROR_TABLE. */
@@ -110,4 +112,30 @@ export function toOrgError(e: unknown): OrgError {
   if (e instanceof OrgError) return e;
   const message = e instanceof Error ? e.message : String(e);
   return new OrgError('INTERNAL', message);
+}
+
+/**
+ * Error replies of a Redis server that is busy or changing state rather than
+ * refusing our command: retrying later succeeds, so they count as unavailable.
+ */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
+
+/**
+ * The one rule for a failure of Redis or MySQL on the way to an answer: an
+ * OrgError passes through; an error reply from Redis (a Lua script that failed,
+ * a command Redis refused) is our bug, INTERNAL, unless it names a transient
+ * server state; so is a JavaScript error of our own code (TypeError, ...).
+ * Anything else (connection refused, reset or closed, a timeout, retries or
+ * cluster nodes exhausted) is the backend being unreachable: the retryable 503
+ * BACKEND_UNAVAILABLE.
+ */
+export function backendError(e: unknown): OrgError {
+  if (e instanceof OrgError) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  // By name: redis-errors' ReplyError, without importing a client library here.
+  if (err.name === 'ReplyError' && !TRANSIENT_REPLY.test(err.message)) return new OrgError('INTERNAL', `redis: ${err.message}`);
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError) {
+    return new OrgError('INTERNAL', err.message);
+  }
+  return new OrgError('BACKEND_UNAVAILABLE', `backend unavailable: ${err.message}`);
 }

@@ -19,7 +19,7 @@ import { loadConfig, requireTokenSecret } from '../../src/config.js';
 import type { OrgNode, Room } from '../../src/model/topology.js';
 import { decodeSignalMember, type Signal } from '../../src/model/signal.js';
 import { unpack } from '../../src/store/redis/codec.js';
-import { lessonKeys } from '../../src/store/redis/keys.js';
+import { lessonKeys, positionBucket, type LessonKeys, type VersionKeys } from '../../src/store/redis/keys.js';
 import { decodeLessonHash, decodePosition } from '../../src/store/redis/lessonReader.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } } });
@@ -47,11 +47,11 @@ function auth(req: FastifyRequest, lessonId: number): Claims {
   return c;
 }
 
-async function versionBase(lessonId: number): Promise<{ base: string; vb: string; version: number }> {
+async function versionBase(lessonId: number): Promise<{ lk: LessonKeys; vk: VersionKeys; version: number }> {
   const lk = lessonKeys(config.keyPrefix, lessonId);
   const v = await redis.hget(lk.head, 'version');
   if (!v) throw new HttpError(404, `lesson ${lessonId} is not preloaded`);
-  return { base: lk.base, vb: lk.version(Number(v)).base, version: Number(v) };
+  return { lk, vk: lk.version(Number(v)), version: Number(v) };
 }
 
 const fastify = Fastify({ logger: false });
@@ -66,21 +66,21 @@ fastify.get<{ Params: { lessonId: string }; Querystring: { uid?: string; room?: 
   const c = auth(req, lessonId);
   const uid = c.role === 'student' ? c.uid : Number(req.query.uid);
   if (c.role === 'student' && req.query.uid !== undefined && Number(req.query.uid) !== uid) throw new HttpError(403, 'a student enters as itself');
-  const { base, vb, version } = await versionBase(lessonId);
-  const flat = await redis.hgetall(`${vb}lesson`);
+  const { lk, vk, version } = await versionBase(lessonId);
+  const flat = await redis.hgetall(vk.lesson);
   const stored = decodeLessonHash(Object.entries(flat).flat());
-  const posBlob = await redis.hgetBuffer(`${vb}pos:${uid % stored.posBuckets}`, String(uid));
+  const posBlob = await redis.hgetBuffer(vk.positions(positionBucket(uid, stored.posBuckets)), String(uid));
   if (!posBlob) throw new HttpError(404, `student ${uid} has no position`);
   const pos = decodePosition(posBlob);
-  const nodeBlob = await redis.hgetBuffer(`${vb}nodes`, pos.nodeId);
+  const nodeBlob = await redis.hgetBuffer(vk.nodes, pos.nodeId);
   const roomIds = pos.rooms.map((r) => r.roomId);
   const roomId = req.query.room ? req.query.room : roomIds[0]!;
   if (!roomIds.includes(roomId)) throw new HttpError(403, `not a member of room ${roomId}`);
-  const roomBlobs = await redis.hmgetBuffer(`${vb}rooms`, ...roomIds);
-  const groupId = await redis.hget(`${base}st:group`, String(uid));
-  const groupBlob = groupId ? await redis.hgetBuffer(`${vb}nodes`, groupId) : null;
-  const muted = await redis.sismember(`${base}st:mute:${roomId}`, String(uid));
-  const signin = await redis.hget(`${base}st:signin`, String(uid));
+  const roomBlobs = await redis.hmgetBuffer(vk.rooms, ...roomIds);
+  const groupId = await redis.hget(lk.stateGroup, String(uid));
+  const groupBlob = groupId ? await redis.hgetBuffer(vk.nodes, groupId) : null;
+  const muted = await redis.sismember(lk.stateMuted(roomId), String(uid));
+  const signin = await redis.hget(lk.stateSignIn, String(uid));
   const { posBuckets: _b, ...lesson } = stored;
   return {
     lessonId,
@@ -102,9 +102,9 @@ fastify.get<{ Params: { lessonId: string; uid: string } }>('/v1/lessons/:lessonI
   const uid = Number(req.params.uid);
   const c = auth(req, lessonId);
   if (c.role === 'student' && c.uid !== uid) throw new HttpError(403, 'a student reads only its own position');
-  const { vb } = await versionBase(lessonId);
-  const buckets = Number(await redis.hget(`${vb}lesson`, 'posBuckets'));
-  const blob = await redis.hgetBuffer(`${vb}pos:${uid % buckets}`, String(uid));
+  const { vk } = await versionBase(lessonId);
+  const buckets = Number(await redis.hget(vk.lesson, 'posBuckets'));
+  const blob = await redis.hgetBuffer(vk.positions(positionBucket(uid, buckets)), String(uid));
   if (!blob) throw new HttpError(404, `student ${uid} has no position`);
   const p = decodePosition(blob);
   return { lessonId, uid, nodeId: p.nodeId, rooms: p.rooms };
@@ -113,13 +113,13 @@ fastify.get<{ Params: { lessonId: string; uid: string } }>('/v1/lessons/:lessonI
 fastify.get<{ Params: { lessonId: string; nodeId: string }; Querystring: { children?: string } }>('/v1/lessons/:lessonId/nodes/:nodeId', async (req) => {
   const lessonId = Number(req.params.lessonId);
   auth(req, lessonId);
-  const { vb } = await versionBase(lessonId);
-  const blob = await redis.hgetBuffer(`${vb}nodes`, req.params.nodeId);
+  const { vk } = await versionBase(lessonId);
+  const blob = await redis.hgetBuffer(vk.nodes, req.params.nodeId);
   if (!blob) throw new HttpError(404, `no node ${req.params.nodeId}`);
   const node = unpack<OrgNode>(blob);
   let children: OrgNode[] = [];
   if (req.query.children === 'true' && node.childIds.length > 0) {
-    const blobs = await redis.hmgetBuffer(`${vb}nodes`, ...node.childIds);
+    const blobs = await redis.hmgetBuffer(vk.nodes, ...node.childIds);
     children = blobs.flatMap((b) => (b ? [unpack<OrgNode>(b)] : []));
   }
   return { node, children, parent: null, source: null };
@@ -131,9 +131,9 @@ fastify.get<{ Params: { lessonId: string; roomId: string }; Querystring: { parti
   const { roomId } = req.params;
   const partition = Number(req.query.partition ?? 0);
   const limit = Number(req.query.limit ?? config.api.membersPageDefault);
-  const { vb } = await versionBase(lessonId);
-  if (!(await redis.hexists(`${vb}rooms`, roomId))) throw new HttpError(404, `no room ${roomId}`);
-  const flat = await redis.zrangebyscore(`${vb}m:${roomId}:${partition}`, '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1);
+  const { vk } = await versionBase(lessonId);
+  if (!(await redis.hexists(vk.rooms, roomId))) throw new HttpError(404, `no room ${roomId}`);
+  const flat = await redis.zrangebyscore(vk.members(roomId, partition), '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1);
   const members: Array<{ uid: number; order: number; partition: number }> = [];
   for (let i = 0; i + 1 < flat.length && members.length < limit; i += 2) members.push({ uid: Number(flat[i]), order: Number(flat[i + 1]), partition });
   const last = members[members.length - 1];
@@ -146,12 +146,12 @@ fastify.get<{ Params: { lessonId: string; roomId: string }; Querystring: { after
   const { roomId } = req.params;
   const after = Number(req.query.after ?? 0);
   const limit = Number(req.query.limit ?? config.signals.maxReadLimit);
-  const { base, vb } = await versionBase(lessonId);
-  if (!(await redis.hexists(`${vb}rooms`, roomId))) throw new HttpError(404, `no room ${roomId}`);
-  const lastSeq = Number((await redis.get(`${base}sigseq:${roomId}`)) ?? 0);
-  const first = await redis.zrange(`${base}sig:${roomId}`, 0, 0, 'WITHSCORES');
+  const { lk, vk } = await versionBase(lessonId);
+  if (!(await redis.hexists(vk.rooms, roomId))) throw new HttpError(404, `no room ${roomId}`);
+  const lastSeq = Number((await redis.get(lk.signalSeq(roomId))) ?? 0);
+  const first = await redis.zrange(lk.signals(roomId), 0, 0, 'WITHSCORES');
   const firstSeq = first[1] === undefined ? lastSeq + 1 : Number(first[1]);
-  const members = await redis.zrangebyscore(`${base}sig:${roomId}`, `(${after}`, '+inf', 'LIMIT', 0, limit);
+  const members = await redis.zrangebyscore(lk.signals(roomId), `(${after}`, '+inf', 'LIMIT', 0, limit);
   const signals = members.map(decodeSignalMember).filter((s): s is Signal => s !== null);
   const upTo = signals.length > 0 ? signals[signals.length - 1]!.seq : after;
   return { signals, lastSeq, firstSeq, truncated: after < firstSeq - 1, more: upTo < lastSeq };

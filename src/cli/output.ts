@@ -2,7 +2,6 @@
 // document with --json), help, and errors as `error <CODE>: message` with the
 // exit code they mean. Commands write through here, never to process.stdout,
 // so the dispatcher can run in-process (tests) with its own streams.
-import { ConfigError } from '../config.js';
 import { toOrgError } from '../errors.js';
 
 /** Where the CLI writes. */
@@ -10,9 +9,6 @@ export interface Io {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
 }
-
-/** The error code of a bad environment variable (a ConfigError). */
-const CONFIG_INVALID = 'CONFIG_INVALID';
 
 /** Exit codes: 1 for a failure, 2 for bad usage or configuration (fix the command line or the environment). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -41,13 +37,10 @@ export class Output {
 
   /** Reports a failure and returns its exit code: 2 for bad usage or configuration, 1 otherwise. */
   error(e: unknown, usage?: string): number {
-    if (e instanceof ConfigError) {
-      this.io.stderr.write(`error ${CONFIG_INVALID}: ${e.message}\n`);
-      return EXIT.usage;
-    }
     const err = toOrgError(e);
     if (this.json) this.io.stdout.write(`${JSON.stringify({ error: err.toJSON() })}\n`);
-    this.io.stderr.write(`error ${err.code}: ${err.message}\n${usage ? `\n${usage}\n` : ''}`);
-    return err.code === 'BAD_REQUEST' ? EXIT.usage : EXIT.failed;
+    // A bad environment variable (CONFIG_INVALID) is fixed in the environment, not the command line: no usage.
+    this.io.stderr.write(`error ${err.code}: ${err.message}\n${usage && err.code !== 'CONFIG_INVALID' ? `\n${usage}\n` : ''}`);
+    return err.code === 'BAD_REQUEST' || err.code === 'CONFIG_INVALID' ? EXIT.usage : EXIT.failed;
   }
 }

@@ -54,14 +54,6 @@ export interface PolicyConf {
   groups: GroupPlan;
 }
 
-/** A stored policy: a named configuration that many lessons can share. */
-export interface Policy {
-  policyId: number;
-  name: string;
-  conf: PolicyConf;
-  description: string;
-}
-
 /** Limits applied to policy fields; exported so docs and tests quote the same numbers. */
 export const POLICY_LIMITS = {
   partitionSize: { min: 100, max: 100_000 },
@@ -177,9 +169,4 @@ function policyInvalid(problems: Problems): OrgError {
     fields: problems.map((s) => s.slice(0, s.indexOf(':'))),
     problems,
   });
-}
-
-/** The org levels below the lesson root for an orgPolicy, e.g. ['tutor','team','group']. */
-export function orgLevels(orgPolicy: OrgPolicy): string[] {
-  return orgPolicy.split('/').filter(Boolean).slice(1);
 }

@@ -12,7 +12,6 @@
 // compiled from the source before the change never switches in over it
 // (switch_version refuses), and a check running meanwhile looks again instead
 // of reporting a false mismatch.
-import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { OrgError } from '../errors.js';
@@ -20,14 +19,14 @@ import { nodeIds } from '../model/compile.js';
 import { jsonObject as obj, onlyFields as onlyKeys } from '../model/input.js';
 import { parsePolicyConf, type PolicyConf } from '../model/policy.js';
 import { ROOT_NODE_ID } from '../model/topology.js';
-import type { OrgNode, Room } from '../model/topology.js';
 import { getBoundPolicy } from '../store/mysql/policies.js';
-import { replaceRoomUsers, updateRooms, upsertNodes, type MovedPosition } from '../store/mysql/topologyChanges.js';
-import { unpack } from '../store/redis/codec.js';
-import { decodePosition } from '../store/redis/lessonReader.js';
+import type { Pool } from '../store/mysql/pool.js';
 import { readLessonInfo } from '../store/mysql/source.js';
+import { readMoveSource, setLessonTeacher, setLessonTime, withLessonLock, writeAssignments, type LpcAssignment, type TutorAssignment } from '../store/mysql/sourceChanges.js';
+import { refreshNodeCount, replaceRoomUsers, updateRooms, upsertNodes } from '../store/mysql/topologyChanges.js';
 import type { RedisClient } from '../store/redis/client.js';
-import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
+import { lessonKeys } from '../store/redis/keys.js';
+import { bumpChangeSeq, changeLesson, missingNodes, moveStudents as moveInRedis, type NodeMove } from '../store/redis/lessonChanges.js';
 
 /** What a change needs. */
 export interface ChangeDeps {
@@ -146,60 +145,12 @@ export function parseChangeRequest(input: unknown, maxBatch: number): ChangeRequ
   }
 }
 
-/** Marks a change in flight before the source is written (see the file comment). */
-async function bumpChangeSeq(redis: RedisClient, lk: LessonKeys, ttlSeconds: number): Promise<void> {
-  const res = await redis.multi().hincrby(lk.head, 'changeSeq', 1).expire(lk.head, ttlSeconds).exec();
-  for (const [err] of res ?? []) if (err) throw err;
-}
-
 async function lessonPolicy(deps: ChangeDeps, lessonId: number): Promise<{ conf: PolicyConf; startTime: number }> {
   const lesson = await readLessonInfo(deps.pool, lessonId);
   if (!lesson) throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} does not exist`);
   const bound = await getBoundPolicy(deps.pool, lessonId);
   if (!bound?.policy) throw new OrgError('POLICY_NOT_BOUND', `lesson ${lessonId} has no policy bound`);
   return { conf: parsePolicyConf(bound.policy.confText, deps.config.defaultPartitionSize), startTime: lesson.startTime };
-}
-
-/**
- * Runs `fn` in a transaction holding the lesson row's lock: changes of one lesson
- * run one at a time, in the same order in MySQL and Redis.
- */
-async function withLessonLock<T>(pool: Pool, lessonId: number, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
-  const conn = await pool.getConnection();
-  try {
-    await conn.beginTransaction();
-    const [rows] = await conn.query<RowDataPacket[]>('SELECT lesson_id FROM lesson WHERE lesson_id = ? FOR UPDATE', [lessonId]);
-    if (!rows[0]) throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} does not exist`);
-    const out = await fn(conn);
-    await conn.commit();
-    return out;
-  } catch (e) {
-    await conn.rollback().catch(() => undefined);
-    throw e;
-  } finally {
-    conn.release();
-  }
-}
-
-const inList = (n: number) => Array.from({ length: n }, () => '?').join(',');
-
-/** Turns a script's status reply into a result, or an error for the codes that are one. */
-function scriptOutcome(lessonId: number, reply: unknown[]): { version: number | null; rest: unknown[] } | null {
-  const code = Number(reply[0]);
-  if (code === 0) return { version: Number(reply[1]), rest: reply.slice(3) };
-  if (code === 1 || code === 2 || code === 6) return null; // not readable / minimal: the source write is what counts
-  if (code === 4) throw new OrgError('STUDENT_NOT_FOUND', `lesson ${lessonId}: student ${String(reply[1])} has no position in the preloaded version`);
-  if (code === 5) {
-    throw new OrgError('NODE_NOT_FOUND', `lesson ${lessonId}: org node ${String(reply[1])} is not in the preloaded version; reopen the lesson to preload it again`);
-  }
-  throw new OrgError('INTERNAL', `lesson ${lessonId}: unexpected script reply ${JSON.stringify(reply[0])}`);
-}
-
-/** The values of a flat [id, msgpack blob, ...] script reply. */
-function unpackPairs<T>(flat: readonly Buffer[]): T[] {
-  const out: T[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push(unpack<T>(flat[i + 1]!));
-  return out;
 }
 
 /** Moves students (one batch, atomic in Redis, one transaction in the source). */
@@ -213,32 +164,17 @@ export async function moveStudents(deps: ChangeDeps, lessonId: number, moves: St
   const lk = lessonKeys(config.keyPrefix, lessonId);
   await bumpChangeSeq(redis, lk, config.ttlSeconds);
   return withLessonLock(pool, lessonId, async (conn) => {
-    const q = <T extends RowDataPacket[]>(sql: string, values: unknown[]) => conn.query<T>(sql, values).then((r) => r[0]);
-    const enrolled = await q<RowDataPacket[]>(`SELECT student_uid FROM src_enrolment WHERE lesson_id = ? AND student_uid IN (${inList(uids.length)})`, [lessonId, ...uids]);
-    const [tutorRows, lpcRows, staff, classes, groups] = [
-      await q<RowDataPacket[]>(`SELECT student_uid, tutor_uid, class_id FROM src_tutor_assignment WHERE lesson_id = ? AND student_uid IN (${inList(uids.length)})`, [lessonId, ...uids]),
-      await q<RowDataPacket[]>(`SELECT student_uid, lpc_uid, wechat_group_id FROM src_lpc_assignment WHERE lesson_id = ? AND student_uid IN (${inList(uids.length)})`, [lessonId, ...uids]),
-      await q<RowDataPacket[]>('SELECT ls.staff_uid, s.role FROM src_lesson_staff ls JOIN src_staff s ON s.staff_uid = ls.staff_uid WHERE ls.lesson_id = ?', [lessonId]),
-      await q<RowDataPacket[]>('SELECT class_id, tutor_uid FROM src_class WHERE lesson_id = ?', [lessonId]),
-      await q<RowDataPacket[]>('SELECT group_id, lpc_uid FROM src_wechat_group WHERE lesson_id = ?', [lessonId]),
-    ];
-    const isEnrolled = new Set(enrolled.map((r) => Number(r.student_uid)));
-    const tutorOf = new Map(tutorRows.map((r) => [Number(r.student_uid), { tutorUid: Number(r.tutor_uid), classId: r.class_id === null ? null : Number(r.class_id) }]));
-    const lpcOf = new Map(lpcRows.map((r) => [Number(r.student_uid), { lpcUid: Number(r.lpc_uid), wechatGroupId: r.wechat_group_id === null ? null : Number(r.wechat_group_id) }]));
-    const tutors = new Set(staff.filter((r) => r.role === 'tutor').map((r) => Number(r.staff_uid)));
-    const lpcs = new Set(staff.filter((r) => r.role === 'lpc').map((r) => Number(r.staff_uid)));
-    const classTutor = new Map(classes.map((r) => [Number(r.class_id), Number(r.tutor_uid)]));
-    const groupLpc = new Map(groups.map((r) => [Number(r.group_id), Number(r.lpc_uid)]));
+    const { enrolled, tutorOf, lpcOf, tutors, lpcs, classTutor, groupLpc } = await readMoveSource(conn, lessonId, uids);
     const org = conf.orgPolicy;
 
     // The source rows after the batch, and where each student lands in the tree.
-    const tutorUpserts: unknown[][] = [];
-    const lpcUpserts: unknown[][] = [];
-    const triples: string[] = [];
+    const tutorUpserts: Array<{ uid: number } & TutorAssignment> = [];
+    const lpcUpserts: Array<{ uid: number } & LpcAssignment> = [];
+    const nodeMoves: NodeMove[] = [];
     for (const m of moves) {
       const at = `student ${m.uid}`;
-      if (!isEnrolled.has(m.uid)) throw new OrgError('STUDENT_NOT_FOUND', `lesson ${lessonId}: ${at} is not enrolled`);
-      let t = tutorOf.get(m.uid) ?? null;
+      if (!enrolled.has(m.uid)) throw new OrgError('STUDENT_NOT_FOUND', `lesson ${lessonId}: ${at} is not enrolled`);
+      let t: TutorAssignment | null = tutorOf.get(m.uid) ?? null;
       if (m.tutorUid !== undefined || m.classId !== undefined) {
         const tutorUid = m.tutorUid ?? t?.tutorUid;
         if (tutorUid === undefined) throw new OrgError('BAD_REQUEST', `${at} has no tutor; give tutorUid with the class`);
@@ -252,9 +188,9 @@ export async function moveStudents(deps: ChangeDeps, lessonId: number, moves: St
           throw new OrgError('BAD_REQUEST', `${at}: a class is required under ${org}`);
         }
         t = { tutorUid, classId };
-        tutorUpserts.push([lessonId, m.uid, tutorUid, classId]);
+        tutorUpserts.push({ uid: m.uid, ...t });
       }
-      let l = lpcOf.get(m.uid) ?? null;
+      let l: LpcAssignment | null = lpcOf.get(m.uid) ?? null;
       if (m.lpcUid !== undefined || m.wechatGroupId !== undefined) {
         const lpcUid = m.lpcUid ?? l?.lpcUid;
         if (lpcUid === undefined) throw new OrgError('BAD_REQUEST', `${at} has no LPC; give lpcUid with the wechat group`);
@@ -268,7 +204,7 @@ export async function moveStudents(deps: ChangeDeps, lessonId: number, moves: St
           throw new OrgError('BAD_REQUEST', `${at}: a wechat group is required under ${org}`);
         }
         l = { lpcUid, wechatGroupId: groupId };
-        lpcUpserts.push([lessonId, m.uid, lpcUid, groupId]);
+        lpcUpserts.push({ uid: m.uid, ...l });
       }
       const node =
         org === '/lesson'
@@ -281,53 +217,33 @@ export async function moveStudents(deps: ChangeDeps, lessonId: number, moves: St
                 ? l && nodeIds.lpc(l.lpcUid)
                 : l?.wechatGroupId != null && nodeIds.wechatGroup(l.wechatGroupId);
       if (!node) throw new OrgError('SOURCE_UNASSIGNED_STUDENT', `lesson ${lessonId}: ${at} would have no place under ${org}`);
-      triples.push(String(m.uid), node, t ? String(t.tutorUid) : '');
+      nodeMoves.push({ uid: m.uid, nodeId: node, tutorUid: t ? t.tutorUid : null });
     }
 
     // Nodes the batch needs must be in the preloaded tree (a class created after the
     // preload is not): found before anything is written.
-    const [version] = await redis.hmget(lk.head, 'version');
-    if (version) {
-      const wanted = [...new Set(triples.filter((_, i) => i % 3 === 1))];
-      const present = await redis.hmget(lk.version(Number(version)).nodes, ...wanted);
-      const missing = wanted.filter((_, i) => present[i] === null);
-      if (missing.length > 0) {
-        throw new OrgError('NODE_NOT_FOUND', `lesson ${lessonId}: org node(s) ${missing.slice(0, 5).join(', ')} are not in the preloaded version; reopen the lesson to preload it again`);
-      }
+    const missing = await missingNodes(redis, lk, [...new Set(nodeMoves.map((m) => m.nodeId))]);
+    if (missing.length > 0) {
+      throw new OrgError('NODE_NOT_FOUND', `lesson ${lessonId}: org node(s) ${missing.slice(0, 5).join(', ')} are not in the preloaded version; reopen the lesson to preload it again`);
     }
 
-    if (tutorUpserts.length > 0) {
-        await conn.query(
-          'INSERT INTO src_tutor_assignment (lesson_id, student_uid, tutor_uid, class_id) VALUES ? ON DUPLICATE KEY UPDATE tutor_uid = VALUES(tutor_uid), class_id = VALUES(class_id)',
-          [tutorUpserts],
-        );
-      }
-      if (lpcUpserts.length > 0) {
-        await conn.query(
-          'INSERT INTO src_lpc_assignment (lesson_id, student_uid, lpc_uid, wechat_group_id) VALUES ? ON DUPLICATE KEY UPDATE lpc_uid = VALUES(lpc_uid), wechat_group_id = VALUES(wechat_group_id)',
-          [lpcUpserts],
-        );
-      }
-    const groupCap = org === '/lesson/tutor/team/group' ? conf.groups.groupCapacity : 0;
-    const reply = await redis.oeMoveStudents1Buffer(lk.head, now(), config.ttlSeconds, groupCap, conf.groups.groupsPerTeam, conf.rooms.tutorOnCamera.join(','), ...triples);
-    const out = scriptOutcome(lessonId, reply);
+    await writeAssignments(conn, lessonId, tutorUpserts, lpcUpserts);
+    const out = await moveInRedis(redis, lk, nodeMoves, {
+      now: now(),
+      ttlSeconds: config.ttlSeconds,
+      groupCapacity: org === '/lesson/tutor/team/group' ? conf.groups.groupCapacity : 0,
+      groupsPerTeam: conf.groups.groupsPerTeam,
+      tutorPhases: conf.rooms.tutorOnCamera,
+    });
     if (!out) return { lessonId, type: 'move', applied: 'source-only', version: null };
-    const [statusList, nodesFlat, deleted, roomsFlat, movedFlat] = out.rest as [number[], Buffer[], Buffer[], Buffer[], Buffer[]];
-    const statuses = statusList.map(Number);
     // MySQL's compiled rows follow in the same transaction, from what the script wrote.
-    const positions: MovedPosition[] = [];
-    for (let i = 0; i + 1 < movedFlat.length; i += 2) positions.push({ uid: Number(String(movedFlat[i])), ...decodePosition(movedFlat[i + 1]!) });
-    const nodes: OrgNode[] = [];
-    for (let i = 0; i + 1 < nodesFlat.length; i += 2) nodes.push(unpack<OrgNode>(nodesFlat[i + 1]!));
-    await replaceRoomUsers(conn, lessonId, out.version!, positions, config.mysqlBatchRows);
-    await upsertNodes(conn, lessonId, out.version!, nodes, deleted.map(String), config.mysqlBatchRows);
-    await updateRooms(conn, lessonId, unpackPairs<Room>(roomsFlat));
-    if (nodes.length > 0 || deleted.length > 0) {
-      await conn.query('UPDATE lesson SET node_count = (SELECT COUNT(*) FROM org_node WHERE lesson_id = ?) WHERE lesson_id = ?', [lessonId, lessonId]);
-    }
-    const moved = statuses.filter((s) => s === 1).length;
-    deps.log?.info({ lessonId, version: out.version, moved, unchanged: statuses.length - moved }, 'students moved');
-    return { lessonId, type: 'move', applied: 'redis', version: out.version, moved, unchanged: statuses.length - moved };
+    await replaceRoomUsers(conn, lessonId, out.version, out.positions, config.mysqlBatchRows);
+    await upsertNodes(conn, lessonId, out.version, out.nodes, out.deletedNodeIds, config.mysqlBatchRows);
+    await updateRooms(conn, lessonId, out.rooms);
+    if (out.nodes.length > 0 || out.deletedNodeIds.length > 0) await refreshNodeCount(conn, lessonId);
+    const moved = out.moved.filter(Boolean).length;
+    deps.log?.info({ lessonId, version: out.version, moved, unchanged: out.moved.length - moved }, 'students moved');
+    return { lessonId, type: 'move', applied: 'redis', version: out.version, moved, unchanged: out.moved.length - moved };
   });
 }
 
@@ -338,12 +254,11 @@ export async function changeTeacher(deps: ChangeDeps, lessonId: number, teacherU
   const lk = lessonKeys(deps.config.keyPrefix, lessonId);
   await bumpChangeSeq(deps.redis, lk, deps.config.ttlSeconds);
   return withLessonLock(deps.pool, lessonId, async (conn) => {
-    await conn.query('UPDATE lesson SET teacher_uid = ? WHERE lesson_id = ?', [teacherUid, lessonId]);
-    const reply = await deps.redis.oeChangeLesson1Buffer(lk.head, (deps.now ?? Date.now)(), String(teacherUid), '', '', 0, 0);
-    const out = scriptOutcome(lessonId, reply);
+    await setLessonTeacher(conn, lessonId, teacherUid);
+    const out = await changeLesson(deps.redis, lk, { now: (deps.now ?? Date.now)(), teacherUid });
     if (!out) return { lessonId, type: 'teacher', applied: 'source-only', version: null };
-    await updateRooms(conn, lessonId, unpackPairs<Room>(out.rest[1] as Buffer[]));
-    return { lessonId, type: 'teacher', applied: 'redis', version: out.version, roomsChanged: Number(out.rest[0]) };
+    await updateRooms(conn, lessonId, out.rooms);
+    return { lessonId, type: 'teacher', applied: 'redis', version: out.version, roomsChanged: out.rooms.length };
   });
 }
 
@@ -354,20 +269,14 @@ export async function changeLessonTime(deps: ChangeDeps, lessonId: number, start
   const lk = lessonKeys(deps.config.keyPrefix, lessonId);
   await bumpChangeSeq(deps.redis, lk, deps.config.ttlSeconds);
   return withLessonLock(deps.pool, lessonId, async (conn) => {
-    await conn.query('UPDATE lesson SET start_time = ?, end_time = ? WHERE lesson_id = ?', [new Date(startTime), new Date(endTime), lessonId]);
-    const reply = await deps.redis.oeChangeLesson1Buffer(
-      lk.head,
-      (deps.now ?? Date.now)(),
-      '',
-      String(startTime),
-      String(endTime),
-      conf.rooms.beforeMinutes * 60_000,
-      conf.rooms.afterMinutes * 60_000,
-    );
-    const out = scriptOutcome(lessonId, reply);
+    await setLessonTime(conn, lessonId, startTime, endTime);
+    const out = await changeLesson(deps.redis, lk, {
+      now: (deps.now ?? Date.now)(),
+      time: { startTime, endTime, beforeMs: conf.rooms.beforeMinutes * 60_000, afterMs: conf.rooms.afterMinutes * 60_000 },
+    });
     if (!out) return { lessonId, type: 'time', applied: 'source-only', version: null };
-    await updateRooms(conn, lessonId, unpackPairs<Room>(out.rest[1] as Buffer[]));
-    return { lessonId, type: 'time', applied: 'redis', version: out.version, roomsChanged: Number(out.rest[0]) };
+    await updateRooms(conn, lessonId, out.rooms);
+    return { lessonId, type: 'time', applied: 'redis', version: out.version, roomsChanged: out.rooms.length };
   });
 }
 

@@ -4,19 +4,20 @@
 // report goes on a preload_check row tied to the run that wrote the version; a
 // mismatch fails loudly (CHECK_FAILED) after a second pass confirms it, so a
 // change landing mid-check is not mistaken for corruption.
-import type { Pool } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { OrgError } from '../errors.js';
 import { compileLesson } from '../model/compile.js';
 import { parsePolicyConf, type PreloadMode } from '../model/policy.js';
 import { getBoundPolicy } from '../store/mysql/policies.js';
+import type { Pool } from '../store/mysql/pool.js';
 import { finishCheck, startCheck } from '../store/mysql/preloadChecks.js';
 import { readLessonInfo, readLessonSource } from '../store/mysql/source.js';
 import { readStoredTopology, type StoredTopology } from '../store/mysql/topology.js';
 import type { RedisClient } from '../store/redis/client.js';
-import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
+import { lessonKeys } from '../store/redis/keys.js';
 import { positionBuckets } from '../store/redis/lessonWriter.js';
+import { readPreloadHead, type PreloadHead } from '../store/redis/preloadLock.js';
 import { readVersionSnapshot, type VersionSnapshot } from '../store/redis/versionSnapshot.js';
 import { compareViews, Differences, topologyView, type LessonView, type ViewMember, type ViewPosition } from './compare.js';
 
@@ -56,17 +57,6 @@ export interface CheckReport {
   passes: number;
   durationMs: number;
   targets: Array<'redis' | 'mysql'>;
-}
-
-interface Head {
-  version: number;
-  changeSeq: string;
-  runId: number | null;
-}
-
-async function readHeadForCheck(redis: RedisClient, lk: LessonKeys): Promise<Head> {
-  const [version, changeSeq, runId] = await redis.hmget(lk.head, 'version', 'changeSeq', 'runId');
-  return { version: version ? Number(version) : 0, changeSeq: changeSeq ?? '0', runId: runId ? Number(runId) : null };
 }
 
 /** The Redis snapshot as a comparable view. */
@@ -132,7 +122,7 @@ function sortedRooms(view: LessonView): LessonView {
 }
 
 interface Pass {
-  head: Head;
+  head: PreloadHead;
   report: Omit<CheckReport, 'passes' | 'durationMs' | 'status' | 'targets'>;
   changed: boolean;
   superseded: boolean;
@@ -141,7 +131,7 @@ interface Pass {
 async function onePass(deps: CheckDeps, lessonId: number, maxSamples: number, targets: ReadonlyArray<'redis' | 'mysql'>): Promise<Pass> {
   const { pool, redis, config } = deps;
   const lk = lessonKeys(config.keyPrefix, lessonId);
-  const head = await readHeadForCheck(redis, lk);
+  const head = await readPreloadHead(redis, lk);
   if (head.version === 0) throw new OrgError('LESSON_NOT_READY', `lesson ${lessonId} has no readable version to check`);
   const lesson = await readLessonInfo(pool, lessonId);
   if (!lesson) throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} does not exist`);
@@ -155,7 +145,7 @@ async function onePass(deps: CheckDeps, lessonId: number, maxSamples: number, ta
   const stored = withMysql ? await readStoredTopology(pool, lessonId) : undefined;
   const source = await readLessonSource(pool, lesson);
   const topo = compileLesson(source, { ...conf, preloadMode: mode }, { policyId: bound.policy.policyId, maxStudents: config.maxStudentsPerLesson });
-  const after = await readHeadForCheck(redis, lk);
+  const after = await readPreloadHead(redis, lk);
 
   const withPositions = mode !== 'minimal';
   const posBuckets = withPositions ? positionBuckets(topo.positions.length, topo.lesson.partitionSize) : 0;
@@ -224,7 +214,7 @@ export async function runCheck(deps: CheckDeps, lessonId: number, opts: CheckOpt
   const now = deps.now ?? Date.now;
   const started = now();
   const lk = lessonKeys(deps.config.keyPrefix, lessonId);
-  const head = await readHeadForCheck(deps.redis, lk);
+  const head = await readPreloadHead(deps.redis, lk);
   const checkId = await startCheck(deps.pool, lessonId, head.runId, head.version || null, started);
   let report: CheckReport;
   try {
@@ -256,21 +246,4 @@ export async function runCheck(deps: CheckDeps, lessonId: number, opts: CheckOpt
   }
   deps.log?.info({ lessonId, checkId, version: report.version, status: report.status, durationMs: report.durationMs }, 'preload check done');
   return { ...report, checkId };
-}
-
-/** Result of asking for a check slot. */
-export interface SlotGrant {
-  granted: boolean;
-  holders: number;
-}
-
-/** Takes (or renews) one of `max` cluster-wide check slots for `holder`, leased for `leaseMs`. */
-export async function acquireCheckSlot(redis: RedisClient, key: string, holder: string, leaseMs: number, max: number, now = Date.now()): Promise<SlotGrant> {
-  const [granted, holders] = await redis.oeCheckSlot1(key, 'acquire', holder, now, leaseMs, max);
-  return { granted: granted === 1, holders };
-}
-
-/** Gives a check slot back. */
-export async function releaseCheckSlot(redis: RedisClient, key: string, holder: string): Promise<void> {
-  await redis.oeCheckSlot1(key, 'release', holder, 0, 0, 0);
 }

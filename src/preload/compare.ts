@@ -2,6 +2,7 @@
 // compiles to against what Redis or MySQL holds (the check), or one policy's
 // preload against another's (the diff). Pure: views are built by the callers.
 import type { LessonRecord, OrgNode, Room, Topology } from '../model/topology.js';
+import { positionBucket } from '../store/redis/keys.js';
 
 /** Where a view came from; named in every difference. */
 export type ViewSource = 'source' | 'redis' | 'mysql' | 'a' | 'b';
@@ -29,7 +30,7 @@ export interface LessonView {
   positions?: Map<number, ViewPosition>;
   /** roomId -> uid -> member. */
   members?: Map<string, Map<number, ViewMember>>;
-  /** Expected bucket count of positions (uid % buckets); compared with ViewPosition.bucket. */
+  /** Expected bucket count of positions (positionBucket); compared with ViewPosition.bucket. */
   posBuckets?: number;
 }
 
@@ -138,8 +139,8 @@ export function compareViews(expected: LessonView, actual: LessonView, between: 
       if (e.nodeId !== a.nodeId) diffs.add({ kind: 'position', id, field: 'nodeId', expected: e.nodeId, actual: a.nodeId, between });
       if (!sameValue(e.rooms, a.rooms)) diffs.add({ kind: 'position', id, field: 'rooms', expected: e.rooms, actual: a.rooms, between });
       // A position in the wrong bucket is invisible to readers even though it exists.
-      if (buckets && a.bucket !== undefined && a.bucket !== uid % buckets) {
-        diffs.add({ kind: 'position', id, field: 'bucket', expected: uid % buckets, actual: a.bucket, between });
+      if (buckets && a.bucket !== undefined && a.bucket !== positionBucket(uid, buckets)) {
+        diffs.add({ kind: 'position', id, field: 'bucket', expected: positionBucket(uid, buckets), actual: a.bucket, between });
       }
     }
     for (const [uid, a] of actual.positions) {

@@ -4,17 +4,16 @@
 // and in the MySQL rows. A policy change is checked against real lessons this
 // way before it ships; the live keys and tables are only read.
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { OrgError } from '../errors.js';
-import { createMysqlPool, ensureDatabase, migrate } from '../store/mysql/pool.js';
+import { createMysqlPool, dropDatabase, ensureDatabase, migrate, type Pool } from '../store/mysql/pool.js';
 import { bindPolicy, getPolicyByName, putPolicy } from '../store/mysql/policies.js';
 import { readLessonInfo, readLessonSource, writeLessonSource } from '../store/mysql/source.js';
 import { readStoredTopology } from '../store/mysql/topology.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
-import { dropVersion } from '../store/redis/lessonWriter.js';
+import { dropPreloadedLesson } from '../store/redis/lessonWriter.js';
 import { readVersionSnapshot } from '../store/redis/versionSnapshot.js';
 import { mysqlView, redisView } from './check.js';
 import { compareViews, Differences } from './compare.js';
@@ -97,12 +96,8 @@ export async function diffPolicies(deps: DiffDeps, lessonId: number, policyA: st
   } finally {
     for (const { side, pool: scratch } of sides) {
       if (!opts.keep) {
-        const lk = lessonKeys(side.keyPrefix, lessonId);
-        if (side.version > 0) await dropVersion(redis, lk, side.version).catch(() => undefined);
-        await redis.del(lk.head).catch(() => undefined);
-        await redis.del(lk.versionSeq).catch(() => undefined);
-        await redis.del(lk.lock).catch(() => undefined);
-        await scratch.query(`DROP DATABASE IF EXISTS \`${side.database}\``).catch(() => undefined);
+        await dropPreloadedLesson(redis, lessonKeys(side.keyPrefix, lessonId), side.version).catch(() => undefined);
+        await dropDatabase(scratch, side.database).catch(() => undefined);
       }
       await scratch.end().catch(() => undefined);
     }

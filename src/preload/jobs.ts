@@ -8,12 +8,10 @@
 // All queues share one prefix with a hash tag, so on Redis Cluster every queue
 // key (and a flow's parent and child) is in one slot.
 import { FlowProducer, Queue, type FlowJob, type JobsOptions } from 'bullmq';
-import { Cluster, Redis } from 'ioredis';
 import type { JobsConfig, RedisTarget } from '../config.js';
 import { OrgError } from '../errors.js';
-import type { RedisClient } from '../store/redis/client.js';
+import { createRedis, type RedisClient } from '../store/redis/client.js';
 import { JobKeys } from '../store/redis/keys.js';
-import { defineScripts } from '../store/redis/scripts.js';
 
 /** Queue names (BullMQ forbids ':' in them). */
 export const QUEUES = { preload: 'preload', check: 'check', changes: 'changes', sweep: 'sweep' } as const;
@@ -83,12 +81,7 @@ export function expectedMs(students: number, cfg: Pick<JobsConfig, 'expectedBase
  * blocking commands must wait out reconnects) and an instance, not options, under ESM.
  */
 export function createQueueConnection(target: RedisTarget, name = 'orgengine-jobs'): RedisClient {
-  const client =
-    target.mode === 'cluster'
-      ? new Cluster(target.nodes, { redisOptions: { maxRetriesPerRequest: null, connectionName: name }, scaleReads: 'master' })
-      : new Redis(target.url, { maxRetriesPerRequest: null, connectionName: name });
-  defineScripts(client);
-  return client;
+  return createRedis(target, { connectionName: name, retryForever: true });
 }
 
 /** Kept jobs: long enough for the day's status, bounded so Redis does not grow without end. */

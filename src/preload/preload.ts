@@ -2,7 +2,6 @@
 // new Redis version and the MySQL rows, then switch readers to the new version
 // last. Every attempt is recorded in preload_run, including failed ones.
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { OrgError, toOrgError } from '../errors.js';
@@ -12,7 +11,9 @@ import type { Topology } from '../model/topology.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
 import { dropVersion, writeVersion } from '../store/redis/lessonWriter.js';
+import { beginPreload, endPreload, preloadLockHolder, readPreloadHead, switchVersion } from '../store/redis/preloadLock.js';
 import { getBoundPolicy } from '../store/mysql/policies.js';
+import type { Pool } from '../store/mysql/pool.js';
 import { abandonRun, finishRun, startRun } from '../store/mysql/preloadRuns.js';
 import { readLessonInfo, readLessonSource } from '../store/mysql/source.js';
 import { setLessonStatus, writeTopology } from '../store/mysql/topology.js';
@@ -105,23 +106,20 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
     }
     mode = opts.mode ?? conf.preloadMode;
 
-    const [code, v, changeSeq, staleVersion, staleRun] = await redis.oeBeginPreload1(
-      lk.head,
-      lk.lock,
-      lk.versionSeq,
+    const begun = await beginPreload(redis, lk, {
       token,
-      config.preloadLockSeconds * 1000,
+      lockMs: config.preloadLockSeconds * 1000,
       runId,
-      now(),
-      config.ttlSeconds,
-      opts.takeOverPrefix ?? '',
-      opts.jobKey ?? '',
-    );
-    if (code !== 0) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId} is being preloaded by another run`);
+      now: now(),
+      ttlSeconds: config.ttlSeconds,
+      takeOverPrefix: opts.takeOverPrefix,
+      jobKey: opts.jobKey,
+    });
     locked = true;
-    version = v;
-    if (staleVersion > 0 || staleRun > 0) {
+    version = begun.version;
+    if (begun.takenOver) {
       // The attempt we took over never switched: its half-written version goes, its run is marked.
+      const { version: staleVersion, runId: staleRun } = begun.takenOver;
       tookOver = { runId: staleRun, version: staleVersion };
       if (staleVersion > 0) await dropVersion(redis, lk, staleVersion);
       if (staleRun > 0) await abandonRun(pool, staleRun, 'PRELOAD_STALLED', `worker stopped mid-run; run ${runId} took the lesson over`, now());
@@ -150,7 +148,7 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
     // Committed only while the lock is still ours: a run that lost the lesson must not
     // overwrite MySQL rows of the run that took it over.
     const stillOurs = async (): Promise<void> => {
-      if ((await redis.get(lk.lock)) !== token) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId}: the preload lock was lost before the MySQL commit`);
+      if ((await preloadLockHolder(redis, lk)) !== token) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId}: the preload lock was lost before the MySQL commit`);
     };
     const mysqlWrite = timed(
       'mysql',
@@ -169,11 +167,8 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
     await opts.onStage?.('mysql-written', topo);
 
     // Last: readers move to the new version in one step.
-    const [sw, previousVersion] = await redis.oeSwitchVersion1(lk.head, lk.lock, version, token, runId, now(), config.ttlSeconds, lk.channel, changeSeq);
     redisCommands++;
-    if (sw === 1) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId}: the preload lock expired before the switch; another run owns the lesson`);
-    if (sw === 2) throw new OrgError('PRELOAD_IN_PROGRESS', `lesson ${lessonId}: version ${previousVersion} is newer than this run's ${version}`);
-    if (sw === 3) throw new OrgError('SOURCE_CHANGED', `lesson ${lessonId}: a change arrived while version ${version} was compiled; preload again`);
+    const previousVersion = await switchVersion(redis, lk, { version, token, runId, now: now(), ttlSeconds: config.ttlSeconds, changeSeq: begun.changeSeq });
     lap('switch');
     await opts.onStage?.('switched', topo);
     if (previousVersion > 0) {
@@ -182,7 +177,7 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
         deps.log?.warn({ lessonId, previousVersion, err: String(e) }, 'could not drop the previous version');
       });
     }
-    await redis.oeEndPreload1(lk.head, lk.lock, token, 0, now());
+    await endPreload(redis, lk, token, false, now());
     locked = false;
 
     const durationMs = now() - t0;
@@ -208,9 +203,9 @@ export async function preloadLesson(deps: PreloadDeps, lessonId: number, opts: P
     // Undo what is not readable anyway, so nothing half-written lingers.
     if (locked) {
       if (version > 0) await dropVersion(redis, lk, version).catch(() => undefined);
-      await redis.oeEndPreload1(lk.head, lk.lock, token, 1, now()).catch(() => undefined);
-      const head = await redis.hget(lk.head, 'version').catch(() => null);
-      await setLessonStatus(pool, lessonId, head ? 'ready' : 'failed').catch(() => undefined);
+      await endPreload(redis, lk, token, true, now()).catch(() => undefined);
+      const head = await readPreloadHead(redis, lk).catch(() => null);
+      await setLessonStatus(pool, lessonId, head?.version ? 'ready' : 'failed').catch(() => undefined);
     }
     await finishRun(
       pool,

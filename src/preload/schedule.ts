@@ -2,21 +2,16 @@
 // the day, earliest start first; a repeatable sweep job (every 10 minutes by
 // default) re-enqueues the lessons that are not ready or failed, enqueues lessons
 // added since, and raises an alarm for preloads running longer than expected.
-import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { JobsConfig } from '../config.js';
+import { dayLessons, enrolmentCount } from '../store/mysql/lessons.js';
+import type { Pool } from '../store/mysql/pool.js';
 import { parseDay, type Jobs, type LessonToPreload } from './jobs.js';
 import { dayStatus, type LessonStatus } from './status.js';
 
 /** Lessons starting on a day (UTC), earliest first, with their enrolment counts. */
 export async function lessonsToPreload(pool: Pool, date: string): Promise<LessonToPreload[]> {
-  const day = parseDay(date);
-  const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT l.lesson_id, l.start_time, (SELECT COUNT(*) FROM src_enrolment e WHERE e.lesson_id = l.lesson_id) AS students
-       FROM lesson l WHERE l.start_time >= ? AND l.start_time < ? ORDER BY l.start_time, l.lesson_id`,
-    [new Date(day), new Date(day + 86_400_000)],
-  );
-  return rows.map((r) => ({ lessonId: Number(r.lesson_id), date, startTime: (r.start_time as Date).getTime(), students: Number(r.students) }));
+  return (await dayLessons(pool, parseDay(date))).map((l) => ({ ...l, date }));
 }
 
 /**
@@ -26,8 +21,7 @@ export async function lessonsToPreload(pool: Pool, date: string): Promise<Lesson
 export async function enqueueReopen(jobs: Jobs, pool: Pool, lessonId: number, startTime: number): Promise<'enqueued' | 'pending'> {
   const date = new Date(startTime).toISOString().slice(0, 10);
   if (!(await jobs.clearFinished(lessonId, date))) return 'pending';
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM src_enrolment WHERE lesson_id = ?', [lessonId]);
-  await jobs.enqueue([{ lessonId, date, startTime, students: Number(rows[0]?.n ?? 0) }], { priority: 1 });
+  await jobs.enqueue([{ lessonId, date, startTime, students: await enrolmentCount(pool, lessonId) }], { priority: 1 });
   await watchDate(jobs, date);
   return 'enqueued';
 }

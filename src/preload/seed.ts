@@ -1,9 +1,10 @@
 // `orgengine seed`: writes a synthetic day of source data and binds every
 // lesson to a policy, so demos and benchmarks start from realistic rows.
-import type { Pool } from 'mysql2/promise';
 import { OrgError } from '../errors.js';
 import { BUILTIN_POLICIES, checkSyntheticParams, syntheticLesson } from '../model/synthetic.js';
+import { dayLessonIds } from '../store/mysql/lessons.js';
 import { bindPolicy, getPolicyByName, putPolicy } from '../store/mysql/policies.js';
+import type { Pool } from '../store/mysql/pool.js';
 import { writeLessonSource } from '../store/mysql/source.js';
 
 /** Parameters of `orgengine seed`. */
@@ -78,9 +79,5 @@ export async function seedDay(pool: Pool, p: SeedParams, onLesson?: (lessonId: n
 export async function lessonsOfDay(pool: Pool, date: string): Promise<number[]> {
   const day = /^\d{4}-\d{2}-\d{2}$/.test(date) ? Date.parse(`${date}T00:00:00Z`) : NaN;
   if (Number.isNaN(day)) throw new OrgError('BAD_REQUEST', `--date must be YYYY-MM-DD, got ${JSON.stringify(date)}`);
-  const [rows] = await pool.query<import('mysql2/promise').RowDataPacket[]>(
-    'SELECT lesson_id FROM lesson WHERE start_time >= ? AND start_time < ? ORDER BY start_time, lesson_id',
-    [new Date(day), new Date(day + 86_400_000)],
-  );
-  return rows.map((r) => Number(r.lesson_id));
+  return dayLessonIds(pool, day);
 }

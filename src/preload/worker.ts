@@ -14,15 +14,18 @@
 // the limit is moved to the delayed set and comes back, it is never dropped.
 import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Pool } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { toOrgError, type OrgError } from '../errors.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
+import { acquireCheckSlot, releaseCheckSlot } from '../store/redis/checkSlots.js';
+import { readVersionCounts } from '../store/redis/lessonReader.js';
+import { endPreload, preloadLockHolder, readPreloadHead } from '../store/redis/preloadLock.js';
+import type { Pool } from '../store/mysql/pool.js';
 import { adoptRun } from '../store/mysql/preloadRuns.js';
 import { applyChange, parseChangeRequest, type ChangeResult } from './changes.js';
-import { acquireCheckSlot, releaseCheckSlot, runCheck } from './check.js';
+import { runCheck } from './check.js';
 import { Jobs, QUEUES, type CheckJobData, type PreloadJobData, type PreloadJobResult } from './jobs.js';
 import { WorkerMetrics } from './metrics.js';
 import { preloadLesson, type PreloadStage } from './preload.js';
@@ -89,21 +92,15 @@ function forQueue(e: unknown): Error {
  */
 async function adoptEarlierSwitch(deps: WorkerDeps, job: Job<PreloadJobData>): Promise<PreloadJobResult | null> {
   const lk = lessonKeys(deps.config.keyPrefix, job.data.lessonId);
-  const [owner, pending, version, runId] = await deps.redis.hmget(lk.head, 'job', 'pendingVersion', 'version', 'runId');
+  const { job: owner, pendingVersion, version, runId } = await readPreloadHead(deps.redis, lk);
   const key = jobKeyOf(job);
-  if (owner !== key || pending || !version || !runId) return null;
-  const held = await deps.redis.get(lk.lock);
-  if (held?.startsWith(`${key}#`)) await deps.redis.oeEndPreload1(lk.head, lk.lock, held, 0, Date.now());
-  const [rooms, nodes, positions] = await deps.redis.hmget(lk.version(Number(version)).lesson, 'roomCount', 'nodeCount', 'studentCount');
-  await adoptRun(
-    deps.pool,
-    Number(runId),
-    Number(version),
-    { rooms: Number(rooms), nodes: Number(nodes), positions: Number(positions), roomUsers: 0, memberPartitions: 0 },
-    Date.now(),
-  );
-  deps.log.warn({ lessonId: job.data.lessonId, runId: Number(runId), version: Number(version) }, 'an earlier attempt switched before its worker died; recorded it');
-  return { runId: Number(runId), version: Number(version), durationMs: 0, adopted: true, tookOverRunId: null };
+  if (owner !== key || pendingVersion || !version || !runId) return null;
+  const held = await preloadLockHolder(deps.redis, lk);
+  if (held?.startsWith(`${key}#`)) await endPreload(deps.redis, lk, held, false, Date.now());
+  const counts = await readVersionCounts(deps.redis, lk, version);
+  await adoptRun(deps.pool, runId, version, { ...counts, roomUsers: 0, memberPartitions: 0 }, Date.now());
+  deps.log.warn({ lessonId: job.data.lessonId, runId, version }, 'an earlier attempt switched before its worker died; recorded it');
+  return { runId, version, durationMs: 0, adopted: true, tookOverRunId: null };
 }
 
 async function processPreload(deps: WorkerDeps, metrics: WorkerMetrics, opts: WorkerOptions, job: Job<PreloadJobData>, token?: string): Promise<PreloadJobResult> {

@@ -7,10 +7,10 @@
 import { authorizeLessonRead } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
 import type { ApiConfig } from '../config.js';
-import { isOrgError, OrgError } from '../errors.js';
+import { backendError, OrgError } from '../errors.js';
 import { parseEntityId, parseLimit } from '../model/input.js';
 import type { Signal } from '../model/signal.js';
-import type { Pool } from 'mysql2/promise';
+import type { Pool } from '../store/mysql/pool.js';
 import { readSignalLog } from '../store/mysql/signalLog.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
@@ -83,8 +83,7 @@ export class PlaybackService {
         if (ttl > 0 && signals.length === limit) await putPlaybackPage(this.deps.redis, lk, roomId, key, signals, ttl);
       }
     } catch (e) {
-      if (isOrgError(e)) throw e;
-      throw new OrgError('BACKEND_UNAVAILABLE', `playback: ${e instanceof Error ? e.message : String(e)}`);
+      throw backendError(e);
     }
     return { lessonId, roomId, signals, nextAfter: signals.length === limit ? signals[signals.length - 1]!.seq : null };
   }

@@ -22,7 +22,7 @@
 import { authorizeBroadcast, authorizeLessonRead, authorizeRoomSubscribe } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
 import type { ApiConfig, Config } from '../config.js';
-import { isOrgError, OrgError, toOrgError, type ErrorCode } from '../errors.js';
+import { backendError, OrgError, type ErrorCode } from '../errors.js';
 import { parseEntityId } from '../model/input.js';
 import type { Signal } from '../model/signal.js';
 import type { SignalCache } from '../skiplist/signalCache.js';
@@ -331,7 +331,7 @@ export class PushHub {
   /** Sends an error message (bad frames, refused commands); the connection stays up. */
   sendError(s: PushSession, e: unknown, id?: string): void {
     if (s.closed || !s.socket) return;
-    const err = isOrgError(e) ? e : new OrgError('BACKEND_UNAVAILABLE', e instanceof Error ? e.message : String(e));
+    const err = backendError(e);
     s.socket.send({ type: 'error', code: err.code, message: err.message, ...(id === undefined ? {} : { id }) });
   }
 
@@ -614,7 +614,7 @@ export class PushHub {
     try {
       await publishBroadcast(this.deps.redis, lessonKeys(this.opts.keyPrefix, lessonId), { nodeId, by: caller.uid, at, data });
     } catch (e) {
-      throw isOrgError(e) ? e : new OrgError('BACKEND_UNAVAILABLE', `redis: ${toOrgError(e).message}`);
+      throw backendError(e);
     }
     return { lessonId, nodeId, at };
   }

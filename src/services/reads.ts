@@ -8,10 +8,9 @@
 // subscriber connection retires everything.
 // The channel connection is the gateway's one LessonChannels, shared with the
 // signal cache; signal messages are not entity changes and are ignored here.
-import { ReplyError } from 'ioredis';
 import { authorizeLessonRead, authorizeStudentRead, enterUid } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
-import { OrgError, isOrgError } from '../errors.js';
+import { backendError, OrgError, isOrgError } from '../errors.js';
 import { GenCache, SingleFlight, type CacheStats } from '../localcache/genCache.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
@@ -203,12 +202,6 @@ interface NodeEntry {
 /** Enter views of one student, by room asked for ('' = default room). */
 interface EnterEntry {
   views: Map<string, EnterView>;
-}
-
-/** Redis failures other than a script's own error mean the backend is unreachable or overloaded: 503, retryable. */
-function backendError(e: unknown): unknown {
-  if (e instanceof OrgError || e instanceof (ReplyError as typeof Error)) return e;
-  return new OrgError('BACKEND_UNAVAILABLE', `redis: ${e instanceof Error ? e.message : String(e)}`);
 }
 
 let genCounter = 0;

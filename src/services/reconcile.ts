@@ -4,18 +4,16 @@
 // key as a fresh write-behind record (newer than anything MySQL holds) and
 // flushes it, so repairs go through the same guarded path as live changes and
 // can never overwrite a change made while reconcile runs.
-import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { WriteBehindConfig } from '../config.js';
 import { OrgError } from '../errors.js';
+import type { Pool } from '../store/mysql/pool.js';
+import { readStoredState, STATE_ENTITIES, type StateEntity, type StoredState } from '../store/mysql/stateTables.js';
 import type { RedisClient } from '../store/redis/client.js';
-import { unpack } from '../store/redis/codec.js';
-import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
+import { readInClassState, readSeats, rejournal, unflushedRecords, type InClassState } from '../store/redis/inClassState.js';
+import { lessonKeys } from '../store/redis/keys.js';
 import { readLesson } from '../store/redis/lessonReader.js';
-import { MutationCode } from '../store/redis/mutationCodes.js';
-import type { OrgNode } from '../model/topology.js';
 import { Flusher } from '../writebehind/flusher.js';
-import { STATE_ENTITIES, TABLES, type StateEntity } from '../writebehind/records.js';
 
 /** What reconcile needs. */
 export interface ReconcileDeps {
@@ -75,77 +73,31 @@ interface Side {
 type SideMap = Map<string, Side>;
 
 const emptyCounts = (): Record<StateEntity, number> => Object.fromEntries(STATE_ENTITIES.map((e) => [e, 0])) as Record<StateEntity, number>;
-const msOf = (d: unknown): string | null => (d instanceof Date ? String(d.getTime()) : d === null || d === undefined ? null : String(d));
-
-async function hscanAll(redis: RedisClient, key: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  let cursor = '0';
-  do {
-    const [next, flat] = await redis.hscan(key, cursor, 'COUNT', 1000);
-    for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!);
-    cursor = next;
-  } while (cursor !== '0');
-  return out;
-}
-
-async function sscanAll(redis: RedisClient, key: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, members] = await redis.sscan(key, cursor, 'COUNT', 1000);
-    out.push(...members);
-    cursor = next;
-  } while (cursor !== '0');
-  return out;
-}
+const sides = (): Map<StateEntity, SideMap> => new Map(STATE_ENTITIES.map((e) => [e, new Map()]));
+const roomKey = (roomId: string, id: string | number): string => `${roomId}\u0000${id}`;
 
 /** Redis in-class state of a lesson, keyed like the MySQL rows. */
-async function redisState(redis: RedisClient, lk: LessonKeys, rooms: Array<{ roomId: string; partitions: number }>): Promise<Map<StateEntity, SideMap>> {
-  const s = new Map<StateEntity, SideMap>(STATE_ENTITIES.map((e) => [e, new Map()]));
-  for (const [uid, g] of await hscanAll(redis, lk.stateGroup)) s.get('group')!.set(uid, { value: g, room: null });
-  for (const [uid, t] of await hscanAll(redis, lk.stateSignIn)) s.get('signin')!.set(uid, { value: t, room: null });
-  const dyn = await redis.hgetallBuffer(lk.stateDynamicNodes);
-  for (const [id, blob] of Object.entries(dyn)) {
-    const n = unpack<OrgNode>(blob);
-    s.get('node')!.set(id, { value: `${n.parentId}|${n.capacity}|${n.path}`, room: null });
-  }
-  for (const r of rooms) {
-    for (const uid of await sscanAll(redis, lk.stateMuted(r.roomId))) s.get('mute')!.set(`${r.roomId}\u0000${uid}`, { value: '1', room: r.roomId });
-    for (const id of await sscanAll(redis, lk.stateMutedNodes(r.roomId))) s.get('mutenode')!.set(`${r.roomId}\u0000${id}`, { value: '1', room: r.roomId });
-    for (let p = 0; p < r.partitions; p++) {
-      const flat = await redis.zrange(lk.stateOnline(r.roomId, p), 0, -1, 'WITHSCORES');
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        s.get('online')!.set(`${r.roomId}\u0000${flat[i]}`, { value: `${p}|${Number(flat[i + 1])}`, room: r.roomId, partition: p });
-      }
-    }
-  }
+function redisSides(r: InClassState): Map<StateEntity, SideMap> {
+  const s = sides();
+  for (const [uid, g] of r.groups) s.get('group')!.set(uid, { value: g, room: null });
+  for (const [uid, t] of r.signIns) s.get('signin')!.set(uid, { value: t, room: null });
+  for (const [id, n] of r.dynamicNodes) s.get('node')!.set(id, { value: `${n.parentId}|${n.capacity}|${n.path}`, room: null });
+  for (const [room, uids] of r.muted) for (const uid of uids) s.get('mute')!.set(roomKey(room, uid), { value: '1', room });
+  for (const [room, ids] of r.mutedNodes) for (const id of ids) s.get('mutenode')!.set(roomKey(room, id), { value: '1', room });
+  for (const o of r.online) s.get('online')!.set(roomKey(o.roomId, o.uid), { value: `${o.partition}|${o.lastSeenAt}`, room: o.roomId, partition: o.partition });
   return s;
 }
 
-/** MySQL state of a lesson, keyed like redisState; absent/false values are null. */
-async function mysqlState(pool: Pool, lessonId: number): Promise<{ state: Map<StateEntity, SideMap>; maxVersion: number }> {
-  const s = new Map<StateEntity, SideMap>(STATE_ENTITIES.map((e) => [e, new Map()]));
-  const q = async (sql: string) => (await pool.query<RowDataPacket[]>(sql, [lessonId]))[0];
-  for (const r of await q('SELECT uid, group_id FROM state_group WHERE lesson_id = ?')) s.get('group')!.set(String(r.uid), { value: r.group_id ?? null, room: null });
-  for (const r of await q('SELECT uid, signed_in_at FROM state_signin WHERE lesson_id = ?')) s.get('signin')!.set(String(r.uid), { value: msOf(r.signed_in_at), room: null });
-  for (const r of await q('SELECT node_id, parent_id, capacity, path FROM state_dyn_node WHERE lesson_id = ?')) {
-    s.get('node')!.set(String(r.node_id), { value: `${r.parent_id}|${r.capacity}|${r.path}`, room: null });
-  }
-  for (const r of await q('SELECT room_id, uid, muted FROM state_mute WHERE lesson_id = ?')) {
-    s.get('mute')!.set(`${r.room_id}\u0000${r.uid}`, { value: Number(r.muted) === 1 ? '1' : null, room: String(r.room_id) });
-  }
-  for (const r of await q('SELECT room_id, node_id, muted FROM state_mute_node WHERE lesson_id = ?')) {
-    s.get('mutenode')!.set(`${r.room_id}\u0000${r.node_id}`, { value: Number(r.muted) === 1 ? '1' : null, room: String(r.room_id) });
-  }
-  for (const r of await q('SELECT room_id, uid, partition_no, last_seen_at FROM state_online WHERE lesson_id = ?')) {
-    s.get('online')!.set(`${r.room_id}\u0000${r.uid}`, { value: `${r.partition_no}|${msOf(r.last_seen_at)}`, room: String(r.room_id), partition: Number(r.partition_no) });
-  }
-  let maxVersion = 0;
-  for (const e of STATE_ENTITIES) {
-    const [rows] = await pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(version), 0) AS v FROM ${TABLES[e].table} WHERE lesson_id = ?`, [lessonId]);
-    maxVersion = Math.max(maxVersion, Number(rows[0]?.v ?? 0));
-  }
-  return { state: s, maxVersion };
+/** MySQL state of a lesson, keyed like redisSides; absent/false values are null. */
+function mysqlSides(m: StoredState): Map<StateEntity, SideMap> {
+  const s = sides();
+  for (const r of m.group) s.get('group')!.set(String(r.uid), { value: r.groupId, room: null });
+  for (const r of m.signin) s.get('signin')!.set(String(r.uid), { value: r.signedInAt === null ? null : String(r.signedInAt), room: null });
+  for (const r of m.node) s.get('node')!.set(r.nodeId, { value: `${r.parentId}|${r.capacity}|${r.path}`, room: null });
+  for (const r of m.mute) s.get('mute')!.set(roomKey(r.roomId, r.uid), { value: r.muted ? '1' : null, room: r.roomId });
+  for (const r of m.mutenode) s.get('mutenode')!.set(roomKey(r.roomId, r.nodeId), { value: r.muted ? '1' : null, room: r.roomId });
+  for (const r of m.online) s.get('online')!.set(roomKey(r.roomId, r.uid), { value: `${r.partition}|${r.lastSeenAt}`, room: r.roomId, partition: r.partition });
+  return s;
 }
 
 interface Diffed {
@@ -213,10 +165,10 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
   }
 
   const compare = async () => {
-    const unflushed = await redis.xlen(lk.writeBehind);
-    const r = await redisState(redis, lk, rooms);
-    const { state: m, maxVersion } = await mysqlState(pool, lessonId);
-    return { unflushed, r, maxVersion, d: diff(r, m) };
+    const unflushed = await unflushedRecords(redis, lk);
+    const r = redisSides(await readInClassState(redis, lk, rooms));
+    const m = await readStoredState(pool, lessonId);
+    return { unflushed, r, maxVersion: m.maxVersion, d: diff(r, mysqlSides(m)) };
   };
   const first = await compare();
 
@@ -224,7 +176,7 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
   const members = new Map<string, number>();
   for (const { value } of first.r.get('group')!.values()) if (value) members.set(value, (members.get(value) ?? 0) + 1);
   const seatMismatches: ReconcileReport['seatMismatches'] = [];
-  for (const [g, n] of await hscanAll(redis, lk.stateSeats)) {
+  for (const [g, n] of await readSeats(redis, lk)) {
     if (Number(n) !== (members.get(g) ?? 0)) seatMismatches.push({ groupId: g, seats: Number(n), members: members.get(g) ?? 0 });
     members.delete(g);
   }
@@ -234,22 +186,21 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
   let remaining: number | null = null;
   if (opts.repair) {
     for (const f of first.d.fix) {
-      const stateKey =
-        f.entity === 'group' ? lk.stateGroup
-        : f.entity === 'signin' ? lk.stateSignIn
-        : f.entity === 'node' ? lk.stateDynamicNodes
-        : f.entity === 'mute' ? lk.stateMuted(f.room)
-        : f.entity === 'mutenode' ? lk.stateMutedNodes(f.room)
-        : lk.stateOnline(f.room, Number(f.partition));
       for (let i = 0; i < f.keys.length; i += 500) {
         const chunk = f.keys.slice(i, i + 500);
         for (;;) {
-          const r = await redis.oeWbRejournal1(
-            stateKey, lk.stateVersion, lk.writeBehind,
-            f.entity, now(), String(first.maxVersion), deps.wb.maxStreamLength, deps.ttlSeconds, f.room, f.partition, ...chunk,
-          );
-          if (Number(r[0]) === MutationCode.OK) {
-            rejournaled += Number(r[1]);
+          const written = await rejournal(redis, lk, {
+            entity: f.entity,
+            roomId: f.room,
+            partition: f.partition,
+            keys: chunk,
+            now: now(),
+            minVersion: first.maxVersion,
+            maxStreamLength: deps.wb.maxStreamLength,
+            ttlSeconds: deps.ttlSeconds,
+          });
+          if (written !== null) {
+            rejournaled += written;
             break;
           }
           // Back pressure: let the flush make room, then retry the chunk.

@@ -8,7 +8,7 @@
 import { authorizeLessonRead, authorizePublish } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
 import type { Config, WriteBehindConfig } from '../config.js';
-import { isOrgError, OrgError } from '../errors.js';
+import { backendError, isOrgError, OrgError } from '../errors.js';
 import { parseEntityId, parseLimit } from '../model/input.js';
 import type { Signal } from '../model/signal.js';
 import { SignalCache, type SignalPage } from '../skiplist/signalCache.js';
@@ -52,12 +52,6 @@ export function parseAfter(raw: unknown): number {
 
 function checkLessonId(lessonId: number): void {
   if (!Number.isSafeInteger(lessonId) || lessonId < 1) throw new OrgError('BAD_REQUEST', `lesson id must be a positive integer, got ${JSON.stringify(lessonId)}`);
-}
-
-// Redis being unreachable is the backend's problem, not the client's: 503, retryable.
-function backendError(e: unknown): OrgError {
-  if (isOrgError(e)) return e;
-  return new OrgError('BACKEND_UNAVAILABLE', `redis: ${e instanceof Error ? e.message : String(e)}`);
 }
 
 /** Publish and read of room signals, with authorisation and input checks. */

@@ -14,15 +14,17 @@
 // stream is deleted atomically (only if still empty).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { WriteBehindConfig } from '../config.js';
+import { lessonsAround } from '../store/mysql/lessons.js';
+import type { Pool } from '../store/mysql/pool.js';
+import { writeStateRows } from '../store/mysql/stateTables.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys, writeBehindRegistryKey } from '../store/redis/keys.js';
+import { ackRecords, forgetLesson, retireStream } from '../store/redis/writeBehindStream.js';
 import { flusherMetrics, type FlusherMetrics } from './metrics.js';
-import { writeRecordsTx } from './mysqlSink.js';
-import { decodeRecord, entryTime, type WbRecord } from './records.js';
+import { coalesce, decodeRecord, entryTime, type WbRecord } from './records.js';
 
 /** Consumer group every flusher joins. */
 export const FLUSH_GROUP = 'orgengine-flush';
@@ -74,7 +76,8 @@ export interface CycleResult {
   lessons: number;
 }
 
-interface LessonState {
+/** A lesson's stream as this flusher reads it: where it is, and how reading it has gone. */
+interface WatchedLesson {
   lessonId: number;
   stream: string;
   groupReady: boolean;
@@ -89,7 +92,7 @@ interface LessonState {
 }
 
 interface Entry {
-  ls: LessonState;
+  ls: WatchedLesson;
   id: string;
   fields: string[] | null;
 }
@@ -110,7 +113,7 @@ export class Flusher {
   private readonly o: Required<Pick<FlusherOptions, 'registryRefreshMs' | 'sweepEveryMs' | 'sampleEveryMs' | 'concurrency'>>;
   private readonly registryKey: string;
   private readonly now: () => number;
-  private readonly lessons = new Map<number, LessonState>();
+  private readonly lessons = new Map<number, WatchedLesson>();
   private nextRefresh = 0;
   private nextSweep = 0;
   private nextSample = 0;
@@ -251,7 +254,7 @@ export class Flusher {
     if (now >= this.nextSample) await this.sample(now);
 
     const all = [...this.lessons.values()];
-    const due: LessonState[] = [];
+    const due: WatchedLesson[] = [];
     for (let i = 0; i < all.length; i++) {
       const ls = all[(i + this.rotate) % all.length]!;
       if (ls.idleUntil <= now) due.push(ls);
@@ -279,7 +282,7 @@ export class Flusher {
       return { records: 0, rows: 0, lessons: 0 };
     }
     const records: WbRecord[] = [];
-    const touched = new Set<LessonState>();
+    const touched = new Set<WatchedLesson>();
     for (const e of entries) {
       touched.add(e.ls);
       if (e.fields === null) continue; // deleted while pending: nothing to write, just acknowledge
@@ -294,7 +297,7 @@ export class Flusher {
     const t1 = performance.now();
     let sink;
     try {
-      sink = await writeRecordsTx(this.opts.pool, records, this.opts.batchRows, (n) => this.metrics.insertRows.observe(n));
+      sink = await writeStateRows(this.opts.pool, coalesce(records), this.opts.batchRows, (n) => this.metrics.insertRows.observe(n));
     } catch (e) {
       for (const ls of touched) ls.readPending = true;
       this.metrics.retries.inc({ stage: 'mysql' });
@@ -304,7 +307,7 @@ export class Flusher {
     const t2 = performance.now();
     this.metrics.writeSeconds.observe((t2 - t1) / 1000);
 
-    const byLesson = new Map<LessonState, string[]>();
+    const byLesson = new Map<WatchedLesson, string[]>();
     for (const e of entries) {
       let ids = byLesson.get(e.ls);
       if (!ids) byLesson.set(e.ls, (ids = []));
@@ -315,9 +318,7 @@ export class Flusher {
       const t3 = performance.now();
       try {
         await Promise.all(
-          [...byLesson].map(async ([ls, ids]) => {
-            for (let i = 0; i < ids.length; i += 1000) await this.opts.redis.oeWbAck1(ls.stream, FLUSH_GROUP, ...ids.slice(i, i + 1000));
-          }),
+          [...byLesson].map(([ls, ids]) => ackRecords(this.opts.redis, ls.stream, FLUSH_GROUP, ids)),
         );
       } catch (e) {
         // Committed but not acknowledged: read again and re-upserted, which changes nothing.
@@ -348,7 +349,7 @@ export class Flusher {
     return { records: entries.length, rows: sink.rows, lessons: byLesson.size };
   }
 
-  private track(lessonId: number, score: string | null): LessonState {
+  private track(lessonId: number, score: string | null): WatchedLesson {
     let ls = this.lessons.get(lessonId);
     if (!ls) {
       ls = {
@@ -371,7 +372,7 @@ export class Flusher {
   }
 
   /** Reads one lesson: claims idle consumers' records when due, then own pending or new records. */
-  private async read(ls: LessonState, now: number, count: number): Promise<Entry[]> {
+  private async read(ls: WatchedLesson, now: number, count: number): Promise<Entry[]> {
     const redis = this.opts.redis;
     if (!ls.groupReady) {
       try {
@@ -433,13 +434,13 @@ export class Flusher {
   }
 
   /** Backs off polling a lesson that had nothing to read. */
-  private idle(ls: LessonState, now: number): void {
+  private idle(ls: WatchedLesson, now: number): void {
     ls.idleStreak++;
     ls.idleUntil = now + Math.min(this.opts.wb.idlePollMaxMs, this.opts.wb.pollMs * 2 ** Math.min(ls.idleStreak, 16));
   }
 
   /** Removes consumers of other processes that own nothing and have been idle long (dead flushers). */
-  private async dropIdleConsumers(ls: LessonState): Promise<void> {
+  private async dropIdleConsumers(ls: WatchedLesson): Promise<void> {
     const info = (await this.opts.redis.xinfo('CONSUMERS', ls.stream, FLUSH_GROUP)) as unknown[][];
     for (const c of info) {
       const f: Record<string, unknown> = {};
@@ -470,8 +471,8 @@ export class Flusher {
     const retireBefore = now - this.opts.wb.retireAfterSeconds * 1000;
     for (const ls of [...this.lessons.values()]) {
       if (ls.score === null || Number(ls.score) >= retireBefore || ls.idleStreak === 0 || ls.readPending) continue;
-      if ((await redis.oeWbForget1(this.registryKey, ls.lessonId, ls.score)) !== 1) continue;
-      if ((await redis.oeWbRetire1(ls.stream)) === 1) {
+      if (!(await forgetLesson(redis, this.registryKey, ls.lessonId, ls.score))) continue;
+      if (await retireStream(redis, ls.stream)) {
         this.lessons.delete(ls.lessonId);
         this.opts.log?.info({ lessonId: ls.lessonId }, 'write-behind stream retired');
       } else {
@@ -489,11 +490,7 @@ export class Flusher {
   /** Registers any lesson of the surrounding days whose stream holds records but is not watched. */
   private async sweep(now: number): Promise<void> {
     const day = 86_400_000;
-    const [rows] = await this.opts.pool.query<RowDataPacket[]>(
-      'SELECT lesson_id FROM lesson WHERE start_time <= ? AND end_time >= ?',
-      [new Date(now + day), new Date(now - 2 * day)],
-    );
-    const missing = rows.map((r) => Number(r.lesson_id)).filter((id) => !this.lessons.has(id));
+    const missing = (await lessonsAround(this.opts.pool, now - 2 * day, now + day)).filter((id) => !this.lessons.has(id));
     for (let i = 0; i < missing.length; i += this.o.concurrency) {
       const chunk = missing.slice(i, i + this.o.concurrency);
       const lens = await Promise.all(chunk.map((id) => this.opts.redis.xlen(lessonKeys(this.opts.keyPrefix, id).writeBehind)));

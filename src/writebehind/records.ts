@@ -1,13 +1,9 @@
 // Write-behind records: what the mutation scripts append to a lesson's stream,
 // decoded into MySQL rows, and coalesced so each key is written once per batch
-// with its newest version. Pure: no I/O.
+// with its newest version. Pure: no I/O. The tables they go to are described
+// in store/mysql/stateTables.ts.
 import { ENTITY_ID } from '../model/ids.js';
-
-/** What a record is about; one MySQL table each. */
-export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal';
-
-/** Entities that are in-class state (one current value per key, compared by reconcile). */
-export type StateEntity = Exclude<Entity, 'signal'>;
+import type { Entity } from '../store/mysql/stateTables.js';
 
 /** One decoded stream record, ready to be written. */
 export interface WbRecord {
@@ -20,35 +16,6 @@ export interface WbRecord {
   /** Column values in the entity table's column order (lesson_id first, version last). */
   row: unknown[];
 }
-
-/** How an entity maps to its table. */
-export interface TableSpec {
-  table: string;
-  /** All columns in insert order; the first `keyColumns` form the primary key; `version` is last. */
-  columns: readonly string[];
-  keyColumns: number;
-}
-
-/** The state tables (migration 3) and the signal playback log (migration 5), by entity. */
-export const TABLES: Readonly<Record<Entity, TableSpec>> = {
-  group: { table: 'state_group', columns: ['lesson_id', 'uid', 'group_id', 'picked_at', 'version'], keyColumns: 2 },
-  node: {
-    table: 'state_dyn_node',
-    columns: ['lesson_id', 'node_id', 'parent_id', 'capacity', 'path', 'depth', 'created_at', 'version'],
-    keyColumns: 2,
-  },
-  mute: { table: 'state_mute', columns: ['lesson_id', 'room_id', 'uid', 'muted', 'updated_at', 'version'], keyColumns: 3 },
-  mutenode: { table: 'state_mute_node', columns: ['lesson_id', 'room_id', 'node_id', 'muted', 'updated_at', 'version'], keyColumns: 3 },
-  signin: { table: 'state_signin', columns: ['lesson_id', 'uid', 'signed_in_at', 'version'], keyColumns: 2 },
-  online: { table: 'state_online', columns: ['lesson_id', 'room_id', 'uid', 'partition_no', 'last_seen_at', 'version'], keyColumns: 3 },
-  signal: { table: 'signal_log', columns: ['lesson_id', 'room_id', 'seq', 'published_at', 'by_uid', 'data', 'version'], keyColumns: 3 },
-};
-
-/** The in-class state entities, in the order batches write them. */
-export const STATE_ENTITIES: readonly StateEntity[] = ['node', 'group', 'mute', 'mutenode', 'signin', 'online'];
-
-/** Every entity, in the order batches write them. */
-export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal'];
 
 /** Largest signal payload a record may carry: what the signal_log TEXT column holds. */
 export const MAX_SIGNAL_BYTES = 65_535;
@@ -146,18 +113,6 @@ export function coalesce(records: Iterable<WbRecord>): Map<Entity, WbRecord[]> {
   // Primary-key order, so concurrent flushers lock rows in the same order.
   for (const list of out.values()) list.sort((a, b) => a.lessonId - b.lessonId || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return out;
-}
-
-/**
- * ON DUPLICATE KEY UPDATE clause that applies a row only when it is newer:
- * MySQL evaluates assignments left to right and later ones see earlier
- * results, so `version` is assigned last, after every column has compared
- * against the old version.
- */
-export function guardedUpdate(spec: TableSpec): string {
-  const data = spec.columns.slice(spec.keyColumns, -1);
-  const cond = 'VALUES(version) > version';
-  return `ON DUPLICATE KEY UPDATE ${data.map((c) => `${c} = IF(${cond}, VALUES(${c}), ${c})`).join(', ')}, version = GREATEST(version, VALUES(version))`;
 }
 
 /** Milliseconds part of a stream entry id ("<ms>-<seq>"). */

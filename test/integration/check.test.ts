@@ -10,7 +10,7 @@ import { bindPolicy, putPolicy } from '../../src/store/mysql/policies.js';
 import { listChecks } from '../../src/store/mysql/preloadChecks.js';
 import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
 import { pack, unpack } from '../../src/store/redis/codec.js';
-import { lessonKeys } from '../../src/store/redis/keys.js';
+import { lessonKeys, positionBucket } from '../../src/store/redis/keys.js';
 import type { OrgNode } from '../../src/model/topology.js';
 import { deleteKeys, testConfig, testEnv } from '../support/jobs.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
@@ -71,7 +71,7 @@ describe.each(['single', 'cluster'] as const)('check on %s Redis', (mode) => {
     // One position deleted, one node's size changed, one member removed from a room partition.
     const [uid] = await redis.hkeys(vk.positions(0));
     const victim = Number(uid);
-    expect(await redis.hdel(vk.positions(victim % buckets), String(victim))).toBe(1);
+    expect(await redis.hdel(vk.positions(positionBucket(victim, buckets)), String(victim))).toBe(1);
     const tutorId = (await redis.hkeys(vk.nodes)).find((n) => /^t\d+$/.test(n))!;
     const node = unpack<OrgNode>((await redis.hgetBuffer(vk.nodes, tutorId))!);
     await redis.hset(vk.nodes, tutorId, pack({ ...node, size: node.size + 1 }));

@@ -10,7 +10,7 @@ import { scheduleDay, sweepDay } from '../../src/preload/schedule.js';
 import { seedDay } from '../../src/preload/seed.js';
 import { dayStatus } from '../../src/preload/status.js';
 import { startWorkers, type PreloadWorkers } from '../../src/preload/worker.js';
-import { acquireCheckSlot, releaseCheckSlot } from '../../src/preload/check.js';
+import { acquireCheckSlot, releaseCheckSlot } from '../../src/store/redis/checkSlots.js';
 import { listChecks } from '../../src/store/mysql/preloadChecks.js';
 import { listRuns } from '../../src/store/mysql/preloadRuns.js';
 import { createRedis, type RedisClient } from '../../src/store/redis/client.js';

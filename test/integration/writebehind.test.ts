@@ -14,8 +14,8 @@ import { createMysqlPool } from '../../src/store/mysql/pool.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
 import { lessonKeys, writeBehindRegistryKey } from '../../src/store/redis/keys.js';
 import { FLUSH_GROUP, Flusher, type FlusherOptions } from '../../src/writebehind/flusher.js';
-import { writeRecordsTx } from '../../src/writebehind/mysqlSink.js';
-import { decodeRecord } from '../../src/writebehind/records.js';
+import { writeStateRows } from '../../src/store/mysql/stateTables.js';
+import { coalesce, decodeRecord } from '../../src/writebehind/records.js';
 import { LessonRegistry } from '../../src/writebehind/registry.js';
 import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
 import { START, dropLessonKeys, seedLesson } from '../support/lesson.js';
@@ -70,8 +70,8 @@ describe.each(REDIS_MODES)('write-behind on %s Redis', (mode) => {
     const rnd = prng(mode === 'single' ? 1 : 2);
     const shuffled = [...all].sort(() => rnd() - 0.5);
     // One record per transaction, in random order, then every record replayed in one batch.
-    for (const r of shuffled) await writeRecordsTx(db.pool, [r], 100);
-    await writeRecordsTx(db.pool, shuffled, 100);
+    for (const r of shuffled) await writeStateRows(db.pool, coalesce([r]), 100);
+    await writeStateRows(db.pool, coalesce(shuffled), 100);
     const [rows] = await db.pool.query<Rows>('SELECT group_id, picked_at, version FROM state_group WHERE lesson_id = 9 AND uid = 77');
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ group_id: 'g20', version: 20 });

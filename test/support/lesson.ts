@@ -15,6 +15,7 @@ import type { RedisClient } from '../../src/store/redis/client.js';
 import { unpack } from '../../src/store/redis/codec.js';
 import { lessonKeys, writeBehindRegistryKey } from '../../src/store/redis/keys.js';
 import { dropVersion, writeVersion } from '../../src/store/redis/lessonWriter.js';
+import { beginPreload, endPreload, switchVersion } from '../../src/store/redis/preloadLock.js';
 
 /** Lesson start of every synthetic test lesson. */
 export const START = Date.UTC(2026, 10, 21, 10);
@@ -44,20 +45,18 @@ export async function loadTopology(redis: RedisClient, prefix: string, topo: Top
   const lk = lessonKeys(prefix, topo.lesson.lessonId);
   const token = randomUUID();
   const now = Date.now();
-  const [code, v] = await redis.oeBeginPreload1(lk.head, lk.lock, lk.versionSeq, token, 60_000, 1, now, ttlSeconds);
-  if (code !== 0) throw new Error(`lesson ${topo.lesson.lessonId} is locked`);
+  const { version: v } = await beginPreload(redis, lk, { token, lockMs: 60_000, runId: 1, now, ttlSeconds });
   await writeVersion(redis, lk, topo, v, { ttlSeconds, fieldsPerCommand: 1000, commandsPerPipeline: 64, mode: 'full' });
-  const [sw, prev] = await redis.oeSwitchVersion1(lk.head, lk.lock, v, token, 1, Date.now(), ttlSeconds, lk.channel);
-  if (sw !== 0) throw new Error(`switch failed with ${sw}`);
+  const prev = await switchVersion(redis, lk, { version: v, token, runId: 1, now: Date.now(), ttlSeconds });
   if (prev > 0) await dropVersion(redis, lk, prev);
-  await redis.oeEndPreload1(lk.head, lk.lock, token, 0, Date.now());
+  await endPreload(redis, lk, token, false, Date.now());
   return v;
 }
 
 /** Marks a lesson as being preloaded for the first time (no readable version yet). */
 export async function beginOnly(redis: RedisClient, prefix: string, lessonId: number): Promise<void> {
   const lk = lessonKeys(prefix, lessonId);
-  await redis.oeBeginPreload1(lk.head, lk.lock, lk.versionSeq, randomUUID(), 60_000, 1, Date.now(), 3600);
+  await beginPreload(redis, lk, { token: randomUUID(), lockMs: 60_000, runId: 1, now: Date.now(), ttlSeconds: 3600 });
 }
 
 /** Removes a test lesson's keys (versions through their index, then head, counters, state). */

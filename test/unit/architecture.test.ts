@@ -1,7 +1,8 @@
 // The layering rules of STYLE.md, checked on the source: dependencies point one
 // way (api -> services/preload -> store, localcache, skiplist, writebehind ->
 // model), nothing imports api, localcache imports nothing of ours but types,
-// model does no I/O, and there are no import cycles.
+// model does no I/O, only the store talks to Redis scripts and MySQL, and there
+// are no import cycles.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +89,28 @@ describe('architecture', () => {
         if (typesOnly.includes(l)) expect(i.typeOnly, `${file} -> ${i.target}`).toBe(true);
         else expect(allowed, `${file} -> ${i.target}`).toContain(l);
       }
+    }
+  });
+
+  it('only the store talks to Redis scripts and MySQL: no ioredis or mysql2 import, script or SQL elsewhere', () => {
+    // Rule: outside src/store/**, no file imports ioredis or mysql2 (not even a type:
+    // the store exports Pool, PoolConnection and RedisClient), defines or calls a Lua
+    // script (defineCommand, scriptCommand, eval/evalsha, an oe<Name><n> command), or
+    // runs SQL (query/execute/getConnection/beginTransaction, or a string that starts
+    // a SQL statement). The wiring files may import the client libraries to create
+    // clients and pools, but run no script or SQL either.
+    const clientImport = /(from\s+|import\(\s*)'(ioredis|mysql2)(\/[^']*)?'/;
+    const scriptOrSql = [
+      /\bdefineCommand\(|\bscriptCommand\(|\.eval(sha)?(_ro)?\(|\.oe[A-Z]\w*\d+(Buffer)?\b/,
+      /\.(query|execute)\s*[<(]|\bgetConnection\(|\bbeginTransaction\(/,
+      /['"`]\s*(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|REPLACE INTO|(CREATE|DROP|ALTER) (TABLE|DATABASE)|TRUNCATE)\b/,
+    ];
+    const wiring = (file: string) => WIRING.includes(layer(file)) && (!file.includes('/') || file.startsWith('cli/'));
+    for (const file of graph.keys()) {
+      if (layer(file) === 'store') continue;
+      const code = readFileSync(join(SRC, file), 'utf8').replace(/^\s*\/\/.*$|\/\*[\s\S]*?\*\//gm, '');
+      if (!wiring(file)) expect(code, `${file} imports a client library`).not.toMatch(clientImport);
+      for (const re of scriptOrSql) expect(code, `${file} runs a script or SQL`).not.toMatch(re);
     }
   });
 

@@ -1,6 +1,9 @@
-// The MySQL pool and the migration runner.
-import mysql, { type Pool, type PoolOptions } from 'mysql2/promise';
+// The MySQL pool, transactions on it, and the migration runner.
+import mysql, { type Pool, type PoolConnection, type PoolOptions } from 'mysql2/promise';
 import { MIGRATIONS, type Migration } from './migrations.js';
+
+// Callers outside the store name these types through here, never through mysql2.
+export type { Pool, PoolConnection };
 
 /** Opens a pool on `url` (mysql://user:pass@host:port/db). Times are UTC. */
 export function createMysqlPool(url: string, connectionLimit = 8): Pool {
@@ -40,6 +43,33 @@ export async function ensureDatabase(url: string): Promise<void> {
   } finally {
     await conn.end();
   }
+}
+
+/**
+ * Runs `fn` in one transaction on one pooled connection: committed when `fn`
+ * returns, rolled back when it throws; the connection always goes back.
+ * `isolation` applies to this transaction only.
+ */
+export async function inTransaction<T>(pool: Pool, fn: (conn: PoolConnection) => Promise<T>, isolation?: 'READ COMMITTED'): Promise<T> {
+  const conn = await pool.getConnection();
+  try {
+    if (isolation) await conn.query(`SET TRANSACTION ISOLATION LEVEL ${isolation}`);
+    await conn.beginTransaction();
+    const out = await fn(conn);
+    await conn.commit();
+    return out;
+  } catch (e) {
+    await conn.rollback().catch(() => undefined);
+    throw e;
+  } finally {
+    conn.release();
+  }
+}
+
+/** Drops a database (a scratch one `orgengine diff` made) if it exists. */
+export async function dropDatabase(pool: Pool, name: string): Promise<void> {
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new Error(`database name ${JSON.stringify(name)} must be 1-64 chars of [A-Za-z0-9_]`);
+  await pool.query(`DROP DATABASE IF EXISTS \`${name}\``);
 }
 
 /** What one migrate call did. */

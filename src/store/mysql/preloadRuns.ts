@@ -109,9 +109,3 @@ export async function adoptRun(pool: Pool, runId: number, version: number, count
   );
   return r.affectedRows > 0;
 }
-
-/** One run by id. */
-export async function getRun(pool: Pool, runId: number): Promise<PreloadRun | undefined> {
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM preload_run WHERE run_id = ?', [runId]);
-  return rows[0] ? toRun(rows[0]) : undefined;
-}

@@ -3,6 +3,7 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { LessonInfo, LessonSource } from '../../model/source.js';
 import { insertBatches, updateAll } from './batch.js';
+import { inTransaction } from './pool.js';
 
 /** The scheduled lesson row, or undefined when the lesson is unknown. */
 export async function readLessonInfo(pool: Pool, lessonId: number): Promise<LessonInfo | undefined> {
@@ -60,9 +61,7 @@ const SOURCE_TABLES = ['src_lesson_staff', 'src_enrolment', 'src_tutor_assignmen
  */
 export async function writeLessonSource(pool: Pool, src: LessonSource, batchRows: number): Promise<number> {
   const id = src.lesson.lessonId;
-  const conn = await pool.getConnection();
-  try {
-    await conn.beginTransaction();
+  return inTransaction(pool, async (conn) => {
     for (const t of SOURCE_TABLES) await conn.query(`DELETE FROM ${t} WHERE lesson_id = ?`, [id]);
     const l = src.lesson;
     await conn.query(
@@ -80,12 +79,6 @@ export async function writeLessonSource(pool: Pool, src: LessonSource, batchRows
     n += await insertBatches(conn, 'src_class', ['lesson_id', 'class_id', 'tutor_uid', 'name', 'capacity'], src.classes.map((c) => [id, c.classId, c.tutorUid, c.name, c.capacity]), batchRows);
     n += await insertBatches(conn, 'src_wechat_group', ['lesson_id', 'group_id', 'lpc_uid', 'name'], src.wechatGroups.map((g) => [id, g.groupId, g.lpcUid, g.name]), batchRows);
     n += await insertBatches(conn, 'src_lpc_assignment', ['lesson_id', 'student_uid', 'lpc_uid', 'wechat_group_id'], src.lpcAssignments.map((a) => [id, a.studentUid, a.lpcUid, a.wechatGroupId]), batchRows);
-    await conn.commit();
     return n;
-  } catch (e) {
-    await conn.rollback().catch(() => undefined);
-    throw e;
-  } finally {
-    conn.release();
-  }
+  });
 }

@@ -4,6 +4,7 @@
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { OrgNode, Room, Topology, RoomType, NodeKind } from '../../model/topology.js';
 import { insertBatches, updateAll } from './batch.js';
+import { inTransaction } from './pool.js';
 
 type Conn = PoolConnection;
 type Val = string | number | null;
@@ -36,36 +37,31 @@ export async function writeTopology(
   beforeCommit?: () => Promise<unknown>,
 ): Promise<number> {
   const id = topo.lesson.lessonId;
-  const conn = await pool.getConnection();
-  try {
-    // READ COMMITTED: the writes lock only this lesson's rows, not the gaps beside
-    // them, so lessons preloading at once on several workers do not deadlock.
-    await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-    await conn.beginTransaction();
-    const c: WriteCounts = { inserted: 0, deleted: 0 };
-    const roomCols = ['room_id', 'virtual_room_id', 'root_node_id', 'biz_id', 'room_type', 'teacher_uid', 'start_time', 'end_time', 'member_count', 'partitions'];
-    await syncById(conn, 'live_room', id, roomCols, topo.rooms.map((r) => [r.roomId, r.virtualRoomId, r.rootNodeId, r.bizId, r.roomType, r.teacherUid, new Date(r.startTime), new Date(r.endTime), r.memberCount, r.partitions]), version, batchRows, c);
-    const nodeCols = ['node_id', 'parent_id', 'root_id', 'virtual_node_id', 'source_id', 'kind', 'path', 'depth', 'capacity', 'size'];
-    await syncById(conn, 'org_node', id, nodeCols, topo.nodes.map((x) => [x.nodeId, x.parentId, x.rootId, x.virtualNodeId, x.sourceId, x.kind, x.path, x.depth, x.capacity, x.size]), version, batchRows, c);
-    const users: RoomUserRow[] = [];
-    if (withRoomUsers) {
-      for (const p of topo.positions) for (const s of p.rooms) users.push([p.uid, s.roomId, p.nodeId, s.partition, p.order]);
-      users.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-    }
-    await syncRoomUsers(conn, id, users, version, batchRows, c);
-    await conn.query(
-      `UPDATE lesson SET status = 'ready', preload_version = ?, student_count = ?, room_count = ?, node_count = ? WHERE lesson_id = ?`,
-      [version, topo.lesson.studentCount, topo.lesson.roomCount, topo.lesson.nodeCount, id],
-    );
-    await beforeCommit?.();
-    await conn.commit();
-    return c.inserted + c.deleted + 1;
-  } catch (e) {
-    await conn.rollback().catch(() => undefined);
-    throw e;
-  } finally {
-    conn.release();
-  }
+  // READ COMMITTED: the writes lock only this lesson's rows, not the gaps beside
+  // them, so lessons preloading at once on several workers do not deadlock.
+  return inTransaction(
+    pool,
+    async (conn) => {
+      const c: WriteCounts = { inserted: 0, deleted: 0 };
+      const roomCols = ['room_id', 'virtual_room_id', 'root_node_id', 'biz_id', 'room_type', 'teacher_uid', 'start_time', 'end_time', 'member_count', 'partitions'];
+      await syncById(conn, 'live_room', id, roomCols, topo.rooms.map((r) => [r.roomId, r.virtualRoomId, r.rootNodeId, r.bizId, r.roomType, r.teacherUid, new Date(r.startTime), new Date(r.endTime), r.memberCount, r.partitions]), version, batchRows, c);
+      const nodeCols = ['node_id', 'parent_id', 'root_id', 'virtual_node_id', 'source_id', 'kind', 'path', 'depth', 'capacity', 'size'];
+      await syncById(conn, 'org_node', id, nodeCols, topo.nodes.map((x) => [x.nodeId, x.parentId, x.rootId, x.virtualNodeId, x.sourceId, x.kind, x.path, x.depth, x.capacity, x.size]), version, batchRows, c);
+      const users: RoomUserRow[] = [];
+      if (withRoomUsers) {
+        for (const p of topo.positions) for (const s of p.rooms) users.push([p.uid, s.roomId, p.nodeId, s.partition, p.order]);
+        users.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+      }
+      await syncRoomUsers(conn, id, users, version, batchRows, c);
+      await conn.query(
+        `UPDATE lesson SET status = 'ready', preload_version = ?, student_count = ?, room_count = ?, node_count = ? WHERE lesson_id = ?`,
+        [version, topo.lesson.studentCount, topo.lesson.roomCount, topo.lesson.nodeCount, id],
+      );
+      await beforeCommit?.();
+      return c.inserted + c.deleted + 1;
+    },
+    'READ COMMITTED',
+  );
 }
 
 /** Comparable text of a row's values (dates as ms, so MySQL's and ours agree). */

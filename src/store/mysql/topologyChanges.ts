@@ -48,3 +48,8 @@ export async function updateRooms(conn: PoolConnection, lessonId: number, rooms:
   }
   return rooms.length;
 }
+
+/** Sets the lesson row's node count from its org_node rows (after nodes were added or removed). */
+export async function refreshNodeCount(conn: PoolConnection, lessonId: number): Promise<void> {
+  await conn.query('UPDATE lesson SET node_count = (SELECT COUNT(*) FROM org_node WHERE lesson_id = ?) WHERE lesson_id = ?', [lessonId, lessonId]);
+}

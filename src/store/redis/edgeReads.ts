@@ -1,26 +1,24 @@
 // The gateway's reads beyond lessonReader.ts: enter, node with relatives, a
 // members page across partitions, and online counts. Each is one Lua script, one
-// round trip; replies are decoded here and status codes become typed errors.
+// round trip; replies are decoded here and status codes become typed errors
+// in replyCodes.ts.
 import { OrgError } from '../../errors.js';
 import type { OrgNode, Room } from '../../model/topology.js';
 import type { RedisClient } from './client.js';
 import { unpack } from './codec.js';
 import type { LessonKeys } from './keys.js';
 import { decodeLessonHash, decodePosition, type StoredLesson, type StoredPosition } from './lessonReader.js';
+import { REPLY_CODES, replyError } from './replyCodes.js';
+import { scriptCommand } from './scripts.js';
+
+const ENTER = scriptCommand('enter');
+const READ_NODE_VIEW = scriptCommand('readNodeView');
+const READ_MEMBERS_PAGE = scriptCommand('readMembersPage');
+const READ_ONLINE = scriptCommand('readOnline');
 
 const str = (b: unknown): string => (Buffer.isBuffer(b) ? b.toString('latin1') : String(b));
 const utf8 = (b: unknown): string => (Buffer.isBuffer(b) ? b.toString('utf8') : String(b));
 const blobLen = (b: unknown): number => (Buffer.isBuffer(b) ? b.length : 0);
-
-/** Throws the lesson-level errors every read script reports with codes 1 and 2. */
-function lessonStatus(lessonId: number, reply: unknown[]): void {
-  const code = Number(reply[0]);
-  if (code === 1) {
-    const status = utf8(reply[1]);
-    throw new OrgError('LESSON_NOT_READY', `lesson ${lessonId} is not ready (${status})`, { status });
-  }
-  if (code === 2) throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} is not preloaded`);
-}
 
 /** What enter.lua found for one student. `lesson` is null when the caller already held that version's record. */
 export interface EnterRead {
@@ -42,12 +40,8 @@ export interface EnterRead {
 
 /** Runs enter.lua: one round trip. */
 export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number, roomId: string, haveVersion: number): Promise<EnterRead> {
-  const r = await redis.oeEnter1Buffer(lk.head, uid, roomId, haveVersion);
-  lessonStatus(lk.lessonId, r);
-  const code = Number(r[0]);
-  if (code === 3) throw new OrgError('STUDENT_NOT_FOUND', `student ${uid} has no position in lesson ${lk.lessonId}`);
-  if (code === 4) throw new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(utf8(r[2]))}`);
-  if (code === 5) throw new OrgError('ROOM_NOT_MEMBER', `student ${uid} is not a member of room ${JSON.stringify(utf8(r[2]))} of lesson ${lk.lessonId}`);
+  const r = await redis[ENTER](lk.head, uid, roomId, haveVersion);
+  if (Number(r[0]) !== REPLY_CODES.enter.OK) throw replyError('enter', r, { lessonId: lk.lessonId, uid, roomId });
   const lessonFlat = r[2] as Buffer[] | null;
   const roomBlobs = (r[5] as Array<Buffer | null>) ?? [];
   const rooms: Room[] = [];
@@ -87,8 +81,8 @@ export interface NodeRead {
 
 /** Runs read_node_view.lua: one round trip. */
 export async function readNodeView(redis: RedisClient, lk: LessonKeys, nodeId: string): Promise<NodeRead> {
-  const r = await redis.oeReadNodeView1Buffer(lk.head, nodeId);
-  lessonStatus(lk.lessonId, r);
+  const r = await redis[READ_NODE_VIEW](lk.head, nodeId);
+  if (Number(r[0]) !== REPLY_CODES.readNodeView.OK) throw replyError('readNodeView', r, { lessonId: lk.lessonId, nodeId });
   if (!Buffer.isBuffer(r[2])) throw new OrgError('NODE_NOT_FOUND', `lesson ${lk.lessonId} has no org node ${JSON.stringify(nodeId)}`);
   let bytes = r[2].length;
   const list = (x: unknown): OrgNode[] => {
@@ -138,9 +132,8 @@ export async function readMembersPage(
   limit: number,
   onePartition: boolean,
 ): Promise<MembersRead> {
-  const r = await redis.oeReadMembersPage1(lk.head, roomId, partition, afterOrder === null ? '-inf' : String(afterOrder), limit, onePartition ? '1' : '0');
-  lessonStatus(lk.lessonId, r);
-  if (Number(r[0]) === 3) throw new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(roomId)}`);
+  const r = await redis[READ_MEMBERS_PAGE](lk.head, roomId, partition, afterOrder === null ? '-inf' : String(afterOrder), limit, onePartition ? '1' : '0');
+  if (Number(r[0]) !== REPLY_CODES.readMembersPage.OK) throw replyError('readMembersPage', r, { lessonId: lk.lessonId, roomId });
   const flat = r[3] as Array<string | number>;
   const members: MemberRead[] = [];
   for (let i = 0; i + 2 < flat.length; i += 3) members.push({ uid: Number(flat[i]), order: Number(flat[i + 1]), partition: Number(flat[i + 2]) });
@@ -159,8 +152,7 @@ export interface OnlineRead {
  * (ms). The one reader of the online sets heartbeat.lua writes.
  */
 export async function readOnline(redis: RedisClient, lk: LessonKeys, roomId: string, since: number): Promise<OnlineRead> {
-  const r = await redis.oeReadOnline1(lk.head, roomId, since);
-  lessonStatus(lk.lessonId, r);
-  if (Number(r[0]) === 3) throw new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(roomId)}`);
+  const r = await redis[READ_ONLINE](lk.head, roomId, since);
+  if (Number(r[0]) !== REPLY_CODES.readOnline.OK) throw replyError('readOnline', r, { lessonId: lk.lessonId, roomId });
   return { version: Number(r[1]), online: Number(r[2]), partitions: ((r[3] as unknown[]) ?? []).map(Number) };
 }

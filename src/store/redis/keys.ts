@@ -158,7 +158,10 @@ export function writeBehindRegistryKey(prefix: string): string {
   return `${prefix}wb:lessons`;
 }
 
-/** Position bucket of a uid. Lua readers compute the same (uid % buckets). */
+/**
+ * The position hash (bucket) a uid lives in: the one definition in TypeScript.
+ * lua/_keys.lua's position_bucket is the one in Lua; a test checks they agree.
+ */
 export function positionBucket(uid: number, buckets: number): number {
   return uid % buckets;
 }

@@ -7,6 +7,12 @@ import type { LessonRecord, Room } from '../../model/topology.js';
 import type { RedisClient } from './client.js';
 import { unpack } from './codec.js';
 import type { LessonKeys } from './keys.js';
+import { REPLY_CODES, replyError, type CodedScript } from './replyCodes.js';
+import { scriptCommand } from './scripts.js';
+
+const READ_LESSON = scriptCommand('readLesson');
+const READ_ROOM = scriptCommand('readRoom');
+const READ_POSITION = scriptCommand('readPosition');
 
 /** The lesson record of a version, plus how positions are bucketed. */
 export interface StoredLesson extends LessonRecord {
@@ -23,13 +29,9 @@ export interface StoredPosition {
 const str = (b: unknown): string => (Buffer.isBuffer(b) ? b.toString('utf8') : String(b));
 
 /** Checks the status prefix every read script returns; returns the version and the rest. */
-function unwrap(lessonId: number, reply: unknown[]): { version: number; rest: unknown[] } {
-  const code = Number(reply[0]);
-  if (code === 0) return { version: Number(str(reply[1])), rest: reply.slice(2) };
-  if (code === 1) {
-    throw new OrgError('LESSON_NOT_READY', `lesson ${lessonId} is not ready (${str(reply[1])})`, { status: str(reply[1]) });
-  }
-  throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} is not preloaded`);
+function unwrap(script: CodedScript, lessonId: number, reply: unknown[]): { version: number; rest: unknown[] } {
+  if (Number(reply[0]) !== REPLY_CODES[script].OK) throw replyError(script, reply, { lessonId });
+  return { version: Number(str(reply[1])), rest: reply.slice(2) };
 }
 
 /** Turns an HGETALL flat reply of the lesson hash into a record. */
@@ -66,7 +68,7 @@ export function decodePosition(blob: Buffer): StoredPosition {
 
 /** The lesson and all its rooms. */
 export async function readLesson(redis: RedisClient, lk: LessonKeys): Promise<{ lesson: StoredLesson; rooms: Room[] }> {
-  const { rest } = unwrap(lk.lessonId, await redis.oeReadLesson1Buffer(lk.head));
+  const { rest } = unwrap('readLesson', lk.lessonId, await redis[READ_LESSON](lk.head));
   const roomsFlat = rest[1] as Buffer[];
   const rooms: Room[] = [];
   for (let i = 1; i < roomsFlat.length; i += 2) rooms.push(unpack<Room>(roomsFlat[i]!));
@@ -75,16 +77,22 @@ export async function readLesson(redis: RedisClient, lk: LessonKeys): Promise<{ 
 
 /** One room. */
 export async function readRoom(redis: RedisClient, lk: LessonKeys, roomId: string): Promise<Room> {
-  const { rest } = unwrap(lk.lessonId, await redis.oeReadRoom1Buffer(lk.head, roomId));
+  const { rest } = unwrap('readRoom', lk.lessonId, await redis[READ_ROOM](lk.head, roomId));
   if (!rest[0]) throw new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(roomId)}`);
   return unpack<Room>(rest[0] as Buffer);
 }
 
 /** A student's position. */
 export async function readPosition(redis: RedisClient, lk: LessonKeys, uid: number): Promise<StoredPosition> {
-  const { rest } = unwrap(lk.lessonId, await redis.oeReadPosition1Buffer(lk.head, uid));
+  const { rest } = unwrap('readPosition', lk.lessonId, await redis[READ_POSITION](lk.head, uid));
   if (!rest[0]) throw new OrgError('STUDENT_NOT_FOUND', `student ${uid} has no position in lesson ${lk.lessonId}`);
   return decodePosition(rest[0] as Buffer);
+}
+
+/** How much a version holds, from its lesson record (NaN where the record lacks a count). */
+export async function readVersionCounts(redis: RedisClient, lk: LessonKeys, version: number): Promise<{ rooms: number; nodes: number; positions: number }> {
+  const [rooms, nodes, positions] = await redis.hmget(lk.version(version).lesson, 'roomCount', 'nodeCount', 'studentCount');
+  return { rooms: Number(rooms), nodes: Number(nodes), positions: Number(positions) };
 }
 
 /** Head of a lesson: status and readable version (0 when none). */

@@ -4,7 +4,7 @@ import type { PreloadMode } from '../../model/policy.js';
 import type { Position, RoomSlot, Topology } from '../../model/topology.js';
 import type { RedisClient } from './client.js';
 import { pack } from './codec.js';
-import type { LessonKeys } from './keys.js';
+import { positionBucket, type LessonKeys } from './keys.js';
 import { ChunkedPipeline } from './pipeline.js';
 
 /** Bounds of a version write. */
@@ -85,7 +85,7 @@ export async function writeVersion(
       return b;
     };
     const buckets: Array<Array<string | number | Buffer>> = Array.from({ length: posBuckets }, () => []);
-    for (const p of topo.positions) buckets[p.uid % posBuckets]!.push(p.uid, blobOf(p));
+    for (const p of topo.positions) buckets[positionBucket(p.uid, posBuckets)]!.push(p.uid, blobOf(p));
     for (let b = 0; b < posBuckets; b++) await hset(vk.positions(b), buckets[b]!);
   }
 
@@ -119,4 +119,17 @@ export async function dropVersion(redis: RedisClient, lk: LessonKeys, version: n
   // The index goes last: if this is interrupted, a later call still finds the rest.
   removed += await redis.unlink(vk.index);
   return removed;
+}
+
+/**
+ * Deletes a whole preloaded lesson that no reader uses (a scratch copy): its
+ * version, then its head, version counter and lock. In-class state is not touched.
+ */
+export async function dropPreloadedLesson(redis: RedisClient, lk: LessonKeys, version: number): Promise<void> {
+  try {
+    if (version > 0) await dropVersion(redis, lk, version);
+  } finally {
+    // One command: the three keys share the lesson's hash tag (one slot).
+    await redis.unlink(lk.head, lk.versionSeq, lk.lock);
+  }
 }

@@ -3,6 +3,9 @@
 // every member a gateway holds a connection for.
 import type { RedisClient } from './client.js';
 import type { LessonKeys } from './keys.js';
+import { scriptCommand } from './scripts.js';
+
+const WS_PRESENCE = scriptCommand('wsPresence');
 
 /** Members online in one room partition. */
 export interface PresenceGroup {
@@ -20,5 +23,5 @@ export async function writePresence(redis: RedisClient, lk: LessonKeys, groups: 
     for (const u of g.uids) args.push(u);
   }
   if (args.length === 0) return 0;
-  return Number(await redis.oeWsPresence1(lk.head, now, windowMs, ttlSeconds, ...args));
+  return Number(await redis[WS_PRESENCE](lk.head, now, windowMs, ttlSeconds, ...args));
 }

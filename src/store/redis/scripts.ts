@@ -1,29 +1,34 @@
 // Loads every Lua script in ./lua once per connection with defineCommand, under
-// a versioned name. Mutation scripts share helpers: a line "-- @include f.lua"
-// is replaced by that file's text before the script is defined. Their small
-// return codes become typed errors in mutationCodes.ts.
+// a versioned name. Scripts share helpers: a line "-- @include f.lua" is
+// replaced by that file's text, "-- @inline" helpers are expanded at their
+// calls and unused helpers dropped, before the script is defined. Their small
+// return codes become typed errors in replyCodes.ts. Only store repositories
+// call scripts, through scriptCommand(), never by a name typed out.
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis, Result } from 'ioredis';
+import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 
 /** Bumped when any script's contract changes, so old and new code never share a name. */
 export const SCRIPT_VERSION = 1;
 
-/** Each script: its file and the number of KEYS it takes. */
+/**
+ * Each script: its file, the number of KEYS it takes, and `buffer` when its
+ * callers take the reply as Buffers (msgpack blobs) rather than strings.
+ */
 export const SCRIPTS = {
   beginPreload: { file: 'begin_preload.lua', keys: 3 },
   switchVersion: { file: 'switch_version.lua', keys: 2 },
   endPreload: { file: 'end_preload.lua', keys: 2 },
-  readLesson: { file: 'read_lesson.lua', keys: 1 },
-  readRoom: { file: 'read_room.lua', keys: 1 },
-  readPosition: { file: 'read_position.lua', keys: 1 },
-  enter: { file: 'enter.lua', keys: 1 },
-  readNodeView: { file: 'read_node_view.lua', keys: 1 },
+  readLesson: { file: 'read_lesson.lua', keys: 1, buffer: true },
+  readRoom: { file: 'read_room.lua', keys: 1, buffer: true },
+  readPosition: { file: 'read_position.lua', keys: 1, buffer: true },
+  enter: { file: 'enter.lua', keys: 1, buffer: true },
+  readNodeView: { file: 'read_node_view.lua', keys: 1, buffer: true },
   readMembersPage: { file: 'read_members_page.lua', keys: 1 },
   readOnline: { file: 'read_online.lua', keys: 1 },
   publishSignal: { file: 'publish_signal.lua', keys: 5 },
   readSignals: { file: 'read_signals.lua', keys: 3 },
-  moveStudents: { file: 'move_students.lua', keys: 1 },
-  changeLesson: { file: 'change_lesson.lua', keys: 1 },
+  moveStudents: { file: 'move_students.lua', keys: 1, buffer: true },
+  changeLesson: { file: 'change_lesson.lua', keys: 1, buffer: true },
   checkSlot: { file: 'check_slot.lua', keys: 1 },
   pickGroup: { file: 'pick_group.lua', keys: 8 },
   mute: { file: 'mute.lua', keys: 5 },
@@ -36,69 +41,95 @@ export const SCRIPTS = {
   wsPresence: { file: 'ws_presence.lua', keys: 1 },
 } as const;
 
+/** The name of a script in SCRIPTS. */
+export type ScriptName = keyof typeof SCRIPTS;
+
 type Arg = string | number | Buffer;
 
-// The script commands as they appear on a client (names carry SCRIPT_VERSION).
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    oeBeginPreload1(
-      head: string,
-      lock: string,
-      vseq: string,
-      token: string,
-      lockMs: number,
-      runId: number,
-      now: number,
-      ttl: number,
-      takeOverPrefix?: string,
-      jobKey?: string,
-    ): Result<[code: number, version: number, changeSeq: number, takenOverVersion: number, takenOverRunId: number], Context>;
-    oeSwitchVersion1(
-      head: string,
-      lock: string,
-      version: number,
-      token: string,
-      runId: number,
-      now: number,
-      ttl: number,
-      channel: string,
-      changeSeq?: number | '',
-    ): Result<[number, number], Context>;
-    oeEndPreload1(head: string, lock: string, token: string, failed: 0 | 1, now: number): Result<number, Context>;
-    oeReadLesson1Buffer(head: string): Result<unknown[], Context>;
-    oeReadRoom1Buffer(head: string, roomId: Arg): Result<unknown[], Context>;
-    oeReadPosition1Buffer(head: string, uid: Arg): Result<unknown[], Context>;
-    oeEnter1Buffer(head: string, uid: number, roomId: string, haveVersion: number): Result<unknown[], Context>;
-    oeReadNodeView1Buffer(head: string, nodeId: string): Result<unknown[], Context>;
-    oeReadMembersPage1(head: string, roomId: string, partition: number, after: string, limit: number, onePartition: '0' | '1'): Result<unknown[], Context>;
-    oeReadOnline1(head: string, roomId: string, since: number): Result<unknown[], Context>;
-    oePublishSignal1(
+/** Each script's arguments (KEYS, then ARGV) and its reply, as ioredis passes and returns them. */
+interface ScriptSignatures {
+  beginPreload: {
+    args: [head: string, lock: string, vseq: string, token: string, lockMs: number, runId: number, now: number, ttl: number, takeOverPrefix?: string, jobKey?: string];
+    reply: [code: number, version: number, changeSeq: number, takenOverVersion: number, takenOverRunId: number];
+  };
+  switchVersion: {
+    args: [head: string, lock: string, version: number, token: string, runId: number, now: number, ttl: number, channel: string, changeSeq?: number | ''];
+    reply: [code: number, previousVersion: number];
+  };
+  endPreload: { args: [head: string, lock: string, token: string, failed: 0 | 1, now: number]; reply: number };
+  readLesson: { args: [head: string]; reply: unknown[] };
+  readRoom: { args: [head: string, roomId: Arg]; reply: unknown[] };
+  readPosition: { args: [head: string, uid: Arg]; reply: unknown[] };
+  enter: { args: [head: string, uid: number, roomId: string, haveVersion: number]; reply: unknown[] };
+  readNodeView: { args: [head: string, nodeId: string]; reply: unknown[] };
+  readMembersPage: { args: [head: string, roomId: string, partition: number, after: string, limit: number, onePartition: '0' | '1']; reply: unknown[] };
+  readOnline: { args: [head: string, roomId: string, since: number]; reply: unknown[] };
+  publishSignal: {
+    args: [
       head: string, seqKey: string, zsetKey: string, ver: string, stream: string,
       roomId: string, payload: string, by: number, now: number, retain: number, ttl: number, channel: string, maxBytes: number, maxStream: number,
-    ): Result<unknown[], Context>;
-    oeReadSignals1(head: string, seqKey: string, zsetKey: string, roomId: string, after: number, limit: number): Result<unknown[], Context>;
-    oeMoveStudents1Buffer(head: string, now: number, ttl: number, groupCapacity: number, groupsPerTeam: number, phases: string, ...triples: Arg[]): Result<unknown[], Context>;
-    oeChangeLesson1Buffer(head: string, now: number, teacherUid: string, startTime: string, endTime: string, beforeMs: number, afterMs: number): Result<unknown[], Context>;
-    oeCheckSlot1(key: string, action: 'acquire' | 'release', holder: string, now: number, leaseMs: number, max: number): Result<[number, number], Context>;
-    oePickGroup1(
+    ];
+    reply: unknown[];
+  };
+  readSignals: { args: [head: string, seqKey: string, zsetKey: string, roomId: string, after: number, limit: number]; reply: unknown[] };
+  moveStudents: { args: [head: string, now: number, ttl: number, groupCapacity: number, groupsPerTeam: number, phases: string, ...triples: Arg[]]; reply: unknown[] };
+  changeLesson: { args: [head: string, now: number, teacherUid: string, startTime: string, endTime: string, beforeMs: number, afterMs: number]; reply: unknown[] };
+  checkSlot: { args: [key: string, action: 'acquire' | 'release', holder: string, now: number, leaseMs: number, max: number]; reply: [granted: number, holders: number] };
+  pickGroup: {
+    args: [
       head: string, group: string, seats: string, dyn: string, dynKids: string, dynSeq: string, ver: string, stream: string,
       uid: Arg, groupId: Arg, now: number, maxStream: number, maxDynamic: number, ttl: number, channel: string, lessonId: number,
-    ): Result<Array<number | string>, Context>;
-    oeMute1(
+    ];
+    reply: Array<number | string>;
+  };
+  mute: {
+    args: [
       head: string, muted: string, mutedNodes: string, ver: string, stream: string,
       roomId: Arg, kind: 'u' | 'n', target: Arg, on: '1' | '0', now: number, maxStream: number, ttl: number, channel: string,
-    ): Result<Array<number | string>, Context>;
-    oeSignIn1(head: string, signIn: string, ver: string, stream: string, uid: Arg, now: number, maxStream: number, ttl: number, channel: string): Result<Array<number | string>, Context>;
-    oeHeartbeat1(head: string, ver: string, stream: string, uid: Arg, roomId: Arg, now: number, windowMs: number, maxStream: number, ttl: number): Result<Array<number | string>, Context>;
-    oeWsPresence1(head: string, now: number, windowMs: number, ttl: number, ...groups: Arg[]): Result<number, Context>;
-    oeWbAck1(stream: string, group: string, ...ids: string[]): Result<number, Context>;
-    oeWbRetire1(stream: string): Result<number, Context>;
-    oeWbForget1(registry: string, lessonId: Arg, score: string): Result<number, Context>;
-    oeWbRejournal1(
+    ];
+    reply: Array<number | string>;
+  };
+  signIn: { args: [head: string, signIn: string, ver: string, stream: string, uid: Arg, now: number, maxStream: number, ttl: number, channel: string]; reply: Array<number | string> };
+  heartbeat: { args: [head: string, ver: string, stream: string, uid: Arg, roomId: Arg, now: number, windowMs: number, maxStream: number, ttl: number]; reply: Array<number | string> };
+  wbAck: { args: [stream: string, group: string, ...ids: string[]]; reply: number };
+  wbRetire: { args: [stream: string]; reply: number };
+  wbForget: { args: [registry: string, lessonId: Arg, score: string]; reply: number };
+  wsPresence: { args: [head: string, now: number, windowMs: number, ttl: number, ...groups: Arg[]]; reply: number };
+  wbRejournal: {
+    args: [
       stateKey: string, ver: string, stream: string,
-      entity: string, now: number, minVersion: string, maxStream: number, ttl: number, roomId: string, partition: string, ...keys: string[]
-    ): Result<Array<number | string>, Context>;
-  }
+      entity: string, now: number, minVersion: string, maxStream: number, ttl: number, roomId: string, partition: string, ...keys: string[],
+    ];
+    reply: Array<number | string>;
+  };
+}
+
+/** The command defineScripts registers a script under: oe<Name><SCRIPT_VERSION>. */
+type DefinedName<N extends ScriptName> = `oe${Capitalize<N>}${typeof SCRIPT_VERSION}`;
+
+/** The client method a script is called through: its defined name, with ioredis' `Buffer` suffix for Buffer replies. */
+export type ScriptCommand<N extends ScriptName> = (typeof SCRIPTS)[N] extends { buffer: true } ? `${DefinedName<N>}Buffer` : DefinedName<N>;
+
+/** The script methods defineScripts adds to a client, typed from ScriptSignatures. */
+type ScriptMethods<Context extends ClientContext> = {
+  [N in ScriptName as ScriptCommand<N>]: (...args: ScriptSignatures[N]['args']) => Result<ScriptSignatures[N]['reply'], Context>;
+};
+
+declare module 'ioredis' {
+  // Every name and signature comes from SCRIPTS, SCRIPT_VERSION and ScriptSignatures above.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface RedisCommander<Context extends ClientContext> extends ScriptMethods<Context> {}
+}
+
+const definedName = (name: ScriptName): string => `oe${name[0]!.toUpperCase()}${name.slice(1)}${SCRIPT_VERSION}`;
+
+/**
+ * The client method that runs script `name`. Store repositories compute it once
+ * per module and call `redis[CMD](...)`, so bumping SCRIPT_VERSION renames
+ * every call with it.
+ */
+export function scriptCommand<N extends ScriptName>(name: N): ScriptCommand<N> {
+  return `${definedName(name)}${'buffer' in SCRIPTS[name] ? 'Buffer' : ''}` as ScriptCommand<N>;
 }
 
 const luaDir = new URL('./lua/', import.meta.url);
@@ -106,18 +137,163 @@ const sources = new Map<string, string>();
 
 const INCLUDE = /^-- @include ([a-z_]+\.lua)$/m;
 
-/** The text of a script file with its includes inlined (cached). */
+/**
+ * An `-- @inline` helper (lua/_keys.lua): `local function name(params)` whose
+ * body is one `return <expression>` line.
+ */
+const INLINE_DEF = /^-- @inline\nlocal function (\w+)\(([^)]*)\)\n\s*return (.+)\nend\n/gm;
+
+/**
+ * A top-level helper with the comment lines right above it: `local function
+ * name(` at column 0 through the first `end` at column 0 (how the includes are
+ * written).
+ */
+const TOP_FUNCTION = /^(?:--.*\n)*local function (\w+)\(.*\n(?:.*\n)*?end\n/gm;
+
+/**
+ * The first index from `from` on, outside a Lua string literal, at which
+ * `found` holds; -1 when none does. The one scanner the three below share.
+ */
+function scan(code: string, from: number, found: (i: number) => boolean): number {
+  let quote = '';
+  for (let i = from; i < code.length; i++) {
+    const c = code[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = '';
+    } else if (c === "'" || c === '"') quote = c;
+    else if (found(i)) return i;
+  }
+  return -1;
+}
+
+/** Index of the first '--' outside a string literal in a line of Lua, or -1. */
+function commentStart(line: string): number {
+  return scan(line, 0, (i) => line[i] === '-' && line[i + 1] === '-');
+}
+
+/** The first call `name(` outside a string literal of one of `names` in a line of code, or null. */
+function nextCall(code: string, names: ReadonlyMap<string, unknown>): { name: string; index: number } | null {
+  let name = '';
+  const index = scan(code, 0, (i) => {
+    if (!/[A-Za-z_]/.test(code[i]!) || /[\w.:]/.test(code[i - 1] ?? '')) return false;
+    name = /^\w+/.exec(code.slice(i))![0];
+    return names.has(name) && code[i + name.length] === '(';
+  });
+  return index < 0 ? null : { name, index };
+}
+
+/**
+ * The arguments of the call whose '(' is at `open`, split at top-level commas,
+ * and the index just past its ')'; null when the line ends first.
+ */
+function callArgs(code: string, open: number): { args: string[]; end: number } | null {
+  const args: string[] = [];
+  let depth = 0;
+  let from = open + 1;
+  const close = scan(code, open, (i) => {
+    const c = code[i]!;
+    if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') return --depth === 0;
+    else if (c === ',' && depth === 1) {
+      args.push(code.slice(from, i).trim());
+      from = i + 1;
+    }
+    return false;
+  });
+  if (close < 0) return null;
+  const last = code.slice(from, close).trim();
+  if (last !== '' || args.length > 0) args.push(last);
+  return { args, end: close + 1 };
+}
+
+/** `expr` with each parameter name outside string literals replaced by its argument, parenthesised. */
+function substitute(expr: string, params: readonly string[], args: readonly string[]): string {
+  return expr.replace(/'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"|\b[A-Za-z_]\w*\b/g, (tok) => {
+    const i = params.indexOf(tok);
+    return i < 0 ? tok : `(${args[i]})`;
+  });
+}
+
+/**
+ * Expands every call of an `-- @inline` helper into its expression, so key
+ * names cost a script no function call and no closure per run (Redis runs a
+ * script's whole body on every call, and Lua 5.1 makes a new closure for each
+ * `local function` each time). Calls must close on their line.
+ */
+function expandInline(src: string): string {
+  const defs = new Map<string, { params: string[]; expr: string }>();
+  for (const m of src.matchAll(INLINE_DEF)) {
+    defs.set(m[1]!, { params: m[2]!.split(',').map((x) => x.trim()).filter(Boolean), expr: m[3]!.trim() });
+  }
+  if (defs.size === 0) return src;
+  return src
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('local function ')) return line;
+      const cut = commentStart(line);
+      let code = cut < 0 ? line : line.slice(0, cut);
+      for (let m = nextCall(code, defs); m; m = nextCall(code, defs)) {
+        const def = defs.get(m.name)!;
+        const c = callArgs(code, m.index + m.name.length);
+        if (!c) throw new Error(`Lua: a call of ${m.name} must close on its line: ${line.trim()}`);
+        if (c.args.length !== def.params.length) throw new Error(`Lua: ${m.name} takes ${def.params.length} argument(s): ${line.trim()}`);
+        code = `${code.slice(0, m.index)}(${substitute(def.expr, def.params, c.args)})${code.slice(c.end)}`;
+      }
+      return cut < 0 ? code : code + line.slice(cut);
+    })
+    .join('\n');
+}
+
+/**
+ * Drops the helpers a script never calls (each `local function` costs a
+ * closure per run, see expandInline). Repeats until nothing more goes: a helper
+ * may only have been used by one that went.
+ */
+function withoutUnusedHelpers(src: string): string {
+  for (let removed = true; removed; ) {
+    removed = false;
+    const code = src.replace(/--.*$/gm, '').replace(/'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"/g, "''");
+    src = src.replace(TOP_FUNCTION, (block, name: string) => {
+      // Its own definition names it once; any other mention in code (not in a comment or string) is a use.
+      if ((code.match(new RegExp(`\\b${name}\\b`, 'g'))?.length ?? 0) > 1) return block;
+      removed = true;
+      return '';
+    });
+  }
+  return src;
+}
+
+/** `text` with its `-- @include` lines replaced by those files (each with its own includes). */
+function withIncludes(text: string, file: string): string {
+  let s = text;
+  for (let m = INCLUDE.exec(s); m; m = INCLUDE.exec(s)) {
+    const inc = m[1]!;
+    if (inc === file) throw new Error(`${file} includes itself`);
+    // Splice at the matched line: a plain string replace would hit the first
+    // mention of the same text, which may sit in an already inlined comment.
+    s = s.slice(0, m.index) + scriptSource(inc) + s.slice(m.index + m[0].length);
+  }
+  return s;
+}
+
+/**
+ * The Lua Redis runs for a script's text: includes inlined, `-- @inline`
+ * helpers expanded where they are called, helpers the script does not use left out.
+ */
+export function compileScript(text: string, file = '<script>'): string {
+  return withoutUnusedHelpers(expandInline(withIncludes(text, file)));
+}
+
+/**
+ * The text of a file in lua/ as Redis gets it (cached): compileScript for a
+ * script; for an include (its name starts with '_'), just its includes inlined.
+ */
 export function scriptSource(file: string): string {
   let s = sources.get(file);
   if (s === undefined) {
-    s = readFileSync(new URL(file, luaDir), 'utf8');
-    for (let m = INCLUDE.exec(s); m; m = INCLUDE.exec(s)) {
-      const inc = m[1]!;
-      if (inc === file) throw new Error(`${file} includes itself`);
-      // Splice at the matched line: a plain string replace would hit the first
-      // mention of the same text, which may sit in an already inlined comment.
-      s = s.slice(0, m.index) + scriptSource(inc) + s.slice(m.index + m[0].length);
-    }
+    const text = readFileSync(new URL(file, luaDir), 'utf8');
+    s = file.startsWith('_') ? withIncludes(text, file) : compileScript(text, file);
     sources.set(file, s);
   }
   return s;
@@ -126,7 +302,6 @@ export function scriptSource(file: string): string {
 /** Defines every script on a client as oe<Name><SCRIPT_VERSION>. */
 export function defineScripts(client: Redis | Cluster): void {
   for (const [name, spec] of Object.entries(SCRIPTS)) {
-    const cmd = `oe${name[0]!.toUpperCase()}${name.slice(1)}${SCRIPT_VERSION}`;
-    client.defineCommand(cmd, { numberOfKeys: spec.keys, lua: scriptSource(spec.file) });
+    client.defineCommand(definedName(name as ScriptName), { numberOfKeys: spec.keys, lua: scriptSource(spec.file) });
   }
 }

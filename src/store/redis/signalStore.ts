@@ -1,10 +1,14 @@
 // A room's signal log in Redis: publish (one script: sequence, zset, trim,
 // notify) and the tail read (one script: room check, counter, range). Both are
-// one round trip; script codes become typed errors here and nowhere else.
-import { OrgError } from '../../errors.js';
+// one round trip; script codes become typed errors in replyCodes.ts.
 import { decodeSignalMember, type Signal } from '../../model/signal.js';
 import type { RedisClient } from './client.js';
 import type { LessonKeys } from './keys.js';
+import { REPLY_CODES, replyError } from './replyCodes.js';
+import { scriptCommand } from './scripts.js';
+
+const PUBLISH_SIGNAL = scriptCommand('publishSignal');
+const READ_SIGNALS = scriptCommand('readSignals');
 
 /** Bounds a publish enforces. */
 export interface PublishBounds {
@@ -30,24 +34,6 @@ export interface SignalTail {
   bytes: number;
 }
 
-const str = (b: unknown): string => (Buffer.isBuffer(b) ? b.toString('utf8') : String(b));
-
-function scriptError(lk: LessonKeys, roomId: string, reply: unknown[]): OrgError {
-  const code = Number(reply[0]);
-  if (code === 1) {
-    return new OrgError('LESSON_NOT_READY', `lesson ${lk.lessonId} is not ready (${str(reply[1])})`, { status: str(reply[1]) });
-  }
-  if (code === 2) return new OrgError('LESSON_NOT_FOUND', `lesson ${lk.lessonId} is not preloaded`);
-  if (code === 3) return new OrgError('ROOM_NOT_FOUND', `lesson ${lk.lessonId} has no room ${JSON.stringify(roomId)}`);
-  if (code === 4) return new OrgError('PAYLOAD_TOO_LARGE', `signal payload of ${Number(reply[1])} bytes is too large`);
-  if (code === 5) {
-    return new OrgError('BACKPRESSURE', `lesson ${lk.lessonId}: ${Number(reply[1])} changes are waiting to be written to MySQL; retry later`, {
-      streamLength: Number(reply[1]),
-    });
-  }
-  return new OrgError('INTERNAL', `signal script answered unknown code ${String(reply[0])}`);
-}
-
 /** Appends a signal to a room's log with its write-behind record and notifies gateways; returns it with its seq. */
 export async function publishSignal(
   redis: RedisClient,
@@ -58,7 +44,7 @@ export async function publishSignal(
   at: number,
   bounds: PublishBounds,
 ): Promise<Signal> {
-  const reply = await redis.oePublishSignal1(
+  const reply = await redis[PUBLISH_SIGNAL](
     lk.head,
     lk.signalSeq(roomId),
     lk.signals(roomId),
@@ -74,14 +60,14 @@ export async function publishSignal(
     bounds.maxPayloadBytes,
     bounds.maxStreamLength,
   );
-  if (Number(reply[0]) !== 0) throw scriptError(lk, roomId, reply);
+  if (Number(reply[0]) !== REPLY_CODES.publishSignal.OK) throw replyError('publishSignal', reply, { lessonId: lk.lessonId, roomId });
   return { seq: Number(reply[1]), at, by, data: payload };
 }
 
 /** Signals of a room with seq > after (at most limit), with the room's counter and lowest retained seq. */
 export async function readSignalTail(redis: RedisClient, lk: LessonKeys, roomId: string, after: number, limit: number): Promise<SignalTail> {
-  const reply = await redis.oeReadSignals1(lk.head, lk.signalSeq(roomId), lk.signals(roomId), roomId, after, limit);
-  if (Number(reply[0]) !== 0) throw scriptError(lk, roomId, reply);
+  const reply = await redis[READ_SIGNALS](lk.head, lk.signalSeq(roomId), lk.signals(roomId), roomId, after, limit);
+  if (Number(reply[0]) !== REPLY_CODES.readSignals.OK) throw replyError('readSignals', reply, { lessonId: lk.lessonId, roomId });
   const members = reply[4] as string[];
   const signals: Signal[] = [];
   let bytes = 0;

@@ -13,14 +13,16 @@
 -- ARGV[5] ttl (seconds) for head and counter
 -- ARGV[6] optional takeover prefix: a lock whose token starts with it is taken over ('' none)
 -- ARGV[7] optional job key recorded on the head ('' none)
--- Returns {code, new version, changeSeq, taken-over pending version, taken-over run id}:
---   code 0 ok, 1 another preload holds the lock
+-- Returns {code, new version, changeSeq, taken-over pending version, taken-over run id}
+-- with code (src/store/redis/replyCodes.ts REPLY_CODES.beginPreload):
+local OK = 0
+local E_LOCKED = 1              -- another preload holds the lock
 local held = redis.call('GET', KEYS[2])
 local prevPending, prevRun = 0, 0
 if held then
   local pre = ARGV[6] or ''
   if pre == '' or string.sub(held, 1, #pre) ~= pre then
-    return {1, 0, 0, 0, 0}
+    return {E_LOCKED, 0, 0, 0, 0}
   end
   local h = redis.call('HMGET', KEYS[1], 'pendingVersion', 'runId')
   if h[1] then
@@ -39,4 +41,4 @@ else
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 local seq = tonumber(redis.call('HGET', KEYS[1], 'changeSeq') or '0') or 0
-return {0, v, seq, prevPending, prevRun}
+return {OK, v, seq, prevPending, prevRun}

@@ -10,20 +10,19 @@
 -- ARGV[4] new end time, ms
 -- ARGV[5] minutes-before window of tutor 'before' rooms, in ms
 -- ARGV[6] minutes-after window of tutor 'after' rooms, in ms
--- Returns {0, version, changeSeq, rooms changed, {room id, room blob, ...} of the rooms changed} | {1, status} | {2}
-local head = KEYS[1]
-local base = string.sub(head, 1, -5)
+-- Returns {OK, version, changeSeq, rooms changed, {room id, room blob, ...} of the rooms changed} | _head.lua's codes
 -- @include _head.lua
+local head = KEYS[1]
 local version, vb, unreadable = readable(head)
 if unreadable then return unreadable end
-local chan = base .. 'chan'
+local chan = key_channel(lesson_base(head))
 local teacher = ARGV[2]
 local timed = ARGV[3] ~= ''
 local s, e = tonumber(ARGV[3]), tonumber(ARGV[4])
 local before, after = tonumber(ARGV[5]), tonumber(ARGV[6])
-if teacher ~= '' then redis.call('HSET', vb .. 'lesson', 'teacherUid', teacher) end
-if timed then redis.call('HSET', vb .. 'lesson', 'startTime', ARGV[3], 'endTime', ARGV[4]) end
-local flat = redis.call('HGETALL', vb .. 'rooms')
+if teacher ~= '' then redis.call('HSET', key_lesson(vb), 'teacherUid', teacher) end
+if timed then redis.call('HSET', key_lesson(vb), 'startTime', ARGV[3], 'endTime', ARGV[4]) end
+local flat = redis.call('HGETALL', key_rooms(vb))
 local changed, out = 0, {}
 for i = 1, #flat, 2 do
   local r = cmsgpack.unpack(flat[i + 1])
@@ -40,7 +39,7 @@ for i = 1, #flat, 2 do
   end
   if dirty then
     local blob = cmsgpack.pack(r)
-    redis.call('HSET', vb .. 'rooms', flat[i], blob)
+    redis.call('HSET', key_rooms(vb), flat[i], blob)
     out[#out + 1] = flat[i]
     out[#out + 1] = blob
     redis.call('SPUBLISH', chan, 'room:' .. flat[i])
@@ -50,4 +49,4 @@ end
 redis.call('SPUBLISH', chan, 'lesson')
 local seq = redis.call('HINCRBY', head, 'changeSeq', 1)
 redis.call('HSET', head, 'updatedAt', ARGV[1])
-return {0, tonumber(version), seq, changed, out}
+return {OK, tonumber(version), seq, changed, out}

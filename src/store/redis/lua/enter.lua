@@ -3,34 +3,33 @@
 -- picked, whether it is muted in the room (itself or any node on its path or its
 -- group's path), and when it signed in.
 -- Version and in-class state keys are derived from KEYS[1] (same hash tag, same
--- slot); their suffixes mirror keys.ts (checked by a unit test).
+-- slot) by _keys.lua, which mirrors keys.ts (checked by a test).
 -- KEYS[1] lesson head hash ("<base>head")
 -- ARGV[1] uid (decimal integer)
 -- ARGV[2] room id to enter ('' = the student's first room)
 -- ARGV[3] version whose lesson record the caller already holds ('0' = none); the
 --         record is left out of the reply when it is still the readable version
 -- Returns
---   {1, status}                 lesson not ready
---   {2}                         lesson unknown
---   {3, version}                the student has no position in the lesson
---   {4, version, roomId}        the room does not exist
---   {5, version, roomId}        the room exists but the student is not a member
---   {0, version, lesson HGETALL or false, position blob, node blob or false,
+--   {OK, version, lesson HGETALL or false, position blob, node blob or false,
 --    {blobs of the student's rooms}, room id entered, group id or false,
 --    group node blob or false, muted itself 0|1, muted node id or false,
 --    signed-in ms or false}
+--   | _head.lua's codes | or one of these:
 -- @include _head.lua
+local E_STUDENT_NOT_FOUND = 3   -- {3, version}: the student has no position in the lesson
+local E_ROOM_NOT_FOUND = 4      -- {4, version, roomId}: the room does not exist
+local E_ROOM_NOT_MEMBER = 5     -- {5, version, roomId}: the room exists but the student is not a member
 local version, vb, unreadable = readable(KEYS[1])
 if unreadable then return unreadable end
-local base = string.sub(KEYS[1], 1, -5)
+local base = lesson_base(KEYS[1])
 local uid = ARGV[1]
 
-local buckets = tonumber(redis.call('HGET', vb .. 'lesson', 'posBuckets') or '0') or 0
+local buckets = tonumber(redis.call('HGET', key_lesson(vb), 'posBuckets') or '0') or 0
 local pos = false
 if buckets >= 1 then
-  pos = redis.call('HGET', vb .. 'pos:' .. string.format('%d', tonumber(uid) % buckets), uid)
+  pos = redis.call('HGET', key_positions(vb, position_bucket(uid, buckets)), uid)
 end
-if not pos then return {3, version} end
+if not pos then return {E_STUDENT_NOT_FOUND, version} end
 local p = cmsgpack.unpack(pos)
 
 local roomId = ARGV[2]
@@ -40,24 +39,24 @@ for i, slot in ipairs(p.r) do
   roomIds[i] = slot[1]
   if slot[1] == roomId then member = true end
 end
-if #roomIds == 0 then return {4, version, roomId} end
+if #roomIds == 0 then return {E_ROOM_NOT_FOUND, version, roomId} end
 if roomId == '' then
   roomId = roomIds[1]
 elseif not member then
-  if redis.call('HEXISTS', vb .. 'rooms', roomId) == 1 then return {5, version, roomId} end
-  return {4, version, roomId}
+  if redis.call('HEXISTS', key_rooms(vb), roomId) == 1 then return {E_ROOM_NOT_MEMBER, version, roomId} end
+  return {E_ROOM_NOT_FOUND, version, roomId}
 end
-local rooms = redis.call('HMGET', vb .. 'rooms', unpack(roomIds))
+local rooms = redis.call('HMGET', key_rooms(vb), unpack(roomIds))
 
 -- Nodes created or changed in class (st:dyn) override the preloaded ones.
-local dyn = base .. 'st:dyn'
+local dyn = key_state_dyn(base)
 local function node(id)
   local b = redis.call('HGET', dyn, id)
-  if not b then b = redis.call('HGET', vb .. 'nodes', id) end
+  if not b then b = redis.call('HGET', key_nodes(vb), id) end
   return b
 end
 local nodeBlob = node(p.n)
-local groupId = redis.call('HGET', base .. 'st:group', uid)
+local groupId = redis.call('HGET', key_state_group(base), uid)
 local groupBlob = false
 if groupId then groupBlob = node(groupId) end
 
@@ -79,16 +78,16 @@ end
 addPath(nodeBlob, p.n)
 if groupId then addPath(groupBlob, groupId) end
 
-local mutedSelf = redis.call('SISMEMBER', base .. 'st:mute:' .. roomId, uid)
+local mutedSelf = redis.call('SISMEMBER', key_state_muted(base, roomId), uid)
 local mutedNode = false
-local flags = redis.call('SMISMEMBER', base .. 'st:mutenode:' .. roomId, unpack(ids))
+local flags = redis.call('SMISMEMBER', key_state_muted_nodes(base, roomId), unpack(ids))
 for i, f in ipairs(flags) do
   if f == 1 then
     mutedNode = ids[i]
     break
   end
 end
-local signin = redis.call('HGET', base .. 'st:signin', uid)
+local signin = redis.call('HGET', key_state_signin(base), uid)
 local lesson = false
-if ARGV[3] ~= version then lesson = redis.call('HGETALL', vb .. 'lesson') end
-return {0, version, lesson, pos, nodeBlob, rooms, roomId, groupId, groupBlob, mutedSelf, mutedNode, signin}
+if ARGV[3] ~= version then lesson = redis.call('HGETALL', key_lesson(vb)) end
+return {OK, version, lesson, pos, nodeBlob, rooms, roomId, groupId, groupBlob, mutedSelf, mutedNode, signin}

@@ -13,7 +13,7 @@
 -- ARGV[4] online window (ms)
 -- ARGV[5] max stream length (back pressure)
 -- ARGV[6] ttl (seconds) of the state keys
--- Returns {0, partition, last seen (ms), came online 0|1, version} | {error code, detail...}; an error writes nothing.
+-- Returns {OK, partition, last seen (ms), came online 0|1, version} | {error code, detail...} (_mutation.lua); an error writes nothing.
 -- Publishes nothing: no cached read shows heartbeats (online counts are cached
 -- briefly without invalidation), so a message per student would only churn caches.
 -- @include _mutation.lua
@@ -21,18 +21,18 @@
 local uid, room, now, window = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local vb, err = version_base(KEYS[1])
 if not vb then return err end
-local pos = position(vb, redis.call('HGET', vb .. 'lesson', 'posBuckets'), uid)
+local pos = position(vb, redis.call('HGET', key_lesson(vb), 'posBuckets'), uid)
 if not pos then return {E_STUDENT_NOT_FOUND} end
 local p = room_partition(pos, room)
 -- A room in the student's position exists; only a miss needs telling the two errors apart.
 if not p then
-  if redis.call('HEXISTS', vb .. 'rooms', room) == 0 then return {E_ROOM_NOT_FOUND} end
+  if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
   return {E_STUDENT_NOT_IN_ROOM}
 end
 local full = stream_full(KEYS[3], ARGV[5])
 if full then return full end
 
-local key = lesson_base(KEYS[1]) .. 'st:on:' .. room .. ':' .. string.format('%d', p)
+local key = key_state_online(lesson_base(KEYS[1]), room, p)
 local prev = tonumber(redis.call('ZSCORE', key, uid) or '')
 local ver = next_version(KEYS[2], ARGV[6])
 -- GT: a late heartbeat from a gateway with a slower clock never moves last-seen back.

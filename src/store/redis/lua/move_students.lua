@@ -13,24 +13,26 @@
 -- ARGV[4] groups per team
 -- ARGV[5] tutor phases with rooms, comma-separated (e.g. 'before,in,after', '' none)
 -- ARGV[6..] triples: uid, new node id, new tutor uid ('' when the student has no tutor)
--- Returns {0, version, changeSeq, {1 moved | 0 unchanged per move}, {node id, node blob, ...} written,
+-- Returns {OK, version, changeSeq, {1 moved | 0 unchanged per move}, {node id, node blob, ...} written,
 --   {node id, ...} deleted, {room id, room blob, ...} written, {uid, position blob, ...} of the students moved}
---   | {1, status} not ready | {2} unknown lesson | {4, uid} no such student
---   | {5, node id} no such node | {6} the version holds no positions (minimal mode)
-local head = KEYS[1]
-local base = string.sub(head, 1, -5)
+--   | _head.lua's codes | one of these (3 is not used, kept apart from the other scripts' 3):
 -- @include _head.lua
+local E_STUDENT_NOT_FOUND = 4   -- {4, uid}: no such student
+local E_NODE_NOT_FOUND = 5      -- {5, node id}: no such node
+local E_NO_POSITIONS = 6        -- {6}: the version holds no positions (minimal mode)
+local head = KEYS[1]
+local base = lesson_base(head)
 local version, vb, unreadable = readable(head)
 if unreadable then return unreadable end
-local lessonKey = vb .. 'lesson'
+local lessonKey = key_lesson(vb)
 local L = redis.call('HMGET', lessonKey, 'posBuckets', 'partitionSize', 'preloadMode', 'lessonId', 'nodeCount')
 local buckets = tonumber(L[1] or '0') or 0
-if buckets < 1 then return {6} end
+if buckets < 1 then return {E_NO_POSITIONS} end
 local psize = tonumber(L[2])
 local full = L[3] == 'full'
 local lessonId = L[4]
 local nodeCount = tonumber(L[5] or '0') or 0
-local nodesKey, roomsKey, indexKey = vb .. 'nodes', vb .. 'rooms', vb .. 'keys'
+local nodesKey, roomsKey, indexKey = key_nodes(vb), key_rooms(vb), key_index(vb)
 local now, ttl = ARGV[1], tonumber(ARGV[2])
 local groupCap, groupsPerTeam = tonumber(ARGV[3]), tonumber(ARGV[4])
 local phases = {}
@@ -78,18 +80,15 @@ local function getRoom(id)
   end
   return r
 end
-local function memberKey(roomId, p)
-  return vb .. 'm:' .. roomId .. ':' .. string.format('%d', p)
-end
 
 -- Phase 1: validate every move.
 local moves = {}
 for i = 6, #ARGV, 3 do
   local uid, node, tutor = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local bkey = vb .. 'pos:' .. string.format('%d', tonumber(uid) % buckets)
+  local bkey = key_positions(vb, position_bucket(uid, buckets))
   local blob = redis.call('HGET', bkey, uid)
-  if not blob then return {4, uid} end
-  if not getNode(node) then return {5, node} end
+  if not blob then return {E_STUDENT_NOT_FOUND, uid} end
+  if not getNode(node) then return {E_NODE_NOT_FOUND, node} end
   moves[#moves + 1] = {uid, node, tutor, bkey}
 end
 
@@ -134,13 +133,13 @@ for mi, m in ipairs(moves) do
       local order = 0
       if full then
         for _, s in ipairs(keep) do
-          local sc = redis.call('ZSCORE', memberKey(s[1], s[2]), uid)
+          local sc = redis.call('ZSCORE', key_members(vb, s[1], s[2]), uid)
           if sc then order = sc; break end
         end
       end
       for rid, p in pairs(oldTutor) do
         local r = getRoom(rid)
-        if full then redis.call('ZREM', memberKey(rid, p), uid) end
+        if full then redis.call('ZREM', key_members(vb, rid, p), uid) end
         r.memberCount = r.memberCount - 1
         if r.memberCount <= 0 then r.memberCount = 0; r.partitions = 0 end
         dirtyRooms[rid] = true
@@ -153,13 +152,13 @@ for mi, m in ipairs(moves) do
         if r0.partitions > 0 then
           p = r0.partitions - 1
           local used
-          if full then used = redis.call('ZCARD', memberKey(newTutorRooms[1], p)) else used = r0.memberCount - p * psize end
+          if full then used = redis.call('ZCARD', key_members(vb, newTutorRooms[1], p)) else used = r0.memberCount - p * psize end
           if used >= psize then p = p + 1 end
         end
         for _, rid in ipairs(newTutorRooms) do
           local r = getRoom(rid)
           if full then
-            local key = memberKey(rid, p)
+            local key = key_members(vb, rid, p)
             if redis.call('ZADD', key, order, uid) == 1 and redis.call('ZCARD', key) == 1 then
               redis.call('EXPIRE', key, ttl)
               redis.call('SADD', indexKey, key)
@@ -194,7 +193,7 @@ end
 -- compile would make (ceil(students / capacity)); groups are only taken away
 -- while nobody sits in them.
 if groupCap > 0 then
-  local seatsKey = base .. 'st:seats'
+  local seatsKey = key_state_seats(base)
   for tid in pairs(touchedTutors) do
     local t = getNode(tid)
     local groups = {}
@@ -255,7 +254,7 @@ if groupCap > 0 then
   end
 end
 
-local chan = base .. 'chan'
+local chan = key_channel(base)
 local anyChange = #movedUids > 0
 local deletedIds, nodeIds, roomIds = {}, {}, {}
 for id in pairs(deletedNodes) do
@@ -281,4 +280,4 @@ redis.call('HSET', lessonKey, 'nodeCount', nodeCount)
 for _, uid in ipairs(movedUids) do redis.call('SPUBLISH', chan, 'pos:' .. uid) end
 local seq = redis.call('HINCRBY', head, 'changeSeq', 1)
 if anyChange then redis.call('HSET', head, 'updatedAt', now) end
-return {0, tonumber(version), seq, statuses, nodeIds, deletedIds, roomIds, movedBlobs}
+return {OK, tonumber(version), seq, statuses, nodeIds, deletedIds, roomIds, movedBlobs}

@@ -14,7 +14,7 @@
 -- ARGV[6] max stream length (back pressure)
 -- ARGV[7] ttl (seconds) of the state keys
 -- ARGV[8] shard channel of the lesson
--- Returns {0, changed 0|1, version or ''} | {error code, detail...}; an error writes nothing.
+-- Returns {OK, changed 0|1, version or ''} | {error code, detail...} (_mutation.lua); an error writes nothing.
 -- Publishes state:<uid> (a student) or mute:<room> (the room's muted nodes) on a change.
 -- @include _mutation.lua
 
@@ -23,21 +23,21 @@ local vb, err = version_base(KEYS[1])
 if not vb then return err end
 local set, entity, field, msg
 if kind == 'u' then
-  local pos = position(vb, redis.call('HGET', vb .. 'lesson', 'posBuckets'), target)
+  local pos = position(vb, redis.call('HGET', key_lesson(vb), 'posBuckets'), target)
   if not pos then
-    if redis.call('HEXISTS', vb .. 'rooms', room) == 0 then return {E_ROOM_NOT_FOUND} end
+    if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
     return {E_STUDENT_NOT_FOUND}
   end
   -- A room in the student's position exists; only a miss needs telling the two errors apart.
   if not room_partition(pos, room) then
-    if redis.call('HEXISTS', vb .. 'rooms', room) == 0 then return {E_ROOM_NOT_FOUND} end
+    if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
     return {E_STUDENT_NOT_IN_ROOM}
   end
   set, entity, field, msg = KEYS[2], 'mute', 'u', 'state:' .. target
 else
-  local rb = redis.call('HGET', vb .. 'rooms', room)
+  local rb = redis.call('HGET', key_rooms(vb), room)
   if not rb then return {E_ROOM_NOT_FOUND} end
-  local nb = node_blob(vb, lesson_base(KEYS[1]) .. 'st:dyn', target)
+  local nb = node_blob(vb, key_state_dyn(lesson_base(KEYS[1])), target)
   if not nb then return {E_NODE_NOT_FOUND} end
   local root = cmsgpack.unpack(rb).rootNodeId
   -- The node must be the room's root node or below it.

@@ -20,7 +20,7 @@
 -- ARGV[6] ttl (seconds) of the state keys
 -- ARGV[7] shard channel of the lesson
 -- ARGV[8] lesson id
--- Returns {0, group id, previous group id or '', changed 0|1, version or '', created group id...}
+-- Returns {OK, group id, previous group id or '', changed 0|1, version or '', created group id...}
 --       | {error code, detail...} (codes in _mutation.lua); an error writes nothing.
 -- Publishes state:<uid> on a change, node:<id> for each created group and node:<team> for its team.
 -- @include _mutation.lua
@@ -28,14 +28,14 @@
 local uid, want, now = ARGV[1], ARGV[2], ARGV[3]
 local vb, err = version_base(KEYS[1])
 if not vb then return err end
-local l = redis.call('HMGET', vb .. 'lesson', 'posBuckets', 'orgPolicy', 'groupCapacity', 'expandBelowFreeSeats')
+local l = redis.call('HMGET', key_lesson(vb), 'posBuckets', 'orgPolicy', 'groupCapacity', 'expandBelowFreeSeats')
 if l[2] ~= '/lesson/tutor/team/group' or not l[3] then return {E_GROUPS_NOT_ENABLED, l[2] or ''} end
 local cap = tonumber(l[3])
 local below = tonumber(l[4] or '0') or 0
 local pos = position(vb, l[1], uid)
 if not pos then return {E_STUDENT_NOT_FOUND} end
 local tutor = pos.n
-local nodes = vb .. 'nodes'
+local nodes = key_nodes(vb)
 local cur = redis.call('HGET', KEYS[2], uid)
 
 -- Groups created in class under a team, in creation order.

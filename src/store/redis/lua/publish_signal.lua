@@ -17,27 +17,29 @@
 -- ARGV[7] shard channel of the lesson (same hash tag, so same slot)
 -- ARGV[8] max payload bytes
 -- ARGV[9] max write-behind stream length (back pressure)
--- Returns {0, seq, write-behind version} published
---         | {1, status} lesson not ready | {2} lesson not preloaded
---         | {3} no such room in the readable version | {4, bytes} payload too large
---         | {5, stream length} write-behind stream full
--- An error writes nothing. Record: e=signal v r=room s=seq t=at u=publisher d=payload
--- (the flusher writes it to signal_log). Its own codes above, not _mutation.lua's.
--- @include _mutation.lua
+-- Returns {OK, seq, write-behind version} published | _head.lua's codes | one of
+-- its own codes below (not _mutation.lua's). An error writes nothing.
+-- Record: e=signal v r=room s=seq t=at u=publisher d=payload (the flusher writes
+-- it to signal_log).
+-- @include _head.lua
+-- @include _wb.lua
+local E_ROOM_NOT_FOUND = 3      -- {3}: no such room in the readable version
+local E_PAYLOAD_TOO_LARGE = 4   -- {4, bytes}
+local E_BACKPRESSURE = 5        -- {5, stream length}: the write-behind stream is full
 local _, vb, unreadable = readable(KEYS[1])
 if unreadable then return unreadable end
 if #ARGV[2] > tonumber(ARGV[8]) then
-  return {4, #ARGV[2]}
+  return {E_PAYLOAD_TOO_LARGE, #ARGV[2]}
 end
-if redis.call('HEXISTS', vb .. 'rooms', ARGV[1]) == 0 then
-  return {3}
+if redis.call('HEXISTS', key_rooms(vb), ARGV[1]) == 0 then
+  return {E_ROOM_NOT_FOUND}
 end
 local pending = redis.call('XLEN', KEYS[5])
 if pending >= tonumber(ARGV[9]) then
-  return {5, pending}
+  return {E_BACKPRESSURE, pending}
 end
 
--- The write-behind version, by the rule every record follows (_mutation.lua).
+-- The write-behind version, by the rule every record follows (_wb.lua).
 local ver = next_version(KEYS[4], ARGV[6])
 
 local seq = redis.call('INCR', KEYS[2])
@@ -47,4 +49,4 @@ redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 redis.call('XADD', KEYS[5], '*', 'e', 'signal', 'v', ver, 'r', ARGV[1], 's', seq, 't', ARGV[4], 'u', ARGV[3], 'd', ARGV[2])
 redis.call('SPUBLISH', ARGV[7], 'signal:' .. ARGV[1] .. ':' .. seq)
-return {0, seq, ver}
+return {OK, seq, ver}

@@ -6,12 +6,14 @@
 -- ARGV[3] last join order seen in that partition ('-inf' to start at its beginning)
 -- ARGV[4] page size
 -- ARGV[5] '1' to stay in the start partition, '0' to continue into later ones
--- Returns {0, version, partitions, {uid, order, partition, ...}, more 0|1} | {3, version} room unknown | {1, status} | {2}
+-- Returns {OK, version, partitions, {uid, order, partition, ...}, more 0|1}
+--   | {E_ROOM_NOT_FOUND, version} | _head.lua's codes
 -- @include _head.lua
+local E_ROOM_NOT_FOUND = 3
 local version, vb, unreadable = readable(KEYS[1])
 if unreadable then return unreadable end
-local blob = redis.call('HGET', vb .. 'rooms', ARGV[1])
-if not blob then return {3, version} end
+local blob = redis.call('HGET', key_rooms(vb), ARGV[1])
+if not blob then return {E_ROOM_NOT_FOUND, version} end
 local partitions = tonumber(cmsgpack.unpack(blob).partitions) or 0
 local p = tonumber(ARGV[2])
 local min = ARGV[3]
@@ -22,7 +24,7 @@ if ARGV[5] ~= '1' then last = partitions - 1 end
 local out = {}
 local n = 0
 while p <= last and n < want do
-  local got = redis.call('ZRANGEBYSCORE', vb .. 'm:' .. ARGV[1] .. ':' .. p, min, '+inf', 'WITHSCORES', 'LIMIT', 0, want - n)
+  local got = redis.call('ZRANGEBYSCORE', key_members(vb, ARGV[1], p), min, '+inf', 'WITHSCORES', 'LIMIT', 0, want - n)
   for i = 1, #got, 2 do
     out[#out + 1] = got[i]
     out[#out + 1] = got[i + 1]
@@ -39,6 +41,6 @@ if n >= want then
   -- Full page: there is more unless this was the last member of the last partition.
   local lastOrder = out[#out - 1]
   local lastPart = out[#out]
-  if lastPart < last or redis.call('ZCOUNT', vb .. 'm:' .. ARGV[1] .. ':' .. lastPart, '(' .. lastOrder, '+inf') > 0 then more = 1 end
+  if lastPart < last or redis.call('ZCOUNT', key_members(vb, ARGV[1], lastPart), '(' .. lastOrder, '+inf') > 0 then more = 1 end
 end
-return {0, version, partitions, out, more}
+return {OK, version, partitions, out, more}

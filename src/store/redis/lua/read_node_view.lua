@@ -5,14 +5,14 @@
 -- (st:dynkids, creation order).
 -- KEYS[1] lesson head hash
 -- ARGV[1] node id
--- Returns {0, version, node blob or false, {child blobs}, {ancestor blobs, root first},
---          msgpack array of child ids created in class or false} | {1, status} | {2}
+-- Returns {OK, version, node blob or false, {child blobs}, {ancestor blobs, root first},
+--          msgpack array of child ids created in class or false} | _head.lua's codes
 -- @include _head.lua
 local version, vb, unreadable = readable(KEYS[1])
 if unreadable then return unreadable end
-local base = string.sub(KEYS[1], 1, -5)
-local nodes = vb .. 'nodes'
-local dyn = base .. 'st:dyn'
+local base = lesson_base(KEYS[1])
+local nodes = key_nodes(vb)
+local dyn = key_state_dyn(base)
 local function many(ids)
   if #ids == 0 then return {} end
   local a = redis.call('HMGET', dyn, unpack(ids))
@@ -24,11 +24,11 @@ local function many(ids)
   return out
 end
 local blob = many({ARGV[1]})[1]
-if not blob then return {0, version, false, {}, {}, false} end
+if not blob then return {OK, version, false, {}, {}, false} end
 local node = cmsgpack.unpack(blob)
 local ids = {}
 for i, id in ipairs(node.childIds or {}) do ids[i] = id end
-local extra = redis.call('HGET', base .. 'st:dynkids', ARGV[1])
+local extra = redis.call('HGET', key_state_dyn_kids(base), ARGV[1])
 if extra then
   for _, id in ipairs(cmsgpack.unpack(extra)) do ids[#ids + 1] = id end
 end
@@ -36,4 +36,4 @@ local children = many(ids)
 local up = {}
 for part in string.gmatch(node.path, '[^/]+') do up[#up + 1] = part end
 up[#up] = nil
-return {0, version, blob, children, many(up), extra or false}
+return {OK, version, blob, children, many(up), extra or false}

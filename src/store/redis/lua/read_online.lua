@@ -4,18 +4,19 @@
 -- KEYS[1] lesson head hash
 -- ARGV[1] room id
 -- ARGV[2] oldest heartbeat that still counts (ms)
--- Returns {0, version, total, {count per partition}} | {3, version} room unknown | {1, status} | {2}
+-- Returns {OK, version, total, {count per partition}} | {E_ROOM_NOT_FOUND, version} | _head.lua's codes
 -- @include _head.lua
+local E_ROOM_NOT_FOUND = 3
 local version, vb, unreadable = readable(KEYS[1])
 if unreadable then return unreadable end
-local base = string.sub(KEYS[1], 1, -5)
-local blob = redis.call('HGET', vb .. 'rooms', ARGV[1])
-if not blob then return {3, version} end
+local base = lesson_base(KEYS[1])
+local blob = redis.call('HGET', key_rooms(vb), ARGV[1])
+if not blob then return {E_ROOM_NOT_FOUND, version} end
 local parts = tonumber(cmsgpack.unpack(blob).partitions) or 0
 local total, per = 0, {}
 for p = 0, parts - 1 do
-  local n = redis.call('ZCOUNT', base .. 'st:on:' .. ARGV[1] .. ':' .. p, ARGV[2], '+inf')
+  local n = redis.call('ZCOUNT', key_state_online(base, ARGV[1], p), ARGV[2], '+inf')
   per[#per + 1] = n
   total = total + n
 end
-return {0, version, total, per}
+return {OK, version, total, per}

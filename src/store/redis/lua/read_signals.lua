@@ -7,20 +7,21 @@
 -- ARGV[1] room id
 -- ARGV[2] after: signals with seq > after are returned
 -- ARGV[3] most signals to return
--- Returns {0, version, lastSeq, firstSeq, {member, ...}} | {1, status} lesson not ready
---         | {2} lesson not preloaded | {3} no such room in the readable version
+-- Returns {OK, version, lastSeq, firstSeq, {member, ...}}
+--         | {E_ROOM_NOT_FOUND} no such room in the readable version | _head.lua's codes
 --   lastSeq: the room's counter (0 before the first signal); a caller that saw
 --   a higher one knows the log restarted (expired or lost with Redis).
 --   firstSeq: lowest retained seq (lastSeq + 1 when none is retained).
 -- @include _head.lua
+local E_ROOM_NOT_FOUND = 3
 local version, vb, unreadable = readable(KEYS[1])
 if unreadable then return unreadable end
-if redis.call('HEXISTS', vb .. 'rooms', ARGV[1]) == 0 then
-  return {3}
+if redis.call('HEXISTS', key_rooms(vb), ARGV[1]) == 0 then
+  return {E_ROOM_NOT_FOUND}
 end
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 local firstSeq = last + 1
 if first[2] then firstSeq = tonumber(first[2]) end
 local members = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[2], '+inf', 'LIMIT', 0, ARGV[3])
-return {0, version, last, firstSeq, members}
+return {OK, version, last, firstSeq, members}

@@ -9,14 +9,14 @@
 -- ARGV[3] max stream length (back pressure)
 -- ARGV[4] ttl (seconds) of the state keys
 -- ARGV[5] shard channel of the lesson
--- Returns {0, signed-in time (ms), first 0|1, version or ''} | {error code, detail...}; an error writes nothing.
+-- Returns {OK, signed-in time (ms), first 0|1, version or ''} | {error code, detail...} (_mutation.lua); an error writes nothing.
 -- Publishes state:<uid> on the first sign-in.
 -- @include _mutation.lua
 
 local uid = ARGV[1]
 local vb, err = version_base(KEYS[1])
 if not vb then return err end
-if not position(vb, redis.call('HGET', vb .. 'lesson', 'posBuckets'), uid) then return {E_STUDENT_NOT_FOUND} end
+if not position(vb, redis.call('HGET', key_lesson(vb), 'posBuckets'), uid) then return {E_STUDENT_NOT_FOUND} end
 local at = redis.call('HGET', KEYS[2], uid)
 if at then return {OK, at, 0, ''} end
 local full = stream_full(KEYS[4], ARGV[3])

@@ -12,23 +12,26 @@
 -- ARGV[5] ttl (seconds) for the head hash
 -- ARGV[6] shard channel of the lesson
 -- ARGV[7] optional changeSeq seen when the run began ('' skips the test)
--- Returns {code, previous version}: 0 ok, 1 lock lost, 2 version not newer than current,
---   3 a change reached the lesson since the run began
+-- Returns {code, previous version} with code (src/store/redis/replyCodes.ts REPLY_CODES.switchVersion):
+local OK = 0
+local E_LOCK_LOST = 1           -- the lock is not (or no longer) this run's
+local E_NOT_NEWER = 2           -- the version is not newer than the readable one
+local E_SOURCE_CHANGED = 3      -- a change reached the lesson since the run began
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then
-  return {1, 0}
+  return {E_LOCK_LOST, 0}
 end
 local prev = tonumber(redis.call('HGET', KEYS[1], 'version') or '0') or 0
 if tonumber(ARGV[1]) <= prev then
-  return {2, prev}
+  return {E_NOT_NEWER, prev}
 end
 if ARGV[7] and ARGV[7] ~= '' then
   local seq = redis.call('HGET', KEYS[1], 'changeSeq') or '0'
   if seq ~= ARGV[7] then
-    return {3, prev}
+    return {E_SOURCE_CHANGED, prev}
   end
 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'status', 'ready', 'runId', ARGV[3], 'updatedAt', ARGV[4])
 redis.call('HDEL', KEYS[1], 'pendingVersion')
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('SPUBLISH', ARGV[6], 'version:' .. ARGV[1])
-return {0, prev}
+return {OK, prev}

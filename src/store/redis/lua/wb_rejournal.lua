@@ -13,7 +13,7 @@
 -- ARGV[6] room id ('' when the entity has none)
 -- ARGV[7] partition ('' unless online)
 -- ARGV[8..] uids or node ids
--- Returns {0, records written} | {12, stream length}
+-- Returns {OK, records written} | {E_BACKPRESSURE, stream length} (_mutation.lua)
 -- @include _mutation.lua
 
 local full = stream_full(KEYS[3], ARGV[4])

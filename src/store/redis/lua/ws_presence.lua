@@ -13,13 +13,14 @@
 -- ARGV[3] ttl (seconds) of the online keys
 -- ARGV[4..] groups: room id, partition, n, then n uids
 -- Returns the number of members written.
+-- @include _keys.lua
 
-local base = string.sub(KEYS[1], 1, -5) -- '<p>{L<id>}:' ('head' is 4 chars)
+local base = lesson_base(KEYS[1])
 local now, window, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local cutoff = '(' .. string.format('%.0f', now - window)
 local i, written = 4, 0
 while i <= #ARGV do
-  local key = base .. 'st:on:' .. ARGV[i] .. ':' .. ARGV[i + 1]
+  local key = key_state_online(base, ARGV[i], tonumber(ARGV[i + 1]))
   local n = tonumber(ARGV[i + 2])
   local args = {}
   for j = 1, n do

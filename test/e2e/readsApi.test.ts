@@ -2,16 +2,16 @@
 // synthetic lesson preloaded into a real single Redis and a real Redis Cluster.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenVerifier } from '../src/auth/tokens.js';
-import { loadConfig, type Config } from '../src/config.js';
-import { startGateway, type Gateway } from '../src/gateway.js';
-import type { Position, Topology } from '../src/model/topology.js';
-import { formatChannelMessage } from '../src/store/redis/channel.js';
-import { createRedis, type RedisClient } from '../src/store/redis/client.js';
-import { lessonKeys } from '../src/store/redis/keys.js';
-import { ACCEPTS, call, grpcClients, rpc } from './support/clients.js';
-import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from './support/env.js';
-import { beginOnly, compileTestLesson, dropLesson, loadTopology } from './support/lesson.js';
+import { TokenVerifier } from '../../src/auth/tokens.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import type { Position, Topology } from '../../src/model/topology.js';
+import { formatChannelMessage } from '../../src/store/redis/channel.js';
+import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
+import { lessonKeys } from '../../src/store/redis/keys.js';
+import { ACCEPTS, call, grpcClients, rpc } from '../support/clients.js';
+import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
+import { beginOnly, compileTestLesson, dropLesson, loadTopology } from '../support/lesson.js';
 
 const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 const LESSON = 7001;

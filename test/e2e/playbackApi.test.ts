@@ -6,17 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenVerifier } from '../src/auth/tokens.js';
-import { loadConfig, type Config } from '../src/config.js';
-import { startGateway, type Gateway } from '../src/gateway.js';
-import { createRedis, type RedisClient } from '../src/store/redis/client.js';
-import { lessonKeys } from '../src/store/redis/keys.js';
-import { call, grpcClients, rpc } from './support/clients.js';
-import { uniquePrefix } from './support/env.js';
-import { dropLessonKeys, loadSyntheticLesson } from './support/lesson.js';
-import { createTestDb, type TestDb } from './support/mysql.js';
-import { GATEWAY_REDIS_MODES } from './support/redis.js';
-import { hour, until } from './support/wait.js';
+import { TokenVerifier } from '../../src/auth/tokens.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
+import { lessonKeys } from '../../src/store/redis/keys.js';
+import { call, grpcClients, rpc } from '../support/clients.js';
+import { uniquePrefix } from '../support/env.js';
+import { dropLessonKeys, loadSyntheticLesson } from '../support/lesson.js';
+import { createTestDb, type TestDb } from '../support/mysql.js';
+import { GATEWAY_REDIS_MODES } from '../support/redis.js';
+import { hour, until } from '../support/wait.js';
 
 const SECRET = 'playback-secret-0123456789-abcdefghijk';
 const log = pino({ level: 'silent' });

@@ -5,17 +5,17 @@
 // sockets and every client still sees every signal once.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenVerifier } from '../src/auth/tokens.js';
-import { loadConfig, type Config } from '../src/config.js';
-import { startGateway, type Gateway } from '../src/gateway.js';
-import type { Topology } from '../src/model/topology.js';
-import { createRedis, type RedisClient } from '../src/store/redis/client.js';
-import { call, grpcClients, rpc } from './support/clients.js';
-import { TEST_REDIS_URL, uniquePrefix } from './support/env.js';
-import { dropLessonKeys, loadSyntheticLesson } from './support/lesson.js';
-import { spawnServe } from './support/serve.js';
-import { hour, until } from './support/wait.js';
-import { connectWs, upgradeStatus, type WsClient } from './support/ws.js';
+import { TokenVerifier } from '../../src/auth/tokens.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import type { Topology } from '../../src/model/topology.js';
+import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
+import { call, grpcClients, rpc } from '../support/clients.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
+import { dropLessonKeys, loadSyntheticLesson } from '../support/lesson.js';
+import { spawnServe } from '../support/serve.js';
+import { hour, until } from '../support/wait.js';
+import { connectWs, upgradeStatus, type WsClient } from '../support/ws.js';
 
 const SECRET = 'bounds-secret-0123456789-abcdefghijklmn';
 const log = pino({ level: 'silent' });

@@ -2,19 +2,22 @@
 // store when an invalidation raced the load, and a lost subscriber connection
 // dropping everything cached.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '../src/auth/caller.js';
-import { isOrgError } from '../src/errors.js';
-import type { Topology } from '../src/model/topology.js';
-import { ReadService } from '../src/services/reads.js';
-import { createRedis, type RedisClient } from '../src/store/redis/client.js';
-import { formatChannelMessage } from '../src/store/redis/channel.js';
-import { lessonKeys } from '../src/store/redis/keys.js';
-import { createSubscriberClient, LessonChannels } from '../src/store/redis/lessonChannels.js';
-import { TEST_REDIS_URL, uniquePrefix } from './support/env.js';
-import { compileTestLesson, dropLesson, loadTopology } from './support/lesson.js';
+import type { Caller } from '../../src/auth/caller.js';
+import { isOrgError } from '../../src/errors.js';
+import type { Topology } from '../../src/model/topology.js';
+import { ReadService } from '../../src/services/reads.js';
+import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
+import { formatChannelMessage } from '../../src/store/redis/channel.js';
+import { lessonKeys } from '../../src/store/redis/keys.js';
+import { createSubscriberClient, LessonChannels } from '../../src/store/redis/lessonChannels.js';
+import { scriptCommand } from '../../src/store/redis/scripts.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
+import { compileTestLesson, dropLesson, loadTopology } from '../support/lesson.js';
 
 const LESSON = 7101;
 const service: Caller = { uid: 1, role: 'service', lesson: '*' };
+const ENTER = scriptCommand('enter');
+const READ_POSITION = scriptCommand('readPosition');
 
 describe('read service cache', () => {
   const prefix = uniquePrefix('reads');
@@ -31,8 +34,8 @@ describe('read service cache', () => {
     topo = compileTestLesson({ lessonId: LESSON, students: 300, tutors: 2, policy: 'group', seed: 5 });
     await loadTopology(redis, prefix, topo);
     // Count (and optionally hold) enter round trips on the real client.
-    const orig = redis.oeEnter1Buffer.bind(redis);
-    (redis as { oeEnter1Buffer: typeof orig }).oeEnter1Buffer = (async (...a: Parameters<typeof orig>) => {
+    const orig = redis[ENTER].bind(redis);
+    (redis as { [ENTER]: typeof orig })[ENTER] = (async (...a: Parameters<typeof orig>) => {
       enterCalls++;
       if (gate) await gate;
       return orig(...a);
@@ -123,8 +126,8 @@ describe('read service cache', () => {
     const other = topo.positions[7]!.uid;
     const lk = lessonKeys(prefix, LESSON);
     let positionCalls = 0;
-    const orig = redis.oeReadPosition1Buffer.bind(redis);
-    (redis as { oeReadPosition1Buffer: typeof orig }).oeReadPosition1Buffer = (async (...a: Parameters<typeof orig>) => {
+    const orig = redis[READ_POSITION].bind(redis);
+    (redis as { [READ_POSITION]: typeof orig })[READ_POSITION] = (async (...a: Parameters<typeof orig>) => {
       positionCalls++;
       return orig(...a);
     }) as typeof orig;
@@ -147,7 +150,7 @@ describe('read service cache', () => {
       await reads.position(service, LESSON, moved);
       expect([enterCalls - enters, positionCalls - positions]).toEqual([1, 1]);
     } finally {
-      (redis as { oeReadPosition1Buffer: typeof orig }).oeReadPosition1Buffer = orig;
+      (redis as { [READ_POSITION]: typeof orig })[READ_POSITION] = orig;
     }
   });
 

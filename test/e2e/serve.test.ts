@@ -5,19 +5,21 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenVerifier } from '../src/auth/tokens.js';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { startGateway } from '../src/gateway.js';
-import type { Topology } from '../src/model/topology.js';
-import { createRedis, type RedisClient } from '../src/store/redis/client.js';
-import { call } from './support/clients.js';
-import { TEST_REDIS_URL, uniquePrefix } from './support/env.js';
-import { compileTestLesson, dropLesson, loadTopology } from './support/lesson.js';
-import { spawnServe } from './support/serve.js';
+import { TokenVerifier } from '../../src/auth/tokens.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { startGateway } from '../../src/gateway.js';
+import type { Topology } from '../../src/model/topology.js';
+import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
+import { scriptCommand } from '../../src/store/redis/scripts.js';
+import { call } from '../support/clients.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
+import { compileTestLesson, dropLesson, loadTopology } from '../support/lesson.js';
+import { spawnServe } from '../support/serve.js';
 
 const SECRET = 'serve-secret-0123456789-abcdefghijklmno';
 const LESSON = 7201;
-const root = fileURLToPath(new URL('..', import.meta.url));
+const ENTER = scriptCommand('enter');
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const log = pino({ level: 'silent' });
 
 describe('serving', () => {
@@ -43,8 +45,8 @@ describe('serving', () => {
     const client = createRedis({ mode: 'single', url: TEST_REDIS_URL });
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
-    const orig = client.oeEnter1Buffer.bind(client);
-    (client as { oeEnter1Buffer: typeof orig }).oeEnter1Buffer = (async (...a: Parameters<typeof orig>) => {
+    const orig = client[ENTER].bind(client);
+    (client as { [ENTER]: typeof orig })[ENTER] = (async (...a: Parameters<typeof orig>) => {
       await gate;
       return orig(...a);
     }) as typeof orig;

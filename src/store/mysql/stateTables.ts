@@ -1,0 +1,144 @@
+// The in-class state tables (migration 3) and the signal playback log
+// (migration 5): what the write-behind flusher upserts, version-guarded, and
+// what reconcile reads back to compare with Redis.
+import type { RowDataPacket } from 'mysql2/promise';
+import { inTransaction, type Pool } from './pool.js';
+
+/** What a write-behind record is about; one table each. */
+export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal';
+
+/** Entities that are in-class state (one current value per key, compared by reconcile). */
+export type StateEntity = Exclude<Entity, 'signal'>;
+
+/** How an entity maps to its table. */
+export interface TableSpec {
+  table: string;
+  /** All columns in insert order; the first `keyColumns` form the primary key; `version` is last. */
+  columns: readonly string[];
+  keyColumns: number;
+}
+
+/** The tables, by entity. */
+export const TABLES: Readonly<Record<Entity, TableSpec>> = {
+  group: { table: 'state_group', columns: ['lesson_id', 'uid', 'group_id', 'picked_at', 'version'], keyColumns: 2 },
+  node: {
+    table: 'state_dyn_node',
+    columns: ['lesson_id', 'node_id', 'parent_id', 'capacity', 'path', 'depth', 'created_at', 'version'],
+    keyColumns: 2,
+  },
+  mute: { table: 'state_mute', columns: ['lesson_id', 'room_id', 'uid', 'muted', 'updated_at', 'version'], keyColumns: 3 },
+  mutenode: { table: 'state_mute_node', columns: ['lesson_id', 'room_id', 'node_id', 'muted', 'updated_at', 'version'], keyColumns: 3 },
+  signin: { table: 'state_signin', columns: ['lesson_id', 'uid', 'signed_in_at', 'version'], keyColumns: 2 },
+  online: { table: 'state_online', columns: ['lesson_id', 'room_id', 'uid', 'partition_no', 'last_seen_at', 'version'], keyColumns: 3 },
+  signal: { table: 'signal_log', columns: ['lesson_id', 'room_id', 'seq', 'published_at', 'by_uid', 'data', 'version'], keyColumns: 3 },
+};
+
+/** The in-class state entities, in the order batches write them. */
+export const STATE_ENTITIES: readonly StateEntity[] = ['node', 'group', 'mute', 'mutenode', 'signin', 'online'];
+
+/** Every entity, in the order batches write them. */
+export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal'];
+
+/**
+ * ON DUPLICATE KEY UPDATE clause that applies a row only when it is newer:
+ * MySQL evaluates assignments left to right and later ones see earlier
+ * results, so `version` is assigned last, after every column has compared
+ * against the old version.
+ */
+export function guardedUpdate(spec: TableSpec): string {
+  const data = spec.columns.slice(spec.keyColumns, -1);
+  const cond = 'VALUES(version) > version';
+  return `ON DUPLICATE KEY UPDATE ${data.map((c) => `${c} = IF(${cond}, VALUES(${c}), ${c})`).join(', ')}, version = GREATEST(version, VALUES(version))`;
+}
+
+const INSERTS = new Map(
+  ENTITIES.map((e) => {
+    const spec = TABLES[e];
+    return [e, `INSERT INTO ${spec.table} (${spec.columns.join(', ')}) VALUES ? ${guardedUpdate(spec)}`] as const;
+  }),
+);
+
+/** What one write did. */
+export interface SinkResult {
+  /** Rows sent. */
+  rows: number;
+  /** INSERT statements sent. */
+  statements: number;
+}
+
+/**
+ * Upserts rows (each in its table's column order, once per key: coalesced by
+ * the caller) in one transaction, `batchRows` rows per statement, entities in
+ * ENTITIES order. A row older than the one stored changes nothing.
+ * `onStatement` sees each statement's row count (metrics).
+ */
+export async function writeStateRows(
+  pool: Pool,
+  byEntity: ReadonlyMap<Entity, ReadonlyArray<{ readonly row: readonly unknown[] }>>,
+  batchRows: number,
+  onStatement?: (rows: number) => void,
+): Promise<SinkResult> {
+  return inTransaction(pool, async (conn) => {
+    let rows = 0;
+    let statements = 0;
+    for (const e of ENTITIES) {
+      const list = byEntity.get(e);
+      if (!list) continue;
+      for (let i = 0; i < list.length; i += batchRows) {
+        const chunk = list.slice(i, i + batchRows).map((r) => r.row);
+        await conn.query(INSERTS.get(e)!, [chunk]);
+        statements++;
+        rows += chunk.length;
+        onStatement?.(chunk.length);
+      }
+    }
+    return { rows, statements };
+  });
+}
+
+/** A lesson's in-class state as MySQL holds it. */
+export interface StoredState {
+  group: Array<{ uid: number; groupId: string | null }>;
+  signin: Array<{ uid: number; signedInAt: number | null }>;
+  node: Array<{ nodeId: string; parentId: string; capacity: number; path: string }>;
+  mute: Array<{ roomId: string; uid: number; muted: boolean }>;
+  mutenode: Array<{ roomId: string; nodeId: string; muted: boolean }>;
+  online: Array<{ roomId: string; uid: number; partition: number; lastSeenAt: number | null }>;
+  /** The highest version any state row of the lesson carries (0: none). */
+  maxVersion: number;
+}
+
+const ms = (d: unknown): number | null => (d instanceof Date ? d.getTime() : d === null || d === undefined ? null : Number(d));
+
+/** Every state row of a lesson, and the highest version among them. */
+export async function readStoredState(pool: Pool, lessonId: number): Promise<StoredState> {
+  const q = async (sql: string) => (await pool.query<RowDataPacket[]>(sql, [lessonId]))[0];
+  const out: StoredState = {
+    group: (await q('SELECT uid, group_id FROM state_group WHERE lesson_id = ?')).map((r) => ({ uid: Number(r.uid), groupId: r.group_id ?? null })),
+    signin: (await q('SELECT uid, signed_in_at FROM state_signin WHERE lesson_id = ?')).map((r) => ({ uid: Number(r.uid), signedInAt: ms(r.signed_in_at) })),
+    node: (await q('SELECT node_id, parent_id, capacity, path FROM state_dyn_node WHERE lesson_id = ?')).map((r) => ({
+      nodeId: String(r.node_id),
+      parentId: String(r.parent_id),
+      capacity: Number(r.capacity),
+      path: String(r.path),
+    })),
+    mute: (await q('SELECT room_id, uid, muted FROM state_mute WHERE lesson_id = ?')).map((r) => ({ roomId: String(r.room_id), uid: Number(r.uid), muted: Number(r.muted) === 1 })),
+    mutenode: (await q('SELECT room_id, node_id, muted FROM state_mute_node WHERE lesson_id = ?')).map((r) => ({
+      roomId: String(r.room_id),
+      nodeId: String(r.node_id),
+      muted: Number(r.muted) === 1,
+    })),
+    online: (await q('SELECT room_id, uid, partition_no, last_seen_at FROM state_online WHERE lesson_id = ?')).map((r) => ({
+      roomId: String(r.room_id),
+      uid: Number(r.uid),
+      partition: Number(r.partition_no),
+      lastSeenAt: ms(r.last_seen_at),
+    })),
+    maxVersion: 0,
+  };
+  for (const e of STATE_ENTITIES) {
+    const [rows] = await pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(version), 0) AS v FROM ${TABLES[e].table} WHERE lesson_id = ?`, [lessonId]);
+    out.maxVersion = Math.max(out.maxVersion, Number(rows[0]?.v ?? 0));
+  }
+  return out;
+}
