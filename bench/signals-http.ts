@@ -36,7 +36,7 @@ import { loadConfig } from '../src/config.js';
 import { SignalService } from '../src/services/signals.js';
 import { createRedis } from '../src/store/redis/client.js';
 import { dropLessonKeys, loadSyntheticLesson } from '../test/support/lesson.js';
-import { commandDelta, commandStats, hasTaskset, spawnGateway, stopGateway } from './support.js';
+import { commandDelta, commandStats, hasTaskset, spawnGateway, stopGateway, wrkStudentRotation } from './support.js';
 import { startPrivateRedis } from './lib/redis.js';
 
 const { values } = parseArgs({
@@ -103,14 +103,7 @@ interface Phase {
 function wrkScript(tokenFile: string, baseline = false): string {
   const prefix = baseline ? '/healthz?' : `/v1/lessons/${LESSON}/rooms/${ROOM}/signals?limit=${LIMIT}&after=`;
   return `
-local tokens = {}
-for line in io.lines(${JSON.stringify(tokenFile)}) do tokens[#tokens + 1] = "Bearer " .. line end
-local n = #tokens
-local afters = {}
-for k = 1, n do afters[k] = 0 end
-local i = 0
-local latest = 0
-local headers = {}
+${wrkStudentRotation(tokenFile)}
 local prefix = "${prefix}"
 local baseline = ${baseline ? 'true' : 'false'}
 nonempty = 0

@@ -83,3 +83,20 @@ export async function stopGateway(child: ChildProcess): Promise<void> {
   child.kill('SIGTERM');
   await done;
 }
+
+/**
+ * The start of a wrk Lua script that polls as many students: their tokens (one a
+ * line in `tokenFile`, as Authorization values), the next one's index `i`, each
+ * one's last seen seq in `afters`, the newest seq seen by any (`latest`) and a
+ * reusable `headers` table.
+ */
+export function wrkStudentRotation(tokenFile: string): string {
+  return `local tokens = {}
+for line in io.lines(${JSON.stringify(tokenFile)}) do tokens[#tokens + 1] = "Bearer " .. line end
+local n = #tokens
+local afters = {}
+for k = 1, n do afters[k] = 0 end
+local i = 0
+local latest = 0
+local headers = {}`;
+}

@@ -34,7 +34,7 @@ import { dropLessonKeys, loadSyntheticLesson } from '../test/support/lesson.js';
 import { percentile } from './lib/generators.js';
 import { cpuSeconds, rssMb, startServer } from './lib/proc.js';
 import { startPrivateRedis } from './lib/redis.js';
-import { commandDelta, commandStats, hasTaskset, spawnGateway, stopGateway, writeResult } from './support.js';
+import { commandDelta, commandStats, hasTaskset, spawnGateway, stopGateway, writeResult, wrkStudentRotation } from './support.js';
 
 const { values } = parseArgs({
   allowNegative: true,
@@ -147,14 +147,7 @@ const settle = () => sleep(1500);
 function pollScript(tokenFile: string, connections: number): string {
   const delayMs = Math.max(0, Math.round((connections * o.pollMs) / o.clients));
   return `
-local tokens = {}
-for line in io.lines(${JSON.stringify(tokenFile)}) do tokens[#tokens + 1] = "Bearer " .. line end
-local n = #tokens
-local afters = {}
-for k = 1, n do afters[k] = 0 end
-local i = 0
-local latest = 0
-local headers = {}
+${wrkStudentRotation(tokenFile)}
 delivered = 0
 local threads = {}
 setup = function(thread) threads[#threads + 1] = thread end
