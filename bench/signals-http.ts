@@ -120,11 +120,7 @@ request = function()
 end
 response = function(status, hdrs, body)
   if status == 200 then
-    local s = string.match(body, '"lastSeq":(%d+)')
-    if s then
-      local v = tonumber(s)
-      if v > latest then latest = v end
-    end
+    track_latest(body)
     if not baseline and string.sub(body, 1, 13) ~= '{"signals":[]' then nonempty = nonempty + 1 end
   end
 end

@@ -87,8 +87,8 @@ export async function stopGateway(child: ChildProcess): Promise<void> {
 /**
  * The start of a wrk Lua script that polls as many students: their tokens (one a
  * line in `tokenFile`, as Authorization values), the next one's index `i`, each
- * one's last seen seq in `afters`, the newest seq seen by any (`latest`) and a
- * reusable `headers` table.
+ * one's last seen seq in `afters`, the newest seq seen by any (`latest`, kept by
+ * `track_latest(body)` from each answer's lastSeq) and a reusable `headers` table.
  */
 export function wrkStudentRotation(tokenFile: string): string {
   return `local tokens = {}
@@ -98,5 +98,12 @@ local afters = {}
 for k = 1, n do afters[k] = 0 end
 local i = 0
 local latest = 0
-local headers = {}`;
+local headers = {}
+local function track_latest(body)
+  local s = string.match(body, '"lastSeq":(%d+)')
+  if s then
+    local v = tonumber(s)
+    if v > latest then latest = v end
+  end
+end`;
 }

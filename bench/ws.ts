@@ -161,11 +161,7 @@ request = function()
 end
 response = function(status, hdrs, body)
   if status == 200 then
-    local s = string.match(body, '"lastSeq":(%d+)')
-    if s then
-      local v = tonumber(s)
-      if v > latest then latest = v end
-    end
+    track_latest(body)
     local c = 0
     for _ in string.gmatch(body, '"seq":') do c = c + 1 end
     delivered = delivered + c
