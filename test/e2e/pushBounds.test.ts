@@ -103,6 +103,29 @@ describe('websocket bounds and lifecycle', () => {
     }
   });
 
+  it('pings idle connections and closes the one that never answers after the idle timeout', async () => {
+    const config2 = loadConfig({ ...env(), ORGENGINE_WS_IDLE_TIMEOUT_SECONDS: '8' });
+    const gw2 = await startGateway(config2, { port: 0, grpcPort: null, host: '127.0.0.1', log, defaultMetrics: false });
+    try {
+      const b = `http://127.0.0.1:${gw2.httpPort}`;
+      const deaf = await connectWs(b, tok(topo.positions[0]!.uid), { autoPong: false });
+      const alive = await connectWs(b, tok(topo.positions[1]!.uid));
+      let pinged = false;
+      deaf.ws.on('ping', () => (pinged = true));
+      const t0 = Date.now();
+      const closed = await deaf.closed;
+      expect(pinged).toBe(true);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(4000); // uWS timers tick every 4 s
+      expect(closed.code).toBe(1006); // uWS drops an idle socket without a close frame
+      // The one that answers the pings is still up past the timeout.
+      alive.send({ type: 'ping', id: 'still' });
+      expect((await alive.next((m) => m.id === 'still')).type).toBe('pong');
+      alive.close();
+    } finally {
+      await gw2.close();
+    }
+  }, 40_000);
+
   it('drains: open sockets are closed with 1001 going away', async () => {
     const config2 = loadConfig(env());
     const gw2 = await startGateway(config2, { port: 0, grpcPort: null, host: '127.0.0.1', log, defaultMetrics: false });

@@ -20,13 +20,13 @@ export interface WsClient {
 }
 
 /** Opens a connection; `token` goes in the Authorization header unless `via` says otherwise. */
-export function connectWs(base: string, token: string | null, o: { via?: 'header' | 'query' | 'protocol'; query?: string } = {}): Promise<WsClient> {
+export function connectWs(base: string, token: string | null, o: { via?: 'header' | 'query' | 'protocol'; query?: string; autoPong?: boolean } = {}): Promise<WsClient> {
   const via = o.via ?? 'header';
   const qs = [o.query, via === 'query' && token ? `token=${encodeURIComponent(token)}` : ''].filter(Boolean).join('&');
   const url = `${base.replace(/^http/, 'ws')}/v1/ws${qs ? `?${qs}` : ''}`;
   const protocols = via === 'protocol' && token ? ['orgengine.v1', `bearer.${token}`] : undefined;
   const headers = via === 'header' && token ? { authorization: `Bearer ${token}` } : undefined;
-  const ws = new WebSocket(url, protocols, { headers, perMessageDeflate: false });
+  const ws = new WebSocket(url, protocols, { headers, perMessageDeflate: false, autoPong: o.autoPong ?? true });
   const messages: WsMessage[] = [];
   const waiters = new Set<() => void>();
   ws.on('message', (data) => {
