@@ -34,7 +34,7 @@ import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { readMutedNodes } from '../store/redis/muteStore.js';
 import { writePresence, type PresenceGroup } from '../store/redis/presenceStore.js';
 import type { EnterView, ReadService } from './reads.js';
-import { parseAfter, type SignalPage, type SignalService } from './signals.js';
+import type { SignalPage, SignalService } from './signals.js';
 
 /** Topic names of the transport's pub/sub: a room's signals, a student's state, an org node, a lesson. */
 export const TOPIC = {
@@ -669,36 +669,5 @@ export class PushHub {
     this.unlisten();
     for (const id of this.lessons.keys()) this.deps.channels.remove(id);
     this.lessons.clear();
-  }
-}
-
-/** Parses one client frame (JSON text) into a command; BAD_REQUEST naming what is wrong. */
-export function parseClientCommand(text: string): ClientCommand {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw new OrgError('BAD_REQUEST', 'frame is not JSON; send {"type": "subscribe" | "unsubscribe" | "ping", ...}');
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new OrgError('BAD_REQUEST', 'frame must be a JSON object with a "type"');
-  const o = v as Record<string, unknown>;
-  const id = o.id;
-  if (id !== undefined && (typeof id !== 'string' || id.length > 64)) throw new OrgError('BAD_REQUEST', 'id must be a string of at most 64 characters');
-  const only = (allowed: readonly string[]): void => {
-    for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new OrgError('BAD_REQUEST', `${o.type as string}: unknown field ${JSON.stringify(k.slice(0, 64))}`);
-  };
-  const withId = id === undefined ? {} : { id: id as string };
-  switch (o.type) {
-    case 'ping':
-      only(['type', 'id']);
-      return { type: 'ping', ...withId };
-    case 'unsubscribe':
-      only(['type', 'id', 'room']);
-      return { type: 'unsubscribe', room: parseEntityId('room', o.room), ...withId };
-    case 'subscribe':
-      only(['type', 'id', 'room', 'after']);
-      return { type: 'subscribe', room: parseEntityId('room', o.room), after: o.after === undefined || o.after === null ? null : parseAfter(o.after), ...withId };
-    default:
-      throw new OrgError('BAD_REQUEST', `unknown command ${JSON.stringify(String(o.type).slice(0, 32))}; expected subscribe, unsubscribe or ping`);
   }
 }

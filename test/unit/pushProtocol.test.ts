@@ -3,7 +3,7 @@
 // anything else, which would drop the connection).
 import { describe, expect, it } from 'vitest';
 import { isOrgError } from '../../src/errors.js';
-import { parseClientCommand } from '../../src/services/push.js';
+import { parseClientCommand } from '../../src/api/ws/protocol.js';
 
 describe('WebSocket client frames', () => {
   it('decodes subscribe (with and without after), unsubscribe and ping, with an optional id', () => {
