@@ -113,8 +113,18 @@ export interface ApiConfig {
   onlineWindowMs: number;
   /** ioredis autopipelining on the gateway's Redis connection. */
   redisAutoPipelining: boolean;
+  /** Longest a request-path Redis command may take (redirections and retries included) before it is a 503. */
+  redisCommandTimeoutMs: number;
+  /** Consecutive failed commands on one Redis node that open its breaker. */
+  breakerFailures: number;
+  /** Time between probes of a node whose breaker is open (and the gateway connection's longest reconnect wait). */
+  breakerProbeMs: number;
+  /** Retry-After (seconds) sent with temporary errors (503s). */
+  retryAfterSeconds: number;
   /** Lesson /readyz must be able to read (optional). */
   readyLessonId: number | null;
+  /** How often the gateway reads the ready lesson in the background (/readyz reports the last result). */
+  readyCheckMs: number;
   /** How long shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
   /** Run a write-behind flusher inside the gateway (one per `serve`, in worker 0); off: run `orgengine flush`. */
@@ -369,7 +379,12 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_ONLINE_CACHE_MS', 'api.onlineCacheMs', 1000, [0, 60_000], 'online counts are cached this long'),
   int('ORGENGINE_ONLINE_WINDOW_MS', 'api.onlineWindowMs', 60_000, [1000, 3_600_000], 'a member is online if its last heartbeat is younger than this'),
   flag('ORGENGINE_REDIS_AUTOPIPELINING', 'api.redisAutoPipelining', false, 'ioredis autopipelining on the gateway connection; off: on cut cold enter throughput by 23-43% in npm run bench:autopipelining'),
+  int('ORGENGINE_REDIS_COMMAND_TIMEOUT_MS', 'api.redisCommandTimeoutMs', 500, [10, 60_000], 'longest a gateway Redis command may take, cluster redirections included, before the request gets 503 BACKEND_UNAVAILABLE'),
+  int('ORGENGINE_BREAKER_FAILURES', 'api.breakerFailures', 3, [1, 1000], 'consecutive failed commands on one Redis node that open its breaker (a lost connection opens it at once)'),
+  int('ORGENGINE_BREAKER_PROBE_MS', 'api.breakerProbeMs', 100, [10, 60_000], 'interval of the one background probe per open Redis node; also the gateway connection\'s longest reconnect wait'),
+  int('ORGENGINE_RETRY_AFTER_SECONDS', 'api.retryAfterSeconds', 1, [1, 3600], 'Retry-After sent with temporary errors (503)'),
   int('ORGENGINE_READY_LESSON', 'api.readyLessonId', null, [1, Number.MAX_SAFE_INTEGER], 'lesson id /readyz must be able to read, besides reaching Redis'),
+  int('ORGENGINE_READY_CHECK_MS', 'api.readyCheckMs', 1000, [10, 600_000], 'how often the gateway reads ORGENGINE_READY_LESSON in the background; /readyz answers from the last result'),
   int('ORGENGINE_SHUTDOWN_GRACE_MS', 'api.shutdownGraceMs', 10_000, [0, 600_000], 'how long shutdown waits for in-flight requests'),
   flag('ORGENGINE_FLUSH_IN_GATEWAY', 'api.flushInGateway', false, 'run a write-behind flusher inside orgengine serve (worker 0; needs MySQL); false: run orgengine flush beside it'),
 

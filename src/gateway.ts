@@ -10,16 +10,18 @@ import { TokenVerifier } from './auth/tokens.js';
 import { createGrpcServer, type GrpcServer } from './api/grpc/server.js';
 import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
+import { backendError } from './errors.js';
 import { ConfigError, requireTokenSecret, variableOf, type Config, type ConfigField } from './config.js';
 import { createFlusher, createMutationService } from './main.js';
-import { Metrics } from './metrics.js';
+import { Metrics, registerBreakerMetrics } from './metrics.js';
 import type { MutationService } from './services/mutations.js';
 import { ReadService } from './services/reads.js';
 import { createSignalRuntime, type SignalRuntime } from './services/signals.js';
 import { SignalCacheOptionError, type SignalCacheOptions } from './skiplist/signalCache.js';
 import { registerSignalCacheMetrics } from './skiplist/signalMetrics.js';
 import { createMysqlPool } from './store/mysql/pool.js';
-import { createRedis, type RedisClient } from './store/redis/client.js';
+import { closeRedis, createRedis, whenReady, type RedisClient } from './store/redis/client.js';
+import { RedisGuard } from './store/redis/guard.js';
 import { writeBehindRegistryKey } from './store/redis/keys.js';
 import { createSubscriberClient, LessonChannels } from './store/redis/lessonChannels.js';
 import type { Flusher } from './writebehind/flusher.js';
@@ -94,8 +96,25 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const log = opts.log;
   const ownRedis = !opts.redis;
   const tag = opts.connectionTag ? `-${opts.connectionTag}` : '';
-  const redis = opts.redis ?? createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-gw${tag}` });
+  const redis =
+    opts.redis ??
+    createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-gw${tag}`, requestPath: { reconnectMaxMs: api.breakerProbeMs } });
   if (ownRedis) redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis error'));
+  // Breakers guard only a connection this gateway owns: a borrowed one keeps its owner's behaviour.
+  const transitions = { open: 0, closed: 0 };
+  const guard = ownRedis
+    ? new RedisGuard(redis, config.redis, {
+        commandTimeoutMs: api.redisCommandTimeoutMs,
+        failureThreshold: api.breakerFailures,
+        probeIntervalMs: api.breakerProbeMs,
+        onChange: (c) => {
+          transitions[c.open ? 'open' : 'closed']++;
+          if (c.open) log.warn({ node: c.node, reason: c.reason }, 'redis breaker open: requests needing this node answer 503 until a probe succeeds');
+          else log.info({ node: c.node }, 'redis breaker closed');
+        },
+      })
+    : null;
+  if (ownRedis) await whenReady(redis, api.redisCommandTimeoutMs * 4);
   // One subscriber connection per gateway, whichever caches are on.
   const entityCache = api.cacheTtlMs > 0;
   const channels =
@@ -114,6 +133,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   });
   const tokens = new TokenVerifier({ secret, cacheEntries: api.tokenCacheEntries });
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true, reads: () => reads.stats, cacheSize: () => reads.cacheSize() });
+  registerBreakerMetrics(metrics.registry, () => guard?.openNodes().length ?? 0, transitions);
   // One registration cache per process: a lesson is registered for the flusher
   // before its first mutation or signal, then once per interval.
   const registry = new LessonRegistry(redis, writeBehindRegistryKey(config.keyPrefix), config.writeBehind.registerEverySeconds * 1000);
@@ -131,23 +151,46 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const pool = (opts.flush ?? api.flushInGateway) ? createMysqlPool(config.mysqlUrl, config.mysqlPoolSize) : null;
   const flusher = pool ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry }) : null;
 
-  const pingOk = async (): Promise<boolean> => {
-    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());
-    return Promise.race([redis.ping().then((r) => r === 'PONG', () => false), timeout]);
+  // Readiness answers from state the gateway already holds: the breakers, the
+  // connection states and the last background read of the ready lesson. A
+  // probe never runs inside /readyz, so it answers at once even while Redis
+  // is away, and names what fails.
+  let lessonCheck: string | null = api.readyLessonId === null ? null : 'not checked yet';
+  const checkLesson = async (): Promise<void> => {
+    if (api.readyLessonId === null) return;
+    await reads.probe(api.readyLessonId).then(
+      () => (lessonCheck = 'ok'),
+      (e: unknown) => (lessonCheck = backendError(e).message),
+    );
   };
-  const ready = async (): Promise<{ ok: boolean; checks: Record<string, string> }> => {
+  // The first answer is known before the gateway listens (bounded by the command timeout).
+  await checkLesson();
+  const readyTimer = api.readyLessonId === null ? null : setInterval(() => void checkLesson(), api.readyCheckMs);
+  readyTimer?.unref();
+  const ready = (): { ok: boolean; checks: Record<string, string> } => {
     const checks: Record<string, string> = {};
-    const redisOk = await pingOk();
-    checks.redis = redisOk ? 'ok' : 'unreachable';
-    let ok = redisOk;
-    if (redisOk && api.readyLessonId !== null) {
-      try {
-        await reads.probe(api.readyLessonId);
-        checks.lesson = 'ok';
-      } catch (e) {
-        checks.lesson = e instanceof Error ? e.message : String(e);
-        ok = false;
-      }
+    const open = guard?.openNodes() ?? [];
+    let ok = true;
+    if (open.length > 0) {
+      const which = open.map((n) => `${n.node} ${n.reason} for ${Math.round(n.openForMs)} ms`).join('; ');
+      // A Cluster with some masters away still serves every other slot: every
+      // gateway sees the same node, so failing readiness would take them all
+      // out of rotation for lessons they can serve. One server away is not ready.
+      checks.redis = `${config.redis.mode === 'cluster' ? 'degraded' : 'unreachable'}: breaker open for ${which}`;
+      if (config.redis.mode !== 'cluster') ok = false;
+    } else if (redis.status !== 'ready') {
+      checks.redis = `not connected (${redis.status})`;
+      ok = false;
+    } else {
+      checks.redis = 'ok';
+    }
+    if (channels) {
+      checks.subscriber = channels.health();
+      if (checks.subscriber !== 'ok' && !checks.subscriber.startsWith('degraded')) ok = false;
+    }
+    if (lessonCheck !== null) {
+      checks.lesson = lessonCheck;
+      if (lessonCheck !== 'ok') ok = false;
     }
     return { ok, checks };
   };
@@ -160,7 +203,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     metrics,
     log,
     api,
-    ready,
+    ready: async () => ready(),
     metricsText: opts.metricsText ?? (async () => ({ contentType: metrics.contentType, body: await metrics.text() })),
   });
   let grpc: GrpcServer | null = null;
@@ -169,11 +212,13 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   try {
     httpPort = await http.listen(opts.port, opts.host);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, tokens, metrics, log, api, ready: pingOk });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, tokens, metrics, log, api, ready: async () => ready().ok });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
     http.stopAccepting();
+    if (readyTimer) clearInterval(readyTimer);
+    guard?.close();
     signals.close();
     reads.close();
     await channels?.close();
@@ -197,6 +242,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     close() {
       closing ??= (async () => {
         http.stopAccepting();
+        if (readyTimer) clearInterval(readyTimer);
+        guard?.close();
         const deadline = Date.now() + api.shutdownGraceMs;
         await grpc?.shutdown(api.shutdownGraceMs);
         while (http.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -207,7 +254,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         signals.close();
         reads.close();
         await channels?.close();
-        if (ownRedis) await redis.quit().catch(() => redis.disconnect());
+        if (ownRedis) await closeRedis(redis);
       })();
       return closing;
     },

@@ -184,7 +184,11 @@ export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
       // A new version may have dropped rooms; `lesson` means anything may have changed.
       else if (m.kind === 'version' || m.kind === 'lesson') cache.invalidateLesson(lessonId);
     },
-    onResync: () => cache.invalidateAll(),
+    // What a lost subscription may have missed: the lessons named, or all.
+    onResync: (lessons) => {
+      if (lessons === null) cache.invalidateAll();
+      else for (const id of lessons) cache.invalidateLesson(id);
+    },
   });
   return {
     service: new SignalService({ redis, config, cache, registry: deps.registry, now: deps.now }),

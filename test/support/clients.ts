@@ -10,6 +10,7 @@ export interface HttpReply {
   status: number;
   contentType: string;
   body: any;
+  headers: Headers;
 }
 
 /** Encodings a client may ask for, with the Accept header of each. */
@@ -31,7 +32,7 @@ export async function call(
   else if (ct === ACCEPTS.proto) body = decodeProto(r.status === 200 ? o.proto! : 'orgengine.v1.ErrorBody', buf);
   else if (ct.startsWith('application/json')) body = JSON.parse(buf.toString('utf8'));
   else body = buf.toString('utf8');
-  return { status: r.status, contentType: ct, body };
+  return { status: r.status, contentType: ct, body, headers: r.headers };
 }
 
 /** gRPC clients of the read, signal, mutation and health services. */

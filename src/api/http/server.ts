@@ -14,7 +14,7 @@ import { nativeUws } from './uws.js';
 
 /** What the HTTP server needs. */
 export interface HttpServerDeps extends TransportDeps {
-  api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'membersPageDefault' | 'membersPageMax'>;
+  api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'membersPageDefault' | 'membersPageMax' | 'retryAfterSeconds'>;
   /** Readiness checks for /readyz. */
   ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
   /** The /metrics body (this worker's, or every worker's merged). */
