@@ -171,8 +171,10 @@ export async function throwawayCluster(o: { masters?: number; replicas: boolean;
         for (const n of nodes) {
           if (!n.alive()) continue;
           const info = await redisCli(n.port, 'cluster', 'info').catch(() => '');
-          // Every node must also see as many slot owners as the others: the replicas' promotions are done.
-          if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_ok:16384')) ok = false;
+          if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_ok:16384') || !info.includes(`cluster_known_nodes:${nodes.length}`)) ok = false;
+          // A replica still syncing makes a manual failover wait for it (seconds): settle first.
+          const repl = await redisCli(n.port, 'info', 'replication').catch(() => '');
+          if (repl.includes('role:slave') && !repl.includes('master_link_status:up')) ok = false;
         }
         if (ok) return;
         if (Date.now() > until) throw new Error('throwaway cluster not ok in time');
