@@ -153,6 +153,12 @@ export interface WriteBehindConfig {
   retireAfterSeconds: number;
   /** Groups created in class per team at most (dynamic expansion stops there). */
   maxDynamicGroupsPerTeam: number;
+  /** When mutation and signal scripts are acknowledged: memory (the master ran it) or replica (WAIT confirmed it). */
+  durability: 'memory' | 'replica';
+  /** Replicas WAIT must confirm under `replica` durability. */
+  durabilityReplicas: number;
+  /** How long WAIT may take under `replica` durability before the write answers 503. */
+  durabilityTimeoutMs: number;
 }
 
 /** Shortest token secret accepted (bytes of UTF-8). */
@@ -418,6 +424,9 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
     [60, 2_592_000],
     'an idle, fully flushed lesson leaves the registry after this long; at least 10x ORGENGINE_WB_REGISTER_EVERY_SECONDS',
   ),
+  oneOf('ORGENGINE_DURABILITY', 'writeBehind.durability', ['memory', 'replica'], 'memory', 'when mutations and signal publishes are acknowledged: memory (the master ran the script) or replica (WAIT confirmed it on ORGENGINE_DURABILITY_REPLICAS replicas)'),
+  int('ORGENGINE_DURABILITY_REPLICAS', 'writeBehind.durabilityReplicas', 1, [1, 16], 'replicas WAIT must confirm with replica durability'),
+  int('ORGENGINE_DURABILITY_TIMEOUT_MS', 'writeBehind.durabilityTimeoutMs', 100, [1, 60_000], 'WAIT timeout with replica durability; short of replicas the write answers 503 BACKEND_UNAVAILABLE (may or may not be applied); below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS'),
   int('ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', 'writeBehind.maxDynamicGroupsPerTeam', 50, [0, 10_000], 'groups created in class per team at most'),
 
   url('ORGENGINE_QUEUE_REDIS_URL', 'jobs.redis', { shown: '(the data Redis)', from: (c) => c.redis }, REDIS_PROTOCOLS, 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)', { to: single }),
@@ -443,6 +452,14 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
 
 /** Rules between variables, checked once every field is read. */
 const CROSS_CHECKS: ReadonlyArray<{ variable: string; complaint(c: Config): string | null }> = [
+  {
+    // WAIT runs inside the command timeout: a longer WAIT would always end as a timeout instead.
+    variable: 'ORGENGINE_DURABILITY_TIMEOUT_MS',
+    complaint: ({ writeBehind: wb, api }) =>
+      wb.durability === 'replica' && wb.durabilityTimeoutMs >= api.redisCommandTimeoutMs
+        ? `must be below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS (${api.redisCommandTimeoutMs}), got ${wb.durabilityTimeoutMs}`
+        : null,
+  },
   {
     variable: 'ORGENGINE_MEMBERS_PAGE_DEFAULT',
     complaint: (c) =>

@@ -118,7 +118,7 @@ export function toOrgError(e: unknown): OrgError {
  * Error replies of a Redis server that is busy or changing state rather than
  * refusing our command: retrying later succeeds, so they count as unavailable.
  */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
 
 /**
  * The one rule for a failure of Redis or MySQL on the way to an answer: an

@@ -5,6 +5,7 @@
 // trip through the same script, which is what the benchmark compares against.
 // The cache learns about new signals from the gateway's one LessonChannels
 // connection, which it shares with the entity cache of the read service.
+import { durabilityOf, type Durability } from '../store/redis/durability.js';
 import { authorizeLessonRead, authorizePublish } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
 import type { Config, WriteBehindConfig } from '../config.js';
@@ -21,7 +22,9 @@ import type { LessonRegistry } from '../writebehind/registry.js';
 export type { SignalPage } from '../skiplist/signalCache.js';
 
 /** The part of the configuration the signal service reads (named apart from config.ts's SignalConfig, one of its parts). */
-export type SignalServiceOptions = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & { writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> };
+export type SignalServiceOptions = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & {
+  writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> & Partial<Pick<WriteBehindConfig, 'durability' | 'durabilityReplicas' | 'durabilityTimeoutMs'>>;
+};
 
 /** What the signal service needs. */
 export interface SignalServiceDeps {
@@ -61,8 +64,10 @@ export class SignalService {
   private readonly cache: SignalCache | null;
   private readonly registry: LessonRegistry | null;
   private readonly now: () => number;
+  private readonly durability: Durability;
 
   constructor(deps: SignalServiceDeps) {
+    this.durability = durabilityOf(deps.config.writeBehind);
     this.redis = deps.redis;
     this.config = deps.config;
     this.cache = deps.cache;
@@ -91,6 +96,7 @@ export class SignalService {
         ttlSeconds: this.config.ttlSeconds,
         maxPayloadBytes: max,
         maxStreamLength: this.config.writeBehind.maxStreamLength,
+        durability: this.durability,
       });
     } catch (e) {
       throw backendError(e);
