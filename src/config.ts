@@ -151,6 +151,8 @@ export interface WriteBehindConfig {
   registerEverySeconds: number;
   /** A lesson with an empty stream and no registration for this long is retired (seconds). */
   retireAfterSeconds: number;
+  /** How often a flusher compares each watched lesson's Redis version with MySQL's (rollback detection), seconds; 0 = never. */
+  rollbackCheckSeconds: number;
   /** Groups created in class per team at most (dynamic expansion stops there). */
   maxDynamicGroupsPerTeam: number;
   /** When mutation and signal scripts are acknowledged: memory (the master ran it) or replica (WAIT confirmed it). */
@@ -424,6 +426,7 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
     [60, 2_592_000],
     'an idle, fully flushed lesson leaves the registry after this long; at least 10x ORGENGINE_WB_REGISTER_EVERY_SECONDS',
   ),
+  int('ORGENGINE_WB_ROLLBACK_CHECK_SECONDS', 'writeBehind.rollbackCheckSeconds', 30, [0, 86_400], 'how often a flusher checks each watched lesson for Redis state older than MySQL (rollback: alarm by log and metric); 0 = never'),
   oneOf('ORGENGINE_DURABILITY', 'writeBehind.durability', ['memory', 'replica'], 'memory', 'when mutations and signal publishes are acknowledged: memory (the master ran the script) or replica (WAIT confirmed it on ORGENGINE_DURABILITY_REPLICAS replicas)'),
   int('ORGENGINE_DURABILITY_REPLICAS', 'writeBehind.durabilityReplicas', 1, [1, 16], 'replicas WAIT must confirm with replica durability'),
   int('ORGENGINE_DURABILITY_TIMEOUT_MS', 'writeBehind.durabilityTimeoutMs', 100, [1, 60_000], 'WAIT timeout with replica durability; short of replicas the write answers 503 BACKEND_UNAVAILABLE (may or may not be applied); below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS'),

@@ -38,6 +38,7 @@ export const SCRIPTS = {
   wbRetire: { file: 'wb_retire.lua', keys: 1 },
   wbForget: { file: 'wb_forget.lua', keys: 1 },
   wbRejournal: { file: 'wb_rejournal.lua', keys: 3 },
+  wbRestore: { file: 'wb_restore.lua', keys: 4 },
 } as const;
 
 /** The name of a script in SCRIPTS. */
@@ -93,6 +94,7 @@ interface ScriptSignatures {
   wbAck: { args: [stream: string, group: string, ...ids: string[]]; reply: number };
   wbRetire: { args: [stream: string]; reply: number };
   wbForget: { args: [registry: string, lessonId: Arg, score: string]; reply: number };
+  wbRestore: { args: [stateKey: string, seats: string, ver: string, channel: string, entity: string, minVersion: string, ttl: number, ...pairs: string[]]; reply: [code: number, changed: number] };
   wbRejournal: {
     args: [
       stateKey: string, ver: string, stream: string,
