@@ -96,25 +96,32 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const log = opts.log;
   const ownRedis = !opts.redis;
   const tag = opts.connectionTag ? `-${opts.connectionTag}` : '';
-  const redis =
-    opts.redis ??
-    createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-gw${tag}`, requestPath: { reconnectMaxMs: api.breakerProbeMs } });
-  if (ownRedis) redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis error'));
-  // Breakers guard only a connection this gateway owns: a borrowed one keeps its owner's behaviour.
   const transitions = { open: 0, closed: 0 };
-  const guard = ownRedis
-    ? new RedisGuard(redis, config.redis, {
-        commandTimeoutMs: api.redisCommandTimeoutMs,
-        failureThreshold: api.breakerFailures,
-        probeIntervalMs: api.breakerProbeMs,
-        onChange: (c) => {
-          transitions[c.open ? 'open' : 'closed']++;
-          if (c.open) log.warn({ node: c.node, reason: c.reason }, 'redis breaker open: requests needing this node answer 503 until a probe succeeds');
-          else log.info({ node: c.node }, 'redis breaker closed');
-        },
-      })
-    : null;
-  if (ownRedis) await whenReady(redis, api.redisCommandTimeoutMs * 4);
+  /** A request-path connection this gateway owns, guarded by breakers per node. */
+  const requestClient = (role: string): { client: RedisClient; guard: RedisGuard } => {
+    const client = createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-${role}${tag}`, requestPath: { reconnectMaxMs: api.breakerProbeMs } });
+    client.on('error', (e: Error) => log.warn({ err: e.message, connection: role }, 'redis error'));
+    const guard = new RedisGuard(client, config.redis, {
+      commandTimeoutMs: api.redisCommandTimeoutMs,
+      failureThreshold: api.breakerFailures,
+      probeIntervalMs: api.breakerProbeMs,
+      onChange: (c) => {
+        transitions[c.open ? 'open' : 'closed']++;
+        if (c.open) log.warn({ node: c.node, reason: c.reason, connection: role }, 'redis breaker open: requests needing this node answer 503 until a probe succeeds');
+        else log.info({ node: c.node, connection: role }, 'redis breaker closed');
+      },
+    });
+    return { client, guard };
+  };
+  // Breakers guard only connections this gateway owns: a borrowed one keeps its owner's behaviour.
+  const main = ownRedis ? requestClient('gw') : null;
+  const redis = opts.redis ?? main!.client;
+  const guard = main?.guard ?? null;
+  // With replica durability, writes get their own connection: WAIT blocks the
+  // connection it runs on until the replicas answer, which must not stall reads.
+  const writer = ownRedis && config.writeBehind.durability === 'replica' ? requestClient('gw-write') : null;
+  const writeRedis = writer?.client ?? redis;
+  if (ownRedis) await Promise.all([whenReady(redis, api.redisCommandTimeoutMs * 4), writer ? whenReady(writer.client, api.redisCommandTimeoutMs * 4) : true]);
   // One subscriber connection per gateway, whichever caches are on.
   const entityCache = api.cacheTtlMs > 0;
   const channels =
@@ -133,21 +140,26 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   });
   const tokens = new TokenVerifier({ secret, cacheEntries: api.tokenCacheEntries });
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true, reads: () => reads.stats, cacheSize: () => reads.cacheSize() });
-  registerBreakerMetrics(metrics.registry, () => guard?.openNodes().length ?? 0, transitions);
+  registerBreakerMetrics(metrics.registry, () => (guard?.openNodes().length ?? 0) + (writer?.guard.openNodes().length ?? 0), transitions);
   // One registration cache per process: a lesson is registered for the flusher
   // before its first mutation or signal, then once per interval.
-  const registry = new LessonRegistry(redis, writeBehindRegistryKey(config.keyPrefix), config.writeBehind.registerEverySeconds * 1000);
+  const registry = new LessonRegistry(redis, writeBehindRegistryKey(config.keyPrefix), config.writeBehind.registerEverySeconds * 1000, Date.now, undefined, (e, lessonId) =>
+    log.warn({ lessonId, err: backendError(e).message }, 'write-behind registry unreachable: the change goes ahead unregistered; its next change or the flushers\' sweep registers the lesson'),
+  );
   let signals: SignalRuntime;
   try {
-    signals = createSignalRuntime({ redis, config, channels: config.signals.cache ? channels : null, registry });
+    signals = createSignalRuntime({ redis, writeRedis, config, channels: config.signals.cache ? channels : null, registry });
   } catch (e) {
     reads.close();
     await channels?.close();
+    guard?.close();
+    writer?.guard.close();
+    writer?.client.disconnect();
     if (ownRedis) redis.disconnect();
     throw asConfigError(e);
   }
   if (signals.cache) registerSignalCacheMetrics(signals.cache, metrics.registry);
-  const mutations = createMutationService({ config, redis }, { registry, metrics: metrics.registry });
+  const mutations = createMutationService({ config, redis: writeRedis }, { registry, metrics: metrics.registry });
   const pool = (opts.flush ?? api.flushInGateway) ? createMysqlPool(config.mysqlUrl, config.mysqlPoolSize) : null;
   const flusher = pool ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry }) : null;
 
@@ -169,7 +181,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   readyTimer?.unref();
   const ready = (): { ok: boolean; checks: Record<string, string> } => {
     const checks: Record<string, string> = {};
-    const open = guard?.openNodes() ?? [];
+    const open = [...(guard?.openNodes() ?? []), ...(writer?.guard.openNodes() ?? [])];
     let ok = true;
     if (open.length > 0) {
       const which = open.map((n) => `${n.node} ${n.reason} for ${Math.round(n.openForMs)} ms`).join('; ');
@@ -219,6 +231,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     http.stopAccepting();
     if (readyTimer) clearInterval(readyTimer);
     guard?.close();
+    writer?.guard.close();
+    writer?.client.disconnect();
     signals.close();
     reads.close();
     await channels?.close();
@@ -244,6 +258,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         http.stopAccepting();
         if (readyTimer) clearInterval(readyTimer);
         guard?.close();
+        writer?.guard.close();
         const deadline = Date.now() + api.shutdownGraceMs;
         await grpc?.shutdown(api.shutdownGraceMs);
         while (http.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -255,6 +270,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         reads.close();
         await channels?.close();
         if (ownRedis) await closeRedis(redis);
+        if (writer) await closeRedis(writer.client);
       })();
       return closing;
     },

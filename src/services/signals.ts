@@ -29,6 +29,8 @@ export type SignalServiceOptions = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'si
 /** What the signal service needs. */
 export interface SignalServiceDeps {
   redis: RedisClient;
+  /** The connection publishes go through (default `redis`): with replica durability a separate one, so WAIT never stalls reads. */
+  writeRedis?: RedisClient;
   config: SignalServiceOptions;
   /** The local cache, or null to read Redis on every call. */
   cache: SignalCache | null;
@@ -60,6 +62,7 @@ function checkLessonId(lessonId: number): void {
 /** Publish and read of room signals, with authorisation and input checks. */
 export class SignalService {
   private readonly redis: RedisClient;
+  private readonly writeRedis: RedisClient;
   private readonly config: SignalServiceDeps['config'];
   private readonly cache: SignalCache | null;
   private readonly registry: LessonRegistry | null;
@@ -69,6 +72,7 @@ export class SignalService {
   constructor(deps: SignalServiceDeps) {
     this.durability = durabilityOf(deps.config.writeBehind);
     this.redis = deps.redis;
+    this.writeRedis = deps.writeRedis ?? deps.redis;
     this.config = deps.config;
     this.cache = deps.cache;
     this.registry = deps.registry ?? null;
@@ -91,7 +95,7 @@ export class SignalService {
     try {
       const reg = this.registry?.ensure(lessonId);
       if (reg) await reg;
-      signal = await publishSignal(this.redis, lk, roomId, payload, caller.uid, this.now(), {
+      signal = await publishSignal(this.writeRedis, lk, roomId, payload, caller.uid, this.now(), {
         retain: this.config.signals.retain,
         ttlSeconds: this.config.ttlSeconds,
         maxPayloadBytes: max,
@@ -147,6 +151,8 @@ export interface SignalRuntime {
 /** Options of createSignalRuntime. */
 export interface SignalRuntimeDeps {
   redis: RedisClient;
+  /** See SignalServiceDeps.writeRedis. */
+  writeRedis?: RedisClient;
   config: SignalServiceOptions;
   /** See SignalServiceDeps.registry. */
   registry?: LessonRegistry | null;
@@ -164,7 +170,7 @@ export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
   const { redis, config, channels } = deps;
   const sc = config.signals;
   if (!sc.cache) {
-    return { service: new SignalService({ redis, config, cache: null, registry: deps.registry, now: deps.now }), cache: null, close: () => undefined };
+    return { service: new SignalService({ redis, writeRedis: deps.writeRedis, config, cache: null, registry: deps.registry, now: deps.now }), cache: null, close: () => undefined };
   }
   if (!channels) throw new Error('createSignalRuntime: the signal cache needs the lesson channels');
   let closed = false;
@@ -197,7 +203,7 @@ export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
     },
   });
   return {
-    service: new SignalService({ redis, config, cache, registry: deps.registry, now: deps.now }),
+    service: new SignalService({ redis, writeRedis: deps.writeRedis, config, cache, registry: deps.registry, now: deps.now }),
     cache,
     close() {
       if (closed) return;

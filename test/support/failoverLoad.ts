@@ -2,7 +2,13 @@
 // reads and group picks to a gateway for given lessons and record every
 // answer (when, how long, status, code), so a test can ask what happened in a
 // window and the bench can print time to 503 and the error window.
+import { Command } from 'ioredis';
+import type { Topology } from '../../src/model/topology.js';
+import type { RedisClient } from '../../src/store/redis/client.js';
+import { lessonKeys } from '../../src/store/redis/keys.js';
 import { call } from './clients.js';
+import { compileTestLesson, loadTopology } from './lesson.js';
+import type { ThrowawayCluster } from './throwawayRedis.js';
 
 /** One answered request. */
 export interface Sample {
@@ -13,6 +19,8 @@ export interface Sample {
   ms: number;
   status: number;
   code: string | null;
+  /** The error message, if any. */
+  message?: string;
   /** For an acknowledged pick: the uid and the group it got. */
   uid?: number;
   groupId?: string;
@@ -52,7 +60,7 @@ export function startLoad(base: string, token: string, lessons: Array<{ lessonId
               ? await call(base, `/v1/lessons/${l.lessonId}/students/${uid}/group`, { token, method: 'POST', body: '{}' }).catch(() => null)
               : await call(base, `/v1/lessons/${l.lessonId}/students/${uid}/position`, { token }).catch(() => null);
             inFlight--;
-            const s: Sample = { lessonId: l.lessonId, kind: pick ? 'pick' : 'read', at, ms: performance.now() - t0 - at, status: r?.status ?? 0, code: r?.body?.error?.code ?? null };
+            const s: Sample = { lessonId: l.lessonId, kind: pick ? 'pick' : 'read', at, ms: performance.now() - t0 - at, status: r?.status ?? 0, code: r?.body?.error?.code ?? null, message: r?.body?.error?.message };
             if (pick && r?.status === 200) {
               s.uid = uid;
               s.groupId = r.body.groupId;
@@ -82,4 +90,28 @@ export function quantile(xs: number[], p: number): number {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+}
+
+/** A test lesson placed on a known master. */
+export interface PlacedLesson {
+  lessonId: number;
+  slot: number;
+  /** Port of the master serving its slot when placed. */
+  master: number;
+  topo: Topology;
+  uids: number[];
+}
+
+/** Loads `n` lessons (ids from `firstId` up) whose slots are on `n` different masters of `cluster`. */
+export async function lessonsOnDistinctMasters(cluster: ThrowawayCluster, admin: RedisClient, prefix: string, n: number, firstId: number, students = 120): Promise<PlacedLesson[]> {
+  const out: PlacedLesson[] = [];
+  for (let id = firstId; out.length < n; id++) {
+    const slot = new Command('get', [lessonKeys(prefix, id).head]).getSlot()!;
+    const master = await cluster.masterOf(slot);
+    if (out.some((l) => l.master === master)) continue;
+    const topo = compileTestLesson({ lessonId: id, students, tutors: 2, policy: 'group', seed: id });
+    await loadTopology(admin, prefix, topo);
+    out.push({ lessonId: id, slot, master, topo, uids: topo.positions.map((p) => p.uid) });
+  }
+  return out;
 }

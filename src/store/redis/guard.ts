@@ -119,17 +119,35 @@ export class RedisGuard {
     };
   }
 
-  /** Connection losses open breakers before any request has to fail on them. */
+  /**
+   * Connection losses open breakers before any request has to fail on them,
+   * once a probe confirms the node is away: ioredis also drops node
+   * connections for its own reasons (slot map resets), which must not refuse
+   * a healthy node's lessons. A dead node refuses the probe's connection at
+   * once, so confirming costs about a millisecond.
+   */
   private watch(): void {
     if (this.cluster) {
       // A node connection that ended (ioredis does not reconnect cluster nodes on its own).
       this.cluster.on('-node', (r: Redis) => {
         const key = `${r.options.host}:${r.options.port}`;
-        if (this.isMaster(key)) this.board.trip(this.board.node(key), 'connection to the node lost');
+        if (this.isMaster(key)) this.confirmLoss(key, 'connection to the node lost');
       });
     } else {
-      this.client.on('close', () => this.board.trip(this.single, 'connection lost'));
+      this.client.on('close', () => this.confirmLoss(this.board.keyOf(this.single), 'connection lost'));
     }
+  }
+
+  private confirmLoss(key: string, reason: string): void {
+    if (this.closed) return;
+    const i = this.board.node(key);
+    if (this.board.isOpen(i)) return;
+    this.probe(key).then(
+      (ok) => {
+        if (ok !== true) this.board.trip(i, `${reason}; ${ok}`);
+      },
+      (e: unknown) => this.board.trip(i, `${reason}; ${plainReason(e)}`),
+    );
   }
 
   private isMaster(key: string): boolean {
