@@ -21,10 +21,10 @@ import { lessonKeys } from '../src/store/redis/keys.js';
 import { lessonsOnDistinctMasters, quantile, startLoad, type Sample } from '../test/support/failoverLoad.js';
 import { compileTestLesson, loadTopology } from '../test/support/lesson.js';
 import { throwawayCluster, throwawayRedis } from '../test/support/throwawayRedis.js';
+import { sleep, until } from '../test/support/wait.js';
 import { hasTaskset, spawnGateway, stopGateway, writeResult } from './support.js';
 
 const SECRET = 'bench-failover-secret-0123456789-abcdef';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const { values: args } = parseArgs({
   options: {
@@ -36,20 +36,6 @@ const { values: args } = parseArgs({
 const workers = Number(args.workers);
 const token = new TokenVerifier({ secret: SECRET, cacheEntries: 1 }).mint({ uid: 1, role: 'service', lesson: '*', exp: Math.floor(Date.now() / 1000) + 3600 });
 const cpu = hasTaskset() ? 0 : undefined;
-
-/**
- * Waits until `probe` returns a value, polling every `everyMs` (the promotion
- * poll spawns redis-cli: kept to 10/s so the bench does not load the CPU it measures).
- */
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 20_000, everyMs = 10): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 const ms = (x: number): number => Math.round(x * 10) / 10;
 const errorsOf = (xs: Sample[]): Sample[] => xs.filter((x) => x.status !== 200 && !(x.kind === 'pick' && x.status === 409));
@@ -77,7 +63,7 @@ async function single(): Promise<Record<string, unknown>> {
     await loadTopology(admin, prefix, topo);
     // From when the data is back (the restarted server came up empty and was loaded again).
     const reloadedAt = load.now();
-    const back = await until('a 200 after the restart', () => load.samples.find((x) => x.at > restartAt && x.status === 200));
+    const back = await until('a 200 after the restart', async () => load.samples.find((x) => x.at > reloadedAt && x.status === 200), 20_000, 10);
     await sleep(500);
     await load.stop();
     const down = load.samples.filter((x) => x.at >= killedAt && x.at < restartAt);
@@ -125,8 +111,8 @@ async function cluster(durability: 'memory' | 'replica'): Promise<Record<string,
     await sleep(1000);
     const killedAt = load.now();
     await c.nodes.find((n) => n.port === a.master)!.kill9();
-    const promoted = await until('promotion', async () => ((await c.masterOf(a.slot).catch(() => a.master)) !== a.master ? load.now() : undefined), 30_000, 100);
-    const back = await until('lesson a read again', () => load.samples.find((x) => x.lessonId === a.lessonId && x.kind === 'read' && x.at > promoted && x.status === 200), 10_000);
+    const promoted = await until('promotion', async () => ((await c.masterOf(a.slot).catch(() => a.master)) !== a.master ? load.now() : undefined), 30_000, 100); // redis-cli spawns: 10/s at most, not to load the CPU measured
+    const back = await until('lesson a read again', async () => load.samples.find((x) => x.lessonId === a.lessonId && x.kind === 'read' && x.at > promoted && x.status === 200), 10_000, 10);
     await sleep(1000);
     await load.stop();
     const after = load.samples.filter((x) => x.at >= killedAt);

@@ -66,7 +66,8 @@ describe('single Redis stopped and started', () => {
     // The lost connection opens the breaker; readiness says so without waiting on Redis.
     const notReady = await until('readyz names redis', async () => {
       const r = await call(base, '/readyz');
-      return r.status === 503 && r.body.checks.redis !== 'ok' ? r : undefined;
+      // 'not connected' first, then the breaker once its probe confirmed the loss.
+      return r.status === 503 && /^unreachable: breaker open/.test(r.body.checks.redis) ? r : undefined;
     }, 5000, 10);
     expect(notReady.body.checks.redis).toMatch(/^unreachable: breaker open/);
 
