@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import type { Topology } from '../../src/model/topology.js';
 import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
-import { call } from '../support/clients.js';
+import { call, grpcClients, rpc } from '../support/clients.js';
 import { uniquePrefix } from '../support/env.js';
 import { compileTestLesson, loadTopology } from '../support/lesson.js';
 import { throwawayRedis, type RedisProc } from '../support/throwawayRedis.js';
@@ -44,7 +44,7 @@ describe('single Redis stopped and started', () => {
       ORGENGINE_READY_LESSON: String(LESSON),
       ORGENGINE_READY_CHECK_MS: '100',
     });
-    gw = await startGateway(config, { port: 0, grpcPort: null, host: '127.0.0.1', log, defaultMetrics: false });
+    gw = await startGateway(config, { port: 0, grpcPort: 0, host: '127.0.0.1', log, defaultMetrics: false });
     base = `http://127.0.0.1:${gw.httpPort}`;
     token = new TokenVerifier({ secret: SECRET, cacheEntries: 10 }).mint({ uid: 1, role: 'service', lesson: '*', exp: Math.floor(Date.now() / 1000) + 600 });
   }, 30_000);
@@ -82,6 +82,11 @@ describe('single Redis stopped and started', () => {
       expect(r.body.error.message).not.toMatch(/ioredis|retries|enableOfflineQueue|Stream/i);
     }
     times.sort((a, b) => a - b);
+    // The gRPC twin: UNAVAILABLE with the code and retry-after in the trailers.
+    const g = grpcClients(gw.grpcPort!);
+    const rpcErr = (await rpc(g.read, 'GetPosition', { lessonId: LESSON, uid: topo.positions[30]!.uid }, token)).error!;
+    g.close();
+    expect([rpcErr.code, rpcErr.orgCode, rpcErr.retryAfter]).toEqual([14, 'BACKEND_UNAVAILABLE', '1']);
     // Generous: the point is no reconnect back-off (seconds before the breaker).
     expect(times[times.length - 1]).toBeLessThan(300);
     // Readiness answers from held state.

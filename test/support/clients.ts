@@ -56,14 +56,21 @@ export function grpcClients(port: number): { read: any; signals: any; mutations:
   };
 }
 
-/** Calls a unary method; resolves {value} or {error: {code, details, orgCode}}. */
-export function rpc(client: any, method: string, req: object, token?: string): Promise<{ value?: any; error?: { code: number; details: string; orgCode: string | undefined } }> {
+/** Calls a unary method; resolves {value} or {error: {code, details, orgCode, retryAfter}}. */
+export function rpc(
+  client: any,
+  method: string,
+  req: object,
+  token?: string,
+): Promise<{ value?: any; error?: { code: number; details: string; orgCode: string | undefined; retryAfter?: string } }> {
   const md = new grpc.Metadata();
   if (token) md.set('authorization', `Bearer ${token}`);
   return new Promise((resolve) => {
     client[method](req, md, (err: grpc.ServiceError | null, value: any) => {
-      if (err) resolve({ error: { code: err.code, details: err.details, orgCode: err.metadata?.get('orgengine-code')[0] as string | undefined } });
-      else resolve({ value });
+      if (err) {
+        const retryAfter = err.metadata?.get('retry-after')[0] as string | undefined;
+        resolve({ error: { code: err.code, details: err.details, orgCode: err.metadata?.get('orgengine-code')[0] as string | undefined, ...(retryAfter ? { retryAfter } : {}) } });
+      } else resolve({ value });
     });
   });
 }
