@@ -11,7 +11,7 @@
 // its own token, mutes by a teacher); the baseline is GET /healthz through the
 // same wrk script shape. `mutationWrkScript` is exported for other benches.
 //
-//   taskset -c 0 node --import tsx bench/mutations.ts [--seconds 10] [--concurrency 256] [--students 30000] [--cluster] [--http]
+//   taskset -c 0 node --import tsx bench/mutations.ts [--seconds 10] [--concurrency 256] [--students 30000] [--cluster] [--http] [--durability-pairs N]
 //
 // The flusher child is pinned to core 1 when the machine has one. Uses its own
 // database (orgengine_bench_wb_<random>, dropped at the end) and key prefix.
@@ -49,6 +49,9 @@ function cliArgs() {
       cluster: { type: 'boolean', default: false },
       http: { type: 'boolean', default: false },
       flusher: { type: 'boolean', default: false },
+      // Service level: after the main run, alternate memory and replica durability
+      // (ORGENGINE_DURABILITY) in this many paired rounds of --seconds each.
+      'durability-pairs': { type: 'string', default: '0' },
     },
   }).values;
 }
@@ -167,6 +170,8 @@ interface Measured {
   p50: number;
   p99: number;
   max: number | null;
+  /** Paired rounds of memory and replica durability (service level, --durability-pairs). */
+  pairs: Array<{ durability: 'memory' | 'replica'; rate: number; p50: number; p99: number; refused: number }>;
 }
 
 type App = ReturnType<typeof createApp>;
@@ -174,9 +179,9 @@ type App = ReturnType<typeof createApp>;
 /** Service level: the mix from this process through the mutation service, beside PING. */
 async function servicePhases(
   app: App, lessonId: number, uids: number[], rooms: string[], groups: string[][],
-  seconds: number, warmup: number, concurrency: number, startWindow: () => void,
+  seconds: number, warmup: number, concurrency: number, startWindow: () => void, durabilityPairs = 0,
 ): Promise<Measured> {
-  const svc = createMutationService(app);
+  let svc = createMutationService(app);
   const caller: Caller = { uid: 1, role: 'service', lesson: '*' };
   const teacher: Caller = { uid: 2, role: 'teacher', lesson: '*' };
   const rnd = prng(5);
@@ -243,8 +248,24 @@ async function servicePhases(
   const r = await run(one, seconds);
   const cpu = process.cpuUsage(cpu0);
   measuring = false;
-  const sorted = lat.subarray(0, nlat).sort();
+  // A copy: the paired rounds below reuse `lat`.
+  const sorted = lat.slice(0, nlat).sort();
+  // Paired rounds in the same run, same lesson, same load: only the durability differs.
+  const pairs: Measured['pairs'] = [];
+  for (let round = 0; round < durabilityPairs; round++) {
+    for (const durability of ['memory', 'replica'] as const) {
+      svc = createMutationService({ ...app, config: { ...app.config, writeBehind: { ...app.config.writeBehind, durability } } });
+      counts.other = 0;
+      nlat = 0;
+      measuring = true;
+      const pr = await run(one, seconds);
+      measuring = false;
+      const ps = lat.subarray(0, nlat).sort();
+      pairs.push({ durability, rate: (pr.ops / pr.ms) * 1000, p50: quantile(ps, 0.5), p99: quantile(ps, 0.99), refused: counts.other });
+    }
+  }
   return {
+    pairs,
     baselineName: 'PING',
     baseRate: (base.ops / base.ms) * 1000,
     rate: (r.ops / r.ms) * 1000,
@@ -306,6 +327,7 @@ async function httpPhases(
     const r = await wrk(script, seconds);
     const cpu = cpuSeconds(gw.child.pid!) - cpu0;
     return {
+      pairs: [],
       baselineName: 'GET /healthz',
       baseRate: base.requests / base.seconds,
       rate: r.requests / r.seconds,
@@ -383,7 +405,7 @@ async function main(args: ReturnType<typeof cliArgs>): Promise<void> {
 
     const m = args.http
       ? await httpPhases(config, lessonId, uids, rooms, groups, seconds, warmup, concurrency, () => flusher!.kill('SIGUSR2'))
-      : await servicePhases(app, lessonId, uids, rooms, groups, seconds, warmup, concurrency, () => flusher!.kill('SIGUSR2'));
+      : await servicePhases(app, lessonId, uids, rooms, groups, seconds, warmup, concurrency, () => flusher!.kill('SIGUSR2'), Number(args['durability-pairs']));
 
     const child = flusher;
     child.kill('SIGTERM');
@@ -406,6 +428,13 @@ async function main(args: ReturnType<typeof cliArgs>): Promise<void> {
         `records/batch=${(Number(f.records) / Math.max(1, Number(f.batches))).toFixed(0)}`,
     );
     console.log(`  flush lag ms (records of the measured window and the final drain): p50 ${f.lagP50}  p99 ${f.lagP99}  max ${f.lagMax}`);
+    if (m.pairs.length > 0) {
+      const d = config.writeBehind;
+      console.log(`durability (paired rounds; replica = WAIT ${d.durabilityReplicas} replica(s), timeout ${d.durabilityTimeoutMs} ms):`);
+      for (const p of m.pairs) console.log(`  ${p.durability.padEnd(8)}${p.rate.toFixed(0).padStart(8)} ops/s   p50 ${p.p50.toFixed(2)} ms  p99 ${p.p99.toFixed(2)} ms  refused ${p.refused}`);
+      const mean = (k: 'memory' | 'replica') => m.pairs.filter((p) => p.durability === k).reduce((a, p) => a + p.rate, 0) / Math.max(1, m.pairs.filter((p) => p.durability === k).length);
+      console.log(`  replica / memory throughput: ${(mean('replica') / mean('memory')).toFixed(2)}x`);
+    }
     console.log(`zero loss: reconcile differences=${diffs} unflushed=${rec.unflushed} seatMismatches=${rec.seatMismatches.length}`);
   } finally {
     // Whatever happened, leave no child, keys or database behind.

@@ -3,12 +3,16 @@
 #   - Redis        127.0.0.1:6379  (no persistence)
 #   - MariaDB      127.0.0.1:3306  (root, empty password over TCP) + databases
 #                  `orgengine` and `orgengine_test`
-#   - a local 3-master Redis Cluster (no replicas) for the cluster tests; its
-#     state lives in .run/cluster/<port>/ and its seed list in .run/cluster.nodes
+#   - a local Redis Cluster of 3 masters + 3 replicas for the cluster tests
+#     (cluster-require-full-coverage no, so a slot without a master does not
+#     stop the others); its state lives in .run/cluster/<port>/ and its seed
+#     list (every node) in .run/cluster.nodes. Tests that kill nodes start their
+#     own throwaway cluster (test/support/throwawayRedis.ts), never this one.
 #
 # Usage: bash scripts/services.sh [--stop-cluster | --help]
-# Env:   ORGENGINE_CLUSTER_PORTS=P1,P2,P3   use these cluster ports instead of
-#                                           the first free ones from 30001 up
+# Env:   ORGENGINE_CLUSTER_PORTS=P1,...,P6  use these cluster ports (3 masters,
+#                                           then 3 replicas) instead of the first
+#                                           free ones from 30001 up
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +26,9 @@ MYSQL_HOST=127.0.0.1
 MYSQL_PORT=3306
 DATABASES=(orgengine orgengine_test)
 CLUSTER_FIRST_PORT=30001
+CLUSTER_MASTERS=3
+CLUSTER_REPLICAS=1
+CLUSTER_SIZE=$((CLUSTER_MASTERS * (1 + CLUSTER_REPLICAS)))
 WAIT_SECS=30
 
 usage() {
@@ -29,16 +36,17 @@ usage() {
 Usage: bash scripts/services.sh [--stop-cluster | --help]
 
 Without flags: make sure Redis (127.0.0.1:$REDIS_PORT), MariaDB (127.0.0.1:$MYSQL_PORT,
-root without password, databases ${DATABASES[*]}) and a local 3-master Redis
-Cluster are running, starting (or, as root on Debian, installing) what is
+root without password, databases ${DATABASES[*]}) and a local Redis Cluster of
+3 masters + 3 replicas are running, starting (or, as root on Debian, installing) what is
 missing. Safe to run repeatedly. The cluster's seed list is written to
 .run/cluster.nodes; the summary prints the export line for the tests.
 
   --stop-cluster   shut down the local test cluster and remove .run/cluster
   --help           show this help
 
-Env: ORGENGINE_CLUSTER_PORTS=P1,P2,P3  cluster ports (default: first free
-     ports from $CLUSTER_FIRST_PORT up whose bus port, port+10000, is free too)
+Env: ORGENGINE_CLUSTER_PORTS=P1,...,P6  cluster ports (default: the first
+     $CLUSTER_SIZE free ports from $CLUSTER_FIRST_PORT up whose bus port, port+10000,
+     has no socket at all, TIME-WAIT included)
 EOF
 }
 
@@ -70,6 +78,18 @@ port_free() { # port -> 0 if nothing listens on it (any address)
   local p=$1
   if have ss; then
     [[ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]]
+  else
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then return 1; fi
+  fi
+}
+
+# A bus port (port+10000, often inside the ephemeral range) must not be held by
+# any socket: a client's ephemeral port or one in TIME-WAIT after a restart
+# makes the node's bus listener or its outgoing links fail in odd ways.
+bus_port_free() { # port
+  local p=$1
+  if have ss; then
+    [[ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]]
   else
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then return 1; fi
   fi
@@ -280,12 +300,13 @@ stop_cluster() {
   fi
 }
 
-cluster_node_ok() { # port -> state ok, all slots assigned, 3 nodes known
+cluster_node_ok() { # port -> state ok, all slots assigned, every node known
   local info
   info="$(rcli -h 127.0.0.1 -p "$1" cluster info | tr -d '\r')" || return 1
   grep -qx 'cluster_state:ok' <<<"$info" &&
     grep -qx 'cluster_slots_assigned:16384' <<<"$info" &&
-    grep -qx 'cluster_known_nodes:3' <<<"$info"
+    grep -qx "cluster_known_nodes:$CLUSTER_SIZE" <<<"$info" &&
+    grep -qx "cluster_size:$CLUSTER_MASTERS" <<<"$info"
 }
 
 nodes_to_ports() { # "127.0.0.1:P1,..." -> "P1 P2 P3"
@@ -299,7 +320,7 @@ ensure_cluster() {
 
   if [[ -n "${ORGENGINE_CLUSTER_PORTS:-}" ]]; then
     IFS=', ' read -r -a ports <<<"$ORGENGINE_CLUSTER_PORTS"
-    ((${#ports[@]} == 3)) || die "ORGENGINE_CLUSTER_PORTS must list exactly 3 ports (got '$ORGENGINE_CLUSTER_PORTS')"
+    ((${#ports[@]} == CLUSTER_SIZE)) || die "ORGENGINE_CLUSTER_PORTS must list exactly $CLUSTER_SIZE ports, masters first (got '$ORGENGINE_CLUSTER_PORTS')"
     for p in "${ports[@]}"; do
       [[ "$p" =~ ^[0-9]+$ ]] && ((p > 0 && p + 10000 <= 65535)) ||
         die "ORGENGINE_CLUSTER_PORTS: '$p' is not a usable port (port+10000 is the bus port)"
@@ -315,7 +336,7 @@ ensure_cluster() {
       n=$((n + 1))
       [[ -d "$CLUSTER_DIR/$p" ]] && cluster_node_ok "$p" || { healthy=""; break; }
     done
-    ((n == 3)) || healthy=""
+    ((n == CLUSTER_SIZE)) || healthy=""
     if [[ -n $healthy && ( -z $wanted || $wanted == "$recorded" ) ]]; then
       CLUSTER_NODES="$(head -n 1 "$NODES_FILE" | tr -d '[:space:]')"
       CLUSTER_STATUS="already running"
@@ -334,14 +355,14 @@ ensure_cluster() {
   if [[ -n $wanted ]]; then
     for p in "${ports[@]}"; do
       port_free "$p" || die "redis cluster: port $p (from ORGENGINE_CLUSTER_PORTS) is already in use"
-      port_free $((p + 10000)) || die "redis cluster: bus port $((p + 10000)) for $p is already in use"
+      bus_port_free $((p + 10000)) || die "redis cluster: bus port $((p + 10000)) for $p is in use (or in TIME-WAIT)"
     done
   else
     ports=()
-    for ((p = CLUSTER_FIRST_PORT; p + 10000 <= 65535 && ${#ports[@]} < 3; p++)); do
-      port_free "$p" && port_free $((p + 10000)) && ports+=("$p")
+    for ((p = CLUSTER_FIRST_PORT; p + 10000 <= 65535 && ${#ports[@]} < CLUSTER_SIZE; p++)); do
+      port_free "$p" && bus_port_free $((p + 10000)) && ports+=("$p")
     done
-    ((${#ports[@]} == 3)) || die "redis cluster: could not find 3 free ports from $CLUSTER_FIRST_PORT up"
+    ((${#ports[@]} == CLUSTER_SIZE)) || die "redis cluster: could not find $CLUSTER_SIZE free ports from $CLUSTER_FIRST_PORT up"
   fi
 
   local dir addrs=()
@@ -349,7 +370,7 @@ ensure_cluster() {
     dir="$CLUSTER_DIR/$p"
     mkdir -p "$dir"
     redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
-      --cluster-node-timeout 5000 --save "" --appendonly no --daemonize yes \
+      --cluster-node-timeout 2000 --cluster-require-full-coverage no --save "" --appendonly no --daemonize yes \
       --dir "$dir" --logfile "$dir/redis.log" --pidfile "$dir/redis.pid" 9>&- ||
       die_log "redis cluster: node $p failed to start" "$dir/redis.log"
     addrs+=("127.0.0.1:$p")
@@ -364,7 +385,7 @@ ensure_cluster() {
   done
 
   local createlog="$CLUSTER_DIR/create.log"
-  timeout 60 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes \
+  timeout 60 redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$CLUSTER_REPLICAS" --cluster-yes \
     >"$createlog" 2>&1 || die_log "redis cluster: 'redis-cli --cluster create' failed" "$createlog"
 
   for ((i = 0; i < WAIT_SECS * 2; i++)); do

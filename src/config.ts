@@ -113,8 +113,18 @@ export interface ApiConfig {
   onlineWindowMs: number;
   /** ioredis autopipelining on the gateway's Redis connection. */
   redisAutoPipelining: boolean;
+  /** Longest a request-path Redis command may take (redirections and retries included) before it is a 503. */
+  redisCommandTimeoutMs: number;
+  /** Consecutive failed commands on one Redis node that open its breaker. */
+  breakerFailures: number;
+  /** Time between probes of a node whose breaker is open (and the gateway connection's longest reconnect wait). */
+  breakerProbeMs: number;
+  /** Retry-After (seconds) sent with temporary errors (503s). */
+  retryAfterSeconds: number;
   /** Lesson /readyz must be able to read (optional). */
   readyLessonId: number | null;
+  /** How often the gateway reads the ready lesson in the background (/readyz reports the last result). */
+  readyCheckMs: number;
   /** How long shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
   /** Run a write-behind flusher inside the gateway (one per `serve`, in worker 0); off: run `orgengine flush`. */
@@ -157,8 +167,16 @@ export interface WriteBehindConfig {
   registerEverySeconds: number;
   /** A lesson with an empty stream and no registration for this long is retired (seconds). */
   retireAfterSeconds: number;
+  /** How often a flusher compares each watched lesson's Redis version with MySQL's (rollback detection), seconds; 0 = never. */
+  rollbackCheckSeconds: number;
   /** Groups created in class per team at most (dynamic expansion stops there). */
   maxDynamicGroupsPerTeam: number;
+  /** When mutation and signal scripts are acknowledged: memory (the master ran it) or replica (WAIT confirmed it). */
+  durability: 'memory' | 'replica';
+  /** Replicas WAIT must confirm under `replica` durability. */
+  durabilityReplicas: number;
+  /** How long WAIT may take under `replica` durability before the write answers 503. */
+  durabilityTimeoutMs: number;
 }
 
 /** Shortest token secret accepted (bytes of UTF-8). */
@@ -385,7 +403,12 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_ONLINE_CACHE_MS', 'api.onlineCacheMs', 1000, [0, 60_000], 'online counts are cached this long'),
   int('ORGENGINE_ONLINE_WINDOW_MS', 'api.onlineWindowMs', 60_000, [1000, 3_600_000], 'a member is online if its last heartbeat is younger than this'),
   flag('ORGENGINE_REDIS_AUTOPIPELINING', 'api.redisAutoPipelining', false, 'ioredis autopipelining on the gateway connection; off: on cut cold enter throughput by 23-43% in npm run bench:autopipelining'),
+  int('ORGENGINE_REDIS_COMMAND_TIMEOUT_MS', 'api.redisCommandTimeoutMs', 500, [10, 60_000], 'longest a gateway Redis command may take, cluster redirections included, before the request gets 503 BACKEND_UNAVAILABLE'),
+  int('ORGENGINE_BREAKER_FAILURES', 'api.breakerFailures', 3, [1, 1000], 'consecutive failed commands on one Redis node that open its breaker (a lost connection opens it at once)'),
+  int('ORGENGINE_BREAKER_PROBE_MS', 'api.breakerProbeMs', 100, [10, 60_000], 'interval of the one background probe per open Redis node; also the gateway connection\'s longest reconnect wait'),
+  int('ORGENGINE_RETRY_AFTER_SECONDS', 'api.retryAfterSeconds', 1, [1, 3600], 'Retry-After sent with temporary errors (503)'),
   int('ORGENGINE_READY_LESSON', 'api.readyLessonId', null, [1, Number.MAX_SAFE_INTEGER], 'lesson id /readyz must be able to read, besides reaching Redis'),
+  int('ORGENGINE_READY_CHECK_MS', 'api.readyCheckMs', 1000, [10, 600_000], 'how often the gateway reads ORGENGINE_READY_LESSON in the background; /readyz answers from the last result'),
   int('ORGENGINE_SHUTDOWN_GRACE_MS', 'api.shutdownGraceMs', 10_000, [0, 600_000], 'how long shutdown waits for in-flight requests'),
   flag('ORGENGINE_FLUSH_IN_GATEWAY', 'api.flushInGateway', false, 'run a write-behind flusher inside orgengine serve (worker 0; needs MySQL); false: run orgengine flush beside it'),
   int('ORGENGINE_WS_MAX_PAYLOAD_BYTES', 'api.wsMaxPayloadBytes', 4096, [128, 1_048_576], 'largest WebSocket frame a client may send; a larger one closes the connection with 1009'),
@@ -427,6 +450,10 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
     [60, 2_592_000],
     'an idle, fully flushed lesson leaves the registry after this long; at least 10x ORGENGINE_WB_REGISTER_EVERY_SECONDS',
   ),
+  int('ORGENGINE_WB_ROLLBACK_CHECK_SECONDS', 'writeBehind.rollbackCheckSeconds', 30, [0, 86_400], 'how often a flusher checks each watched lesson for Redis state older than MySQL (rollback: alarm by log and metric); 0 = never'),
+  oneOf('ORGENGINE_DURABILITY', 'writeBehind.durability', ['memory', 'replica'], 'memory', 'when mutations and signal publishes are acknowledged: memory (the master ran the script) or replica (WAIT confirmed it on ORGENGINE_DURABILITY_REPLICAS replicas)'),
+  int('ORGENGINE_DURABILITY_REPLICAS', 'writeBehind.durabilityReplicas', 1, [1, 16], 'replicas WAIT must confirm with replica durability'),
+  int('ORGENGINE_DURABILITY_TIMEOUT_MS', 'writeBehind.durabilityTimeoutMs', 100, [1, 60_000], 'WAIT timeout with replica durability; short of replicas the write answers 503 BACKEND_UNAVAILABLE (may or may not be applied); below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS'),
   int('ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', 'writeBehind.maxDynamicGroupsPerTeam', 50, [0, 10_000], 'groups created in class per team at most'),
 
   url('ORGENGINE_QUEUE_REDIS_URL', 'jobs.redis', { shown: '(the data Redis)', from: (c) => c.redis }, REDIS_PROTOCOLS, 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)', { to: single }),
@@ -452,6 +479,14 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
 
 /** Rules between variables, checked once every field is read. */
 const CROSS_CHECKS: ReadonlyArray<{ variable: string; complaint(c: Config): string | null }> = [
+  {
+    // WAIT runs inside the command timeout: a longer WAIT would always end as a timeout instead.
+    variable: 'ORGENGINE_DURABILITY_TIMEOUT_MS',
+    complaint: ({ writeBehind: wb, api }) =>
+      wb.durability === 'replica' && wb.durabilityTimeoutMs >= api.redisCommandTimeoutMs
+        ? `must be below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS (${api.redisCommandTimeoutMs}), got ${wb.durabilityTimeoutMs}`
+        : null,
+  },
   {
     variable: 'ORGENGINE_MEMBERS_PAGE_DEFAULT',
     complaint: (c) =>

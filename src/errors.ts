@@ -118,7 +118,7 @@ export function toOrgError(e: unknown): OrgError {
  * Error replies of a Redis server that is busy or changing state rather than
  * refusing our command: retrying later succeeds, so they count as unavailable.
  */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
 
 /**
  * The one rule for a failure of Redis or MySQL on the way to an answer: an
@@ -137,5 +137,7 @@ export function backendError(e: unknown): OrgError {
   if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError) {
     return new OrgError('INTERNAL', err.message);
   }
-  return new OrgError('BACKEND_UNAVAILABLE', `backend unavailable: ${err.message}`);
+  // A plain message: the client library's wording (retry counts, queue
+  // options) means nothing to a caller and is not part of the contract.
+  return new OrgError('BACKEND_UNAVAILABLE', /timed out/i.test(err.message) ? 'the backend did not answer in time; retry shortly' : 'the backend is unreachable; retry shortly');
 }

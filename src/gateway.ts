@@ -10,9 +10,10 @@ import { TokenVerifier } from './auth/tokens.js';
 import { createGrpcServer, type GrpcServer } from './api/grpc/server.js';
 import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
+import { backendError } from './errors.js';
 import { ConfigError, requireTokenSecret, variableOf, type Config, type ConfigField } from './config.js';
 import { createFlusher, createMutationService } from './main.js';
-import { Metrics } from './metrics.js';
+import { Metrics, registerBreakerMetrics } from './metrics.js';
 import type { MutationService } from './services/mutations.js';
 import { ReadService } from './services/reads.js';
 import { PlaybackService } from './services/playback.js';
@@ -22,7 +23,8 @@ import { createSignalRuntime, type SignalRuntime } from './services/signals.js';
 import { SignalCacheOptionError, type SignalCacheOptions } from './skiplist/signalCache.js';
 import { registerSignalCacheMetrics } from './skiplist/signalMetrics.js';
 import { createMysqlPool } from './store/mysql/pool.js';
-import { createRedis, type RedisClient } from './store/redis/client.js';
+import { closeRedis, createRedis, whenReady, type RedisClient } from './store/redis/client.js';
+import { RedisGuard } from './store/redis/guard.js';
 import { writeBehindRegistryKey } from './store/redis/keys.js';
 import { createSubscriberClient, LessonChannels } from './store/redis/lessonChannels.js';
 import type { Flusher } from './writebehind/flusher.js';
@@ -101,8 +103,32 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const log = opts.log;
   const ownRedis = !opts.redis;
   const tag = opts.connectionTag ? `-${opts.connectionTag}` : '';
-  const redis = opts.redis ?? createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-gw${tag}` });
-  if (ownRedis) redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis error'));
+  const transitions = { open: 0, closed: 0 };
+  /** A request-path connection this gateway owns, guarded by breakers per node. */
+  const requestClient = (role: string): { client: RedisClient; guard: RedisGuard } => {
+    const client = createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-${role}${tag}`, requestPath: { reconnectMaxMs: api.breakerProbeMs } });
+    client.on('error', (e: Error) => log.warn({ err: e.message, connection: role }, 'redis error'));
+    const guard = new RedisGuard(client, config.redis, {
+      commandTimeoutMs: api.redisCommandTimeoutMs,
+      failureThreshold: api.breakerFailures,
+      probeIntervalMs: api.breakerProbeMs,
+      onChange: (c) => {
+        transitions[c.open ? 'open' : 'closed']++;
+        if (c.open) log.warn({ node: c.node, reason: c.reason, connection: role }, 'redis breaker open: requests needing this node answer 503 until a probe succeeds');
+        else log.info({ node: c.node, connection: role }, 'redis breaker closed');
+      },
+    });
+    return { client, guard };
+  };
+  // Breakers guard only connections this gateway owns: a borrowed one keeps its owner's behaviour.
+  const main = ownRedis ? requestClient('gw') : null;
+  const redis = opts.redis ?? main!.client;
+  const guard = main?.guard ?? null;
+  // With replica durability, writes get their own connection: WAIT blocks the
+  // connection it runs on until the replicas answer, which must not stall reads.
+  const writer = ownRedis && config.writeBehind.durability === 'replica' ? requestClient('gw-write') : null;
+  const writeRedis = writer?.client ?? redis;
+  if (ownRedis) await Promise.all([whenReady(redis, api.redisCommandTimeoutMs * 4), writer ? whenReady(writer.client, api.redisCommandTimeoutMs * 4) : true]);
   // One subscriber connection per gateway, shared by the caches and live push
   // (which always needs it: its lessons' channels carry signals, state and broadcasts).
   const entityCache = api.cacheTtlMs > 0;
@@ -119,15 +145,21 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   });
   const tokens = new TokenVerifier({ secret, cacheEntries: api.tokenCacheEntries });
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true, reads: () => reads.stats, cacheSize: () => reads.cacheSize() });
+  registerBreakerMetrics(metrics.registry, () => (guard?.openNodes().length ?? 0) + (writer?.guard.openNodes().length ?? 0), transitions);
   // One registration cache per process: a lesson is registered for the flusher
   // before its first mutation or signal, then once per interval.
-  const registry = new LessonRegistry(redis, writeBehindRegistryKey(config.keyPrefix), config.writeBehind.registerEverySeconds * 1000);
+  const registry = new LessonRegistry(redis, writeBehindRegistryKey(config.keyPrefix), config.writeBehind.registerEverySeconds * 1000, Date.now, undefined, (e, lessonId) =>
+    log.warn({ lessonId, err: backendError(e).message }, 'write-behind registry unreachable: the change goes ahead unregistered; its next change or the flushers\' sweep registers the lesson'),
+  );
   let signals: SignalRuntime;
   try {
-    signals = createSignalRuntime({ redis, config, channels: config.signals.cache ? channels : null, registry });
+    signals = createSignalRuntime({ redis, writeRedis, config, channels: config.signals.cache ? channels : null, registry });
   } catch (e) {
     reads.close();
     await channels.close();
+    guard?.close();
+    writer?.guard.close();
+    writer?.client.disconnect();
     if (ownRedis) redis.disconnect();
     throw asConfigError(e);
   }
@@ -146,29 +178,51 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     },
   });
   const wsMetrics = registerWsMetrics(metrics.registry, () => push);
-  const mutations = createMutationService({ config, redis }, { registry, metrics: metrics.registry });
+  const mutations = createMutationService({ config, redis: writeRedis }, { registry, metrics: metrics.registry });
   // Playback reads MySQL; the pool connects on first use, so a gateway that never plays back never connects.
   const pool = createMysqlPool(config.mysqlUrl, config.mysqlPoolSize);
   const playback = new PlaybackService({ pool, redis, keyPrefix: config.keyPrefix, api });
   const flusher = (opts.flush ?? api.flushInGateway) ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry }) : null;
 
-  const pingOk = async (): Promise<boolean> => {
-    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());
-    return Promise.race([redis.ping().then((r) => r === 'PONG', () => false), timeout]);
+  // Readiness answers from state the gateway already holds: the breakers, the
+  // connection states and the last background read of the ready lesson. A
+  // probe never runs inside /readyz, so it answers at once even while Redis
+  // is away, and names what fails.
+  let lessonCheck: string | null = api.readyLessonId === null ? null : 'not checked yet';
+  const checkLesson = async (): Promise<void> => {
+    if (api.readyLessonId === null) return;
+    await reads.probe(api.readyLessonId).then(
+      () => (lessonCheck = 'ok'),
+      (e: unknown) => (lessonCheck = backendError(e).message),
+    );
   };
-  const ready = async (): Promise<{ ok: boolean; checks: Record<string, string> }> => {
+  // The first answer is known before the gateway listens (bounded by the command timeout).
+  await checkLesson();
+  const readyTimer = api.readyLessonId === null ? null : setInterval(() => void checkLesson(), api.readyCheckMs);
+  readyTimer?.unref();
+  const ready = (): { ok: boolean; checks: Record<string, string> } => {
     const checks: Record<string, string> = {};
-    const redisOk = await pingOk();
-    checks.redis = redisOk ? 'ok' : 'unreachable';
-    let ok = redisOk;
-    if (redisOk && api.readyLessonId !== null) {
-      try {
-        await reads.probe(api.readyLessonId);
-        checks.lesson = 'ok';
-      } catch (e) {
-        checks.lesson = e instanceof Error ? e.message : String(e);
-        ok = false;
-      }
+    const open = [...(guard?.openNodes() ?? []), ...(writer?.guard.openNodes() ?? [])];
+    let ok = true;
+    if (open.length > 0) {
+      const which = open.map((n) => `${n.node} ${n.reason} for ${Math.round(n.openForMs)} ms`).join('; ');
+      // A Cluster with some masters away still serves every other slot: every
+      // gateway sees the same node, so failing readiness would take them all
+      // out of rotation for lessons they can serve. One server away is not ready.
+      checks.redis = `${config.redis.mode === 'cluster' ? 'degraded' : 'unreachable'}: breaker open for ${which}`;
+      if (config.redis.mode !== 'cluster') ok = false;
+    } else if (redis.status !== 'ready') {
+      checks.redis = `not connected (${redis.status})`;
+      ok = false;
+    } else {
+      checks.redis = 'ok';
+    }
+    // Reported, not required: without its subscription a lesson is served
+    // uncached (nothing is cached until it is confirmed), still correct.
+    checks.subscriber = channels.health();
+    if (lessonCheck !== null) {
+      checks.lesson = lessonCheck;
+      if (lessonCheck !== 'ok') ok = false;
     }
     return { ok, checks };
   };
@@ -184,7 +238,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     metrics,
     log,
     api,
-    ready,
+    ready: async () => ready(),
     metricsText: opts.metricsText ?? (async () => ({ contentType: metrics.contentType, body: await metrics.text() })),
   });
   let grpc: GrpcServer | null = null;
@@ -193,13 +247,17 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   try {
     httpPort = await http.listen(opts.port, opts.host);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, playback, tokens, metrics, log, api, ready: pingOk });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, playback, tokens, metrics, log, api, ready: async () => ready().ok });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
     http.stopAccepting();
     http.closeWebSockets();
     push.close();
+    if (readyTimer) clearInterval(readyTimer);
+    guard?.close();
+    writer?.guard.close();
+    writer?.client.disconnect();
     signals.close();
     reads.close();
     await channels.close();
@@ -225,6 +283,9 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     close() {
       closing ??= (async () => {
         http.stopAccepting();
+        if (readyTimer) clearInterval(readyTimer);
+        guard?.close();
+        writer?.guard.close();
         const deadline = Date.now() + api.shutdownGraceMs;
         await grpc?.shutdown(api.shutdownGraceMs);
         while (http.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -238,7 +299,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         signals.close();
         reads.close();
         await channels.close();
-        if (ownRedis) await redis.quit().catch(() => redis.disconnect());
+        if (ownRedis) await closeRedis(redis);
+        if (writer) await closeRedis(writer.client);
       })();
       return closing;
     },

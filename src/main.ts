@@ -75,6 +75,7 @@ export function createFlusher(
     wb: config.writeBehind,
     batchRows: config.mysqlBatchRows,
     log: parts.log,
+    rollbackCheckEveryMs: config.writeBehind.rollbackCheckSeconds * 1000,
     ...opts,
   });
 }

@@ -250,3 +250,26 @@ export async function aggregateMetrics(perWorker: unknown[][]): Promise<string> 
   const reg = AggregatorRegistry.aggregate(perWorker as Parameters<typeof AggregatorRegistry.aggregate>[0]);
   return reg.metrics();
 }
+
+/** The gateway's Redis breakers: nodes open now and transitions so far (counted by the guard's listener). */
+export function registerBreakerMetrics(registry: Registry, openNodes: () => number, transitions: { open: number; closed: number }): void {
+  registerMetrics(registry, {
+    open: gauge({
+      name: 'orgengine_redis_breaker_open_nodes',
+      help: 'Redis nodes whose breaker is open: requests needing them answer 503 BACKEND_UNAVAILABLE at once',
+      collect() {
+        this.set(openNodes());
+      },
+    }),
+    transitions: counter({
+      name: 'orgengine_redis_breaker_transitions_total',
+      help: 'Redis breaker state changes by the state entered',
+      labelNames: ['to'],
+      collect() {
+        this.reset();
+        this.inc({ to: 'open' }, transitions.open);
+        this.inc({ to: 'closed' }, transitions.closed);
+      },
+    }),
+  });
+}

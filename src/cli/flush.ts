@@ -59,23 +59,37 @@ function reconcileLines(r: ReconcileReport): string {
   }
   for (const d of r.differences) lines.push(`  ! ${d.entity} ${d.roomId ? `${d.roomId} ` : ''}${d.key}: redis=${d.redis ?? '-'} mysql=${d.mysql ?? '-'}`);
   for (const m of r.seatMismatches.slice(0, 20)) lines.push(`  ! seats ${m.groupId}: counter=${m.seats} students=${m.members}`);
-  if (r.remaining !== null) lines.push(`  repaired: rejournaled=${r.rejournaled} remaining=${r.remaining}`);
+  const rb = r.rollback;
+  lines.push(`  versions: redis=${rb.redisVersion ?? '-'} mysql=${rb.mysqlVersion}${rb.rolledBack ? '  ROLLED BACK: Redis lost acknowledged writes MySQL has; repair with --repair --from mysql' : ''}`);
+  if (r.remaining !== null) lines.push(`  repaired: rejournaled=${r.rejournaled} restored=${r.restored} remaining=${r.remaining}`);
   return lines.join('\n');
+}
+
+/** `--from`: which side a repair trusts (only with --repair). */
+function fromOpt(v: Values): 'redis' | 'mysql' {
+  const raw = v.from === undefined ? 'redis' : String(v.from);
+  if (raw !== 'redis' && raw !== 'mysql') throw new OrgError('BAD_REQUEST', `--from must be redis or mysql, got ${JSON.stringify(raw)}`);
+  if (v.from !== undefined && v.repair !== true) throw new OrgError('BAD_REQUEST', '--from applies to --repair only');
+  return raw;
 }
 
 /** `orgengine reconcile`. */
 const reconcileCommand: Command = {
   name: 'reconcile',
   summary: "compare a lesson's in-class state in Redis with MySQL; exit 1 while differences remain",
-  usage: ['reconcile --lesson ID [--repair]'],
-  options: { lesson: LESSON, repair: { type: 'boolean', help: "re-journal Redis's value of every differing key and flush it" } },
-  example: 'orgengine reconcile --lesson 100001 --repair',
+  usage: ['reconcile --lesson ID [--repair [--from redis|mysql]]'],
+  options: {
+    lesson: LESSON,
+    repair: { type: 'boolean', help: "re-journal Redis's value of every differing key and flush it (--from mysql: put MySQL's value back into Redis instead)" },
+    from: { type: 'string', value: 'redis|mysql', help: 'the side a repair trusts: redis (default) or mysql, after Redis rolled back (picks, sign-ins, mutes)' },
+  },
+  example: 'orgengine reconcile --lesson 100001 --repair --from mysql',
   run({ config, values: v, out }) {
     return withApp(config, async (app) => {
       const r = await reconcileLesson(
         { redis: app.redis, pool: app.pool, keyPrefix: config.keyPrefix, ttlSeconds: config.ttlSeconds, wb: config.writeBehind, batchRows: config.mysqlBatchRows, log: app.log },
         intOpt(v, 'lesson'),
-        { repair: v.repair === true },
+        { repair: v.repair === true, from: fromOpt(v) },
       );
       out.result(r, reconcileLines(r));
       const left = r.remaining ?? r.differences.length + r.seatMismatches.length;

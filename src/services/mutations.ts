@@ -19,6 +19,7 @@ import { backendError } from '../errors.js';
 import { counter, registerMetrics } from '../metrics.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { writeBehindRegistryKey } from '../store/redis/keys.js';
+import { durabilityOf } from '../store/redis/durability.js';
 import { MutationStore, type HeartbeatResult, type MuteResult, type PickGroupResult, type SignInResult } from '../store/redis/mutationStore.js';
 import { LessonRegistry } from '../writebehind/registry.js';
 import { authorizeHeartbeat, authorizeMute, authorizePickGroup, authorizeSignIn } from '../auth/access.js';
@@ -34,7 +35,8 @@ export interface MutationServiceOptions {
   keyPrefix: string;
   /** Expiry of the in-class state keys (the stream itself never expires). */
   ttlSeconds: number;
-  wb: Pick<WriteBehindConfig, 'maxStreamLength' | 'maxDynamicGroupsPerTeam' | 'registerEverySeconds'>;
+  wb: Pick<WriteBehindConfig, 'maxStreamLength' | 'maxDynamicGroupsPerTeam' | 'registerEverySeconds'> &
+    Partial<Pick<WriteBehindConfig, 'durability' | 'durabilityReplicas' | 'durabilityTimeoutMs'>>;
   /**
    * Heartbeats older than this are trimmed from a partition's online set
    * (ORGENGINE_ONLINE_WINDOW_MS, the window the read API counts with); default 60 s.
@@ -66,6 +68,7 @@ export class MutationService {
       maxStreamLength: o.wb.maxStreamLength,
       maxDynamicGroupsPerTeam: o.wb.maxDynamicGroupsPerTeam,
       onlineWindowMs,
+      durability: durabilityOf(o.wb),
     });
     this.registry = o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
     this.counter = o.metrics

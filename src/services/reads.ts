@@ -143,6 +143,8 @@ interface LessonCacheState {
   stateSeq: number;
   /** The shard channel subscription is confirmed on the current connection: messages will arrive. */
   ready: boolean;
+  /** Its subscription was lost and is not confirmed again yet: held entries retire on confirmation. */
+  lost: boolean;
   /** A lesson-level error (not ready / not found) remembered for this generation. */
   error: OrgError | null;
   errorGen: number;
@@ -245,9 +247,15 @@ export class ReadService {
         onMessage: (lessonId, m) => this.onMessage(lessonId, m),
         onSubscribed: (lessonId) => {
           const st = this.lessons.get(lessonId);
-          if (st) st.ready = true;
+          if (!st) return;
+          st.ready = true;
+          // Messages may have been missed while away: what was held is retired now.
+          if (st.lost) {
+            st.lost = false;
+            st.gen = nextGen();
+          }
         },
-        onDown: () => this.onReset(),
+        onDown: (_reason, lessons) => this.onReset(lessons),
       }) ?? null;
   }
 
@@ -287,13 +295,22 @@ export class ReadService {
     }
   }
 
-  /** The subscriber lost its connection: nothing cached can be trusted until each lesson is confirmed again. */
-  private onReset(): void {
+  /**
+   * The subscriber lost the connection carrying these lessons (null: all).
+   * Nothing new is cached for them until each is confirmed again, and then
+   * what they held is retired. Until then entries already held are served up
+   * to their TTL, the cache's stated staleness bound for a lost message: a
+   * Redis that is away keeps its lessons' warm reads answering.
+   */
+  private onReset(lessons: number[] | null): void {
     this.stats.invalidations.reset++;
-    for (const st of this.lessons.values()) {
-      st.gen = nextGen();
+    const mark = (st: LessonCacheState | undefined): void => {
+      if (!st) return;
       st.ready = false;
-    }
+      st.lost = true;
+    };
+    if (lessons === null) for (const st of this.lessons.values()) mark(st);
+    else for (const id of lessons) mark(this.lessons.get(id));
   }
 
   /** The state of a lesson, created (and subscribed) on first use; evicts the least recent beyond the bound. */
@@ -308,7 +325,7 @@ export class ReadService {
         this.mru = st;
       }
     } else {
-      st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, error: null, errorGen: 0, errorAt: 0 };
+      st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, lost: false, error: null, errorGen: 0, errorAt: 0 };
       this.lessons.set(lessonId, st);
       this.mru = st;
       if (this.channels) {

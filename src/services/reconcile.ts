@@ -3,17 +3,22 @@
 // differences. With repair, it re-journals the Redis value of every differing
 // key as a fresh write-behind record (newer than anything MySQL holds) and
 // flushes it, so repairs go through the same guarded path as live changes and
-// can never overwrite a change made while reconcile runs.
+// can never overwrite a change made while reconcile runs. After Redis rolled
+// back (its state older than MySQL's: reported as `rollback`), repair with
+// `from: 'mysql'` puts MySQL's value of every differing key back into Redis
+// instead (picks, sign-ins, mutes; groups created in class and presence are
+// reported, not restored).
 import type { Logger } from 'pino';
 import type { WriteBehindConfig } from '../config.js';
 import { OrgError } from '../errors.js';
 import type { Pool } from '../store/mysql/pool.js';
 import { readStoredState, STATE_ENTITIES, type StateEntity, type StoredState } from '../store/mysql/stateTables.js';
 import type { RedisClient } from '../store/redis/client.js';
-import { readInClassState, readSeats, rejournal, unflushedRecords, type InClassState } from '../store/redis/inClassState.js';
+import { readInClassState, readSeats, rejournal, RESTORABLE, restoreFromMysql, unflushedRecords, type InClassState } from '../store/redis/inClassState.js';
 import { lessonKeys } from '../store/redis/keys.js';
 import { readLesson } from '../store/redis/lessonReader.js';
 import { Flusher } from '../writebehind/flusher.js';
+import { detectRollback, type RollbackCheck } from '../writebehind/rollback.js';
 
 /** What reconcile needs. */
 export interface ReconcileDeps {
@@ -30,6 +35,8 @@ export interface ReconcileDeps {
 /** Options of one reconcile. */
 export interface ReconcileOptions {
   repair?: boolean;
+  /** Which side a repair trusts: redis (default: Redis is the truth in class) or mysql (after a rollback). */
+  from?: 'redis' | 'mysql';
   /** Differences listed in the report (all are counted). */
   maxReported?: number;
   /** How long flushing may take before and after a repair. */
@@ -58,8 +65,12 @@ export interface ReconcileReport {
   differences: Difference[];
   /** Groups whose seat counter disagrees with the students recorded in them (Redis-internal). */
   seatMismatches: Array<{ groupId: string; seats: number; members: number }>;
-  /** Records re-journaled by a repair. */
+  /** Redis's version counter against MySQL's newest state version; rolledBack: Redis lost acknowledged writes. */
+  rollback: RollbackCheck;
+  /** Records re-journaled by a repair from Redis. */
   rejournaled: number;
+  /** Keys a repair from MySQL changed in Redis. */
+  restored: number;
   /** Differences left after a repair (null without repair). */
   remaining: number | null;
 }
@@ -150,6 +161,8 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
   const lk = lessonKeys(deps.keyPrefix, lessonId);
   const { rooms } = await readLesson(redis, lk);
   const drainMs = opts.drainTimeoutMs ?? 30_000;
+  const from = opts.from ?? 'redis';
+  if (from !== 'redis' && from !== 'mysql') throw new OrgError('BAD_REQUEST', `from must be redis or mysql, got ${JSON.stringify(from)}`);
   const flusher = new Flusher({
     redis,
     pool,
@@ -171,6 +184,7 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
     return { unflushed, r, maxVersion: m.maxVersion, d: diff(r, mysqlSides(m)) };
   };
   const first = await compare();
+  const rollback = await detectRollback(redis, pool, lk);
 
   // Seats are derived in Redis only; check the counter against the picks it counts.
   const members = new Map<string, number>();
@@ -183,8 +197,26 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
   for (const [g, n] of members) seatMismatches.push({ groupId: g, seats: 0, members: n });
 
   let rejournaled = 0;
+  let restored = 0;
   let remaining: number | null = null;
-  if (opts.repair) {
+  if (opts.repair && from === 'mysql') {
+    // Everything Redis had is flushed (drained above): what still differs is what Redis lost.
+    const byKey = new Map<string, { entity: StateEntity; roomId: string; pairs: Array<[string, string]> }>();
+    for (const d of first.d.differences) {
+      if (!RESTORABLE.has(d.entity)) continue;
+      const k = `${d.entity}|${d.roomId ?? ''}`;
+      let g = byKey.get(k);
+      if (!g) byKey.set(k, (g = { entity: d.entity, roomId: d.roomId ?? '', pairs: [] }));
+      g.pairs.push([d.key, d.mysql ?? '']);
+    }
+    for (const g of byKey.values()) {
+      for (let i = 0; i < g.pairs.length; i += 500) {
+        restored += await restoreFromMysql(redis, lk, { entity: g.entity, roomId: g.roomId, pairs: g.pairs.slice(i, i + 500), minVersion: first.maxVersion, ttlSeconds: deps.ttlSeconds });
+      }
+    }
+    const after = await compare();
+    remaining = after.d.differences.filter((d) => RESTORABLE.has(d.entity)).length;
+  } else if (opts.repair) {
     for (const f of first.d.fix) {
       for (let i = 0; i < f.keys.length; i += 500) {
         const chunk = f.keys.slice(i, i + 500);
@@ -220,7 +252,9 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
     differing: first.d.differing,
     differences: first.d.differences.slice(0, max),
     seatMismatches,
+    rollback,
     rejournaled,
+    restored,
     remaining,
   };
 }

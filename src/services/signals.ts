@@ -5,6 +5,7 @@
 // trip through the same script, which is what the benchmark compares against.
 // The cache learns about new signals from the gateway's one LessonChannels
 // connection, which it shares with the entity cache of the read service.
+import { durabilityOf, type Durability } from '../store/redis/durability.js';
 import { authorizeLessonRead, authorizePublish } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
 import type { Config, WriteBehindConfig } from '../config.js';
@@ -21,11 +22,15 @@ import type { LessonRegistry } from '../writebehind/registry.js';
 export type { SignalPage } from '../skiplist/signalCache.js';
 
 /** The part of the configuration the signal service reads (named apart from config.ts's SignalConfig, one of its parts). */
-export type SignalServiceOptions = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & { writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> };
+export type SignalServiceOptions = Pick<Config, 'keyPrefix' | 'ttlSeconds' | 'signals'> & {
+  writeBehind: Pick<WriteBehindConfig, 'maxStreamLength'> & Partial<Pick<WriteBehindConfig, 'durability' | 'durabilityReplicas' | 'durabilityTimeoutMs'>>;
+};
 
 /** What the signal service needs. */
 export interface SignalServiceDeps {
   redis: RedisClient;
+  /** The connection publishes go through (default `redis`): with replica durability a separate one, so WAIT never stalls reads. */
+  writeRedis?: RedisClient;
   config: SignalServiceOptions;
   /** The local cache, or null to read Redis on every call. */
   cache: SignalCache | null;
@@ -57,13 +62,17 @@ function checkLessonId(lessonId: number): void {
 /** Publish and read of room signals, with authorisation and input checks. */
 export class SignalService {
   private readonly redis: RedisClient;
+  private readonly writeRedis: RedisClient;
   private readonly config: SignalServiceDeps['config'];
   private readonly cache: SignalCache | null;
   private readonly registry: LessonRegistry | null;
   private readonly now: () => number;
+  private readonly durability: Durability;
 
   constructor(deps: SignalServiceDeps) {
+    this.durability = durabilityOf(deps.config.writeBehind);
     this.redis = deps.redis;
+    this.writeRedis = deps.writeRedis ?? deps.redis;
     this.config = deps.config;
     this.cache = deps.cache;
     this.registry = deps.registry ?? null;
@@ -86,11 +95,12 @@ export class SignalService {
     try {
       const reg = this.registry?.ensure(lessonId);
       if (reg) await reg;
-      signal = await publishSignal(this.redis, lk, roomId, payload, caller.uid, this.now(), {
+      signal = await publishSignal(this.writeRedis, lk, roomId, payload, caller.uid, this.now(), {
         retain: this.config.signals.retain,
         ttlSeconds: this.config.ttlSeconds,
         maxPayloadBytes: max,
         maxStreamLength: this.config.writeBehind.maxStreamLength,
+        durability: this.durability,
       });
     } catch (e) {
       throw backendError(e);
@@ -141,6 +151,8 @@ export interface SignalRuntime {
 /** Options of createSignalRuntime. */
 export interface SignalRuntimeDeps {
   redis: RedisClient;
+  /** See SignalServiceDeps.writeRedis. */
+  writeRedis?: RedisClient;
   config: SignalServiceOptions;
   /** See SignalServiceDeps.registry. */
   registry?: LessonRegistry | null;
@@ -158,7 +170,7 @@ export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
   const { redis, config, channels } = deps;
   const sc = config.signals;
   if (!sc.cache) {
-    return { service: new SignalService({ redis, config, cache: null, registry: deps.registry, now: deps.now }), cache: null, close: () => undefined };
+    return { service: new SignalService({ redis, writeRedis: deps.writeRedis, config, cache: null, registry: deps.registry, now: deps.now }), cache: null, close: () => undefined };
   }
   if (!channels) throw new Error('createSignalRuntime: the signal cache needs the lesson channels');
   let closed = false;
@@ -184,10 +196,14 @@ export function createSignalRuntime(deps: SignalRuntimeDeps): SignalRuntime {
       // A new version may have dropped rooms; `lesson` means anything may have changed.
       else if (m.kind === 'version' || m.kind === 'lesson') cache.invalidateLesson(lessonId);
     },
-    onResync: () => cache.invalidateAll(),
+    // What a lost subscription may have missed: the lessons named, or all.
+    onResync: (lessons) => {
+      if (lessons === null) cache.invalidateAll();
+      else for (const id of lessons) cache.invalidateLesson(id);
+    },
   });
   return {
-    service: new SignalService({ redis, config, cache, registry: deps.registry, now: deps.now }),
+    service: new SignalService({ redis, writeRedis: deps.writeRedis, config, cache, registry: deps.registry, now: deps.now }),
     cache,
     close() {
       if (closed) return;

@@ -24,6 +24,7 @@ import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys, writeBehindRegistryKey } from '../store/redis/keys.js';
 import { ackRecords, forgetLesson, retireStream } from '../store/redis/writeBehindStream.js';
 import { flusherMetrics, type FlusherMetrics } from './metrics.js';
+import { detectRollback, type RollbackCheck } from './rollback.js';
 import { coalesce, decodeRecord, entryTime, type WbRecord } from './records.js';
 
 /** Consumer group every flusher joins. */
@@ -47,6 +48,8 @@ export interface FlusherOptions {
   sweepEveryMs?: number;
   /** Sample stream lengths for the gauges this often (ms). */
   sampleEveryMs?: number;
+  /** Compare each watched lesson's Redis version with MySQL's this often (ms; rollback detection); 0 = never. */
+  rollbackCheckEveryMs?: number;
   /** Streams read concurrently. */
   concurrency?: number;
   metrics?: Registry;
@@ -110,7 +113,10 @@ const errMsg = (e: unknown): string => (e instanceof Error ? e.message : String(
 export class Flusher {
   readonly consumer: string;
   readonly metrics: FlusherMetrics;
-  private readonly o: Required<Pick<FlusherOptions, 'registryRefreshMs' | 'sweepEveryMs' | 'sampleEveryMs' | 'concurrency'>>;
+  private readonly o: Required<Pick<FlusherOptions, 'registryRefreshMs' | 'sweepEveryMs' | 'sampleEveryMs' | 'concurrency' | 'rollbackCheckEveryMs'>>;
+  private nextRollbackCheck = 0;
+  /** Lessons found rolled back (alarmed once until they are no longer). */
+  private readonly rolledBack = new Set<number>();
   private readonly registryKey: string;
   private readonly now: () => number;
   private readonly lessons = new Map<number, WatchedLesson>();
@@ -133,6 +139,7 @@ export class Flusher {
       registryRefreshMs: opts.registryRefreshMs ?? 500,
       sweepEveryMs: opts.sweepEveryMs ?? 60_000,
       sampleEveryMs: opts.sampleEveryMs ?? 5000,
+      rollbackCheckEveryMs: opts.rollbackCheckEveryMs ?? 30_000,
       concurrency: opts.concurrency ?? 32,
     };
     this.consumer = opts.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -252,6 +259,7 @@ export class Flusher {
     const now = this.now();
     if (now >= this.nextRefresh) await this.refresh(now);
     if (now >= this.nextSample) await this.sample(now);
+    if (this.o.rollbackCheckEveryMs > 0 && now >= this.nextRollbackCheck) await this.checkRollbacks(now);
 
     const all = [...this.lessons.values()];
     const due: WatchedLesson[] = [];
@@ -502,6 +510,38 @@ export class Flusher {
         }
       }
     }
+  }
+
+  /**
+   * Rollback detection over the watched lessons: Redis's version counter below
+   * MySQL's newest state version means Redis lost acknowledged writes. Raises
+   * the alarm (error log, counter, gauge) once per lesson until it clears;
+   * `orgengine reconcile --lesson ID --repair --from mysql` puts MySQL's state back.
+   */
+  async checkRollbacks(now: number): Promise<RollbackCheck[]> {
+    this.nextRollbackCheck = now + this.o.rollbackCheckEveryMs;
+    const found: RollbackCheck[] = [];
+    const all = [...this.lessons.values()];
+    for (let i = 0; i < all.length; i += this.o.concurrency) {
+      const chunk = all.slice(i, i + this.o.concurrency);
+      const checks = await Promise.all(chunk.map((ls) => detectRollback(this.opts.redis, this.opts.pool, lessonKeys(this.opts.keyPrefix, ls.lessonId))));
+      for (const c of checks) {
+        if (!c.rolledBack) {
+          this.rolledBack.delete(c.lessonId);
+          continue;
+        }
+        found.push(c);
+        if (this.rolledBack.has(c.lessonId)) continue;
+        this.rolledBack.add(c.lessonId);
+        this.metrics.rollbacks.inc();
+        this.opts.log?.error(
+          { lessonId: c.lessonId, redisVersion: c.redisVersion, mysqlVersion: c.mysqlVersion },
+          'in-class state in Redis is older than MySQL (Redis lost acknowledged writes); repair: orgengine reconcile --lesson ID --repair --from mysql',
+        );
+      }
+    }
+    this.metrics.rolledBackLessons.set(this.rolledBack.size);
+    return found;
   }
 
   /** Samples stream lengths and the oldest record's age for the gauges. */

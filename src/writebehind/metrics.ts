@@ -31,6 +31,8 @@ const FLUSHER_METRICS = {
   records: counter({ name: 'orgengine_wb_records_total', help: 'records written to MySQL and acknowledged' }),
   claimed: counter({ name: 'orgengine_wb_claimed_total', help: 'pending records claimed from idle consumers (XAUTOCLAIM)' }),
   retries: counter({ name: 'orgengine_wb_retries_total', help: 'flush cycles that failed (MySQL or Redis) and will be retried', labelNames: ['stage'] }),
+  rollbacks: counter({ name: 'orgengine_wb_rollbacks_detected_total', help: 'lessons found with Redis in-class state older than MySQL (Redis lost acknowledged writes)' }),
+  rolledBackLessons: gauge({ name: 'orgengine_wb_rolled_back_lessons', help: 'watched lessons whose Redis in-class state is older than MySQL now (alarm until repaired)' }),
   badRecords: counter({ name: 'orgengine_wb_bad_records_total', help: 'stream entries no table can hold (logged, acknowledged)' }),
 };
 

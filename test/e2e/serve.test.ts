@@ -88,7 +88,7 @@ describe('serving', () => {
       return { gw, base: `http://127.0.0.1:${gw.httpPort}` };
     };
     const ready = await start({ ORGENGINE_READY_LESSON: String(LESSON) });
-    expect((await call(ready.base, '/readyz')).body).toEqual({ status: 'ready', checks: { redis: 'ok', lesson: 'ok' } });
+    expect((await call(ready.base, '/readyz')).body).toEqual({ status: 'ready', checks: { redis: 'ok', subscriber: expect.any(String), lesson: 'ok' } });
     await ready.gw.close();
     const missing = await start({ ORGENGINE_READY_LESSON: '424242' });
     const r = await call(missing.base, '/readyz');

@@ -10,6 +10,7 @@ export interface HttpReply {
   status: number;
   contentType: string;
   body: any;
+  headers: Headers;
 }
 
 /** Encodings a client may ask for, with the Accept header of each. */
@@ -31,7 +32,7 @@ export async function call(
   else if (ct === ACCEPTS.proto) body = decodeProto(r.status === 200 ? o.proto! : 'orgengine.v1.ErrorBody', buf);
   else if (ct.startsWith('application/json')) body = JSON.parse(buf.toString('utf8'));
   else body = buf.toString('utf8');
-  return { status: r.status, contentType: ct, body };
+  return { status: r.status, contentType: ct, body, headers: r.headers };
 }
 
 /** gRPC clients of the read, signal, mutation and health services. */
@@ -57,14 +58,21 @@ export function grpcClients(port: number): { read: any; signals: any; mutations:
   };
 }
 
-/** Calls a unary method; resolves {value} or {error: {code, details, orgCode}}. */
-export function rpc(client: any, method: string, req: object, token?: string): Promise<{ value?: any; error?: { code: number; details: string; orgCode: string | undefined } }> {
+/** Calls a unary method; resolves {value} or {error: {code, details, orgCode, retryAfter}}. */
+export function rpc(
+  client: any,
+  method: string,
+  req: object,
+  token?: string,
+): Promise<{ value?: any; error?: { code: number; details: string; orgCode: string | undefined; retryAfter?: string } }> {
   const md = new grpc.Metadata();
   if (token) md.set('authorization', `Bearer ${token}`);
   return new Promise((resolve) => {
     client[method](req, md, (err: grpc.ServiceError | null, value: any) => {
-      if (err) resolve({ error: { code: err.code, details: err.details, orgCode: err.metadata?.get('orgengine-code')[0] as string | undefined } });
-      else resolve({ value });
+      if (err) {
+        const retryAfter = err.metadata?.get('retry-after')[0] as string | undefined;
+        resolve({ error: { code: err.code, details: err.details, orgCode: err.metadata?.get('orgengine-code')[0] as string | undefined, ...(retryAfter ? { retryAfter } : {}) } });
+      } else resolve({ value });
     });
   });
 }

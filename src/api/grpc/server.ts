@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { requireService } from '../../auth/access.js';
 import { bearerToken, type Claims } from '../../auth/tokens.js';
 import type { ApiConfig } from '../../config.js';
-import { OrgError, toOrgError } from '../../errors.js';
+import { GrpcStatus, OrgError, toOrgError } from '../../errors.js';
 import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
 import { checkId, parseCursor, parsePartition } from '../params.js';
@@ -19,7 +19,7 @@ import type { TransportDeps } from '../transport.js';
 
 /** What the gRPC server needs. */
 export interface GrpcServerDeps extends TransportDeps {
-  api: Pick<ApiConfig, 'maxInFlight' | 'membersPageDefault' | 'membersPageMax'>;
+  api: Pick<ApiConfig, 'maxInFlight' | 'membersPageDefault' | 'membersPageMax' | 'retryAfterSeconds'>;
   /** Whether the gateway can serve (Redis reachable). */
   ready(): Promise<boolean>;
 }
@@ -84,6 +84,8 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     if (err.code === 'INTERNAL') log.error({ method, err: e instanceof Error ? e.stack : String(e) }, 'rpc failed');
     const md = new grpc.Metadata();
     md.set('orgengine-code', err.code);
+    // The HTTP twin's Retry-After, in seconds, for a call worth retrying unchanged.
+    if (err.temporary && err.grpcStatus === GrpcStatus.UNAVAILABLE) md.set('retry-after', String(api.retryAfterSeconds));
     return { code: err.grpcStatus, details: `${err.code}: ${err.message}`, metadata: md };
   };
 

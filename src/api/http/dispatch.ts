@@ -101,7 +101,7 @@ export interface DispatcherDeps {
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;
-  api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight'>;
+  api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'retryAfterSeconds'>;
   /** True once the server stops accepting: every answer then closes its connection. */
   draining(): boolean;
 }
@@ -124,11 +124,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const overloaded = (): OrgError => new OrgError('OVERLOADED', `more than ${api.maxInFlight} requests in flight; retry shortly`);
   const tooLarge = (): OrgError => new OrgError('PAYLOAD_TOO_LARGE', `request body exceeds ${api.maxBodyBytes} bytes`);
 
-  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean): void => {
-    res
-      .writeStatus(statusLine(status))
-      .writeHeader('content-type', contentType)
-      .end(body, close || draining());
+  const retryAfter = String(api.retryAfterSeconds);
+  /** `temporary`: a 503 the client may retry unchanged; it is told when (Retry-After). */
+  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean, temporary = false): void => {
+    res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
+    if (temporary && status === 503) res.writeHeader('retry-after', retryAfter);
+    res.end(body, close || draining());
   };
 
   const exchange = (req: HttpRequest, nParams: number, t0: number): Exchange => {
@@ -154,6 +155,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       let status: number;
       let contentType: string;
       let body: Buffer | string;
+      let temporary = false;
       if (reply) {
         status = reply.status;
         if ('proto' in reply) {
@@ -167,11 +169,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const e = toOrgError(err);
         if (e.code === 'INTERNAL') log.error({ route: name, err: err instanceof Error ? err.stack : String(err) }, 'request failed');
         status = ERROR_TABLE[e.code].http;
+        temporary = ERROR_TABLE[e.code].temporary;
         contentType = CONTENT_TYPES[x.format];
         body = encodeError(x.format, e);
       }
-      if (cork) res.cork(() => send(res, status, contentType, body, close));
-      else send(res, status, contentType, body, close);
+      if (cork) res.cork(() => send(res, status, contentType, body, close, temporary));
+      else send(res, status, contentType, body, close, temporary);
       rm.observeMs(status, performance.now() - x.t0);
     };
 

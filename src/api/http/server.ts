@@ -17,7 +17,7 @@ import { nativeUws } from './uws.js';
 
 /** What the HTTP server needs. */
 export interface HttpServerDeps extends TransportDeps {
-  api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'membersPageDefault' | 'membersPageMax' | 'wsMaxPayloadBytes' | 'wsIdleTimeoutSeconds' | 'wsMaxBufferedBytes'>;
+  api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'membersPageDefault' | 'membersPageMax' | 'retryAfterSeconds' | 'wsMaxPayloadBytes' | 'wsIdleTimeoutSeconds' | 'wsMaxBufferedBytes'>;
   wsMetrics: WsMetrics;
   /** Readiness checks for /readyz. */
   ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;

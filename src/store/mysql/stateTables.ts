@@ -134,11 +134,17 @@ export async function readStoredState(pool: Pool, lessonId: number): Promise<Sto
       partition: Number(r.partition_no),
       lastSeenAt: ms(r.last_seen_at),
     })),
-    maxVersion: 0,
+    maxVersion: await maxStateVersion(pool, lessonId),
   };
+  return out;
+}
+
+/** The highest version any in-class state row of a lesson carries (0: none); one indexed MAX per table. */
+export async function maxStateVersion(pool: Pool, lessonId: number): Promise<number> {
+  let max = 0;
   for (const e of STATE_ENTITIES) {
     const [rows] = await pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(version), 0) AS v FROM ${TABLES[e].table} WHERE lesson_id = ?`, [lessonId]);
-    out.maxVersion = Math.max(out.maxVersion, Number(rows[0]?.v ?? 0));
+    max = Math.max(max, Number(rows[0]?.v ?? 0));
   }
-  return out;
+  return max;
 }

@@ -17,15 +17,23 @@ export interface CreateRedisOptions {
    * three attempts: what BullMQ needs, whose blocking commands must wait out a reconnect.
    */
   retryForever?: boolean;
+  /**
+   * A connection requests wait on: nothing waits in ioredis' offline queue or
+   * for a retry after a reconnection (the breaker in guard.ts answers instead),
+   * and reconnecting is tried at least every `reconnectMaxMs`.
+   */
+  requestPath?: { reconnectMaxMs: number };
 }
 
 /** Connects to the configured target and defines the Lua scripts. */
 export function createRedis(target: RedisTarget, opts: CreateRedisOptions = {}): RedisClient {
-  const maxRetriesPerRequest = opts.retryForever ? null : 3;
+  const rp = opts.requestPath;
+  const maxRetriesPerRequest = rp ? 0 : opts.retryForever ? null : 3;
   const common: RedisOptions = {
     enableAutoPipelining: opts.autoPipelining ?? false,
     maxRetriesPerRequest,
     connectionName: opts.connectionName ?? 'orgengine',
+    ...(rp ? { enableOfflineQueue: false, retryStrategy: (times: number) => Math.min(times * 20, rp.reconnectMaxMs) } : {}),
   };
   let client: Redis | Cluster;
   if (target.mode === 'cluster') {
@@ -33,10 +41,47 @@ export function createRedis(target: RedisTarget, opts: CreateRedisOptions = {}):
       enableAutoPipelining: common.enableAutoPipelining,
       redisOptions: { maxRetriesPerRequest, connectionName: common.connectionName },
       scaleReads: 'master',
+      ...(rp ? { enableOfflineQueue: false, clusterRetryStrategy: (times: number) => Math.min(times * 20, rp.reconnectMaxMs) } : {}),
     });
   } else {
     client = new Redis(target.url, common);
   }
   defineScripts(client);
   return client;
+}
+
+/**
+ * Resolves once the client is connected (true) or after `ms` (false): a
+ * request-path client has no offline queue, so its first requests should not
+ * race the handshake; a backend still away after `ms` is the breaker's job.
+ */
+export function whenReady(client: RedisClient, ms: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = (): void => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    timer.unref();
+    client.on('ready', onReady);
+  });
+}
+
+/**
+ * Closes a client: QUIT when connected (replies in flight arrive first),
+ * else drop it at once, since a QUIT queued for a server that is away would
+ * wait for it forever.
+ */
+export async function closeRedis(client: RedisClient): Promise<void> {
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  await client.quit().then(
+    () => undefined,
+    () => client.disconnect(),
+  );
 }

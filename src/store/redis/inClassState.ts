@@ -11,6 +11,7 @@ import { REPLY_CODES, replyError } from './replyCodes.js';
 import { scriptCommand } from './scripts.js';
 
 const WB_REJOURNAL = scriptCommand('wbRejournal');
+const WB_RESTORE = scriptCommand('wbRestore');
 
 /** Keys per scan page. */
 const SCAN_COUNT = 1000;
@@ -131,4 +132,33 @@ export async function rejournal(redis: RedisClient, lk: LessonKeys, r: Rejournal
   if (code === REPLY_CODES.wbRejournal.BACKPRESSURE) return null;
   if (code !== REPLY_CODES.wbRejournal.OK) throw replyError('wbRejournal', reply, { lessonId: lk.lessonId });
   return Number(reply[1]);
+}
+
+/** Entities whose MySQL value can be put back into Redis (groups created in class and presence cannot). */
+export const RESTORABLE: ReadonlySet<StateEntity> = new Set(['group', 'signin', 'mute', 'mutenode']);
+
+/** MySQL's values of chosen keys of one state key, to put back into Redis. */
+export interface Restore {
+  entity: StateEntity;
+  roomId: string;
+  /** key (uid or node id) -> value ('' = absent / not muted). */
+  pairs: ReadonlyArray<readonly [string, string]>;
+  /** MySQL's newest version: Redis's counter is raised to it. */
+  minVersion: number;
+  ttlSeconds: number;
+}
+
+/** Writes MySQL's values into Redis (lua/wb_restore.lua); returns the keys changed. */
+export async function restoreFromMysql(redis: RedisClient, lk: LessonKeys, r: Restore): Promise<number> {
+  if (!RESTORABLE.has(r.entity)) throw new RangeError(`restoreFromMysql: ${r.entity} cannot be restored`);
+  const flat = r.pairs.flatMap(([k, v]) => [k, v]);
+  const reply = await redis[WB_RESTORE](stateKey(lk, { entity: r.entity, roomId: r.roomId, partition: '' }), lk.stateSeats, lk.stateVersion, lk.channel, r.entity, String(r.minVersion), r.ttlSeconds, ...flat);
+  if (Number(reply[0]) !== REPLY_CODES.wbRestore.OK) throw replyError('wbRestore', reply, { lessonId: lk.lessonId });
+  return Number(reply[1]);
+}
+
+/** The lesson's write-behind version counter (null: none, never written or lost). */
+export async function stateVersion(redis: RedisClient, lk: LessonKeys): Promise<number | null> {
+  const v = await redis.get(lk.stateVersion);
+  return v === null ? null : Number(v);
 }

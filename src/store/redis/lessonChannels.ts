@@ -24,10 +24,10 @@
 // Listeners hear onDown() when a connection is lost (drop or distrust what they
 // cached), onSubscribed(lesson) when a lesson's messages flow again, and
 // onResync() after every reconnection; they still need a staleness bound.
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Command, Redis } from 'ioredis';
 import type { RedisTarget } from '../../config.js';
 import { parseChannelMessage, type ChannelMessage } from './channel.js';
-import type { RedisClient } from './client.js';
+import { closeRedis, type RedisClient } from './client.js';
 import { lessonKeys } from './keys.js';
 
 /** What a consumer of lesson channels hears. */
@@ -36,10 +36,14 @@ export interface LessonChannelListener {
   onMessage?(lessonId: number, message: ChannelMessage): void;
   /** Redis confirmed the lesson's subscription on the current connection: its messages arrive from now on. */
   onSubscribed?(lessonId: number): void;
-  /** A subscriber connection was lost: messages published from now until re-subscription are missed. */
-  onDown?(reason: string): void;
-  /** The connection is back after a loss; every wanted channel is being subscribed again. */
-  onResync?(): void;
+  /**
+   * A subscriber connection was lost: messages published from now until
+   * re-subscription are missed. `lessons`: the lessons of the shard lost (a
+   * Cluster's shard subscriber), or null for every lesson.
+   */
+  onDown?(reason: string, lessons: number[] | null): void;
+  /** The connection is back after a loss; the lessons named (null: all) are being subscribed again. */
+  onResync?(lessons: number[] | null): void;
 }
 
 /** Creates a connection dedicated to shard-channel subscriptions for the configured target. */
@@ -58,7 +62,14 @@ interface ChannelState {
   refs: number;
   /** Redis confirmed the subscription on the current connection. */
   confirmed: boolean;
+  /** Cluster: the master whose shard subscriber confirmed it ('' until then, or on one server). */
+  node: string;
+  /** Lost with its shard and not confirmed again yet. */
+  lost: boolean;
 }
+
+/** The Cluster slot of a channel name (the slot of a key of that name). */
+const slotOf = (channel: string): number => new Command('get', [channel]).getSlot() ?? 0;
 
 /** Subscribes to lesson channels on demand (reference counted) and dispatches their messages to every listener. */
 export class LessonChannels {
@@ -66,6 +77,7 @@ export class LessonChannels {
   private readonly listeners: LessonChannelListener[] = [];
   private readonly cluster: boolean;
   private ready = false;
+  private downReason = 'connecting';
   /** Bumped by every connection loss: a confirmation sent on an older connection means nothing. */
   private epoch = 0;
   private connections = 0;
@@ -84,10 +96,16 @@ export class LessonChannels {
     // follows each (re)start of the per-shard subscribers.
     client.on(this.cluster ? 'subscribersReady' : 'ready', this.onReady);
     if (this.cluster) {
-      // A lost shard subscriber is replaced (-subscriber, +subscriber, subscribersReady).
-      // '-node' is not a loss signal: the client's ordinary node connections emit it
-      // too, and no subscribersReady would follow to end the outage.
-      client.on('-subscriber', () => this.onDown('cluster shard subscriber lost'));
+      // A shard subscriber's connection ended: '-node' with its node key (the
+      // client's ordinary node connections emit '-node' without one). Only
+      // that shard's lessons lose their messages; ioredis replaces the
+      // subscriber (subscribersReady) once the slot map names a live master.
+      client.on('-node', (_r: unknown, nodeKey?: string) => {
+        if (typeof nodeKey === 'string') this.onShardDown(nodeKey, `cluster shard subscriber for ${nodeKey} lost`);
+      });
+      // A subscriber dropped in a topology change (its node no longer a master):
+      // the lessons it carried are subscribed again on their new master.
+      client.on('-subscriber', () => this.onSubscribersChanged());
     } else {
       client.on('close', () => this.onDown('subscriber connection closed'));
     }
@@ -112,7 +130,7 @@ export class LessonChannels {
       c.refs++;
       return;
     }
-    this.channels.set(channel, { lessonId, refs: 1, confirmed: false });
+    this.channels.set(channel, { lessonId, refs: 1, confirmed: false, node: '', lost: false });
     if (this.ready && !this.closed) this.subscribe(channel);
   }
 
@@ -130,6 +148,15 @@ export class LessonChannels {
   /** Whether the lesson's messages arrive now (subscription confirmed on the current connection). */
   isSubscribed(lessonId: number): boolean {
     return this.channels.get(lessonKeys(this.keyPrefix, lessonId).channel)?.confirmed === true;
+  }
+
+  /** 'ok' while messages flow, else what is wrong (held state, for /readyz). */
+  health(): string {
+    if (this.closed) return 'closed';
+    if (!this.ready) return `not subscribed: ${this.downReason}`;
+    let lost = 0;
+    for (const c of this.channels.values()) if (c.lost) lost++;
+    return lost > 0 ? `degraded: ${lost} lesson(s) not subscribed since ${this.downReason}` : 'ok';
   }
 
   /** Lessons subscribed (or being subscribed) now. */
@@ -152,7 +179,7 @@ export class LessonChannels {
     this.listeners.length = 0;
     this.wake();
     this.client.off('smessage', this.onMessage);
-    await this.client.quit().catch(() => undefined);
+    await closeRedis(this.client);
   }
 
   private subscribe(channel: string): void {
@@ -163,6 +190,8 @@ export class LessonChannels {
         // A reply from before a loss proves nothing about the new connection; the next ready re-sends.
         if (!c || c.confirmed || epoch !== this.epoch || !this.ready) return;
         c.confirmed = true;
+        c.lost = false;
+        if (this.cluster) c.node = (this.client as Cluster).slots[slotOf(channel)]?.[0] ?? '';
         for (const l of this.listeners) l.onSubscribed?.(c.lessonId);
         this.wake();
       },
@@ -186,7 +215,11 @@ export class LessonChannels {
   private readonly onReady = (): void => {
     if (this.closed) return;
     this.ready = true;
-    if (this.connections++ > 0) for (const l of this.listeners) l.onResync?.();
+    if (this.connections++ > 0) {
+      // One server: everything was lost. Cluster: the lessons of the shards lost.
+      const lessons = this.cluster ? [...this.channels.values()].filter((c) => !c.confirmed).map((c) => c.lessonId) : null;
+      if (lessons === null || lessons.length > 0) for (const l of this.listeners) l.onResync?.(lessons);
+    }
     // ioredis resubscribes what it knew; channels whose SSUBSCRIBE never got
     // through it does not know, so every wanted channel is sent again (idempotent).
     for (const [ch, c] of this.channels) if (!c.confirmed) this.subscribe(ch);
@@ -195,9 +228,35 @@ export class LessonChannels {
   private onDown(reason: string): void {
     if (this.closed) return;
     this.ready = false;
+    this.downReason = reason;
     this.epoch++;
     for (const c of this.channels.values()) c.confirmed = false;
-    for (const l of this.listeners) l.onDown?.(reason);
+    for (const l of this.listeners) l.onDown?.(reason, null);
+  }
+
+  /** One shard's subscriber is gone: only the lessons it carried are affected. */
+  private onShardDown(nodeKey: string, reason: string): void {
+    if (this.closed) return;
+    const lessons: number[] = [];
+    for (const c of this.channels.values()) {
+      if (c.node !== nodeKey || !c.confirmed) continue;
+      c.confirmed = false;
+      c.lost = true;
+      lessons.push(c.lessonId);
+    }
+    this.downReason = reason;
+    if (lessons.length > 0) for (const l of this.listeners) l.onDown?.(reason, lessons);
+    this.scheduleRetry();
+  }
+
+  /** Subscribers were dropped in a reset: lessons on nodes no longer subscribed are lost. */
+  private onSubscribersChanged(): void {
+    const group = (this.client as unknown as { shardedSubscribers?: { shardedSubscribers?: Map<string, unknown> } }).shardedSubscribers?.shardedSubscribers;
+    // Without ioredis' map, which shard went is unknown: treat it as every shard.
+    if (!(group instanceof Map)) return this.onDown('cluster shard subscriber lost');
+    const gone = new Set<string>();
+    for (const c of this.channels.values()) if (c.confirmed && c.node !== '' && !group.has(c.node)) gone.add(c.node);
+    for (const node of gone) this.onShardDown(node, `cluster shard subscriber for ${node} replaced`);
   }
 
   private fail(e: unknown): void {

@@ -6,6 +6,7 @@
 // path builds no strings) and their replies become typed results, or typed
 // errors through replyCodes.ts.
 import type { RedisClient } from './client.js';
+import { durably, MEMORY, type Durability } from './durability.js';
 import { lessonKeys, type LessonKeys } from './keys.js';
 import { MUTATION_CODES, replyError } from './replyCodes.js';
 import { scriptCommand } from './scripts.js';
@@ -84,6 +85,8 @@ export interface MutationStoreOptions {
   maxDynamicGroupsPerTeam: number;
   /** Heartbeats older than this are trimmed from a partition's online set. */
   onlineWindowMs: number;
+  /** When a change is acknowledged (default: memory, once the master ran it). */
+  durability?: Durability;
 }
 
 /** The keys of one lesson the mutation scripts take, built once per lesson. */
@@ -109,15 +112,19 @@ const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : S
 export class MutationStore {
   private readonly keys = new Map<number, Keys>();
 
-  constructor(private readonly o: MutationStoreOptions) {}
+  private readonly d: Durability;
+
+  constructor(private readonly o: MutationStoreOptions) {
+    this.d = o.durability ?? MEMORY;
+  }
 
   /** A student joins a group (`groupId` null: placed automatically); the team may grow groups. */
   async pickGroup(lessonId: number, uid: number, groupId: string | null, now: number): Promise<PickGroupResult> {
     const k = this.keysOf(lessonId);
-    const r = await this.o.redis[PICK_GROUP](
+    const r = await durably(this.o.redis, this.d, (c) => c[PICK_GROUP](
       k.head, k.group, k.seats, k.dyn, k.dynKids, k.dynSeq, k.ver, k.stream,
       String(uid), groupId ?? '', now, this.o.maxStreamLength, this.o.maxDynamicGroupsPerTeam, this.o.ttlSeconds, k.channel, lessonId,
-    );
+    ));
     if (Number(r[0]) !== MUTATION_CODES.OK) throw replyError('pickGroup', r, { lessonId, uid, nodeId: groupId ?? '' });
     const changed = Number(r[3]) === 1;
     const prev = str(r[2]);
@@ -136,10 +143,10 @@ export class MutationStore {
   async mute(m: MuteTarget, now: number): Promise<MuteResult> {
     const k = this.keysOf(m.lessonId);
     const isUid = m.uid !== undefined;
-    const r = await this.o.redis[MUTE](
+    const r = await durably(this.o.redis, this.d, (c) => c[MUTE](
       k.head, k.lk.stateMuted(m.roomId), k.lk.stateMutedNodes(m.roomId), k.ver, k.stream,
       m.roomId, isUid ? 'u' : 'n', isUid ? String(m.uid) : m.nodeId!, m.muted ? '1' : '0', now, this.o.maxStreamLength, this.o.ttlSeconds, k.channel,
-    );
+    ));
     if (Number(r[0]) !== MUTATION_CODES.OK) throw replyError('mute', r, { lessonId: m.lessonId, uid: m.uid, roomId: m.roomId, nodeId: m.nodeId });
     const changed = Number(r[1]) === 1;
     return {
@@ -156,7 +163,7 @@ export class MutationStore {
   /** Records a student's arrival; the first sign-in wins. */
   async signIn(lessonId: number, uid: number, now: number): Promise<SignInResult> {
     const k = this.keysOf(lessonId);
-    const r = await this.o.redis[SIGN_IN](k.head, k.signIn, k.ver, k.stream, String(uid), now, this.o.maxStreamLength, this.o.ttlSeconds, k.channel);
+    const r = await durably(this.o.redis, this.d, (c) => c[SIGN_IN](k.head, k.signIn, k.ver, k.stream, String(uid), now, this.o.maxStreamLength, this.o.ttlSeconds, k.channel));
     if (Number(r[0]) !== MUTATION_CODES.OK) throw replyError('signIn', r, { lessonId, uid });
     const first = Number(r[2]) === 1;
     return { lessonId, uid, signedInAt: Number(str(r[1])), first, version: first ? Number(str(r[3])) : null };
@@ -165,7 +172,7 @@ export class MutationStore {
   /** A student is online in a room. */
   async heartbeat(lessonId: number, uid: number, roomId: string, now: number): Promise<HeartbeatResult> {
     const k = this.keysOf(lessonId);
-    const r = await this.o.redis[HEARTBEAT](k.head, k.ver, k.stream, String(uid), roomId, now, this.o.onlineWindowMs, this.o.maxStreamLength, this.o.ttlSeconds);
+    const r = await durably(this.o.redis, this.d, (c) => c[HEARTBEAT](k.head, k.ver, k.stream, String(uid), roomId, now, this.o.onlineWindowMs, this.o.maxStreamLength, this.o.ttlSeconds));
     if (Number(r[0]) !== MUTATION_CODES.OK) throw replyError('heartbeat', r, { lessonId, uid, roomId });
     return {
       lessonId,

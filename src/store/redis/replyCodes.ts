@@ -51,6 +51,7 @@ export const REPLY_CODES = {
   signIn: MUTATION_CODES,
   heartbeat: MUTATION_CODES,
   wbRejournal: MUTATION_CODES,
+  wbRestore: { OK: 0 },
 } as const satisfies Partial<Record<ScriptName, Readonly<Record<string, number>>>>;
 
 /** A script whose reply starts with a code. */

@@ -3,6 +3,7 @@
 // one round trip; script codes become typed errors in replyCodes.ts.
 import { decodeSignalMember, type Signal } from '../../model/signal.js';
 import type { RedisClient } from './client.js';
+import { durably, MEMORY, type Durability } from './durability.js';
 import type { LessonKeys } from './keys.js';
 import { REPLY_CODES, replyError } from './replyCodes.js';
 import { scriptCommand } from './scripts.js';
@@ -20,6 +21,8 @@ export interface PublishBounds {
   maxPayloadBytes: number;
   /** Unflushed write-behind records of the lesson at which publishing is refused (back pressure). */
   maxStreamLength: number;
+  /** When the publish is acknowledged (default: memory). */
+  durability?: Durability;
 }
 
 /** A room's log after a sequence number, as one read saw it. */
@@ -44,7 +47,7 @@ export async function publishSignal(
   at: number,
   bounds: PublishBounds,
 ): Promise<Signal> {
-  const reply = await redis[PUBLISH_SIGNAL](
+  const reply = await durably(redis, bounds.durability ?? MEMORY, (c) => c[PUBLISH_SIGNAL](
     lk.head,
     lk.signalSeq(roomId),
     lk.signals(roomId),
@@ -59,7 +62,7 @@ export async function publishSignal(
     lk.channel,
     bounds.maxPayloadBytes,
     bounds.maxStreamLength,
-  );
+  ));
   if (Number(reply[0]) !== REPLY_CODES.publishSignal.OK) throw replyError('publishSignal', reply, { lessonId: lk.lessonId, roomId });
   return { seq: Number(reply[1]), at, by, data: payload };
 }
