@@ -196,6 +196,9 @@ describe.each(GATEWAY_REDIS_MODES)('websocket push on %s', (_mode, target) => {
     const s0 = await subscribe(c, 'main');
     const before = s0.lastSeq as number;
     for (let i = 0; i < 25; i++) await publish(`t${i}`); // retain is 20
+    // The replay covers what the gateway has already pushed; the rest comes live.
+    // Wait until it pushed all 25 (the live subscriber has them) so the replay is all of them.
+    await until('the gateway pushed every signal', async () => (seqs(c).includes(before + 25) ? true : undefined), 5000, 5);
     const d = await connect(tok(uid));
     const sub = await subscribe(d, 'main', before);
     expect(sub).toMatchObject({ recovered: false, restarted: false, firstSeq: before + 6, lastSeq: before + 25, replayed: 20 });
