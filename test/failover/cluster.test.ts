@@ -14,7 +14,7 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
 import { lessonKeys } from '../../src/store/redis/keys.js';
 import { uniquePrefix } from '../support/env.js';
-import { lessonsOnDistinctMasters, quantile, startLoad, type Sample } from '../support/failoverLoad.js';
+import { lessonsOnDistinctMasters, quantile, servedOnce, startLoad, type Sample } from '../support/failoverLoad.js';
 import { redisCli, throwawayCluster, type ThrowawayCluster } from '../support/throwawayRedis.js';
 import { sleep, until } from '../support/wait.js';
 
@@ -70,6 +70,7 @@ describe('Redis Cluster with replicas: failover under load', () => {
     // Memory durability here: under replica durability a write may meet the moment the
     // old master re-attaches as a replica and answer 503 (WAIT short), by design.
     const { base } = await s.gateway({});
+    await servedOnce(base, s.token, [a, b]);
     const load = startLoad(base, s.token, [a, b], { picks: true });
     await sleep(300);
     // The replica of a's master takes over (CLUSTER FAILOVER on the replica).
@@ -87,6 +88,7 @@ describe('Redis Cluster with replicas: failover under load', () => {
 
   it('answers only 503 BACKEND_UNAVAILABLE for a killed master\'s lesson, fast once the breaker is open, and recovers after promotion; other lessons answer throughout', async () => {
     const [a, b] = s.lessons as [Setup['lessons'][0], Setup['lessons'][0]];
+    await servedOnce(s.base, s.token, [a, b]);
     const load = startLoad(s.base, s.token, [a, b], { picks: true });
     await sleep(300);
     const victim = cluster.nodes.find((n) => n.port === a.master)!;
@@ -147,6 +149,7 @@ describe('Redis Cluster without replicas: a slot whose master is gone', () => {
 
   it('fails fast for the lesson on the dead master while other lessons answer normally', async () => {
     const [a, b] = s.lessons as [Setup['lessons'][0], Setup['lessons'][0]];
+    await servedOnce(s.base, s.token, [a, b]);
     await s.cluster.nodes.find((n) => n.port === a.master)!.kill9();
     const load = startLoad(s.base, s.token, [a, b], { picks: true });
     await sleep(2500);

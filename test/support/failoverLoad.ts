@@ -37,6 +37,24 @@ export interface Load {
   stop(): Promise<void>;
 }
 
+/**
+ * Waits until a gateway has served a read of every lesson once: a new gateway's
+ * first commands wait for its connections and the slot map, which on a busy
+ * machine can take longer than the command timeout; load measured before that
+ * would count start-up, not failover.
+ */
+export async function servedOnce(base: string, token: string, lessons: Array<{ lessonId: number; uids: number[] }>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const l of lessons) {
+    for (;;) {
+      const r = await call(base, `/v1/lessons/${l.lessonId}/students/${l.uids[0]!}/position`, { token }).catch(() => null);
+      if (r?.status === 200) break;
+      if (Date.now() > deadline) throw new Error(`lesson ${l.lessonId} not served within ${timeoutMs} ms (last status ${r?.status ?? 'no answer'})`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  }
+}
+
 /** Starts `workers` loops per lesson alternating a read of a student's position and (if `picks`) an automatic group pick. */
 export function startLoad(base: string, token: string, lessons: Array<{ lessonId: number; uids: number[] }>, o: { workers?: number; picks?: boolean } = {}): Load {
   const samples: Sample[] = [];
