@@ -17,7 +17,7 @@ import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
 import { lessonKeys } from '../../src/store/redis/keys.js';
 import { call, grpcClients, rpc } from '../support/clients.js';
 import { uniquePrefix } from '../support/env.js';
-import { dropLessonKeys, loadSyntheticLesson } from '../support/lesson.js';
+import { dropLessonKeys, inClassSnapshot, loadSyntheticLesson } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { hour, until } from '../support/wait.js';
 import { GATEWAY_REDIS_MODES } from '../support/redis.js';
@@ -269,21 +269,11 @@ describe.each(GATEWAY_REDIS_MODES)('mutations API on %s', (mode, target) => {
     const full = `${tutorA}.g3`;
     for (const uid of a.slice(10, 16)) await gw.mutations.pickGroup(service, { lessonId: GROUP, uid, groupId: full });
     await flushed();
-    const snapshot = async () => {
-      const k = lk();
-      return {
-        stream: await redis.xlen(k.writeBehind),
-        ver: await redis.get(k.stateVersion),
-        group: await redis.hgetall(k.stateGroup),
-        seats: await redis.hgetall(k.stateSeats),
-        dyn: await redis.hgetall(k.stateDynamicChildren),
-        signIn: await redis.hgetall(k.stateSignIn),
-        muted: (await redis.smembers(k.stateMuted('main'))).sort(),
-        mutedNodes: (await redis.smembers(k.stateMutedNodes('main'))).sort(),
-        plainStream: await redis.xlen(lessonKeys(prefix, PLAIN).writeBehind),
-        groupRows: (await mysqlRows('SELECT COUNT(*) AS n FROM state_group', []))[0]!.n,
-      };
-    };
+    const snapshot = async () => ({
+      ...(await inClassSnapshot(redis, prefix, GROUP)),
+      plainStream: await redis.xlen(lessonKeys(prefix, PLAIN).writeBehind),
+      groupRows: (await mysqlRows('SELECT COUNT(*) AS n FROM state_group', []))[0]!.n,
+    });
     const before = await snapshot();
     const s = a[16]!;
     const plainUid = plain.positions[0]!.uid;

@@ -13,7 +13,7 @@ import { readOnline } from '../../src/store/redis/edgeReads.js';
 import { lessonKeys, writeBehindRegistryKey } from '../../src/store/redis/keys.js';
 import { Flusher } from '../../src/writebehind/flusher.js';
 import { uniquePrefix } from '../support/env.js';
-import { dropLessonKeys, seedLesson, tutorOf } from '../support/lesson.js';
+import { dropLessonKeys, inClassSnapshot, seedLesson, tutorOf } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { Cluster, Redis } from 'ioredis';
 import { REDIS_MODES, redisTarget, testRedis } from '../support/redis.js';
@@ -84,18 +84,8 @@ describe.each(REDIS_MODES)('in-class mutations on %s Redis', (mode) => {
     nodes.get(`t${tutorUid}`)!.childIds.flatMap((team) => nodes.get(team)!.childIds);
 
   /** Everything a mutation could write in the group lesson. */
-  async function snapshot() {
-    const k = lk();
-    return {
-      stream: await redis.xlen(k.writeBehind),
-      ver: await redis.get(k.stateVersion),
-      group: await redis.hgetall(k.stateGroup),
-      seats: await redis.hgetall(k.stateSeats),
-      dyn: await redis.hlen(k.stateDynamicNodes),
-      signIn: await redis.hgetall(k.stateSignIn),
-      muted: (await redis.smembers(k.stateMuted('main'))).sort(),
-      mutedNodes: (await redis.smembers(k.stateMutedNodes('main'))).sort(),
-    };
+  function snapshot() {
+    return inClassSnapshot(redis, config.keyPrefix, GROUP_LESSON);
   }
 
   it(`${STUDENTS} students picking at once: capacity holds, one group each, teams expand, MySQL equals Redis after the flush`, async () => {

@@ -124,3 +124,19 @@ export async function dropLessonKeys(redis: RedisClient, prefix: string, lessonI
   }
   if (ids.length > 0) await redis.zrem(writeBehindRegistryKey(prefix), ...ids.map(String));
 }
+
+/** The in-class state a mutation could write in one lesson's main room (to show a refused one wrote nothing). */
+export async function inClassSnapshot(redis: RedisClient, prefix: string, lessonId: number): Promise<Record<string, unknown>> {
+  const k = lessonKeys(prefix, lessonId);
+  return {
+    stream: await redis.xlen(k.writeBehind),
+    ver: await redis.get(k.stateVersion),
+    group: await redis.hgetall(k.stateGroup),
+    seats: await redis.hgetall(k.stateSeats),
+    dynNodes: await redis.hgetall(k.stateDynamicNodes),
+    dynChildren: await redis.hgetall(k.stateDynamicChildren),
+    signIn: await redis.hgetall(k.stateSignIn),
+    muted: (await redis.smembers(k.stateMuted('main'))).sort(),
+    mutedNodes: (await redis.smembers(k.stateMutedNodes('main'))).sort(),
+  };
+}
