@@ -96,6 +96,15 @@ export class RedisGuard {
     const timeout = this.o.commandTimeoutMs;
     const conn = this.client as Redis;
     const single = !this.cluster;
+    // The outcome handlers of each node, made once: not two closures per command.
+    const outcome: Array<[() => void, (e: unknown) => void]> = [];
+    const outcomeOf = (i: number): [() => void, (e: unknown) => void] =>
+      (outcome[i] ??= [
+        () => board.success(i),
+        (e: unknown) => {
+          if (e !== this.refused && backendError(e).code === 'BACKEND_UNAVAILABLE') board.failure(i, plainReason(e));
+        },
+      ]);
     c.sendCommand = (command, stream, node) => {
       const i = this.nodeOf(command, node);
       // One server: the handshake of a reconnection (ready check, names) goes
@@ -108,12 +117,8 @@ export class RedisGuard {
       command.setTimeout(timeout);
       const out = send(command, stream, node);
       if (i >= 0) {
-        command.promise.then(
-          () => board.success(i),
-          (e: unknown) => {
-            if (e !== this.refused && backendError(e).code === 'BACKEND_UNAVAILABLE') board.failure(i, plainReason(e));
-          },
-        );
+        const [ok, failed] = outcomeOf(i);
+        command.promise.then(ok, failed);
       }
       return out;
     };
