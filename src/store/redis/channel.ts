@@ -15,6 +15,10 @@
 //   bcast:<json>     a message to an org node and everything under it ({"n": nodeId, "b": by,
 //                    "a": at, "d": data}; broadcastStore.ts): pushed to WebSocket clients, changes
 //                    nothing cached (the entity cache ignores it, like `signal`)
+//   ia:<roomId>:<sessionId>:<v>  a room's interaction state changed to version <v>
+//                    (lua/_interaction.lua; sessionId '-' for a room admin change): drops
+//                    the room's UniversalInfo and is pushed on the room's topic; changes
+//                    nothing the entity cache holds (it ignores it, like `signal`)
 //   lesson           anything else lesson-wide: drop everything cached for the lesson
 //
 // In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a
@@ -33,6 +37,7 @@ export type ChannelMessage =
   | { kind: 'room'; roomId: string }
   | { kind: 'signal'; roomId: string; seq: number }
   | { kind: 'broadcast'; nodeId: string; by: number; at: number; data: string }
+  | { kind: 'interaction'; roomId: string; sessionId: string | null; version: number }
   | { kind: 'lesson' };
 
 // Ids carried in messages: the room and node id alphabet, read leniently on
@@ -59,6 +64,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `signal:${m.roomId}:${m.seq}`;
     case 'broadcast':
       return `bcast:${JSON.stringify({ n: m.nodeId, b: m.by, a: m.at, d: m.data })}`;
+    case 'interaction':
+      return `ia:${m.roomId}:${m.sessionId ?? '-'}:${m.version}`;
     case 'lesson':
       return 'lesson';
   }
@@ -91,6 +98,16 @@ export function parseChannelMessage(raw: string): ChannelMessage {
     }
     case 'bcast':
       return parseBroadcast(arg);
+    case 'ia': {
+      // Room ids may hold colons: the session id and the version are the last two parts.
+      const j = arg.lastIndexOf(':');
+      const k = j > 0 ? arg.lastIndexOf(':', j - 1) : -1;
+      const roomId = arg.slice(0, k);
+      const sid = arg.slice(k + 1, j);
+      const v = arg.slice(j + 1);
+      const ok = k > 0 && ID_RE.test(roomId) && (sid === '-' || /^s[1-9][0-9]{0,15}$/.test(sid)) && INT_RE.test(v) && Number.isSafeInteger(Number(v));
+      return ok ? { kind: 'interaction', roomId, sessionId: sid === '-' ? null : sid, version: Number(v) } : { kind: 'lesson' };
+    }
     default:
       return { kind: 'lesson' };
   }

@@ -6,6 +6,7 @@
 // get their arguments and their replies become typed results or typed errors
 // (replyCodes.ts).
 import {
+  type Actor,
   ROLE_BITS,
   SEATED_STATES,
   LINK_ORIGINS,
@@ -17,6 +18,8 @@ import {
   type SessionView,
 } from '../../model/interaction.js';
 import type { RedisClient } from './client.js';
+
+export type { Actor };
 import { durably, MEMORY, type Durability } from './durability.js';
 import { lessonKeys } from './keys.js';
 import { INTERACTION_CODES, replyError, type CodedScript, type ReplyContext } from './replyCodes.js';
@@ -30,18 +33,6 @@ const EXPIRE = scriptCommand('iaExpire');
 const RTC_CHECK = scriptCommand('iaRtcCheck');
 const INFO = scriptCommand('iaInfo');
 const ADMIN = scriptCommand('iaAdmin');
-
-/** Who acts, as the scripts see it: a uid and what its lesson role makes it. */
-export interface Actor {
-  /** The acting user (0: a platform service acting for nobody in particular). */
-  uid: number;
-  /** Admin by lesson role (the lesson's teacher). */
-  admin: boolean;
-  /** A tutor: admin in its own rooms and over its own students. */
-  tutor: boolean;
-  /** A platform service: every role, acts for anyone. */
-  service: boolean;
-}
 
 /** The bounds and timeouts every script is given. */
 export interface InteractionStoreOptions {
