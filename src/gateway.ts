@@ -12,7 +12,8 @@ import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
 import { backendError } from './errors.js';
 import { ConfigError, requireTokenSecret, variableOf, type Config, type ConfigField } from './config.js';
-import { createFlusher, createMutationService } from './main.js';
+import { createFlusher, createInteractionService, createMutationService } from './main.js';
+import type { InteractionService } from './services/interaction.js';
 import { Metrics, registerBreakerMetrics } from './metrics.js';
 import type { MutationService } from './services/mutations.js';
 import { ReadService } from './services/reads.js';
@@ -57,6 +58,8 @@ export interface Gateway {
   reads: ReadService;
   signals: SignalRuntime;
   mutations: MutationService;
+  /** The interaction center. */
+  interaction: InteractionService;
   /** The in-process write-behind flusher, or null (`orgengine flush` runs elsewhere). */
   flusher: Flusher | null;
   /** The lesson channel subscriptions the caches and live push share. */
@@ -179,6 +182,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   });
   const wsMetrics = registerWsMetrics(metrics.registry, () => push);
   const mutations = createMutationService({ config, redis: writeRedis }, { registry, metrics: metrics.registry });
+  // Interaction writes go through the write connection; UniversalInfo's cache hears the lesson channels.
+  const interaction = createInteractionService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels });
   // Playback reads MySQL; the pool connects on first use, so a gateway that never plays back never connects.
   const pool = createMysqlPool(config.mysqlUrl, config.mysqlPoolSize);
   const playback = new PlaybackService({ pool, redis, keyPrefix: config.keyPrefix, api });
@@ -231,6 +236,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     reads,
     signals: signals.service,
     mutations,
+    interaction,
     push,
     playback,
     wsMetrics,
@@ -247,7 +253,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   try {
     httpPort = await http.listen(opts.port, opts.host);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, playback, tokens, metrics, log, api, ready: async () => ready().ok });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, interaction, push, playback, tokens, metrics, log, api, ready: async () => ready().ok });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
@@ -260,6 +266,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     writer?.client.disconnect();
     signals.close();
     reads.close();
+    interaction.close();
     await channels.close();
     await pool.end().catch(() => undefined);
     if (ownRedis) redis.disconnect();
@@ -276,6 +283,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     reads,
     signals,
     mutations,
+    interaction,
     flusher,
     channels,
     push,
@@ -298,6 +306,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         await pool.end().catch(() => undefined);
         signals.close();
         reads.close();
+        interaction.close();
         await channels.close();
         if (ownRedis) await closeRedis(redis);
         if (writer) await closeRedis(writer.client);

@@ -7,7 +7,9 @@ import type { Pool } from 'mysql2/promise';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
+import { InteractionService } from './services/interaction.js';
 import { MutationService } from './services/mutations.js';
+import type { LessonChannels } from './store/redis/lessonChannels.js';
 import { createMysqlPool } from './store/mysql/pool.js';
 import { createRedis, type RedisClient } from './store/redis/client.js';
 import { Flusher, type FlusherOptions } from './writebehind/flusher.js';
@@ -56,6 +58,25 @@ export function createMutationService(
     ttlSeconds: config.ttlSeconds,
     wb: config.writeBehind,
     onlineWindowMs: config.api.onlineWindowMs,
+    registry: opts.registry,
+    metrics: opts.metrics,
+    now: opts.now,
+  });
+}
+
+/** The interaction center over `parts`' Redis (the gateway passes its lesson channels so UniversalInfo is cached). */
+export function createInteractionService(
+  parts: Pick<App, 'config' | 'redis'>,
+  opts: { metrics?: Registry; now?: () => number; registry?: LessonRegistry; channels?: LessonChannels | null } = {},
+): InteractionService {
+  const { config, redis } = parts;
+  return new InteractionService({
+    redis,
+    keyPrefix: config.keyPrefix,
+    ttlSeconds: config.ttlSeconds,
+    wb: config.writeBehind,
+    ia: config.interaction,
+    channels: opts.channels ?? null,
     registry: opts.registry,
     metrics: opts.metrics,
     now: opts.now,

@@ -22,7 +22,7 @@ import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { durabilityOf } from '../store/redis/durability.js';
 import { InteractionStore, type CreateResult, type LinkOp, type LinkResult, type RoomInteractions, type RtcResult, type StrayPeer } from '../store/redis/interactionStore.js';
-import { writeBehindRegistryKey } from '../store/redis/keys.js';
+import { interactionRegistryKey, writeBehindRegistryKey } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { LessonRegistry } from '../writebehind/registry.js';
 import type { AdminInput, CreateInput, EndInput, HandleInput, LinkInput, RtcEventInput } from './interactionInputs.js';
@@ -39,6 +39,8 @@ export interface InteractionServiceOptions {
   /** Lesson channel subscriptions (the gateway's); null: UniversalInfo is not cached. */
   channels?: LessonChannels | null;
   registry?: LessonRegistry;
+  /** Registers lessons for the timeout checker; built from redis/keyPrefix when not given. */
+  checkRegistry?: LessonRegistry;
   now?: () => number;
   metrics?: Registry;
 }
@@ -72,6 +74,7 @@ const MAX_CACHED_LESSONS = 10_000;
 export class InteractionService {
   readonly store: InteractionStore;
   private readonly registry: LessonRegistry;
+  private readonly checkRegistry: LessonRegistry;
   private readonly now: () => number;
   private readonly counter: Counter | null;
   private readonly cache = new Map<string, CachedRoom>();
@@ -101,6 +104,7 @@ export class InteractionService {
       durability: durabilityOf(o.wb),
     });
     this.registry = o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
+    this.checkRegistry = o.checkRegistry ?? new LessonRegistry(o.redis, interactionRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
     this.counter = o.metrics
       ? registerMetrics(o.metrics, {
           ops: counter({ name: 'orgengine_interaction_ops_total', help: 'interaction operations by operation and outcome (ok or error code)', labelNames: ['op', 'outcome'] }),
@@ -144,7 +148,7 @@ export class InteractionService {
 
   /** Withdraw one's own invitation or application. */
   cancel(c: Caller, input: LinkInput): Promise<LinkResult> {
-    return this.linkOp('cancel', c, input, true);
+    return this.linkOp('cancel', c, input, false);
   }
 
   /** Remove a seated user (initiator, admins). */
@@ -245,6 +249,8 @@ export class InteractionService {
     try {
       const reg = this.registry.ensure(lessonId);
       if (reg) await reg;
+      const check = this.checkRegistry.ensure(lessonId);
+      if (check) await check;
       const r = await call();
       this.counter?.inc({ op, outcome: 'ok' });
       return r;

@@ -6,6 +6,7 @@ import type { us_listen_socket } from 'uWebSockets.js';
 import type { ApiConfig } from '../../config.js';
 import type { TransportDeps } from '../transport.js';
 import { createDispatcher } from './dispatch.js';
+import { interactionRoutes } from './routes/interaction.js';
 import { mutationRoutes } from './routes/mutations.js';
 import { opsRoutes } from './routes/ops.js';
 import { readRoutes } from './routes/reads.js';
@@ -52,6 +53,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   dispatch.add(signalRoutes(deps));
   dispatch.add(mutationRoutes(deps));
   dispatch.add(pushRoutes(deps));
+  dispatch.add(interactionRoutes(deps));
   // Before the fallback: uWS would otherwise answer the upgrade request with the 404 route.
   const ws = attachWebSocket({ app, hub: deps.push, tokens: deps.tokens, metrics: deps.wsMetrics, log: deps.log, api: deps.api, draining: isDraining });
   dispatch.fallback();

@@ -176,6 +176,11 @@ export class LessonKeys {
     return `${this.base}ia:adm:${roomId}`;
   }
 
+  /** Zset checker -> lease expiry (ms): which timeout checker works the lesson (lua/check_slot.lua, one holder). */
+  get iaLease(): string {
+    return `${this.base}ia:lease`;
+  }
+
   /** Hash of the lesson's interaction policy (inviteMs, connectMs), overriding the global defaults. */
   get iaPolicy(): string {
     return `${this.base}ia:pol`;
@@ -223,6 +228,14 @@ export class VersionKeys {
  */
 export function writeBehindRegistryKey(prefix: string): string {
   return `${prefix}wb:lessons`;
+}
+
+/**
+ * Sorted set (untagged) of lesson ids with interaction state, scored by the
+ * last registration time (ms): the lessons the timeout checker works.
+ */
+export function interactionRegistryKey(prefix: string): string {
+  return `${prefix}ia:lessons`;
 }
 
 /**
