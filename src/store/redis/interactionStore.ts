@@ -281,6 +281,17 @@ export class InteractionStore {
     return sessionView(lessonId, sessionId, new Map(Object.entries(f)), new Map(Object.entries(l ?? {})), () => false);
   }
 
+  /** Every session the lesson ever had (s1..s<seq>, those whose keys have not expired), with links: reconcile, tests. */
+  async allSessions(lessonId: number): Promise<SessionView[]> {
+    const n = Number((await this.o.redis.get(lessonKeys(this.o.keyPrefix, lessonId).iaSeq)) ?? 0);
+    const out: SessionView[] = [];
+    for (let i = 1; i <= n; i++) {
+      const s = await this.session(lessonId, `s${i}`);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
   /** Grants (`on`) or revokes a user's admin role in a room. */
   async setAdmin(lessonId: number, roomId: string, uid: number, on: boolean, now: number): Promise<{ changed: boolean; version: number | null }> {
     const o = this.o;
