@@ -395,7 +395,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     const rooms = ['main', ...topo.rooms.filter((r) => r.roomType === 'tutor_in').slice(0, 1).map((r) => r.roomId)];
     const lastVersion = new Map<string, number>();
     const seen = new Map<string, { g: number; rank: number }>();
-    const sent: Array<{ channelId: string; uid: number; event: 'joined' | 'left'; eventId: string; at: number }> = [];
+    const sent: Array<{ lessonId: number; channelId: string; uid: number; event: 'joined' | 'left'; eventId: string; at: number }> = [];
     const outcomes = new Map<string, number>();
     let n = 0;
     const note = (what: string) => outcomes.set(what, (outcomes.get(what) ?? 0) + 1);
@@ -432,7 +432,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
           const old = pick(sent);
           p = svc.rtcEvent(service, rnd() < 0.5 ? old : { ...old, eventId: `late-${n++}`, at: old.at - 1 });
         } else {
-          const e = { channelId: s.channelId, uid: target, event: rnd() < 0.6 ? ('joined' as const) : ('left' as const), eventId: `e-${n++}`, at: clock };
+          const e = { lessonId: L, channelId: s.channelId, uid: target, event: rnd() < 0.6 ? ('joined' as const) : ('left' as const), eventId: `e-${n++}`, at: clock };
           sent.push(e);
           p = svc.rtcEvent(service, e);
         }
