@@ -5,8 +5,7 @@
 // (service tokens may name '*'); a student reads and changes only its own
 // data; teachers, tutors and services act for any student of their lesson.
 import { OrgError } from '../errors.js';
-import type { Actor } from '../model/interaction.js';
-import { assertLessonScope, assertRole, assertSelfIfStudent, type Caller, type Role } from './caller.js';
+import { assertLessonScope, assertRole, assertSelfIfStudent, type Actor, type Caller, type Role } from './caller.js';
 
 /** Roles allowed to publish signals. */
 export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];

@@ -131,18 +131,6 @@ export function endsSession(kind: SessionKind, creator: number, uid: number, was
   return wasSeated && seatedAfter === 0 ? 'last_left' : null;
 }
 
-/** Who acts in an interaction operation, as the scripts see it: a uid and what its lesson role makes it. */
-export interface Actor {
-  /** The acting user (0: a platform service acting for nobody in particular). */
-  uid: number;
-  /** Admin by lesson role (the lesson's teacher): admin in every room of the lesson. */
-  admin: boolean;
-  /** A tutor: admin in its own rooms and over its own students. */
-  tutor: boolean;
-  /** A platform service: every role, acts for anyone. */
-  service: boolean;
-}
-
 /** A link as services and clients see it. */
 export interface LinkView {
   uid: number;

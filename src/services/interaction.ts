@@ -14,10 +14,10 @@
 import type { Counter, Registry } from 'prom-client';
 import type { InteractionConfig, WriteBehindConfig } from '../config.js';
 import { authorizeLessonRead, authorizeRoomAdmin, authorizeRtcEvent, interactionActor } from '../auth/access.js';
-import type { Caller } from '../auth/caller.js';
+import type { Actor, Caller } from '../auth/caller.js';
 import { backendError, OrgError } from '../errors.js';
 import { counter, registerMetrics } from '../metrics.js';
-import { PERMISSION_MASKS, type Actor } from '../model/interaction.js';
+import { PERMISSION_MASKS } from '../model/interaction.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { durabilityOf } from '../store/redis/durability.js';

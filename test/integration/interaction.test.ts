@@ -18,7 +18,7 @@ import type { RedisClient } from '../../src/store/redis/client.js';
 import { interactionRegistryKey, lessonKeys } from '../../src/store/redis/keys.js';
 import { Flusher } from '../../src/writebehind/flusher.js';
 import { uniquePrefix } from '../support/env.js';
-import { dropLessonKeys, loadSyntheticLesson, START } from '../support/lesson.js';
+import { compileTestLesson, dropLessonKeys, loadSyntheticLesson, loadTopology, START } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
 
@@ -386,6 +386,28 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     expect((await svc.expire(L, clock, 100)).moved).toBe(0);
     expect(await writes()).toEqual(w);
     await expectInvariants();
+  });
+
+  it("a lesson's policy overrides the global invitation timeout (the preload writes it into the lesson record)", async () => {
+    const P = L + 10;
+    const t = compileTestLesson({ lessonId: P, students: 20, tutors: 1, policy: 'group', seed: P });
+    await loadTopology(redis, config.keyPrefix, { ...t, interaction: { inviteTimeoutMs: 1000, connectTimeoutMs: null } });
+    try {
+      const [A, B, C] = t.positions.map((p) => p.uid);
+      const s = await svc.fastCreate(service, { lessonId: P, roomId: 'main', kind: 'multi', capacity: null, channelId: null, invitee: B!, by: A! });
+      await svc.invite(service, { lessonId: P, sessionId: s.sessionId, uid: C!, by: A! });
+      expect((await svc.expire(P, clock + 999, 100)).moved).toBe(0);
+      expect((await svc.expire(P, clock + 1000, 100)).moved).toBe(2);
+      const v = (await svc.store.session(P, s.sessionId))!;
+      expect(v.links.filter((l) => l.state === 'timed_out').map((l) => l.uid).sort()).toEqual([B, C].sort());
+      // The connect timeout is the global one: the creator is still connecting.
+      expect(v.links.find((l) => l.uid === A)!.state).toBe('connecting');
+    } finally {
+      const k = lessonKeys(config.keyPrefix, P);
+      await redis.unlink(k.iaSeq, k.iaBusy, k.iaActive, k.iaChannels, k.iaDeadlines, k.iaRoomVersion, k.iaSession('s1'), k.iaLinks('s1'), k.iaRoom('main'), k.writeBehind, k.stateVersion);
+      await redis.zrem(interactionRegistryKey(config.keyPrefix), String(P));
+      await dropLessonKeys(redis, config.keyPrefix, P);
+    }
   });
 
   it('a seeded random walk over every operation and RTC event keeps the invariants, and MySQL equals Redis after the drain', async () => {

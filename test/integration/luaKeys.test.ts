@@ -51,7 +51,6 @@ const CASES: Array<[fn: string, lua: string, ts: string]> = [
   ['key_ia_rtc_events', "key_ia_rtc_events(B, 's12')", lk.iaRtcEvents('s12')],
   ['key_ia_room_version', 'key_ia_room_version(B)', lk.iaRoomVersion],
   ['key_ia_admins', "key_ia_admins(B, 'main')", lk.iaAdmins('main')],
-  ['key_ia_policy', 'key_ia_policy(B)', lk.iaPolicy],
 ];
 
 const UIDS = [1, 2, 7, 4_999, 5_000, 5_001, 123_456_789, 2 ** 31 + 5, 2 ** 40 + 3, 10 ** 15 + 7, Number.MAX_SAFE_INTEGER];

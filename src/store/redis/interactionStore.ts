@@ -5,8 +5,8 @@
 // message, atomically; a refused operation writes nothing. Here the scripts
 // get their arguments and their replies become typed results or typed errors
 // (replyCodes.ts).
+import type { Actor } from '../../auth/caller.js';
 import {
-  type Actor,
   ROLE_BITS,
   SEATED_STATES,
   LINK_ORIGINS,

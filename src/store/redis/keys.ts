@@ -181,10 +181,6 @@ export class LessonKeys {
     return `${this.base}ia:lease`;
   }
 
-  /** Hash of the lesson's interaction policy (inviteMs, connectMs), overriding the global defaults. */
-  get iaPolicy(): string {
-    return `${this.base}ia:pol`;
-  }
 
   /** String: the cache-aside copy of one playback page of a room (`query` names the page: range and limit). */
   playbackPage(roomId: string, query: string): string {

@@ -63,7 +63,8 @@ local function ia_run(head, a)
   local vb, err = version_base(head)
   if not vb then return nil, err end
   local base = lesson_base(head)
-  local pol = redis.call('HMGET', key_ia_policy(base), 'inviteMs', 'connectMs')
+  -- The lesson policy's timeouts (written by the preload), else the global ones.
+  local pol = redis.call('HMGET', key_lesson(vb), 'iaInviteMs', 'iaConnectMs')
   return {
     head = head, vb = vb, base = base, now = a.now, ttl = a.ttl, maxStream = a.maxStream,
     inviteMs = tonumber(pol[1]) or a.inviteMs, connectMs = tonumber(pol[2]) or a.connectMs,

@@ -198,9 +198,3 @@ end
 local function key_ia_admins(base, room)
   return base .. 'ia:adm:' .. room
 end
-
--- LessonKeys.iaPolicy
--- @inline
-local function key_ia_policy(base)
-  return base .. 'ia:pol'
-end
