@@ -2,7 +2,7 @@
 // shape whatever the encoding, so encodings can be compared with deep equality.
 import * as grpc from '@grpc/grpc-js';
 import { unpack } from 'msgpackr';
-import { HEALTH_SERVICE, MUTATION_SERVICE, PUSH_SERVICE, READ_SERVICE, SIGNAL_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
+import { HEALTH_SERVICE, INTERACTION_SERVICE, MUTATION_SERVICE, PUSH_SERVICE, READ_SERVICE, SIGNAL_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
 import { decodeProto } from '../../src/api/proto.js';
 
 /** A decoded HTTP response. */
@@ -36,7 +36,7 @@ export async function call(
 }
 
 /** gRPC clients of the read, signal, mutation and health services. */
-export function grpcClients(port: number): { read: any; signals: any; mutations: any; push: any; health: any; close(): void } {
+export function grpcClients(port: number): { read: any; signals: any; mutations: any; push: any; interaction: any; health: any; close(): void } {
   const client = (name: string, short: string): any => {
     const C = grpc.makeGenericClientConstructor(serviceDefinition(name), short);
     return new C(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -46,14 +46,16 @@ export function grpcClients(port: number): { read: any; signals: any; mutations:
   const mutations = client(MUTATION_SERVICE, 'MutationService');
   const push = client(PUSH_SERVICE, 'PushService');
   const health = client(HEALTH_SERVICE, 'Health');
+  const interaction = client(INTERACTION_SERVICE, 'InteractionService');
   return {
     read,
     signals,
     mutations,
     push,
+    interaction,
     health,
     close() {
-      for (const c of [read, signals, mutations, push, health]) c.close();
+      for (const c of [read, signals, mutations, push, interaction, health]) c.close();
     },
   };
 }
