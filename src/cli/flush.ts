@@ -59,6 +59,9 @@ function reconcileLines(r: ReconcileReport): string {
   }
   for (const d of r.differences) lines.push(`  ! ${d.entity} ${d.roomId ? `${d.roomId} ` : ''}${d.key}: redis=${d.redis ?? '-'} mysql=${d.mysql ?? '-'}`);
   for (const m of r.seatMismatches.slice(0, 20)) lines.push(`  ! seats ${m.groupId}: counter=${m.seats} students=${m.members}`);
+  const ia = r.interaction;
+  lines.push(`  interaction sessions=${ia.sessions} links=${ia.links} differing=${ia.differing}${ia.rejournaled ? ` rejournaled=${ia.rejournaled}` : ''}`);
+  for (const d of ia.differences) lines.push(`  ! interaction ${d.sessionId}${d.uid === null ? '' : ` ${d.uid}`}: redis=${d.redis ?? '-'} mysql=${d.mysql ?? '-'}`);
   const rb = r.rollback;
   lines.push(`  versions: redis=${rb.redisVersion ?? '-'} mysql=${rb.mysqlVersion}${rb.rolledBack ? '  ROLLED BACK: Redis lost acknowledged writes MySQL has; repair with --repair --from mysql' : ''}`);
   if (r.remaining !== null) lines.push(`  repaired: rejournaled=${r.rejournaled} restored=${r.restored} remaining=${r.remaining}`);
@@ -92,7 +95,7 @@ const reconcileCommand: Command = {
         { repair: v.repair === true, from: fromOpt(v) },
       );
       out.result(r, reconcileLines(r));
-      const left = r.remaining ?? r.differences.length + r.seatMismatches.length;
+      const left = r.remaining ?? r.differences.length + r.seatMismatches.length + r.interaction.differing;
       return left === 0 ? 0 : 1;
     });
   },

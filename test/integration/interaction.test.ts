@@ -17,6 +17,7 @@ import { readStoredInteractions } from '../../src/store/mysql/stateTables.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
 import { interactionRegistryKey, lessonKeys } from '../../src/store/redis/keys.js';
 import { Flusher } from '../../src/writebehind/flusher.js';
+import { reconcileLesson } from '../../src/services/reconcile.js';
 import { uniquePrefix } from '../support/env.js';
 import { compileTestLesson, dropLessonKeys, loadSyntheticLesson, loadTopology, START } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
@@ -487,6 +488,20 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     expect([...outcomes.keys()].length).toBeGreaterThan(4);
     expect(Object.keys(LINK_ORIGINS)).toHaveLength(3);
     await expectInvariants();
+    await expectMysqlEqualsRedis();
+
+    // reconcile covers sessions and links: a lost MySQL row is found and repaired from Redis.
+    const deps = { redis, pool: db.pool, keyPrefix: config.keyPrefix, ttlSeconds: 3600, wb: config.writeBehind, batchRows: 500 };
+    const clean = await reconcileLesson(deps, L);
+    expect(clean.interaction.differing).toBe(0);
+    expect(clean.interaction.links).toBeGreaterThan(10);
+    await db.pool.query('DELETE FROM ia_link WHERE lesson_id = ? LIMIT 1', [L]);
+    await db.pool.query('UPDATE ia_session SET status = ? WHERE lesson_id = ? ORDER BY session_id LIMIT 1', ['active', L]);
+    const found = await reconcileLesson(deps, L);
+    expect(found.interaction.differing).toBeGreaterThanOrEqual(1);
+    const repaired = await reconcileLesson(deps, L, { repair: true });
+    expect(repaired.interaction.rejournaled).toBeGreaterThanOrEqual(1);
+    expect(repaired.remaining).toBe(0);
     await expectMysqlEqualsRedis();
   });
 });

@@ -33,6 +33,7 @@ const EXPIRE = scriptCommand('iaExpire');
 const RTC_CHECK = scriptCommand('iaRtcCheck');
 const INFO = scriptCommand('iaInfo');
 const ADMIN = scriptCommand('iaAdmin');
+const REJOURNAL = scriptCommand('iaRejournal');
 
 /** The bounds and timeouts every script is given. */
 export interface InteractionStoreOptions {
@@ -290,6 +291,15 @@ export class InteractionStore {
       if (s) out.push(s);
     }
     return out;
+  }
+
+  /** Writes sessions' current Redis state as fresh write-behind records (reconcile's repair); returns how many. Null: back pressure. */
+  async rejournal(lessonId: number, sessionIds: readonly string[], now: number): Promise<number | null> {
+    const o = this.o;
+    const r = await o.redis[REJOURNAL](this.head(lessonId), now, o.maxStreamLength, o.ttlSeconds, ...sessionIds);
+    if (Number(r[0]) === INTERACTION_CODES.BACKPRESSURE) return null;
+    this.check('iaRejournal', r, { lessonId });
+    return Number(r[1]);
   }
 
   /** Grants (`on`) or revokes a user's admin role in a room. */

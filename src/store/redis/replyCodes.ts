@@ -77,6 +77,7 @@ export const REPLY_CODES = {
   iaRtcCheck: INTERACTION_CODES,
   iaInfo: INTERACTION_CODES,
   iaAdmin: INTERACTION_CODES,
+  iaRejournal: INTERACTION_CODES,
 } as const satisfies Partial<Record<ScriptName, Readonly<Record<string, number>>>>;
 
 /** A script whose reply starts with a code. */

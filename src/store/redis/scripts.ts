@@ -48,6 +48,7 @@ export const SCRIPTS = {
   iaRtcCheck: { file: 'ia_rtc_check.lua', keys: 1 },
   iaInfo: { file: 'ia_info.lua', keys: 1 },
   iaAdmin: { file: 'ia_admin.lua', keys: 1 },
+  iaRejournal: { file: 'ia_rejournal.lua', keys: 1 },
 } as const;
 
 /** The name of a script in SCRIPTS. */
@@ -129,6 +130,7 @@ interface ScriptSignatures {
   iaRtcCheck: { args: [head: string, now: number, graceMs: number, limit: number, maxStream: number, ttl: number]; reply: unknown[] };
   iaInfo: { args: [head: string, roomId: string]; reply: unknown[] };
   iaAdmin: { args: [head: string, roomId: string, uid: string, on: Flag, now: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaRejournal: { args: [head: string, now: number, maxStream: number, ttl: number, ...sessionIds: string[]]; reply: unknown[] };
   wbRejournal: {
     args: [
       stateKey: string, ver: string, stream: string,
