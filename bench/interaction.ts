@@ -50,6 +50,7 @@ const { values: args } = parseArgs({
     students: { type: 'string', default: '240' },
     'info-ratio': { type: 'string', default: '0.5' },
     'wrk-seconds': { type: 'string', default: '4' },
+    'wrk-flows': { type: 'string', default: '32' },
     cluster: { type: 'boolean', default: false },
   },
 });
@@ -68,6 +69,131 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+
+/**
+ * A wrk script running the seed's flow: one connection per wrk thread, so each
+ * thread runs one flow at a time as a state machine (request() builds the next
+ * step, response() checks the answer and advances). `slotsFile` has one line
+ * per slot: `lessonId room A B C D E tokA tokB tokC tokD tokE`; thread t works
+ * slots t, t + threads, ... A failed step ends the flow's session (End by
+ * the service token) so the slot's users are free for its next flow. `done`
+ * prints a `JSON {...}` line.
+ */
+export function interactionWrkScript(slotsFile: string, serviceToken: string, infoRatio: number, tag: string): string {
+  return `
+local all = {}
+for line in io.lines(${JSON.stringify(slotsFile)}) do
+  local f = {}
+  for w in line:gmatch("%S+") do f[#f + 1] = w end
+  all[#all + 1] = f
+end
+local svc = "Bearer " .. ${JSON.stringify(serviceToken)}
+local threads = {}
+local nthreads = 0
+setup = function(thread)
+  thread:set("tid", nthreads)
+  nthreads = nthreads + 1
+  threads[#threads + 1] = thread
+end
+local mine, k, step, sid, ch, ev, pollNext, aborting = {}, 1, 0, nil, nil, 0, false, false
+flows, ops, unexpected, failed = 0, 0, 0, 0
+init = function(args)
+  local n = tonumber(args[1])
+  for i = 1, #all do if (i - 1) % n == tid then mine[#mine + 1] = all[i] end end
+  math.randomseed(tid + 1)
+end
+local h = { ["content-type"] = "application/json" }
+local function post(path, who, body)
+  h["authorization"] = who
+  return wrk.format("POST", path, h, body)
+end
+local function rtc(s, uid, event)
+  ev = ev + 1
+  return post("/v1/lessons/" .. s[1] .. "/rtc-events", svc,
+    '{"channelId":"' .. ch .. '","uid":' .. uid .. ',"event":"' .. event .. '","eventId":"${tag}-' .. tid .. '-' .. ev .. '","at":' .. ev .. '}')
+end
+-- uids s[3..7] = A B C D E, tokens s[8..12]
+local function tok(s, i) return "Bearer " .. s[7 + i] end
+local expect = {
+  [0] = '"sessionId"', '"state":"connecting"', '"outcome":"applied"', '"outcome":"applied"', '"state":"initiated"',
+  '"state":"connecting"', '"outcome":"applied"', '"state":"initiated"', '"state":"connecting"', '"outcome":"applied"',
+  '"state":"left"', '"outcome":"ended"', '"outcome":"ended"', '"outcome":"ended"',
+}
+local polls = { [0] = true, [3] = true, [6] = true, [9] = true, [13] = true }
+local polling = false
+request = function()
+  local s = mine[k]
+  local L = "/v1/lessons/" .. s[1]
+  if aborting then return post(L .. "/interactions/" .. sid .. "/end", svc, "{}") end
+  if pollNext then
+    polling = true
+    h["authorization"] = tok(s, 5)
+    return wrk.format("GET", L .. "/rooms/" .. s[2] .. "/interactions", h)
+  end
+  polling = false
+  local S = L .. "/interactions/" .. (sid or "")
+  if step == 0 then return post(L .. "/rooms/" .. s[2] .. "/interactions", tok(s, 1), '{"kind":"multi","invitee":' .. s[4] .. '}')
+  elseif step == 1 then return post(S .. "/handle", tok(s, 2), '{"accept":true}')
+  elseif step == 2 then return rtc(s, s[3], "joined")
+  elseif step == 3 then return rtc(s, s[4], "joined")
+  elseif step == 4 then return post(S .. "/apply", tok(s, 3), "{}")
+  elseif step == 5 then return post(S .. "/handle", tok(s, 1), '{"uid":' .. s[5] .. ',"accept":true}')
+  elseif step == 6 then return rtc(s, s[5], "joined")
+  elseif step == 7 then return post(S .. "/invite", tok(s, 1), '{"uid":' .. s[6] .. '}')
+  elseif step == 8 then return post(S .. "/handle", tok(s, 4), '{"accept":true}')
+  elseif step == 9 then return rtc(s, s[6], "joined")
+  elseif step == 10 then return rtc(s, s[3], "left")
+  elseif step == 11 then return rtc(s, s[4], "left")
+  elseif step == 12 then return rtc(s, s[5], "left")
+  end
+  return rtc(s, s[6], "left")
+end
+local function nextFlow()
+  step, sid, ch, aborting = 0, nil, nil, false
+  k = k % #mine + 1
+end
+response = function(status, headers, body)
+  ops = ops + 1
+  if aborting then nextFlow() return end
+  if polling then
+    pollNext = false
+    if status ~= 200 then failed = failed + 1 end
+    return
+  end
+  if status < 200 or status >= 300 then
+    failed = failed + 1
+    if sid and step < 10 then aborting = true else nextFlow() end
+    return
+  end
+  if not body:find(expect[step], 1, true) then unexpected = unexpected + 1 end
+  if step == 0 then
+    sid = body:match('"sessionId":"(s%d+)"')
+    ch = body:match('"channelId":"([^"]+)"')
+  end
+  if polls[step] and math.random() < ${infoRatio} then pollNext = true end
+  if step == 13 then
+    flows = flows + 1
+    nextFlow()
+  else
+    step = step + 1
+  end
+end
+done = function(summary, latency, requests)
+  local f, o, u, e = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    f = f + (t:get("flows") or 0)
+    o = o + (t:get("ops") or 0)
+    u = u + (t:get("unexpected") or 0)
+    e = e + (t:get("failed") or 0)
+  end
+  local x = summary.errors
+  io.write(string.format('JSON {"requests":%d,"seconds":%f,"p50":%f,"p99":%f,"flows":%d,"ops":%d,"unexpected":%d,"failed":%d,"transport":%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000, f, o, u, e,
+    x.connect + x.read + x.write + x.timeout))
+end
+`;
 }
 
 interface Slot {
@@ -234,6 +360,24 @@ async function main(): Promise<void> {
     measuring = false;
     agent.destroy();
 
+    // The same flow driven by wrk (one connection per thread, a flow per thread at a time): the
+    // gateway's throughput when the driver is not the limit; no per-step latency there.
+    const wrkFlows = Number(args['wrk-flows']);
+    const slotsFile = join(tmpdir(), `oe-iabench-${process.pid}.slots`);
+    const flowScript = join(tmpdir(), `oe-iabench-${process.pid}.lua`);
+    files.push(slotsFile, flowScript);
+    writeFileSync(slotsFile, slots.map((x) => [x.lessonId, x.roomId, ...x.users, x.audience, ...[...x.users, x.audience].map((u) => bearer(x.lessonId, u).slice(7))].join(' ')).join('\n') + '\n');
+    writeFileSync(flowScript, interactionWrkScript(slotsFile, service.slice(7), infoRatio, tag));
+    const wa = ['-t', String(wrkFlows), '-c', String(wrkFlows), `-d${seconds}s`, '-s', flowScript, `http://127.0.0.1:${port}`, '--', String(wrkFlows)];
+    const wcpu0 = cpuSeconds(gw.child.pid!);
+    const wt0 = performance.now();
+    const { stdout: wout } = pin ? await execFileP('taskset', ['-c', '1', 'wrk', ...wa]) : await execFileP('wrk', wa);
+    const wElapsed = (performance.now() - wt0) / 1000;
+    const wrkGwCpu = (cpuSeconds(gw.child.pid!) - wcpu0) / wElapsed;
+    const wline = wout.split('\n').find((l) => l.startsWith('JSON '));
+    if (!wline) throw new Error(`unexpected wrk output:\n${wout}`);
+    const wr = JSON.parse(wline.slice(5)) as { requests: number; seconds: number; p50: number; p99: number; flows: number; ops: number; unexpected: number; failed: number; transport: number };
+
     // UniversalInfo warm beside the uWS static ceiling answering the same bytes (wrk, same core, same connections).
     const probeSlot = slots[0]!;
     const infoPath = `/v1/lessons/${probeSlot.lessonId}/rooms/${probeSlot.roomId}/interactions`;
@@ -312,6 +456,7 @@ async function main(): Promise<void> {
       gatewayCpuCores: gwCpu,
       opsPerGatewayCoreSecond: ops / elapsed / Math.max(gwCpu, 1e-9),
       perStep,
+      wrkDriver: { flowsAtOnce: wrkFlows, ...wr, flowsPerSecond: wr.flows / wr.seconds, opsPerSecond: wr.requests / wr.seconds, gatewayCpuCores: wrkGwCpu, opsPerGatewayCoreSecond: wr.requests / wr.seconds / Math.max(wrkGwCpu, 1e-9) },
       errors,
       unexpected,
       universalInfoWarm: pairs.map((p) => p.info),
@@ -325,6 +470,8 @@ async function main(): Promise<void> {
     console.log('step                 n        p50 ms   p99 ms');
     for (const s of perStep) console.log(`${s.step.padEnd(20)} ${String(s.n).padStart(8)} ${s.p50.toFixed(2).padStart(8)} ${s.p99.toFixed(2).padStart(8)}`);
     console.log(`errors ${JSON.stringify(errors)}   unexpected states ${JSON.stringify(unexpected)}`);
+    const wd = result.wrkDriver;
+    console.log(`wrk driver (${wrkFlows} flows at once): flows/s ${wd.flowsPerSecond.toFixed(0)}   operations/s ${wd.opsPerSecond.toFixed(0)}   gateway CPU ${(wrkGwCpu * 100).toFixed(0)}% -> ${wd.opsPerGatewayCoreSecond.toFixed(0)} ops per gateway core-second   p50 ${wd.p50.toFixed(2)} ms p99 ${wd.p99.toFixed(2)} ms   failed ${wd.failed} unexpected ${wd.unexpected} transport errors ${wd.transport}`);
     console.log(`UniversalInfo warm ${pairs.map((p) => p.info.toFixed(0)).join(', ')} req/s  vs uWS static ceiling ${pairs.map((p) => p.ceiling.toFixed(0)).join(', ')} req/s  -> ${result.infoToCeiling.toFixed(2)}x`);
     console.log(`MySQL equals Redis after the drain: ${result.mysqlEqualsRedis} (${sessions} sessions, ${links} links, ${mismatches} mismatches)`);
     console.log(`result: ${writeResult('interaction', result)}`);

@@ -256,8 +256,19 @@ local function ia_step(R, S, uid, l, to, by, cause)
   if wasActive and not ACTIVE[to] then ia_end_rule(R, S, uid, wasSeated, by) end
 end
 
--- Writes what changed: each changed session's version, record, expiry and
--- room version; publishes one message per changed session. Returns the version ('' if nothing changed).
+-- Sets the expiry of a new session's keys and renews the lesson-wide ones
+-- (each new session renews them, so they outlive every session in them).
+local function ia_expire_new(R, S)
+  for _, k in ipairs({S.key, S.links, key_ia_room(R.base, S.f.r), key_ia_busy(R.base), key_ia_deadlines(R.base), key_ia_active(R.base),
+      key_ia_channels(R.base), key_ia_room_version(R.base), key_ia_seq(R.base)}) do
+    redis.call('EXPIRE', k, R.ttl)
+  end
+end
+
+-- Writes what changed: each changed session's version, record and room
+-- version; publishes one message per changed session. Returns the version ('' if
+-- nothing changed). Expiry is set where keys are made (ia_expire_new), not on
+-- every change: a session lives minutes, the ttl is days.
 local function ia_finish(R)
   if not R.ver then return '' end
   local ver = R.ver
@@ -269,14 +280,8 @@ local function ia_finish(R)
       redis.call('HSET', rv, f.r, ver)
       redis.call('XADD', R.stream, '*', 'e', 'isess', 'v', ver, 's', sid, 'r', f.r, 'k', f.k, 'c', f.c, 'ch', f.ch, 'u', f.by,
         'st', f.st, 'why', f.why or '', 'at', f.at, 'et', f.et or '')
-      for _, k in ipairs({S.key, S.links, key_ia_rtc(R.base, sid), key_ia_rtc_events(R.base, sid), key_ia_room(R.base, f.r)}) do
-        redis.call('EXPIRE', k, R.ttl)
-      end
       redis.call('SPUBLISH', key_channel(R.base), 'ia:' .. f.r .. ':' .. sid .. ':' .. ver)
     end
-  end
-  for _, k in ipairs({key_ia_busy(R.base), key_ia_deadlines(R.base), key_ia_active(R.base), key_ia_channels(R.base), rv, key_ia_seq(R.base)}) do
-    redis.call('EXPIRE', k, R.ttl)
   end
   return ver
 end

@@ -60,4 +60,5 @@ redis.call('ZADD', key_ia_active(R.base), R.now, sid)
 ia_new_link(R, S, me, 'connecting', 'c', me, 'create')
 if invitee ~= '' then ia_new_link(R, S, invitee, 'initiated', 'i', me, 'invite') end
 local ver = ia_finish(R)
+ia_expire_new(R, S)
 return {OK, sid, ver, ch}
