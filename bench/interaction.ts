@@ -358,7 +358,6 @@ async function main(): Promise<void> {
     const elapsed = await run(seconds);
     const gwCpu = (cpuSeconds(gw.child.pid!) - cpu0) / elapsed;
     measuring = false;
-    agent.destroy();
 
     // The same flow driven by wrk (one connection per thread, a flow per thread at a time): the
     // gateway's throughput when the driver is not the limit; no per-step latency there.
@@ -378,25 +377,42 @@ async function main(): Promise<void> {
     if (!wline) throw new Error(`unexpected wrk output:\n${wout}`);
     const wr = JSON.parse(wline.slice(5)) as { requests: number; seconds: number; p50: number; p99: number; flows: number; ops: number; unexpected: number; failed: number; transport: number };
 
-    // UniversalInfo warm beside the uWS static ceiling answering the same bytes (wrk, same core, same connections).
+    // UniversalInfo's probe room shows what a live room shows: four multi sessions, each with a
+    // connected host and a connecting guest (made from the room's own slots, left active).
     const probeSlot = slots[0]!;
+    for (const x of slots.filter((y) => y.lessonId === probeSlot.lessonId && y.roomId === probeSlot.roomId).slice(0, 4)) {
+      const c = await http('POST', `/v1/lessons/${x.lessonId}/rooms/${x.roomId}/interactions`, service, { kind: 'multi', invitee: x.users[1], by: x.users[0] });
+      await http('POST', `/v1/lessons/${x.lessonId}/interactions/${c.body.sessionId}/handle`, service, { uid: x.users[1], accept: true });
+      await http('POST', `/v1/lessons/${x.lessonId}/rtc-events`, service, { channelId: c.body.channelId, uid: x.users[0], event: 'joined', eventId: `${tag}-probe-${x.users[0]}`, at: 1 });
+    }
+
+    // The gateway's flusher drains every stream first: its MySQL writes must not share core 0 with
+    // the ceiling's measurement (and MySQL must hold everything before it is compared below).
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const lens = await Promise.all(lessonIds.map((id) => app.redis.xlen(lessonKeys(config.keyPrefix, id).writeBehind)));
+      if (lens.every((n) => n === 0) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    // UniversalInfo warm beside the uWS static ceiling answering the same bytes (wrk, same core, same connections).
+    agent.destroy();
     const infoPath = `/v1/lessons/${probeSlot.lessonId}/rooms/${probeSlot.roomId}/interactions`;
     const infoAuth = bearer(probeSlot.lessonId, probeSlot.audience);
+    const bodyFile = join(tmpdir(), `oe-iabench-${process.pid}.body`);
+    files.push(bodyFile);
     await new Promise<void>((resolve, reject) => {
       const r = request({ host: '127.0.0.1', port, path: infoPath, headers: { authorization: infoAuth } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          const f = join(tmpdir(), `oe-iabench-${process.pid}.body`);
-          writeFileSync(f, Buffer.concat(chunks));
-          files.push(f);
+          writeFileSync(bodyFile, Buffer.concat(chunks));
           resolve();
         });
       });
       r.on('error', reject);
       r.end();
     });
-    const bodyFile = files[0]!;
     const wrk = async (p: number, path: string, auth: string): Promise<number> => {
       const a = ['-t1', '-c64', `-d${args['wrk-seconds']}s`, '-H', `authorization: ${auth}`, `http://127.0.0.1:${p}${path}`];
       const { stdout } = pin ? await execFileP('taskset', ['-c', '1', 'wrk', ...a]) : await execFileP('wrk', a);
@@ -409,16 +425,12 @@ async function main(): Promise<void> {
     const statPort = await new Promise<number>((resolve) => stat.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { httpPort: number }).httpPort)));
     // Paired rounds, alternating, so drift on the busy machine hits both alike.
     const pairs: Array<{ info: number; ceiling: number }> = [];
-    for (let i = 0; i < 2; i++) pairs.push({ info: await wrk(port, infoPath, infoAuth), ceiling: await wrk(statPort, infoPath, infoAuth) });
+    for (let i = 0; i < 2; i++) {
+      const info = await wrk(port, infoPath, infoAuth);
+      pairs.push({ info, ceiling: await wrk(statPort, infoPath, infoAuth) });
+    }
     stat.kill('SIGTERM');
 
-    // MySQL equals Redis once the gateway's flusher drained every stream.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const lens = await Promise.all(lessonIds.map((id) => app.redis.xlen(lessonKeys(config.keyPrefix, id).writeBehind)));
-      if (lens.every((n) => n === 0) || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const store = new InteractionStore({
       redis: app.redis, keyPrefix: config.keyPrefix, ttlSeconds: 3600, maxStreamLength: 1, inviteTimeoutMs: 1, connectTimeoutMs: 1,
       maxSessionsPerRoom: 1, maxPendingPerSession: 1, maxRtcEventsPerSession: 1, permissionMasks: PERMISSION_MASKS,
