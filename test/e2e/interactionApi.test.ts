@@ -21,6 +21,7 @@ import { dropLessonKeys, loadSyntheticLesson } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { GATEWAY_REDIS_MODES } from '../support/redis.js';
 import { hour, until } from '../support/wait.js';
+import { connectWs } from '../support/ws.js';
 
 const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 const log = pino({ level: 'silent' });
@@ -132,6 +133,25 @@ describe.each(GATEWAY_REDIS_MODES)('interaction API on %s', (mode, target) => {
     expect(rows.map((r) => [r.status, r.end_reason, Number(r.version)])).toEqual([['ended', 'creator_left', left.body.version]]);
     const [links] = await db.pool.query<RowDataPacket[]>('SELECT state FROM ia_link WHERE lesson_id = ? AND session_id = ? ORDER BY uid', [LESSON, sid]);
     expect(links.map((r) => r.state).sort()).toEqual(['ended', 'ended', 'ended', 'left']);
+  });
+
+  it('pushes every change on the room topic with its version, in order', async () => {
+    const [, , , , , , , , , , , , L1, L2] = students as number[];
+    const ws = await connectWs(base, studentTok(L1!));
+    try {
+      ws.send({ type: 'subscribe', id: 'sub', room: 'main', after: null });
+      await ws.next((m) => m.id === 'sub');
+      const from = ws.messages.length;
+      const c = await post('/rooms/main/interactions', studentTok(L1!), { kind: 'duo', invitee: L2 });
+      const h = await post(`/interactions/${c.body.sessionId}/handle`, studentTok(L2!), { accept: false });
+      expect(h.body).toMatchObject({ state: 'rejected', sessionStatus: 'ended' });
+      const pushed = await ws.next((m) => m.type === 'interaction' && m.version === h.body.version, 10_000, from);
+      expect(pushed).toEqual({ type: 'interaction', lessonId: LESSON, room: 'main', sessionId: c.body.sessionId, version: h.body.version });
+      const versions = ws.messages.slice(from).filter((m) => m.type === 'interaction').map((m) => m.version);
+      expect(versions).toEqual([c.body.version, h.body.version]);
+    } finally {
+      ws.close();
+    }
   });
 
   it('identical concurrent UniversalInfo requests for one room share one Redis read', async () => {
