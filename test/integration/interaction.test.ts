@@ -4,6 +4,8 @@
 // and on a busy user, timeouts with an injected clock and a killed checker,
 // RTC reconciliation, and a seeded random walk over every operation whose
 // invariants are checked along the way and against MySQL after the drain.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../src/auth/caller.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -18,7 +20,7 @@ import type { RedisClient } from '../../src/store/redis/client.js';
 import { interactionRegistryKey, lessonKeys } from '../../src/store/redis/keys.js';
 import { Flusher } from '../../src/writebehind/flusher.js';
 import { reconcileLesson } from '../../src/services/reconcile.js';
-import { uniquePrefix } from '../support/env.js';
+import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
 import { compileTestLesson, dropLessonKeys, loadSyntheticLesson, loadTopology, START } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
@@ -409,6 +411,42 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
       await redis.zrem(interactionRegistryKey(config.keyPrefix), String(P));
       await dropLessonKeys(redis, config.keyPrefix, P);
     }
+  });
+
+  it('kill -9 of a process mid-flow loses no acknowledged transition: each one is in the ledger in MySQL', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const env = {
+      ...process.env,
+      ORGENGINE_KEY_PREFIX: config.keyPrefix,
+      ORGENGINE_MYSQL_URL: db.url,
+      ...(mode === 'single' ? { ORGENGINE_REDIS_URL: TEST_REDIS_URL, ORGENGINE_REDIS_CLUSTER_NODES: '' } : { ORGENGINE_REDIS_CLUSTER_NODES: testClusterNodes().join(',') }),
+      ORGENGINE_LOG_LEVEL: 'error',
+    };
+    const acks: string[] = [];
+    let partial = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/interactionChild.ts', String(L), fresh(24).join(',')], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+    child.stdout!.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString('utf8')).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) if (l.startsWith('ack ')) acks.push(l);
+    });
+    try {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && acks.length < 600) await new Promise((r) => setTimeout(r, 20));
+      expect(acks.length).toBeGreaterThanOrEqual(600);
+    } finally {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+    // Sessions left active by the kill keep their users busy: end them so later tests are not affected.
+    await expectMysqlEqualsRedis();
+    const stored = await readStoredInteractions(db.pool, L);
+    const ledger = new Set(stored.events.map((e) => `${e.sessionId} ${e.uid} ${e.to} ${e.version}`));
+    const missing = acks.map((a) => a.slice(4)).filter((a) => !ledger.has(a));
+    expect(missing).toEqual([]);
+    for (const s of await svc.store.allSessions(L)) if (s.status === 'active') await svc.end(service, { lessonId: L, sessionId: s.sessionId, by: null });
+    await expectInvariants();
   });
 
   it('a seeded random walk over every operation and RTC event keeps the invariants, and MySQL equals Redis after the drain', async () => {
