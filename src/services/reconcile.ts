@@ -90,6 +90,8 @@ export interface InteractionReconcile {
   /** Sessions a repair re-journaled. */
   rejournaled: number;
 }
+// Room admin grants are compared too: a difference names `admin:<roomId>` with the uids on each side;
+// a repair from MySQL grants again in Redis what MySQL holds.
 
 /** Sessions and links of a lesson, Redis against MySQL. */
 async function compareInteractions(store: InteractionStore, pool: Pool, lessonId: number) {
@@ -120,8 +122,19 @@ async function compareInteractions(store: InteractionStore, pool: Pool, lessonId
       }
     }
   }
+  // Room admins: MySQL keeps the grants, Redis serves them (uid null, sessionId 'admin:<room>').
+  const granted = stored.admins.filter((a) => a.granted);
+  const rooms = [...new Set(stored.admins.map((a) => a.roomId))];
+  const cached = await store.admins(lessonId, rooms);
+  const lostAdmins: Array<{ roomId: string; uid: number }> = [];
+  for (const r of rooms) {
+    const want = granted.filter((a) => a.roomId === r).map((a) => a.uid).sort((a, b) => a - b);
+    const have = cached.get(r) ?? [];
+    if (want.join(',') !== have.join(',')) differences.push({ sessionId: `admin:${r}`, uid: null, redis: have.join(','), mysql: want.join(',') });
+    for (const u of want) if (!have.includes(u)) lostAdmins.push({ roomId: r, uid: u });
+  }
   // Rows MySQL holds for sessions whose Redis keys expired are history, not differences.
-  return { sessions: inRedis.length, links: nLinks, differences, bad: [...bad] };
+  return { sessions: inRedis.length, links: nLinks, differences, bad: [...bad], lostAdmins };
 }
 
 interface Side {
@@ -301,6 +314,13 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
   let ia = await compareInteractions(store, pool, lessonId);
   const iaFirst = ia;
   let iaRejournaled = 0;
+  if (opts.repair && from === 'mysql' && ia.lostAdmins.length > 0) {
+    // Room admins granted in MySQL but gone from Redis (expired, or lost with a rollback) are granted again.
+    for (const a of ia.lostAdmins) await store.setAdmin(lessonId, a.roomId, a.uid, true, now());
+    if (!(await flusher.drain(drainMs))) throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: restored admins not flushed within ${drainMs} ms`);
+    ia = await compareInteractions(store, pool, lessonId);
+    remaining = (remaining ?? 0) + ia.differences.filter((d) => d.sessionId.startsWith('admin:')).length;
+  }
   if (opts.repair && from === 'redis' && ia.bad.length > 0) {
     for (let i = 0; i < ia.bad.length; i += 100) {
       const chunk = ia.bad.slice(i, i + 100);

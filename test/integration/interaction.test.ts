@@ -541,5 +541,16 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     expect(repaired.interaction.rejournaled).toBeGreaterThanOrEqual(1);
     expect(repaired.remaining).toBe(0);
     await expectMysqlEqualsRedis();
+
+    // Room admins live in MySQL and are served from Redis: a grant Redis lost is found and granted again.
+    const [X] = fresh(1);
+    await svc.setAdmin(teacher, { lessonId: L, roomId: rooms[0]!, uid: X!, granted: true });
+    expect(await flusher.drain(30_000, [L])).toBe(true);
+    await redis.unlink(lk().iaAdmins(rooms[0]!));
+    const lost = await reconcileLesson(deps, L);
+    expect(lost.interaction.differences).toContainEqual({ sessionId: `admin:${rooms[0]}`, uid: null, redis: '', mysql: String(X) });
+    const back = await reconcileLesson(deps, L, { repair: true, from: 'mysql' });
+    expect(back.remaining).toBe(0);
+    expect((await svc.universalInfo(service, L, rooms[0]!)).admins).toContain(X!);
   });
 });

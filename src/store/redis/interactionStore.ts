@@ -302,6 +302,15 @@ export class InteractionStore {
     return Number(r[1]);
   }
 
+  /** The granted admins of each of `roomIds` (one round trip: the sets share the lesson's slot). */
+  async admins(lessonId: number, roomIds: readonly string[]): Promise<Map<string, number[]>> {
+    const lk = lessonKeys(this.o.keyPrefix, lessonId);
+    const m = this.o.redis.multi();
+    for (const r of roomIds) m.smembers(lk.iaAdmins(r));
+    const res = ((await m.exec()) ?? []) as Array<[unknown, string[]]>;
+    return new Map(roomIds.map((r, i) => [r, (res[i]?.[1] ?? []).map(Number).sort((a, b) => a - b)]));
+  }
+
   /** Grants (`on`) or revokes a user's admin role in a room. */
   async setAdmin(lessonId: number, roomId: string, uid: number, on: boolean, now: number): Promise<{ changed: boolean; version: number | null }> {
     const o = this.o;
