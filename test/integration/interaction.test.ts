@@ -312,7 +312,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     const j = await ev(A!, 'joined', 'a-j', 100);
     expect(j.outcome).toBe('applied');
     const w = await writes();
-    expect((await ev(A!, 'joined', 'a-j', 100)).outcome).toBe('duplicate');
+    expect(await ev(A!, 'joined', 'a-j', 100)).toMatchObject({ outcome: 'duplicate', version: null, sessionVersion: j.version });
     expect(await writes()).toEqual(w);
     // B's left (at 300) overtakes its joined (at 200).
     expect(await ev(B!, 'left', 'b-l', 300)).toMatchObject({ outcome: 'applied', state: 'left' });

@@ -82,6 +82,8 @@ export interface RtcResult {
   state: LinkState | '';
   /** The change's version, or null when nothing changed. */
   version: number | null;
+  /** The session's version after the event (changed or not): what a client orders by. */
+  sessionVersion: number;
 }
 
 /** A room's interaction state (UniversalInfo). */
@@ -236,7 +238,7 @@ export class InteractionStore {
       this.head(lessonId), e.channelId, String(e.uid), e.event, e.eventId, e.at, now, o.connectTimeoutMs, o.maxStreamLength, o.ttlSeconds, o.maxRtcEventsPerSession,
     ));
     this.check('iaRtc', r, { lessonId, uid: e.uid, sessionId: e.channelId });
-    return { lessonId, sessionId: str(r[1]), version: verOf(r[2]), outcome: str(r[3]) as RtcResult['outcome'], state: str(r[4]) as LinkState | '' };
+    return { lessonId, sessionId: str(r[1]), version: verOf(r[2]), outcome: str(r[3]) as RtcResult['outcome'], state: str(r[4]) as LinkState | '', sessionVersion: Number(str(r[5] ?? '0')) };
   }
 
   /** Applies up to `limit` due deadlines of a lesson; returns how many links timed out and how many deadlines are still due. */

@@ -276,6 +276,7 @@ local function ia_finish(R)
   for sid, S in pairs(R.touched) do
     if S.changed then
       local f = S.f
+      f.v = ver
       redis.call('HSET', S.key, 'v', ver)
       redis.call('HSET', rv, f.r, ver)
       redis.call('XADD', R.stream, '*', 'e', 'isess', 'v', ver, 's', sid, 'r', f.r, 'k', f.k, 'c', f.c, 'ch', f.ch, 'u', f.by,

@@ -14,7 +14,7 @@
 -- ARGV[8] max write-behind stream length
 -- ARGV[9] ttl (seconds)
 -- ARGV[10] event ids a session remembers at most
--- Returns {OK, session id, version or '', outcome, link state or ''} | {error code, detail...};
+-- Returns {OK, session id, version or '', outcome, link state or '', the session's version} | {error code, detail...};
 -- outcome: applied | duplicate | stale | unlinked | noop | ended. An error writes nothing.
 -- @include _interaction.lua
 
@@ -27,7 +27,7 @@ if not S then return {E_SESSION_NOT_FOUND, ARGV[1]} end
 local seen = key_ia_rtc_events(R.base, sid)
 local l = link_of(redis.call('HGET', S.links, uid))
 local st = l and l.st or ''
-if redis.call('SISMEMBER', seen, id) == 1 then return {OK, sid, '', 'duplicate', st} end
+if redis.call('SISMEMBER', seen, id) == 1 then return {OK, sid, '', 'duplicate', st, S.f.v} end
 local n = redis.call('SCARD', seen)
 if n >= tonumber(ARGV[10]) then return {E_LIMIT_REACHED, 'rtc events', n, ARGV[10]} end
 local full = stream_full(R.stream, R.maxStream)
@@ -60,4 +60,4 @@ else
   end
 end
 local ver = ia_finish(R)
-return {OK, sid, ver, outcome, l and l.st or ''}
+return {OK, sid, ver, outcome, l and l.st or '', S.f.v}
