@@ -18,7 +18,7 @@
 // MySQL equal to Redis after the drain, and in the same run the uWS static
 // ceiling beside UniversalInfo warm (wrk, same bytes on the wire).
 //
-//   npm run bench:interaction -- [--seconds 10] [--flows 64] [--lessons 4] [--students 240] [--info-ratio 0.5] [--cluster]
+//   npm run bench:interaction -- [--seconds 10] [--flows 64] [--lessons 4] [--students 240] [--info-ratio 0.5] [--cluster] [--cpu-prof]
 //
 // The gateway is pinned to core 0, this process (the flow driver) and wrk to
 // core 1 when taskset works. Uses its own database and key prefix, removed at the end.
@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     'wrk-seconds': { type: 'string', default: '4' },
     'wrk-flows': { type: 'string', default: '32' },
     cluster: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 
@@ -254,7 +255,9 @@ async function main(): Promise<void> {
     };
     const service = `Bearer ${tokens.mint({ uid: 1, role: 'service', lesson: '*', exp })}`;
 
-    gw = await spawnGateway({ ...env }, pin ? { cpu: 0 } : {});
+    const profileDir = join(tmpdir(), 'orgengine-profiles');
+    const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${new Date().toISOString().slice(0, 19).replace(/:/g, '')}-interaction.cpuprofile`] : [];
+    gw = await spawnGateway({ ...env }, { ...(pin ? { cpu: 0 } : {}), nodeArgs });
     const port = gw.port;
     const agent = new Agent({ keepAlive: true, maxSockets: flows * 2 });
     const http = (method: string, path: string, auth: string, body?: object): Promise<{ status: number; body: any }> =>
@@ -487,6 +490,7 @@ async function main(): Promise<void> {
     console.log(`UniversalInfo warm ${pairs.map((p) => p.info.toFixed(0)).join(', ')} req/s  vs uWS static ceiling ${pairs.map((p) => p.ceiling.toFixed(0)).join(', ')} req/s  -> ${result.infoToCeiling.toFixed(2)}x`);
     console.log(`MySQL equals Redis after the drain: ${result.mysqlEqualsRedis} (${sessions} sessions, ${links} links, ${mismatches} mismatches)`);
     console.log(`result: ${writeResult('interaction', result)}`);
+    if (args['cpu-prof']) console.log(`gateway CPU profile (written when it stops): ${profileDir} (summarise: npx tsx bench/profile-top.ts <file>)`);
   } finally {
     if (gw) await stopGateway(gw.child);
     for (const f of files) rmSync(f, { force: true });
