@@ -10,10 +10,13 @@ import { dayStatus, type DayStatus } from '../preload/status.js';
 import { startWorkers, WORKER_ROLES, type WorkerRole } from '../preload/worker.js';
 import { boundedIntOpt, DATE, strOpt, withJobs, type Command } from './command.js';
 
-/** `orgengine worker`: runs until SIGINT/SIGTERM, then drains (finishes running jobs) and exits. */
+/**
+ * `orgengine worker`: runs until SIGINT/SIGTERM, then drains (finishes running jobs) and exits.
+ * Every worker also runs the leased interaction timeout checker (services/interactionChecker.ts).
+ */
 const workerCommand: Command = {
   name: 'worker',
-  summary: 'run queue workers until SIGINT/SIGTERM (serves /metrics); run as many as you like',
+  summary: 'run queue workers and the interaction timeout checker until SIGINT/SIGTERM (serves /metrics); run as many as you like',
   usage: ['worker [--concurrency N] [--roles preload,check,changes,sweep]'],
   options: {
     concurrency: { type: 'string', value: 'N', help: 'preload jobs at once, 1-64 (default ORGENGINE_PRELOAD_CONCURRENCY)' },

@@ -69,6 +69,8 @@ interface CachedRoom {
 
 /** Lessons whose UniversalInfo is cached (and subscribed) at most; past it the cache starts over. */
 const MAX_CACHED_LESSONS = 10_000;
+/** Rooms whose UniversalInfo is cached at most; past it the cache starts over (a refill costs one read per room). */
+const MAX_CACHED_ROOMS = 100_000;
 
 /** The interaction center of every lesson, for one Redis (or Cluster). */
 export class InteractionService {
@@ -79,8 +81,8 @@ export class InteractionService {
   private readonly counter: Counter | null;
   private readonly cache = new Map<string, CachedRoom>();
   private readonly inflight = new Map<string, Promise<RoomInteractions>>();
-  /** Bumped per room key on every invalidation, so a read that started before it is not cached. */
-  private readonly gens = new Map<string, number>();
+  /** Rooms invalidated while their read was in flight: that read's answer is not cached. */
+  private readonly staleFlights = new Set<string>();
   private readonly lessons = new Set<number>();
   private readonly unlisten: (() => void) | null;
   /** UniversalInfo answers: from the cache, or a Redis read (shared by identical concurrent requests). */
@@ -203,15 +205,19 @@ export class InteractionService {
     }
     this.infoStats.misses++;
     const cacheable = ttl > 0 && this.unlisten !== null && this.subscribed(lessonId);
-    const gen = this.gens.get(key) ?? 0;
     const p = this.store.info(lessonId, roomId).then(
       (v) => {
         this.inflight.delete(key);
-        if (cacheable && (this.gens.get(key) ?? 0) === gen) this.cache.set(key, { value: v, at: this.now() });
+        const stale = this.staleFlights.delete(key);
+        if (cacheable && !stale) {
+          if (this.cache.size >= MAX_CACHED_ROOMS) this.cache.clear();
+          this.cache.set(key, { value: v, at: this.now() });
+        }
         return v;
       },
       (e: unknown) => {
         this.inflight.delete(key);
+        this.staleFlights.delete(key);
         throw backendError(e);
       },
     );
@@ -278,7 +284,7 @@ export class InteractionService {
 
   private invalidate(key: string): void {
     this.cache.delete(key);
-    this.gens.set(key, (this.gens.get(key) ?? 0) + 1);
+    if (this.inflight.has(key)) this.staleFlights.add(key);
   }
 
   private onMessage(lessonId: number, m: ChannelMessage): void {
