@@ -452,7 +452,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
   it('a seeded random walk over every operation and RTC event keeps the invariants, and MySQL equals Redis after the drain', async () => {
     const rnd = prng(mode === 'single' ? 21 : 22);
     const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
-    const users = fresh(14);
+    const users = fresh(20);
     const rooms = ['main', ...topo.rooms.filter((r) => r.roomType === 'tutor_in').slice(0, 1).map((r) => r.roomId)];
     const lastVersion = new Map<string, number>();
     const seen = new Map<string, { g: number; rank: number }>();
@@ -466,7 +466,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
       expect(version, `${sessionId} version`).toBeGreaterThan(prev);
       lastVersion.set(sessionId, version);
     };
-    for (let step = 0; step < 400; step++) {
+    for (let step = 0; step < 600; step++) {
       clock += Math.floor(rnd() * 2000);
       const live = (await svc.universalInfo(service, L, pick(rooms))).sessions;
       const s = live.length > 0 && rnd() < 0.85 ? pick(live) : null;
