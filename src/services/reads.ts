@@ -16,10 +16,11 @@ import { authorizeLessonRead, authorizeStudentRead, enterUid } from '../auth/acc
 import type { Caller } from '../auth/caller.js';
 import { backendError, OrgError, isOrgError } from '../errors.js';
 import { GenCache, SingleFlight, type CacheEntry, type CacheStats } from '../localcache/genCache.js';
+import { enterJson, withJson } from '../model/preEncoded.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
-import { readEnter, readMembersPage, readNodeView, readOnline, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
+import { readEnter, readEnterShared, readMembersPage, readNodeView, readOnline, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
 import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
 import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/redis/lessonReader.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
@@ -137,6 +138,9 @@ export interface ReadStats {
   invalidations: Record<Exclude<ChannelMessage['kind'], 'signal' | 'broadcast'> | 'reset', number>;
   /** Background refreshes of entries past their soft TTL: started, failed, and not started because the budget was spent. */
   refreshes: { started: number; failed: number; skipped: number };
+  /** Loads of a lesson's shared enter part, and those that failed. */
+  sharedLoads: number;
+  sharedFailures: number;
   cache: CacheStats;
 }
 
@@ -156,6 +160,8 @@ interface LessonCacheState {
   error: OrgError | null;
   errorGen: number;
   errorAt: number;
+  /** A version whose lesson-level part is over the shared bound (not loaded again). */
+  sharedTooBig: number;
 }
 
 type Cached = object;
@@ -208,6 +214,25 @@ interface NodeEntry {
   views: Array<NodeView | undefined>;
 }
 
+/**
+ * The lesson-level part of enter for one lesson version and change sequence:
+ * the same for every student, so held once per lesson and checked against
+ * Redis by every cold enter that uses it.
+ */
+interface SharedPart {
+  version: number;
+  changeSeq: number;
+  lesson: ServedLesson;
+  rooms: Map<string, Room>;
+  nodes: Map<string, OrgNode>;
+}
+
+/** Unused shared parts are let go after this long (they are never served stale: every use is checked). */
+const SHARED_TTL_MS = 10 * 60_000;
+
+/** Estimated decoded bytes per room or node of a shared part, to refuse one over the bound before loading it. */
+const SHARED_BYTES_PER_ITEM = 1024;
+
 /** Enter views of one student, by room asked for ('' = default room). */
 interface EnterEntry {
   views: Map<string, EnterView>;
@@ -219,6 +244,9 @@ const nextGen = (): number => ++genCounter;
 /** Serves reads from the local cache or one Redis round trip. */
 export class ReadService {
   private readonly cache: GenCache<Cached>;
+  /** Lesson-level parts of enter (`S:<lessonId>`), checked against Redis on every use, so no generation applies. */
+  private readonly shared: GenCache<SharedPart>;
+  private readonly sharedMaxBytes: number;
   private readonly lessons: Map<number, LessonCacheState> = new Map();
   /** The lesson last in `lessons` (most recently used), so a repeat use skips the re-insert. */
   private mru: LessonCacheState | null = null;
@@ -253,6 +281,10 @@ export class ReadService {
       now: this.now,
     });
     this.refreshMax = this.opts.cacheRefreshMaxInFlight ?? 64;
+    // A quarter of the cache's byte bound holds shared parts, one per lesson at most. They
+    // are held even with the entity cache off: every use is checked against Redis.
+    this.sharedMaxBytes = Math.floor(this.opts.cacheMaxBytes / 4);
+    this.shared = new GenCache<SharedPart>({ maxEntries: this.opts.cacheMaxLessons, maxBytes: Math.max(1, this.sharedMaxBytes), ttlMs: SHARED_TTL_MS, now: this.now });
     if (!Number.isInteger(this.refreshMax) || this.refreshMax < 0) throw new RangeError(`cacheRefreshMaxInFlight must be an integer >= 0, got ${this.refreshMax}`);
     const zero = () => Object.fromEntries(CACHE_KINDS.map((k) => [k, 0])) as Record<CacheKind, number>;
     this.stats = {
@@ -260,6 +292,8 @@ export class ReadService {
       misses: zero(),
       invalidations: { version: 0, state: 0, pos: 0, node: 0, mute: 0, room: 0, lesson: 0, reset: 0 },
       refreshes: { started: 0, failed: 0, skipped: 0 },
+      sharedLoads: 0,
+      sharedFailures: 0,
       cache: this.cache.stats,
     };
     this.unlisten =
@@ -345,7 +379,7 @@ export class ReadService {
         this.mru = st;
       }
     } else {
-      st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, lost: false, error: null, errorGen: 0, errorAt: 0 };
+      st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, lost: false, error: null, errorGen: 0, errorAt: 0, sharedTooBig: 0 };
       this.lessons.set(lessonId, st);
       this.mru = st;
       if (this.channels) {
@@ -458,7 +492,6 @@ export class ReadService {
       {
         store: (view, bytes, gen) => {
           this.cache.set(key, view, gen, bytes);
-          this.cache.set(`I:${lessonId}`, view.lesson, gen, 512);
           for (const room of view.rooms) this.cache.set(`R:${lessonId}:${room.roomId}`, room, gen, 256);
         },
       },
@@ -604,25 +637,43 @@ export class ReadService {
       'enter',
       flightKey,
       async () => {
-        const info = this.cache.peek(`I:${lessonId}`, st.gen) as ServedLesson | undefined;
-        const r = await readEnter(this.redis, st.lk, uid, roomId, info?.version ?? 0);
-        const lesson = r.lesson ? servedLesson(r.lesson) : info;
-        if (!lesson) throw new OrgError('INTERNAL', `enter: lesson ${lessonId} record missing from the reply`);
-        const slots = new Map(r.position.rooms.map((s) => [s.roomId, s.partition]));
+        // The lesson-level part held for this lesson, if any: enter.lua confirms it is
+        // still current (version and change sequence) and then sends only the student's part.
+        const sh = this.shared.peek(`S:${lessonId}`, 0) as SharedPart | undefined;
+        const r = await readEnter(this.redis, st.lk, uid, roomId, sh?.version ?? 0, sh ? sh.changeSeq : null);
+        let lesson: ServedLesson | undefined;
+        let rooms: EnterRoom[];
+        let node: OrgNode | null;
+        if (r.shared && sh) {
+          lesson = sh.lesson;
+          rooms = [];
+          for (const slot of r.position.rooms) {
+            const room = sh.rooms.get(slot.roomId);
+            if (room) rooms.push({ room, partition: slot.partition });
+          }
+          node = r.node ?? sh.nodes.get(r.position.nodeId) ?? null;
+        } else {
+          lesson = r.lesson ? servedLesson(r.lesson) : undefined;
+          if (!lesson) throw new OrgError('INTERNAL', `enter: lesson ${lessonId} record missing from the reply`);
+          const slots = new Map(r.position.rooms.map((s) => [s.roomId, s.partition]));
+          rooms = r.rooms.map((room) => ({ room, partition: slots.get(room.roomId) ?? 0 }));
+          node = r.node;
+          if (sh?.version !== r.version || sh.changeSeq !== r.changeSeq) this.loadShared(st, lesson, r.version);
+        }
         const view: EnterView = {
           lessonId,
           uid,
           version: r.version,
           roomId: r.roomId,
           lesson,
-          rooms: r.rooms.map((room) => ({ room, partition: slots.get(room.roomId) ?? 0 })),
-          node: r.node,
+          rooms,
+          node,
           group: r.group,
           muted: r.mutedSelf || r.mutedNode !== null,
           mutedBy: r.mutedSelf ? 'self' : r.mutedNode,
           signedInAt: r.signedInAt,
         };
-        return { value: view, bytes: r.bytes * DECODED_FACTOR };
+        return { value: withJson(view, enterJson(view)), bytes: (r.shared ? 512 + r.bytes : r.bytes) * DECODED_FACTOR };
       },
       {
         perStudent: true,
@@ -634,12 +685,36 @@ export class ReadService {
           e.views.set(roomId, view);
           if (roomId === '') e.views.set(view.roomId, view);
           if (!old) this.cache.set(key, e, gen, bytes * 2);
-          if (view.lesson.version === view.version && !this.cache.peek(`I:${lessonId}`, gen)) this.cache.set(`I:${lessonId}`, view.lesson, gen, 512);
         },
       },
       refresh,
     );
     return refresh ? found! : p;
+  }
+
+  /**
+   * Loads the lesson-level part of enter in the background (one per lesson at a
+   * time), so later cold enters of the lesson fetch only the student's part. A
+   * lesson whose part would exceed the shared bound is not held (its enters
+   * stay full reads). Nothing waits on it; a failure is counted and retried by
+   * a later enter.
+   */
+  private loadShared(st: LessonCacheState, lesson: ServedLesson, version: number): void {
+    const key = `S:${st.lessonId}`;
+    if (this.sharedMaxBytes === 0 || this.flights.has(key) || st.sharedTooBig === version) return;
+    if ((lesson.nodeCount + lesson.roomCount) * SHARED_BYTES_PER_ITEM > this.sharedMaxBytes) {
+      st.sharedTooBig = version;
+      return;
+    }
+    this.stats.sharedLoads++;
+    this.flights
+      .run(key, async () => {
+        const r = await readEnterShared(this.redis, st.lk);
+        const part: SharedPart = { version: r.version, changeSeq: r.changeSeq, lesson: servedLesson(r.lesson), rooms: r.rooms, nodes: r.nodes };
+        this.shared.set(key, part, 0, r.bytes * DECODED_FACTOR);
+        return part;
+      })
+      .catch(() => this.stats.sharedFailures++);
   }
 
   /** Reads the lesson head (readiness probes): throws the lesson-level error if it cannot be read. */

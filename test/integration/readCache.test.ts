@@ -9,6 +9,8 @@ import { ReadService } from '../../src/services/reads.js';
 import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
 import { formatChannelMessage } from '../../src/store/redis/channel.js';
 import { lessonKeys } from '../../src/store/redis/keys.js';
+import { changeLesson } from '../../src/store/redis/lessonChanges.js';
+import { preEncodedJson } from '../../src/model/preEncoded.js';
 import { createSubscriberClient, LessonChannels } from '../../src/store/redis/lessonChannels.js';
 import { scriptCommand } from '../../src/store/redis/scripts.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
@@ -359,5 +361,98 @@ describe('read service cache: soft and hard TTL, with the clock injected', () =>
     const fresh = await v;
     expect([fresh.version, fresh.lesson.version]).toEqual([v3, v3]);
     expect(fresh.version).toBeGreaterThan(old.version);
+  });
+});
+
+describe('enter: the lesson-level part held per lesson version', () => {
+  const LESSON3 = 7103;
+  const prefix = uniquePrefix('readshared');
+  let redis: RedisClient;
+  let topo: Topology;
+  /** Every enter read goes to Redis (no channel, no entity cache); only the shared part is held. */
+  let reads: ReadService;
+  /** The same reads with no shared part (its bound is too small for any lesson): the full reply each time. */
+  let plain: ReadService;
+  const sharedReplies: number[] = [];
+  const options = { cacheTtlMs: 6000, cacheMaxEntries: 1000, cacheMaxLessons: 10, onlineCacheMs: 0, onlineWindowMs: 60_000 };
+
+  beforeAll(async () => {
+    redis = createRedis({ mode: 'single', url: TEST_REDIS_URL });
+    topo = compileTestLesson({ lessonId: LESSON3, students: 300, tutors: 3, policy: 'group', seed: 11 });
+    await loadTopology(redis, prefix, topo);
+    const orig = redis[ENTER].bind(redis);
+    (redis as { [ENTER]: typeof orig })[ENTER] = (async (...a: Parameters<typeof orig>) => {
+      const r = await orig(...a);
+      if (Number(r[0]) === 0) sharedReplies.push(Number(r[13]));
+      return r;
+    }) as typeof orig;
+    reads = new ReadService(redis, null, { keyPrefix: prefix, cacheMaxBytes: 1 << 24, ...options });
+    plain = new ReadService(redis, null, { keyPrefix: prefix, cacheMaxBytes: 1024, ...options });
+  });
+
+  afterAll(async () => {
+    await dropLesson(redis, prefix, LESSON3);
+    redis.disconnect();
+  });
+
+  /** Enters until a reply leaves out the lesson-level part (the shared part is loaded in the background). */
+  const untilShared = async (uid: number) => {
+    for (let i = 0; i < 200; i++) {
+      await reads.enter(service, LESSON3, uid, '');
+      if (sharedReplies[sharedReplies.length - 1] === 1) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error('the shared part was never used');
+  };
+
+  /** The view through the shared part, checked against the full read, in value and in JSON. */
+  const same = async (uid: number, room = '') => {
+    const got = await reads.enter(service, LESSON3, uid, room);
+    const usedShared = sharedReplies[sharedReplies.length - 1];
+    const want = await plain.enter(service, LESSON3, uid, room);
+    expect(sharedReplies[sharedReplies.length - 1]).toBe(0);
+    expect(got).toEqual(want);
+    expect(preEncodedJson(got)).toBe(JSON.stringify(want));
+    return { got, usedShared };
+  };
+
+  it('fetches only the student part once the lesson-level part is held, and answers the same', async () => {
+    await untilShared(topo.positions[0]!.uid);
+    expect(reads.stats.sharedLoads).toBe(1);
+    for (const p of topo.positions.slice(1, 40)) {
+      const { usedShared } = await same(p.uid);
+      expect(usedShared).toBe(1);
+    }
+    expect(reads.stats.sharedLoads).toBe(1);
+  });
+
+  it('never answers from a held part an in-place change made stale: the change sequence sends the full reply', async () => {
+    const uid = topo.positions[1]!.uid;
+    await untilShared(uid);
+    const before = (await reads.enter(service, LESSON3, uid, '')).lesson.teacherUid;
+    const lk = lessonKeys(prefix, LESSON3);
+    const changed = await changeLesson(redis, lk, { now: Date.now(), teacherUid: before + 1 });
+    expect(changed).not.toBeNull();
+    const { got, usedShared } = await same(uid);
+    expect(usedShared).toBe(0);
+    expect(got.lesson.teacherUid).toBe(before + 1);
+    // The part is loaded again for the new change sequence, and used.
+    await untilShared(topo.positions[2]!.uid);
+    const again = await same(topo.positions[3]!.uid);
+    expect(again.usedShared).toBe(1);
+    expect(again.got.lesson.teacherUid).toBe(before + 1);
+  });
+
+  it('never answers from a held part of an older version after a re-preload', async () => {
+    const uid = topo.positions[4]!.uid;
+    await untilShared(uid);
+    const old = await reads.enter(service, LESSON3, uid, '');
+    const v2 = await loadTopology(redis, prefix, topo);
+    const { got, usedShared } = await same(uid);
+    expect(usedShared).toBe(0);
+    expect([old.version < v2, got.version, got.lesson.version]).toEqual([true, v2, v2]);
+    await untilShared(topo.positions[5]!.uid);
+    const again = await same(topo.positions[6]!.uid);
+    expect([again.usedShared, again.got.version]).toEqual([1, v2]);
   });
 });
