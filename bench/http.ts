@@ -164,6 +164,7 @@ async function setupLesson(redisUrl: string): Promise<Setup> {
   const lk = lessonKeys(config.keyPrefix, LESSON_ID);
   const enterSha = String(await redis.call('SCRIPT', 'LOAD', scriptSource('enter.lua')));
   const [version, changeSeq] = await redis.hmget(lk.head, 'version', 'changeSeq');
+  const posBuckets = Number((await redis.hget(lk.version(Number(version ?? 0)).lesson, 'posBuckets')) ?? 0);
   const students = topo.positions.map((p) => ({ uid: p.uid, nodeId: p.nodeId, firstRoom: p.rooms[0]?.roomId ?? 'main', token: tokens.mint({ uid: p.uid, role: 'student', lesson: LESSON_ID, exp }) }));
   const teacherUid = topo.lesson.teacherUid;
   const lesson: BenchLesson = {
@@ -177,6 +178,7 @@ async function setupLesson(redisUrl: string): Promise<Setup> {
     enterSha,
     version: Number(version ?? 0),
     changeSeq: Number(changeSeq ?? 0),
+    posBuckets,
     hotRoom: 'main',
   };
   // The signal scenarios read a few signals behind the head of the hot room's log.

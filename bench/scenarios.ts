@@ -23,6 +23,8 @@ export interface BenchLesson {
   /** Readable version and change sequence of the lesson (what a gateway holding its shared part sends). */
   version: number;
   changeSeq: number;
+  /** Position bucket count of that version (sent with them). */
+  posBuckets: number;
   /** Room the signal publisher writes to and the signal scenario reads. */
   hotRoom: string;
 }
@@ -123,7 +125,7 @@ export const SCENARIOS: Scenario[] = [
     requests: (l) => l.students.map((s) => enterReq(l, s)),
     fastify: true,
     // What a cold enter sends once the gateway holds the lesson-level part: the version and change sequence.
-    webdis: (l) => ['EVALSHA', l.enterSha, '1', l.headKey, String(l.students[0]!.uid), '', String(l.version), String(l.changeSeq)],
+    webdis: (l) => ['EVALSHA', l.enterSha, '1', l.headKey, String(l.students[0]!.uid), '', String(l.version), String(l.changeSeq), String(l.posBuckets)],
     targets: [{ what: '>= 1x webdis-class (redis-benchmark EVALSHA enter.lua)', field: 'ratioToWebdis', atLeast: 1 }, ...P99_AT_HALF],
   },
   {

@@ -222,6 +222,7 @@ interface NodeEntry {
 interface SharedPart {
   version: number;
   changeSeq: number;
+  posBuckets: number;
   lesson: ServedLesson;
   rooms: Map<string, Room>;
   nodes: Map<string, OrgNode>;
@@ -640,7 +641,7 @@ export class ReadService {
         // The lesson-level part held for this lesson, if any: enter.lua confirms it is
         // still current (version and change sequence) and then sends only the student's part.
         const sh = this.shared.peek(`S:${lessonId}`, 0) as SharedPart | undefined;
-        const r = await readEnter(this.redis, st.lk, uid, roomId, sh?.version ?? 0, sh ? sh.changeSeq : null);
+        const r = await readEnter(this.redis, st.lk, uid, roomId, sh ?? null);
         let lesson: ServedLesson | undefined;
         let rooms: EnterRoom[];
         let node: OrgNode | null;
@@ -710,7 +711,7 @@ export class ReadService {
     this.flights
       .run(key, async () => {
         const r = await readEnterShared(this.redis, st.lk);
-        const part: SharedPart = { version: r.version, changeSeq: r.changeSeq, lesson: servedLesson(r.lesson), rooms: r.rooms, nodes: r.nodes };
+        const part: SharedPart = { version: r.version, changeSeq: r.changeSeq, posBuckets: r.posBuckets, lesson: servedLesson(r.lesson), rooms: r.rooms, nodes: r.nodes };
         this.shared.set(key, part, 0, r.bytes * DECODED_FACTOR);
         return part;
       })

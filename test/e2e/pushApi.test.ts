@@ -156,7 +156,8 @@ describe.each(GATEWAY_REDIS_MODES)('websocket push on %s', (_mode, target) => {
       sent.push(await publish(`{"page":${i}}`));
       if (i % 5 === 0) await sleep(5);
     }
-    await until('every client got every signal', async () => (clients.every((c) => seqs(c).length >= N) ? true : undefined), 15_000, 20);
+    // A liveness bound: hundreds of clients' frames share a busy 2-core machine with the rest of the suite.
+    await until('every client got every signal', async () => (clients.every((c) => seqs(c).length >= N) ? true : undefined), 45_000, 20);
     for (const c of clients) expect(seqs(c)).toEqual(sent);
     const fetches = gw.signals.cache!.snapshot().total.tailFetches - fetches0;
     expect(fetches).toBeLessThanOrEqual(N);

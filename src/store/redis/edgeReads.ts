@@ -48,8 +48,12 @@ export interface EnterRead {
 }
 
 /** Runs enter.lua: one round trip. */
-export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number, roomId: string, haveVersion: number, haveChangeSeq: number | null = null): Promise<EnterRead> {
-  const r = await redis[ENTER](lk.head, uid, roomId, haveVersion, haveChangeSeq === null ? '' : String(haveChangeSeq));
+/**
+ * Runs enter.lua: one round trip. `held` names the lesson-level part the caller
+ * holds (version, change sequence, position bucket count), if any.
+ */
+export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number, roomId: string, held: { version: number; changeSeq: number; posBuckets: number } | null = null): Promise<EnterRead> {
+  const r = await redis[ENTER](lk.head, uid, roomId, held?.version ?? 0, held ? String(held.changeSeq) : '', held?.posBuckets ?? 0);
   if (Number(r[0]) !== REPLY_CODES.enter.OK) throw replyError('enter', r, { lessonId: lk.lessonId, uid, roomId });
   const lessonFlat = r[2] as Buffer[] | null;
   const roomBlobs = (r[5] as Array<Buffer | null>) ?? [];
@@ -85,6 +89,8 @@ export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number,
 export interface EnterSharedRead {
   version: number;
   changeSeq: number;
+  /** Position bucket count of the version (the lesson record's posBuckets). */
+  posBuckets: number;
   lesson: StoredLesson;
   rooms: Map<string, Room>;
   /** The version's preloaded org nodes by id. */
@@ -109,7 +115,8 @@ export async function readEnterShared(redis: RedisClient, lk: LessonKeys): Promi
   };
   const lessonFlat = r[3] as Buffer[];
   for (const b of lessonFlat) bytes += blobLen(b);
-  return { version: Number(str(r[1])), changeSeq: Number(str(r[2])), lesson: decodeLessonHash(lessonFlat), rooms: byId<Room>(r[4]), nodes: byId<OrgNode>(r[5]), bytes };
+  const lesson = decodeLessonHash(lessonFlat);
+  return { version: Number(str(r[1])), changeSeq: Number(str(r[2])), posBuckets: lesson.posBuckets, lesson, rooms: byId<Room>(r[4]), nodes: byId<OrgNode>(r[5]), bytes };
 }
 
 /** A node with its children and ancestors (root first). */

@@ -14,6 +14,8 @@
 --         move_students). When version and sequence both still match, the reply
 --         leaves out the lesson record, the room blobs and a node blob the
 --         version holds (a node made or changed in class, in st:dyn, is sent).
+-- ARGV[5] the held version's position bucket count (lesson record posBuckets),
+--         used instead of reading it when the part is current
 -- Returns
 --   {OK, version, lesson HGETALL or false (left out), position blob, node blob or false,
 --    {blobs of the student's rooms} or false (left out), room id entered,
@@ -25,12 +27,16 @@
 local E_STUDENT_NOT_FOUND = 3   -- {3, version}: the student has no position in the lesson
 local E_ROOM_NOT_FOUND = 4      -- {4, version, roomId}: the room does not exist
 local E_ROOM_NOT_MEMBER = 5     -- {5, version, roomId}: the room exists but the student is not a member
-local version, vb, unreadable = readable(KEYS[1])
+local version, vb, unreadable, seq = readable(KEYS[1], 'changeSeq')
 if unreadable then return unreadable end
 local base = lesson_base(KEYS[1])
 local uid = ARGV[1]
+local changeSeq = seq or '0'
+local shared = ARGV[3] == version and ARGV[4] == changeSeq
 
-local buckets = tonumber(redis.call('HGET', key_lesson(vb), 'posBuckets') or '0') or 0
+-- The caller holding the lesson-level part sends the version's position bucket count with it.
+local buckets
+if shared then buckets = tonumber(ARGV[5]) or 0 else buckets = tonumber(redis.call('HGET', key_lesson(vb), 'posBuckets') or '0') or 0 end
 local pos = false
 if buckets >= 1 then
   pos = redis.call('HGET', key_positions(vb, position_bucket(uid, buckets)), uid)
@@ -52,8 +58,6 @@ elseif not member then
   if redis.call('HEXISTS', key_rooms(vb), roomId) == 1 then return {E_ROOM_NOT_MEMBER, version, roomId} end
   return {E_ROOM_NOT_FOUND, version, roomId}
 end
-local changeSeq = redis.call('HGET', KEYS[1], 'changeSeq') or '0'
-local shared = ARGV[3] == version and ARGV[4] == changeSeq
 local rooms = false
 if not shared then rooms = redis.call('HMGET', key_rooms(vb), unpack(roomIds)) end
 

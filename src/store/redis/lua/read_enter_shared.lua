@@ -6,7 +6,7 @@
 -- Returns {OK, version, change sequence, lesson HGETALL, rooms HGETALL, nodes HGETALL}
 --   | _head.lua's codes
 -- @include _head.lua
-local version, vb, unreadable = readable(KEYS[1])
+local version, vb, unreadable, changeSeq = readable(KEYS[1], 'changeSeq')
 if unreadable then return unreadable end
-local changeSeq = redis.call('HGET', KEYS[1], 'changeSeq') or '0'
+changeSeq = changeSeq or '0'
 return {OK, version, changeSeq, redis.call('HGETALL', key_lesson(vb)), redis.call('HGETALL', key_rooms(vb)), redis.call('HGETALL', key_nodes(vb))}
