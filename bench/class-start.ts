@@ -21,7 +21,7 @@
 //
 //   npm run bench:class-start -- [--students 30000] [--seconds 10] [--ramp linear|uniform]
 //                                [--rounds 1] [--connections 512] [--server-cpus 0] [--load-cpus 1] [--no-write]
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,7 @@ import { lessonKeys } from '../src/store/redis/keys.js';
 import { publishSignal } from '../src/store/redis/signalStore.js';
 import { loadTopology } from '../test/support/lesson.js';
 import { cpuSeconds, pinSelf, startServer, type ServerProc } from './lib/proc.js';
+import { httpGet } from './lib/httpGet.js';
 import { startPrivateRedis } from './lib/redis.js';
 import { commandDelta, commandStats, writeResult } from './support.js';
 
@@ -122,19 +123,6 @@ function phase(lat: number[], lag: number[], byStatus: Record<string, number>): 
   };
 }
 
-/** One GET; resolves with the status (0 when there was no answer). */
-function get(agent: Agent, port: number, path: string, token: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.on('data', () => undefined);
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(0));
-    });
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
-
 /** Sends one request per student at its scheduled arrival (open loop); returns the phase and its wall time. */
 async function schedule(port: number, students: Array<{ token: string; room: string }>, pathOf: (s: { token: string; room: string }) => string): Promise<{ phase: Phase; wallS: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
@@ -155,7 +143,7 @@ async function schedule(port: number, students: Array<{ token: string; room: str
         const s = students[i]!;
         lag.push(now - at);
         pending.push(
-          get(agent, port, pathOf(s), s.token).then((status) => {
+          httpGet(agent, port, pathOf(s), s.token).then((status) => {
             const done = performance.now();
             last = Math.max(last, done);
             lat.push(done - at);

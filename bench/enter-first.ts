@@ -11,7 +11,7 @@
 //   npm run bench:enter-first -- [--students 30000] [--connections 64] [--rounds 2]
 //                                [--before /path/to/checkout] [--cpu-prof] [--server-cpus 0] [--load-cpus 1] [--no-write]
 import { mkdirSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ import { BUILTIN_POLICIES, syntheticLesson } from '../src/model/synthetic.js';
 import { createRedis } from '../src/store/redis/client.js';
 import { loadTopology } from '../test/support/lesson.js';
 import { cpuSeconds, median, pinSelf, startServer } from './lib/proc.js';
+import { httpGet } from './lib/httpGet.js';
 import { startPrivateRedis } from './lib/redis.js';
 import { commandDelta, commandStats, writeResult } from './support.js';
 
@@ -49,18 +50,6 @@ const LESSON_ID = 7_000_003;
 const PREFIX = 'benchef:';
 const SECRET = process.env.ORGENGINE_TOKEN_SECRET ?? 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
-
-function get(agent: Agent, port: number, path: string, token: string): Promise<number> {
-  return new Promise((done) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.on('data', () => undefined);
-      res.on('end', () => done(res.statusCode ?? 0));
-      res.on('error', () => done(0));
-    });
-    req.on('error', () => done(0));
-    req.end();
-  });
-}
 
 interface Run {
   target: 'candidate' | 'before';
@@ -106,7 +95,7 @@ async function main(): Promise<void> {
           const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
           // Connections and token checks warmed on a few students, who are then not counted.
           const warm = Math.min(CONNECTIONS, 200);
-          await Promise.all(students.slice(0, warm).map((t) => get(agent, server.port, `/v1/lessons/${LESSON_ID}/enter`, t)));
+          await Promise.all(students.slice(0, warm).map((t) => httpGet(agent, server.port, `/v1/lessons/${LESSON_ID}/enter`, t)));
           const s0 = await commandStats(redis);
           const c0 = cpuSeconds(server.pid);
           const t0 = performance.now();
@@ -115,7 +104,7 @@ async function main(): Promise<void> {
           await Promise.all(
             Array.from({ length: CONNECTIONS }, async () => {
               while (next < students.length) {
-                const status = await get(agent, server.port, `/v1/lessons/${LESSON_ID}/enter`, students[next++]!);
+                const status = await httpGet(agent, server.port, `/v1/lessons/${LESSON_ID}/enter`, students[next++]!);
                 if (status !== 200) errors++;
               }
             }),
