@@ -157,8 +157,10 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
       try {
         if (deps.draining()) throw new OrgError('OVERLOADED', 'the gateway is shutting down; reconnect to another');
         const query = parseQuery(rawQuery, ['token', 'lesson']);
-        const caller = tokens.verify(upgradeToken(authorization, query, protocols));
-        opening = hub.open(caller, query.lesson ?? null);
+        // Revocation is checked like every request's (a promise only while the lesson's list is first loaded).
+        const caller = tokens.authenticate(upgradeToken(authorization, query, protocols));
+        const lesson = query.lesson ?? null;
+        opening = caller instanceof Promise ? caller.then((c) => hub.open(c, lesson)) : hub.open(caller, lesson);
       } catch (e) {
         opening = Promise.reject(e);
       }
