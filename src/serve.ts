@@ -9,10 +9,10 @@
 // in-flight, exit. With TLS configured, SIGHUP re-reads the certificate and key
 // in every worker (the primary passes it on).
 import cluster, { type Worker } from 'node:cluster';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.js';
+import { freePort } from './api/http/uws.js';
 import { startGateway } from './gateway.js';
 import { stopSignal } from './main.js';
 import { aggregateMetrics } from './metrics.js';
@@ -65,18 +65,6 @@ export type WorkerMessage =
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** The worker entry: registers tsx, then runs src/serveWorker.ts. */
 const WORKER_EXEC = fileURLToPath(new URL('../bin/gateway-worker.js', import.meta.url));
-
-/** A free TCP port (for --port 0 with several workers: they must all bind one known port). */
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Serves until SIGTERM/SIGINT; resolves once drained. Reports the bound ports through `onListening`. */
 export async function serve(config: Config, opts: ServeOptions, onListening?: (ports: ServePorts) => void): Promise<void> {

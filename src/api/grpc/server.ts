@@ -110,7 +110,11 @@ function reloadableTls(files: TlsFiles): { credentials: grpc.ServerCredentials; 
     removeCaCertificateListener: () => undefined,
     addIdentityCertificateListener: (l) => {
       listeners.add(l);
-      l(latest);
+      // Later, not now: grpc-js subscribes before it registers the listener's
+      // watcher, so an update delivered at once would never reach the listener.
+      setImmediate(() => {
+        if (listeners.has(l)) l(latest);
+      });
     },
     removeIdentityCertificateListener: (l) => {
       listeners.delete(l);

@@ -24,7 +24,7 @@ import { signalRoutes } from './routes/signals.js';
 import { tokenRoutes } from './routes/tokens.js';
 import type { WsMetrics } from '../../services/pushMetrics.js';
 import { attachWebSocket } from '../ws/server.js';
-import { nativeUws } from './uws.js';
+import { freePort, nativeUws } from './uws.js';
 
 /** What the HTTP server needs. */
 export interface HttpServerDeps extends TransportDeps {
@@ -113,7 +113,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   return {
     async listen(port, host = '0.0.0.0') {
       const g = current();
-      const l = await listenOn(g.app, host, port);
+      // A reload binds the port again beside this listener, which needs a port chosen here.
+      const l = await listenOn(g.app, host, port === 0 && deps.tls ? await freePort(host) : port);
       g.socket = l.socket;
       bound = { port: l.port, host };
       return l.port;
