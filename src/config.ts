@@ -474,7 +474,7 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_RATE_PUBLISH_BURST', 'api.ratePublishBurst', 20, [1, 10_000_000], 'signal publishes and broadcasts one client token may make at once'),
   numeric('ORGENGINE_RATE_SERVICE_PER_SECOND', 'api.rateServicePerSecond', 5000, [0.01, 10_000_000], 'requests per second of one service token, every route class together', { fraction: true }),
   int('ORGENGINE_RATE_SERVICE_BURST', 'api.rateServiceBurst', 10_000, [1, 100_000_000], 'requests one service token may make at once'),
-  numeric('ORGENGINE_RATE_ADDRESS_PER_SECOND', 'api.rateAddressPerSecond', 2000, [0, 10_000_000], 'requests per second from one client address, every class together (a school behind one NAT address shares it); 0: no per-address limit', { fraction: true }),
+  numeric('ORGENGINE_RATE_ADDRESS_PER_SECOND', 'api.rateAddressPerSecond', 0, [0, 10_000_000], 'requests per second from one client address, every class together (a school behind one NAT address shares it; behind a proxy every client has its address); 0: no per-address limit', { fraction: true }),
   int('ORGENGINE_RATE_ADDRESS_BURST', 'api.rateAddressBurst', 4000, [1, 100_000_000], 'requests one client address may make at once'),
   int('ORGENGINE_RATE_MAX_BUCKETS', 'api.rateMaxBuckets', 100_000, [100, 100_000_000], 'token buckets kept per gateway worker and kind (uid, address), least recently used evicted'),
   text('ORGENGINE_TLS_CERT_FILE', 'api.tlsCertFile', null, 'a readable PEM file', 'certificate chain for HTTPS and gRPC over TLS (with ORGENGINE_TLS_KEY_FILE); re-read on SIGHUP', (v) => (v.length > 0 ? null : 'empty path')),
