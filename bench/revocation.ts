@@ -79,6 +79,19 @@ async function main(): Promise<void> {
       // Every connection reads once (the lesson's revocation list is loaded, the token cached).
       const before = await Promise.all(agents.map((a) => get(a, served.httpPort, path, token)));
       if (before.some((s) => s !== 200)) throw new Error(`warm-up answered ${before.join(',')}`);
+      if (round === 0) {
+        // Both workers hold the lesson (the merged gauge sums them): the connections reach both.
+        const metrics = await new Promise<string>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port: served.httpPort, path: '/metrics' }, (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve(body));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        if (!/^orgengine_revocation_lessons 2$/m.test(metrics)) throw new Error('the connections do not reach both workers; rerun with more --connections');
+      }
       const t0 = performance.now();
       const revoked = post(served.httpPort, `/v1/lessons/${LESSON}/revocations`, service, JSON.stringify({ uid }));
       const firstRefusal = await Promise.all(
