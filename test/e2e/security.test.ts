@@ -24,6 +24,7 @@ import { call, grpcClients, rpc } from '../support/clients.js';
 import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
 import { compileTestLesson, dropLesson, loadTopology } from '../support/lesson.js';
 import { spawnServe } from '../support/serve.js';
+import { connectWs } from '../support/ws.js';
 import { hour, until } from '../support/wait.js';
 
 const SECRET = 'security-secret-0123456789-abcdefghijk';
@@ -460,6 +461,27 @@ describe('token revocation on `orgengine serve --workers 2` over the Redis Clust
     expect((await rpc(grpcc.read, 'GetLesson', { lessonId: LESSON }, service)).error).toBeUndefined();
     const bad = await rpc(grpcc.tokens, 'Revoke', { lessonId: LESSON, before: Date.now() + 3_600_000 }, service);
     expect(bad.error?.orgCode).toBe('BAD_REQUEST');
+  });
+
+  it('closes the revoked user\'s open WebSocket connections with 4001 and refuses new ones', async () => {
+    const uid = topo.positions[6]!.uid;
+    const other = topo.positions[7]!.uid;
+    const tok = tokens.mint({ uid, role: 'student', lesson: LESSON, exp: hour(), iat: Date.now() });
+    const otherTok = tokens.mint({ uid: other, role: 'student', lesson: LESSON, exp: hour() });
+    const base = `http://127.0.0.1:${served.httpPort}`;
+    const [mine, theirs] = await Promise.all([connectWs(base, tok), connectWs(base, otherTok)]);
+    try {
+      const r = await call(base, `/v1/lessons/${LESSON}/revocations`, { token: service, method: 'POST', body: JSON.stringify({ uid }) });
+      expect(r.status).toBe(201);
+      expect(await mine.closed).toEqual({ code: 4001, reason: 'token revoked' });
+      await expect(connectWs(base, tok)).rejects.toMatchObject({ status: 401 });
+      // The other student's connection stays open.
+      theirs.send({ type: 'ping', id: 'p' });
+      expect((await theirs.next((m) => m.type === 'pong')).id).toBe('p');
+    } finally {
+      mine.close();
+      theirs.close();
+    }
   });
 
   it('refuses a user revoked with `orgengine token revoke`', async () => {

@@ -27,6 +27,8 @@ import { parseQuery } from '../params.js';
 
 /** Close code of a slow consumer (its send buffer passed the bound); reconnect with `after`. */
 export const CLOSE_SLOW_CONSUMER = 4008;
+/** Close code of a connection whose token was revoked; do not reconnect with the same token. */
+export const CLOSE_REVOKED = 4001;
 /** Close code of a draining gateway (RFC 6455 going away); reconnect, to another gateway. */
 export const CLOSE_GOING_AWAY = 1001;
 /** The subprotocol a browser offers beside `bearer.<token>`; echoed back when offered. */
@@ -119,6 +121,9 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
     },
     subscribe(t) {
       if (!ud.closed) ws.subscribe(t);
+    },
+    revoked() {
+      end(ws, ud, CLOSE_REVOKED, 'token revoked');
     },
     unsubscribe(t) {
       if (!ud.closed) ws.unsubscribe(t);
