@@ -24,7 +24,7 @@ import { call, grpcClients, rpc } from '../support/clients.js';
 import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
 import { compileTestLesson, dropLesson, loadTopology } from '../support/lesson.js';
 import { spawnServe } from '../support/serve.js';
-import { connectWs } from '../support/ws.js';
+import { connectWs, upgradeStatus } from '../support/ws.js';
 import { hour, until } from '../support/wait.js';
 
 const SECRET = 'security-secret-0123456789-abcdefghijk';
@@ -183,6 +183,12 @@ describe('gateway security', () => {
       await until('a read allowed again', async () => ((await call(base, path, { token: tok })).status === 200 ? true : undefined), 10_000, 100);
       const metrics = await call(base, '/metrics');
       expect(metrics.body).toMatch(/orgengine_rate_limited_total\{class="read",by="uid"\} [1-9]/);
+      // A WebSocket upgrade is charged as a read of the same bucket.
+      const ws = topo.positions[8]!.uid;
+      const wsTok = studentToken(ws);
+      const upgrades: number[] = [];
+      for (let i = 0; i < 3; i++) upgrades.push(await upgradeStatus(base, wsTok));
+      expect(upgrades).toEqual([101, 101, 429]);
     });
 
     it('answers RESOURCE_EXHAUSTED with the code and retry-after over gRPC (service class), and serves again after the window', async () => {

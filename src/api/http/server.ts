@@ -91,7 +91,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     dispatch.add(pushRoutes(deps));
     dispatch.add(tokenRoutes(deps));
     // Before the fallback: uWS would otherwise answer the upgrade request with the 404 route.
-    const ws = attachWebSocket({ app, hub: deps.push, tokens: deps.tokens, metrics: deps.wsMetrics, log: deps.log, api: deps.api, draining: isDraining });
+    const ws = attachWebSocket({ app, hub: deps.push, tokens: deps.tokens, metrics: deps.wsMetrics, log: deps.log, api: deps.api, limits: deps.limits, draining: isDraining });
     dispatch.fallback();
     return { app, dispatch, ws, socket: null };
   };

@@ -24,6 +24,7 @@ import { parseClientCommand } from './protocol.js';
 import { encodeError } from '../encoding.js';
 import { statusLine } from '../http/dispatch.js';
 import { parseQuery } from '../params.js';
+import { retryAfterOf, type RateLimiter } from '../limits.js';
 
 /** Close code of a slow consumer (its send buffer passed the bound); reconnect with `after`. */
 export const CLOSE_SLOW_CONSUMER = 4008;
@@ -56,6 +57,8 @@ export interface WsDeps {
   metrics: WsMetrics;
   log: Logger;
   api: Pick<ApiConfig, 'wsMaxPayloadBytes' | 'wsIdleTimeoutSeconds' | 'wsMaxBufferedBytes'>;
+  /** Per-caller rate limits (an upgrade is charged as a read), or null (off). */
+  limits: RateLimiter | null;
   /** True once the server stops accepting: upgrades are refused. */
   draining(): boolean;
 }
@@ -137,7 +140,10 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
     const err = toOrgError(e);
     if (err.code === 'INTERNAL') log.error({ err: e instanceof Error ? e.stack : String(e) }, 'websocket upgrade failed');
     metrics.refused.inc({ code: err.code });
-    res.writeStatus(statusLine(ERROR_TABLE[err.code].http)).writeHeader('content-type', 'application/json').end(encodeError('json', err), true);
+    res.writeStatus(statusLine(ERROR_TABLE[err.code].http)).writeHeader('content-type', 'application/json');
+    const wait = retryAfterOf(err);
+    if (wait !== null) res.writeHeader('retry-after', String(wait));
+    res.end(encodeError('json', err), true);
   };
 
   app.ws<UserData>('/v1/ws', {
@@ -154,6 +160,8 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
       const extensions = req.getHeader('sec-websocket-extensions');
       const authorization = req.getHeader('authorization');
       const rawQuery = req.getQuery() ?? '';
+      const limits = deps.limits;
+      const address = limits?.limitsAddresses ? Buffer.from(res.getRemoteAddressAsText()).toString('latin1') : null;
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
@@ -165,7 +173,11 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
         // Revocation is checked like every request's (a promise only while the lesson's list is first loaded).
         const caller = tokens.authenticate(upgradeToken(authorization, query, protocols));
         const lesson = query.lesson ?? null;
-        opening = caller instanceof Promise ? caller.then((c) => hub.open(c, lesson)) : hub.open(caller, lesson);
+        const admitted = (c: Awaited<typeof caller>): Promise<PushSession> => {
+          limits?.admit('read', c, address, performance.now());
+          return hub.open(c, lesson);
+        };
+        opening = caller instanceof Promise ? caller.then(admitted) : admitted(caller);
       } catch (e) {
         opening = Promise.reject(e);
       }
