@@ -149,11 +149,12 @@ describe('gateway security', () => {
       const config = loadConfig({
         ...baseEnv(),
         ORGENGINE_RATE_LIMITS: 'true',
-        ORGENGINE_RATE_READ_PER_SECOND: '2',
+        // Slow refills (one token per 4 s): a busy machine does not refill a bucket between the calls that empty it.
+        ORGENGINE_RATE_READ_PER_SECOND: '0.25',
         ORGENGINE_RATE_READ_BURST: '2',
         ORGENGINE_RATE_MUTATION_PER_SECOND: '0.5',
         ORGENGINE_RATE_MUTATION_BURST: '1',
-        ORGENGINE_RATE_SERVICE_PER_SECOND: '2',
+        ORGENGINE_RATE_SERVICE_PER_SECOND: '0.25',
         ORGENGINE_RATE_SERVICE_BURST: '3',
         ORGENGINE_RATE_ADDRESS_PER_SECOND: '0',
       });
@@ -180,7 +181,7 @@ describe('gateway security', () => {
       const other = topo.positions[4]!.uid;
       expect((await call(base, `/v1/lessons/${LESSON}/students/${other}/position`, { token: studentToken(other) })).status).toBe(200);
       // Recovery: the bucket refills.
-      await until('a read allowed again', async () => ((await call(base, path, { token: tok })).status === 200 ? true : undefined), 10_000, 100);
+      await until('a read allowed again', async () => ((await call(base, path, { token: tok })).status === 200 ? true : undefined), 30_000, 200);
       const metrics = await call(base, '/metrics');
       expect(metrics.body).toMatch(/orgengine_rate_limited_total\{class="read",by="uid"\} [1-9]/);
       // A WebSocket upgrade is charged as a read of the same bucket.
@@ -199,12 +200,12 @@ describe('gateway security', () => {
       expect(first?.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
       expect(first?.error?.orgCode).toBe('TOO_MANY_REQUESTS');
       expect(Number(first?.error?.retryAfter)).toBeGreaterThanOrEqual(1);
-      await until('a call allowed again', async () => ((await rpc(grpcc.read, 'GetLesson', req, service)).error ? undefined : true), 10_000, 100);
+      await until('a call allowed again', async () => ((await rpc(grpcc.read, 'GetLesson', req, service)).error ? undefined : true), 30_000, 200);
       expect((await call(base, '/metrics')).body).toMatch(/orgengine_rate_limited_total\{class="service",by="uid"\} [1-9]/);
     });
 
     it('limits a client address over every caller when configured', async () => {
-      const byAddress = await startGateway(loadConfig({ ...baseEnv(), ORGENGINE_RATE_LIMITS: 'true', ORGENGINE_RATE_ADDRESS_PER_SECOND: '0.5', ORGENGINE_RATE_ADDRESS_BURST: '2' }), {
+      const byAddress = await startGateway(loadConfig({ ...baseEnv(), ORGENGINE_RATE_LIMITS: 'true', ORGENGINE_RATE_ADDRESS_PER_SECOND: '0.1', ORGENGINE_RATE_ADDRESS_BURST: '2' }), {
         port: 0,
         grpcPort: null,
         host: '127.0.0.1',
