@@ -4,8 +4,10 @@
 // copy what the route needs out of `req` first; register onAborted before
 // anything asynchronous; write inside res.cork when answering later; count the
 // request in flight while it waits (and refuse new ones past the bound); turn
-// any error into its status and body through ERROR_TABLE. Routes are plain
-// table entries (routes/*.ts) that never see uWS.
+// any error into its status and body through ERROR_TABLE. A route that needs a
+// token gets it authenticated (verified-token cache, the lesson's revocations
+// held in memory) and charged to the caller's rate limit here, once, before it
+// runs. Routes are plain table entries (routes/*.ts) that never see uWS.
 //
 // Warm reads are the hot path: a route that answers synchronously is written
 // inside the handler, where uWS has already corked the socket and no abort can
