@@ -38,6 +38,8 @@ export const GATEWAY_VARIANTS = {
   /** Cache off, autopipelining off / on, for the A/B that decides its default. */
   'cold-pipelining-off': { ORGENGINE_CACHE_TTL_MS: '0', ORGENGINE_REDIS_AUTOPIPELINING: 'false' },
   'cold-pipelining-on': { ORGENGINE_CACHE_TTL_MS: '0', ORGENGINE_REDIS_AUTOPIPELINING: 'true' },
+  /** Local cache on, per-uid rate limits on with rates no bench caller reaches: the cost of the check alone. */
+  'warm-limits': { ORGENGINE_RATE_LIMITS: 'true', ORGENGINE_RATE_READ_PER_SECOND: '1000000', ORGENGINE_RATE_READ_BURST: '10000000' },
   /** One TTL of 2 s and no soft stage: every entry read after its TTL is a miss the request waits on (the cache before soft TTLs). */
   'ttl-only': { ORGENGINE_CACHE_TTL_MS: '2000', ORGENGINE_CACHE_SOFT_TTL_MS: '2000' },
   /** `serve --workers 1` / `--workers 2` (arguments in GATEWAY_ARGS), cache as configured. */
@@ -195,6 +197,15 @@ export const SCENARIOS: Scenario[] = [
     fastify: false,
     publishSignals: true,
     targets: [{ what: 'p99 <= 2 ms at half of max load (autocannon -R, whole milliseconds)', field: 'latencyP99MsFixedRate', atMost: 2 }],
+  },
+  {
+    name: 'enter-warm-limits',
+    title: 'enter, local cache warm: rate limits on (A) vs off (B), paired',
+    gateway: 'warm-limits',
+    versus: 'warm',
+    requests: (l) => warm(l).map((s) => enterReq(l, s)),
+    fastify: false,
+    targets: [{ what: '>= 0.95 of limits off (paired rounds)', field: 'ratioToVersus', atLeast: 0.95 }],
   },
   {
     name: 'refresh',

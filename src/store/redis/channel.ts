@@ -15,6 +15,9 @@
 //   bcast:<json>     a message to an org node and everything under it ({"n": nodeId, "b": by,
 //                    "a": at, "d": data}; broadcastStore.ts): pushed to WebSocket clients, changes
 //                    nothing cached (the entity cache ignores it, like `signal`)
+//   revoke:u<uid>:<ms>  tokens of user <uid> for this lesson issued at or before <ms> are
+//   revoke:all:<ms>     refused (revoke.lua; revoke:all: every token of the lesson); changes
+//                    nothing cached (the entity cache ignores it): auth/revocation.ts applies it
 //   lesson           anything else lesson-wide: drop everything cached for the lesson
 //
 // In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a
@@ -33,6 +36,8 @@ export type ChannelMessage =
   | { kind: 'room'; roomId: string }
   | { kind: 'signal'; roomId: string; seq: number }
   | { kind: 'broadcast'; nodeId: string; by: number; at: number; data: string }
+  /** uid null: every token of the lesson. */
+  | { kind: 'revoke'; uid: number | null; before: number }
   | { kind: 'lesson' };
 
 // Ids carried in messages: the room and node id alphabet, read leniently on
@@ -59,6 +64,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `signal:${m.roomId}:${m.seq}`;
     case 'broadcast':
       return `bcast:${JSON.stringify({ n: m.nodeId, b: m.by, a: m.at, d: m.data })}`;
+    case 'revoke':
+      return `revoke:${m.uid === null ? 'all' : `u${m.uid}`}:${m.before}`;
     case 'lesson':
       return 'lesson';
   }
@@ -91,6 +98,11 @@ export function parseChannelMessage(raw: string): ChannelMessage {
     }
     case 'bcast':
       return parseBroadcast(arg);
+    case 'revoke': {
+      const m = /^(all|u([1-9][0-9]{0,15})):([0-9]{1,16})$/.exec(arg);
+      if (!m || !Number.isSafeInteger(Number(m[3])) || (m[2] !== undefined && !Number.isSafeInteger(Number(m[2])))) return { kind: 'lesson' };
+      return { kind: 'revoke', uid: m[2] === undefined ? null : Number(m[2]), before: Number(m[3]) };
+    }
     default:
       return { kind: 'lesson' };
   }
