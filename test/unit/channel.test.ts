@@ -15,6 +15,8 @@ describe('channel messages', () => {
       { kind: 'broadcast', nodeId: 't9.g3', by: 9001, at: 1795240000000, data: 'a:b "quoted" 回放' },
       { kind: 'interaction', roomId: 't9.in', sessionId: 's12', version: 1795985333119432 },
       { kind: 'interaction', roomId: 'a:b', sessionId: null, version: 7 },
+      { kind: 'revoke', uid: 100000017, before: 1795240000000 },
+      { kind: 'revoke', uid: null, before: 1795240000001 },
       { kind: 'lesson' },
     ];
     for (const m of all) expect(parseChannelMessage(formatChannelMessage(m))).toEqual(m);
@@ -26,6 +28,7 @@ describe('channel messages', () => {
       'signal:main', 'signal:main:0', 'signal::4', 'signal:main:x', 'signal:bad room:1', 'signal:main:9007199254740993',
       'ia:', 'ia:main', 'ia:main:s1', 'ia:main:x1:3', 'ia:main:s1:x', 'ia::s1:3', 'ia:bad room:s1:3', 'ia:main:s01:3',
       'bcast:', 'bcast:{', 'bcast:[]', 'bcast:{"n":"a b","b":1,"a":1,"d":"x"}', 'bcast:{"n":"g","b":"1","a":1,"d":"x"}', 'bcast:{"n":"g","b":1,"a":1,"d":2}',
+      'revoke:', 'revoke:u1', 'revoke:u0:5', 'revoke:x:5', 'revoke:all:', 'revoke:all:-1', 'revoke:u1:99999999999999999',
     ]) {
       expect(parseChannelMessage(raw), raw).toEqual({ kind: 'lesson' });
     }

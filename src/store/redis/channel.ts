@@ -19,6 +19,9 @@
 //                    (lua/_interaction.lua; sessionId '-' for a room admin change): drops
 //                    the room's UniversalInfo and is pushed on the room's topic; changes
 //                    nothing the entity cache holds (it ignores it, like `signal`)
+//   revoke:u<uid>:<ms>  tokens of user <uid> for this lesson issued at or before <ms> are
+//   revoke:all:<ms>     refused (revoke.lua; revoke:all: every token of the lesson); changes
+//                    nothing cached (the entity cache ignores it): auth/revocation.ts applies it
 //   lesson           anything else lesson-wide: drop everything cached for the lesson
 //
 // In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a
@@ -38,6 +41,8 @@ export type ChannelMessage =
   | { kind: 'signal'; roomId: string; seq: number }
   | { kind: 'broadcast'; nodeId: string; by: number; at: number; data: string }
   | { kind: 'interaction'; roomId: string; sessionId: string | null; version: number }
+  /** uid null: every token of the lesson. */
+  | { kind: 'revoke'; uid: number | null; before: number }
   | { kind: 'lesson' };
 
 // Ids carried in messages: the room and node id alphabet, read leniently on
@@ -66,6 +71,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `bcast:${JSON.stringify({ n: m.nodeId, b: m.by, a: m.at, d: m.data })}`;
     case 'interaction':
       return `ia:${m.roomId}:${m.sessionId ?? '-'}:${m.version}`;
+    case 'revoke':
+      return `revoke:${m.uid === null ? 'all' : `u${m.uid}`}:${m.before}`;
     case 'lesson':
       return 'lesson';
   }
@@ -107,6 +114,11 @@ export function parseChannelMessage(raw: string): ChannelMessage {
       const v = arg.slice(j + 1);
       const ok = k > 0 && ID_RE.test(roomId) && (sid === '-' || /^s[1-9][0-9]{0,15}$/.test(sid)) && INT_RE.test(v) && Number.isSafeInteger(Number(v));
       return ok ? { kind: 'interaction', roomId, sessionId: sid === '-' ? null : sid, version: Number(v) } : { kind: 'lesson' };
+    }
+    case 'revoke': {
+      const m = /^(all|u([1-9][0-9]{0,15})):([0-9]{1,16})$/.exec(arg);
+      if (!m || !Number.isSafeInteger(Number(m[3])) || (m[2] !== undefined && !Number.isSafeInteger(Number(m[2])))) return { kind: 'lesson' };
+      return { kind: 'revoke', uid: m[2] === undefined ? null : Number(m[2]), before: Number(m[3]) };
     }
     default:
       return { kind: 'lesson' };

@@ -22,6 +22,7 @@ export const SCRIPTS = {
   readRoom: { file: 'read_room.lua', keys: 1, buffer: true },
   readPosition: { file: 'read_position.lua', keys: 1, buffer: true },
   enter: { file: 'enter.lua', keys: 1, buffer: true },
+  readEnterShared: { file: 'read_enter_shared.lua', keys: 1, buffer: true },
   readNodeView: { file: 'read_node_view.lua', keys: 1, buffer: true },
   readMembersPage: { file: 'read_members_page.lua', keys: 1 },
   readOnline: { file: 'read_online.lua', keys: 1 },
@@ -40,6 +41,7 @@ export const SCRIPTS = {
   wbRejournal: { file: 'wb_rejournal.lua', keys: 3 },
   wsPresence: { file: 'ws_presence.lua', keys: 1 },
   wbRestore: { file: 'wb_restore.lua', keys: 4 },
+  revoke: { file: 'revoke.lua', keys: 1 },
   iaCreate: { file: 'ia_create.lua', keys: 1 },
   iaLink: { file: 'ia_link.lua', keys: 1 },
   iaEnd: { file: 'ia_end.lua', keys: 1 },
@@ -71,7 +73,8 @@ interface ScriptSignatures {
   readLesson: { args: [head: string]; reply: unknown[] };
   readRoom: { args: [head: string, roomId: Arg]; reply: unknown[] };
   readPosition: { args: [head: string, uid: Arg]; reply: unknown[] };
-  enter: { args: [head: string, uid: number, roomId: string, haveVersion: number]; reply: unknown[] };
+  enter: { args: [head: string, uid: number, roomId: string, haveVersion: number, haveChangeSeq: string, posBuckets: number]; reply: unknown[] };
+  readEnterShared: { args: [head: string]; reply: unknown[] };
   readNodeView: { args: [head: string, nodeId: string]; reply: unknown[] };
   readMembersPage: { args: [head: string, roomId: string, partition: number, after: string, limit: number, onePartition: '0' | '1']; reply: unknown[] };
   readOnline: { args: [head: string, roomId: string, since: number]; reply: unknown[] };
@@ -106,6 +109,7 @@ interface ScriptSignatures {
   wbRetire: { args: [stream: string]; reply: number };
   wbForget: { args: [registry: string, lessonId: Arg, score: string]; reply: number };
   wsPresence: { args: [head: string, now: number, windowMs: number, ttl: number, ...groups: Arg[]]; reply: number };
+  revoke: { args: [revocations: string, field: string, before: number, keepSeconds: number, channel: string]; reply: number };
   wbRestore: { args: [stateKey: string, seats: string, ver: string, channel: string, entity: string, minVersion: string, ttl: number, ...pairs: string[]]; reply: [code: number, changed: number] };
   iaCreate: {
     args: [
