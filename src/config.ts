@@ -73,6 +73,14 @@ export interface InteractionConfig {
   checkLeaseMs: number;
   /** Backstop TTL of UniversalInfo's gateway cache (0: no cache); invalidated through the lesson channel. */
   infoCacheMs: number;
+  /** Seats a mic seat layout template may have at most. */
+  seatMaxSeats: number;
+  /** How long a gateway keeps a stored layout template it read (0: read Redis each time). */
+  seatTemplateCacheMs: number;
+  /** The layout template of a duo session created without one. */
+  seatDefaultDuo: string;
+  /** The layout template of a multi session created without one. */
+  seatDefaultMulti: string;
 }
 
 /** Distributed preload: BullMQ queues, workers, checks and the sweep. */
@@ -383,6 +391,11 @@ function oneOf<W extends string>(name: string, field: ConfigField, words: readon
   };
 }
 
+/** Why a default layout template id is not one, or null. */
+function seatTemplateIdComplaint(v: string): string | null {
+  return /^[a-z0-9][a-z0-9._-]{0,31}$/.test(v) ? null : 'expected 1-32 chars of [a-z0-9._-]';
+}
+
 /** Free text that `check` accepts (it returns the complaint, or null). */
 function text(name: string, field: FieldOf<string>, dflt: string | null, range: string, meaning: string, check: (v: string) => string | null): VarSpec {
   return {
@@ -597,6 +610,10 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_IA_CHECK_BATCH', 'interaction.checkBatch', 500, [1, 100_000], 'deadlines (and active sessions) one checker call handles per lesson'),
   int('ORGENGINE_IA_CHECK_LEASE_MS', 'interaction.checkLeaseMs', 10_000, [100, 600_000], "a checker's lease on a lesson; a killed checker's lessons are taken over after it"),
   int('ORGENGINE_IA_INFO_CACHE_MS', 'interaction.infoCacheMs', 2000, [0, 600_000], "UniversalInfo gateway cache backstop TTL (invalidated through the lesson channel); 0 = every read goes to Redis"),
+  int('ORGENGINE_SEAT_MAX_SEATS', 'interaction.seatMaxSeats', 50, [2, 1000], 'seats a mic seat layout template may have at most (a larger template is 400 TEMPLATE_INVALID)'),
+  int('ORGENGINE_SEAT_TEMPLATE_CACHE_MS', 'interaction.seatTemplateCacheMs', 10_000, [0, 3_600_000], 'how long a gateway keeps a stored layout template it read from Redis (0 = read Redis each create or switch)'),
+  text('ORGENGINE_SEAT_DEFAULT_DUO', 'interaction.seatDefaultDuo', 'duo', 'a template id', 'layout template of a duo session created without one', seatTemplateIdComplaint),
+  text('ORGENGINE_SEAT_DEFAULT_MULTI', 'interaction.seatDefaultMulti', 'voice', 'a template id', 'layout template of a multi session created without one', seatTemplateIdComplaint),
 
   url('ORGENGINE_QUEUE_REDIS_URL', 'jobs.redis', { shown: '(the data Redis)', from: (c) => c.redis }, REDIS_PROTOCOLS, 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)', { to: single }),
   clusterNodes('ORGENGINE_QUEUE_REDIS_CLUSTER_NODES', 'jobs.redis', 'seed nodes of a Redis Cluster holding the preload queues'),

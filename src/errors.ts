@@ -48,6 +48,22 @@ export const ERROR_TABLE = {
   CHANNEL_IN_USE: { http: 409, grpc: GrpcStatus.ALREADY_EXISTS, temporary: false },
   /** A configured bound of the interaction center (sessions per room, pending links, RTC events). */
   LIMIT_REACHED: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  /** Mic seats (model/seats.ts, lua/ia_seat.lua). */
+  SEAT_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  TEMPLATE_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  /** A layout template document that does not validate (details: field). */
+  TEMPLATE_INVALID: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, temporary: false },
+  SEAT_TAKEN: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SEAT_LOCKED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SEAT_HOST_ONLY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  /** Turning on a mic or camera the seat does not carry (an audio-only seat's camera). */
+  SEAT_CAPABILITY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  NO_FREE_SEAT: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  NO_SEATED_LINK: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  NOT_SEATED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SEAT_EMPTY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  /** A layout switch whose new seats cannot hold every seated user. */
+  SEATS_DO_NOT_FIT: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   STUDENT_NOT_IN_ROOM: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   NOT_A_GROUP: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, temporary: false },
   GROUPS_NOT_ENABLED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },

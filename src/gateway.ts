@@ -224,9 +224,9 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const wsMetrics = registerWsMetrics(metrics.registry, () => push);
   const mutations = createMutationService({ config, redis: writeRedis }, { registry, metrics: metrics.registry });
   // Interaction writes go through the write connection; UniversalInfo's cache hears the lesson channels.
-  const interaction = createInteractionService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels });
-  // Playback reads MySQL; the pool connects on first use, so a gateway that never plays back never connects.
+  // Playback and stored layout templates read MySQL; the pool connects on first use.
   const pool = createMysqlPool(config.mysqlUrl, config.mysqlPoolSize);
+  const interaction = createInteractionService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels, pool });
   const playback = new PlaybackService({ pool, redis, keyPrefix: config.keyPrefix, api });
   const flusher = (opts.flush ?? api.flushInGateway) ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry }) : null;
 

@@ -67,7 +67,7 @@ export function createMutationService(
 /** The interaction center over `parts`' Redis (the gateway passes its lesson channels so UniversalInfo is cached). */
 export function createInteractionService(
   parts: Pick<App, 'config' | 'redis'>,
-  opts: { metrics?: Registry; now?: () => number; registry?: LessonRegistry; channels?: LessonChannels | null } = {},
+  opts: { metrics?: Registry; now?: () => number; registry?: LessonRegistry; channels?: LessonChannels | null; pool?: Pool | null } = {},
 ): InteractionService {
   const { config, redis } = parts;
   return new InteractionService({
@@ -80,6 +80,7 @@ export function createInteractionService(
     registry: opts.registry,
     metrics: opts.metrics,
     now: opts.now,
+    pool: opts.pool ?? null,
   });
 }
 

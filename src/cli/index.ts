@@ -12,9 +12,10 @@ import { JOBS_COMMANDS } from './jobs.js';
 import { EXIT, Output, type Io } from './output.js';
 import { PRELOAD_COMMANDS } from './preload.js';
 import { SERVE_COMMANDS } from './serve.js';
+import { TEMPLATE_COMMANDS } from './template.js';
 
 /** Every command, in the order `orgengine --help` lists them. */
-export const COMMANDS: readonly Command[] = [...DB_COMMANDS, ...PRELOAD_COMMANDS, ...JOBS_COMMANDS, ...FLUSH_COMMANDS, ...CONFIG_COMMANDS, ...SERVE_COMMANDS];
+export const COMMANDS: readonly Command[] = [...DB_COMMANDS, ...PRELOAD_COMMANDS, ...JOBS_COMMANDS, ...FLUSH_COMMANDS, ...CONFIG_COMMANDS, ...SERVE_COMMANDS, ...TEMPLATE_COMMANDS];
 
 /** One-shot commands print their own results; their logs stay quiet unless ORGENGINE_LOG_LEVEL asks. */
 const QUIET_DEFAULTS = { ORGENGINE_LOG_LEVEL: 'warn' };

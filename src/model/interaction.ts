@@ -4,6 +4,7 @@
 // a unit test reads the Lua tables and compares them with these, so the two
 // cannot drift apart. Services and docs name states, roles and permissions
 // from here only.
+import type { SeatView } from './seats.js';
 
 /** A session's kind: two people (stage call, 1v1 PK) or several up to a capacity (voice room). */
 export const SESSION_KINDS = ['duo', 'multi'] as const;
@@ -72,7 +73,7 @@ export type SessionRole = keyof typeof ROLE_BITS;
 export const SESSION_ROLES = Object.keys(ROLE_BITS) as SessionRole[];
 
 /** Permissions, in the order the Lua scripts receive their masks. */
-export const PERMISSIONS = ['invite', 'accept', 'reject', 'kick', 'end', 'apply', 'cancel', 'leave', 'respond'] as const;
+export const PERMISSIONS = ['invite', 'accept', 'reject', 'kick', 'end', 'apply', 'cancel', 'leave', 'respond', 'seat', 'arrange', 'mute', 'layout'] as const;
 /** One permission. */
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -80,12 +81,16 @@ export type Permission = (typeof PERMISSIONS)[number];
  * The system-defined role -> permission table (the one place it is written).
  * accept/reject: answer someone's application; respond: accept or reject an
  * invitation addressed to oneself; cancel: withdraw one's own invitation or
- * application; leave: give up one's own seat.
+ * application; leave: leave the session (give up one's link).
+ * Mic seats (model/seats.ts): seat: take, leave or move one's own seat;
+ * arrange: seat, unseat, move or swap others, lock and unlock seats; mute:
+ * mute or unmute any seat's mic or camera; layout: switch the session's
+ * layout template.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<SessionRole, readonly Permission[]>> = {
-  initiator: ['invite', 'accept', 'reject', 'kick', 'end', 'cancel', 'leave', 'respond'],
-  admin: ['invite', 'accept', 'reject', 'kick', 'end', 'cancel', 'respond'],
-  participant: ['cancel', 'leave', 'respond'],
+  initiator: ['invite', 'accept', 'reject', 'kick', 'end', 'cancel', 'leave', 'respond', 'seat', 'arrange', 'mute', 'layout'],
+  admin: ['invite', 'accept', 'reject', 'kick', 'end', 'cancel', 'respond', 'arrange', 'mute', 'layout'],
+  participant: ['cancel', 'leave', 'respond', 'seat'],
   audience: ['apply', 'cancel', 'respond'],
 };
 
@@ -160,4 +165,7 @@ export interface SessionView {
   /** Strictly increasing with every change of the session. */
   version: number;
   links: LinkView[];
+  /** The layout template the seats follow ('' for a session made before seats existed). */
+  template: string;
+  seats: SeatView[];
 }

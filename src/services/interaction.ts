@@ -25,9 +25,13 @@ import { InteractionStore, type CreateResult, type LinkOp, type LinkResult, type
 import { interactionRegistryKey, writeBehindRegistryKey } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { LessonRegistry } from '../writebehind/registry.js';
-import type { AdminInput, CreateInput, EndInput, HandleInput, LinkInput, RtcEventInput } from './interactionInputs.js';
+import type { AdminInput, CreateInput, EndInput, HandleInput, LinkInput, RtcEventInput, SeatInput, SwitchInput } from './interactionInputs.js';
+import type { SeatOp } from '../model/seats.js';
+import type { SeatResult } from '../store/redis/interactionStore.js';
+import { SeatTemplates } from './seatTemplates.js';
+import type { Pool } from '../store/mysql/pool.js';
 
-export type { CreateResult, LinkResult, RoomInteractions, RtcResult, StrayPeer };
+export type { CreateResult, LinkResult, RoomInteractions, RtcResult, SeatResult, StrayPeer };
 
 /** What the service needs. */
 export interface InteractionServiceOptions {
@@ -43,6 +47,10 @@ export interface InteractionServiceOptions {
   checkRegistry?: LessonRegistry;
   now?: () => number;
   metrics?: Registry;
+  /** Layout templates; built from redis/keyPrefix/pool when not given. */
+  templates?: SeatTemplates;
+  /** MySQL, where stored layout templates live (null/absent: the Redis cache only). */
+  pool?: Pool | null;
 }
 
 /** The result of End. */
@@ -75,6 +83,7 @@ const MAX_CACHED_ROOMS = 100_000;
 /** The interaction center of every lesson, for one Redis (or Cluster). */
 export class InteractionService {
   readonly store: InteractionStore;
+  readonly templates: SeatTemplates;
   private readonly registry: LessonRegistry;
   private readonly checkRegistry: LessonRegistry;
   private readonly now: () => number;
@@ -92,6 +101,9 @@ export class InteractionService {
     if (!Number.isInteger(o.wb.maxStreamLength) || o.wb.maxStreamLength < 1) throw new RangeError('InteractionService: wb.maxStreamLength must be a positive integer');
     if (o.ia.defaultCapacity > o.ia.maxCapacity) throw new RangeError('InteractionService: ia.defaultCapacity must be at most ia.maxCapacity');
     this.now = o.now ?? Date.now;
+    this.templates =
+      o.templates ??
+      new SeatTemplates({ redis: o.redis, keyPrefix: o.keyPrefix, pool: o.pool ?? null, maxSeats: o.ia.seatMaxSeats, cacheMs: o.ia.seatTemplateCacheMs, now: this.now });
     this.store = new InteractionStore({
       redis: o.redis,
       keyPrefix: o.keyPrefix,
@@ -126,10 +138,53 @@ export class InteractionService {
   async fastCreate(c: Caller, input: CreateInput): Promise<CreateResult> {
     const actor = interactionActor(c, input.lessonId, input.by);
     if (actor.uid === 0) throw new OrgError('BAD_REQUEST', 'by: a platform service creates a session for a user; name it', { field: 'by' });
-    const capacity = input.kind === 'duo' ? 2 : (input.capacity ?? this.o.ia.defaultCapacity);
+    const chosen = input.templateId ?? null;
+    const tpl = await this.templates.get(chosen ?? (input.kind === 'duo' ? this.o.ia.seatDefaultDuo : this.o.ia.seatDefaultMulti));
+    if (tpl.template.kind !== input.kind) {
+      throw new OrgError('BAD_REQUEST', `templateId: ${tpl.template.id} lays out a ${tpl.template.kind} session, not a ${input.kind}`, { field: 'templateId' });
+    }
+    // A chosen template sets the capacity to its seats; the default one leaves the capacity as asked.
+    const seats = tpl.template.seats.length;
+    if (chosen !== null && input.capacity !== null && input.capacity !== seats) {
+      throw new OrgError('BAD_REQUEST', `capacity: template ${tpl.template.id} has ${seats} seats; give no capacity or ${seats}`, { field: 'capacity' });
+    }
+    const capacity = input.kind === 'duo' ? 2 : chosen !== null ? seats : (input.capacity ?? this.o.ia.defaultCapacity);
     if (capacity > this.o.ia.maxCapacity) throw new OrgError('BAD_REQUEST', `capacity: at most ${this.o.ia.maxCapacity} (ORGENGINE_IA_MAX_CAPACITY), got ${capacity}`, { field: 'capacity' });
     return this.run('create', input.lessonId, () =>
-      this.store.create(input.lessonId, { roomId: input.roomId, kind: input.kind, capacity, channelId: input.channelId, invitee: input.invitee }, actor, this.now()),
+      this.store.create(
+        input.lessonId,
+        { roomId: input.roomId, kind: input.kind, capacity, channelId: input.channelId, invitee: input.invitee, templateId: tpl.template.id, spec: tpl.spec },
+        actor,
+        this.now(),
+      ),
+    );
+  }
+
+  /** A mic seat operation: take, leave, move (one's own seat, or another's with `arrange`), swap, lock, unlock, mute, unmute. */
+  async seat(c: Caller, op: Exclude<SeatOp, 'switch'>, input: SeatInput): Promise<SeatResult> {
+    const actor = interactionActor(c, input.lessonId, input.by);
+    const uid = input.uid ?? (op === 'take' || op === 'leave' || op === 'move' ? actor.uid : null);
+    if (uid === 0) throw new OrgError('BAD_REQUEST', `uid: a platform service names the user whose seat it acts on`, { field: 'uid' });
+    const second = op === 'swap' ? String(input.other) : (input.media ?? '');
+    return this.run(`seat_${op}`, input.lessonId, () =>
+      this.store.seat(input.lessonId, { op, sessionId: input.sessionId, uid, seat: input.seat, second, templateId: '', kind: '', spec: '' }, actor, this.now()),
+    );
+  }
+
+  /** Switches a session's layout template; occupants move by the rule of lua/ia_seat.lua (README "Mic seats"). */
+  async switchTemplate(c: Caller, input: SwitchInput): Promise<SeatResult> {
+    const actor = interactionActor(c, input.lessonId, input.by);
+    const tpl = await this.templates.get(input.templateId);
+    if (tpl.template.seats.length > this.o.ia.maxCapacity) {
+      throw new OrgError('BAD_REQUEST', `templateId: ${tpl.template.id} has ${tpl.template.seats.length} seats, more than ORGENGINE_IA_MAX_CAPACITY (${this.o.ia.maxCapacity})`, { field: 'templateId' });
+    }
+    return this.run('seat_switch', input.lessonId, () =>
+      this.store.seat(
+        input.lessonId,
+        { op: 'switch', sessionId: input.sessionId, uid: null, seat: null, second: '', templateId: tpl.template.id, kind: tpl.template.kind, spec: tpl.spec },
+        actor,
+        this.now(),
+      ),
     );
   }
 

@@ -6,6 +6,7 @@ import { OrgError } from '../errors.js';
 import { entityIdPattern } from '../model/ids.js';
 import { SESSION_KINDS, type SessionKind } from '../model/interaction.js';
 import { jsonObject, parseEntityId, type JsonObject } from '../model/input.js';
+import { SEAT_MEDIA, SEAT_TEMPLATE_ID, type SeatMedia, type SeatOp } from '../model/seats.js';
 
 /** FastCreate: a session in a room, optionally inviting one user at once. */
 export interface CreateInput {
@@ -16,6 +17,8 @@ export interface CreateInput {
   capacity: number | null;
   channelId: string | null;
   invitee: number | null;
+  /** The mic seat layout template; null or absent: the default of the kind. */
+  templateId?: string | null;
   /** The user a platform service acts for (required from services: the creator). */
   by: number | null;
 }
@@ -49,6 +52,29 @@ export interface RtcEventInput {
   eventId: string;
   /** RTC time of the event (ms); orders events that arrive out of order. */
   at: number;
+}
+
+/** A mic seat operation (take, leave, move, swap, lock, unlock, mute, unmute). */
+export interface SeatInput {
+  lessonId: number;
+  sessionId: string;
+  /** take, leave, move: the user acted on (null: the caller). */
+  uid: number | null;
+  /** The seat (take: null picks one; swap: the first). */
+  seat: number | null;
+  /** swap: the second seat. */
+  other: number | null;
+  /** mute, unmute: mic | cam. */
+  media: SeatMedia | null;
+  by: number | null;
+}
+
+/** Switch a session's layout template. */
+export interface SwitchInput {
+  lessonId: number;
+  sessionId: string;
+  templateId: string;
+  by: number | null;
 }
 
 /** Grant or revoke a room admin. */
@@ -99,9 +125,22 @@ function bool(o: JsonObject, k: string): boolean {
   throw new OrgError('BAD_REQUEST', `${k}: expected true or false, got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
 }
 
-/** Parses {lessonId, roomId, kind, capacity?, channelId?, invitee?, by?}. */
+function templateId(o: JsonObject): string {
+  const v = o.templateId;
+  if (typeof v !== 'string' || !SEAT_TEMPLATE_ID.test(v)) throw new OrgError('BAD_REQUEST', `templateId: expected 1-32 chars of [a-z0-9._-], got ${JSON.stringify(v) ?? 'nothing'}`, { field: 'templateId' });
+  return v;
+}
+
+/** A seat number: 0 or more (absent: null). */
+function seatNo(o: JsonObject, k: string): number | null {
+  const v = o[k];
+  if (v === undefined || v === null || v === '') return null;
+  return int(o, k, 0);
+}
+
+/** Parses {lessonId, roomId, kind, capacity?, channelId?, invitee?, templateId?, by?}. */
 export function parseCreate(raw: unknown): CreateInput {
-  const o = obj(raw, ['lessonId', 'roomId', 'kind', 'capacity', 'channelId', 'invitee', 'by']);
+  const o = obj(raw, ['lessonId', 'roomId', 'kind', 'capacity', 'channelId', 'invitee', 'templateId', 'by']);
   const kind = oneOf(o, 'kind', SESSION_KINDS);
   const capacity = optInt(o, 'capacity');
   if (capacity !== null && capacity < 2) throw new OrgError('BAD_REQUEST', 'capacity: a session seats at least 2', { field: 'capacity' });
@@ -113,8 +152,43 @@ export function parseCreate(raw: unknown): CreateInput {
     capacity,
     channelId: absent(o.channelId) ? null : token(o, 'channelId'),
     invitee: optInt(o, 'invitee'),
+    templateId: absent(o.templateId) ? null : templateId(o),
     by: optInt(o, 'by'),
   };
+}
+
+/**
+ * Parses a seat operation's {lessonId, sessionId, uid?, seat?, other?, media?, by?}:
+ * take (seat optional), leave, move (seat), swap (seat, other), lock/unlock (seat),
+ * mute/unmute (seat, media).
+ */
+export function parseSeat(op: Exclude<SeatOp, 'switch'>, raw: unknown): SeatInput {
+  const o = obj(raw, ['lessonId', 'sessionId', 'uid', 'seat', 'other', 'media', 'by']);
+  const r: SeatInput = {
+    lessonId: int(o, 'lessonId'),
+    sessionId: sessionId(o),
+    uid: optInt(o, 'uid'),
+    seat: seatNo(o, 'seat'),
+    other: seatNo(o, 'other'),
+    media: absent(o.media) ? null : oneOf(o, 'media', SEAT_MEDIA),
+    by: optInt(o, 'by'),
+  };
+  const need = (k: 'seat' | 'other' | 'media', yes: boolean): void => {
+    if (yes && r[k] === null) throw new OrgError('BAD_REQUEST', `${k}: ${op} needs it`, { field: k });
+    if (!yes && r[k] !== null) throw new OrgError('BAD_REQUEST', `${k}: ${op} takes none`, { field: k });
+  };
+  if (op !== 'take') need('seat', op !== 'leave');
+  need('other', op === 'swap');
+  need('media', op === 'mute' || op === 'unmute');
+  if (r.uid !== null && op !== 'take' && op !== 'leave' && op !== 'move') throw new OrgError('BAD_REQUEST', `uid: ${op} acts on a seat, not a user`, { field: 'uid' });
+  if (op === 'swap' && r.seat === r.other) throw new OrgError('BAD_REQUEST', 'other: swap needs two different seats', { field: 'other' });
+  return r;
+}
+
+/** Parses {lessonId, sessionId, templateId, by?}. */
+export function parseSwitch(raw: unknown): SwitchInput {
+  const o = obj(raw, ['lessonId', 'sessionId', 'templateId', 'by']);
+  return { lessonId: int(o, 'lessonId'), sessionId: sessionId(o), templateId: templateId(o), by: optInt(o, 'by') };
 }
 
 /** Parses {lessonId, sessionId, uid?, by?}. */

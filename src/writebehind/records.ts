@@ -4,6 +4,7 @@
 // in store/mysql/stateTables.ts.
 import { ENTITY_ID } from '../model/ids.js';
 import { LINK_ORIGINS, LINK_STATES, type LinkState } from '../model/interaction.js';
+import { SEAT_TEMPLATE_ID } from '../model/seats.js';
 import type { Entity } from '../store/mysql/stateTables.js';
 
 /** One decoded stream record, ready to be written. */
@@ -99,7 +100,9 @@ export function decodeRecord(lessonId: number, fields: readonly string[]): WbRec
       const et = f.et === '' ? null : ms(f.et);
       if (s === null || r === null || u === null || c === null || !at || (f.k !== 'duo' && f.k !== 'multi') || (f.st !== 'active' && f.st !== 'ended')) return null;
       if ((et === null && f.et !== '') || f.ch === undefined || f.ch === '' || f.ch.length > 128 || (f.why ?? '').length > 16) return null;
-      return { lessonId, entity: 'isession', version, key: s, row: [lessonId, s, r, f.k, c, f.ch, u, f.st, f.why === '' ? null : f.why, at, et, version] };
+      const tp = f.tp ?? '';
+      if (tp !== '' && !SEAT_TEMPLATE_ID.test(tp)) return null;
+      return { lessonId, entity: 'isession', version, key: s, row: [lessonId, s, r, f.k, c, f.ch, u, f.st, f.why === '' ? null : f.why, at, et, tp, version] };
     }
     case 'ilink': {
       const s = sessionId(f.s);
@@ -121,6 +124,21 @@ export function decodeRecord(lessonId: number, fields: readonly string[]): WbRec
       if (s === null || n === null || u === null || g === null || by === null || from === null || !LINK_STATES.includes(f.to as LinkState) || !t) return null;
       if (f.why === undefined || !/^[a-z_]{1,16}$/.test(f.why)) return null;
       return { lessonId, entity: 'ilevent', version, key: `${s}\u0000${n}`, row: [lessonId, s, n, u, g, from, f.to, by, f.why, t, version] };
+    }
+    case 'iseat': {
+      // One mic seat change (lua/_interaction.lua seat_put): (session, seq) never repeats.
+      const s = sessionId(f.s);
+      const n = f.n !== undefined && /^[1-9][0-9]{0,8}$/.test(f.n) ? Number(f.n) : null;
+      const q = f.q !== undefined && /^[0-9]{1,4}$/.test(f.q) ? Number(f.q) : null;
+      const u = f.u === '0' ? 0 : uid(f.u);
+      const by = f.b === '0' ? 0 : uid(f.b);
+      const bit = (v: string | undefined): number | null => (v === '0' ? 0 : v === '1' ? 1 : null);
+      const l = bit(f.l);
+      const m = bit(f.m);
+      const c = bit(f.c);
+      if (s === null || n === null || q === null || u === null || by === null || l === null || m === null || c === null || !t) return null;
+      if (f.op === undefined || !/^[a-z]{1,8}$/.test(f.op)) return null;
+      return { lessonId, entity: 'iseat', version, key: `${s}\u0000${n}`, row: [lessonId, s, n, q, u, l, m, c, f.op, by, t, version] };
     }
     case 'iadmin': {
       const r = id(f.r);

@@ -17,7 +17,7 @@ const field = (f: () => unknown): string | null => {
 describe('interaction inputs', () => {
   it('parses what HTTP and gRPC send alike', () => {
     expect(parseCreate({ lessonId: '7', roomId: 'main', kind: 'multi', capacity: 4, invitee: '101' })).toEqual({
-      lessonId: 7, roomId: 'main', kind: 'multi', capacity: 4, channelId: null, invitee: 101, by: null,
+      lessonId: 7, roomId: 'main', kind: 'multi', capacity: 4, channelId: null, invitee: 101, templateId: null, by: null,
     });
     // gRPC: absent optionals arrive as null, int64 defaults as 0.
     expect(parseCreate({ lessonId: 7, roomId: 'main', kind: 'duo', capacity: null, channelId: null, invitee: null, by: 0 })).toMatchObject({ capacity: null, by: null });

@@ -11,9 +11,15 @@ describe('interaction records', () => {
   const t = '1795000000000';
   const at = new Date(1795000000000);
   it('decodes sessions, links, ledger events and room admins into their rows', () => {
-    expect(decodeRecord(7, flat({ e: 'isess', v: '20', s: 's3', r: 'main', k: 'multi', c: '9', ch: 'L7-s3', u: '101', st: 'ended', why: 'creator_left', at: t, et: t }))?.row).toEqual([
-      7, 's3', 'main', 'multi', 9, 'L7-s3', 101, 'ended', 'creator_left', at, at, 20,
+    expect(decodeRecord(7, flat({ e: 'isess', v: '20', s: 's3', r: 'main', k: 'multi', c: '9', ch: 'L7-s3', u: '101', st: 'ended', why: 'creator_left', at: t, et: t, tp: 'voice' }))?.row).toEqual([
+      7, 's3', 'main', 'multi', 9, 'L7-s3', 101, 'ended', 'creator_left', at, at, 'voice', 20,
     ]);
+    // A mic seat change: one ledger row per (session, seq); a bad template id or seat bit is refused.
+    expect(decodeRecord(7, flat({ e: 'iseat', v: '21', s: 's3', n: '4', q: '2', u: '101', l: '0', m: '1', c: '0', op: 'take', b: '101', t }))?.row).toEqual([
+      7, 's3', 4, 2, 101, 0, 1, 0, 'take', 101, at, 21,
+    ]);
+    expect(decodeRecord(7, flat({ e: 'iseat', v: '21', s: 's3', n: '4', q: '2', u: '0', l: '2', m: '1', c: '0', op: 'take', b: '101', t }))).toBeNull();
+    expect(decodeRecord(7, flat({ e: 'isess', v: '20', s: 's3', r: 'main', k: 'duo', c: '2', ch: 'pk', u: '101', st: 'active', why: '', at: t, et: '', tp: 'Bad Id' }))).toBeNull();
     expect(decodeRecord(7, flat({ e: 'isess', v: '20', s: 's3', r: 'main', k: 'duo', c: '2', ch: 'pk', u: '101', st: 'active', why: '', at: t, et: '' }))?.row.slice(8, 11)).toEqual([null, at, null]);
     expect(decodeRecord(7, flat({ e: 'ilink', v: '21', s: 's3', u: '102', g: '2', st: 'connecting', o: 'a', b: '102', t }))).toMatchObject({
       entity: 'ilink', key: 's3\u0000102', row: [7, 's3', 102, 2, 'connecting', 'application', 102, at, 21],

@@ -13,7 +13,8 @@ import type { ApiConfig } from '../../config.js';
 import { GrpcStatus, OrgError, toOrgError } from '../../errors.js';
 import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
-import { parseAdmin, parseCreate, parseEnd, parseHandle, parseLink, parseRtcEvent } from '../../services/interactionInputs.js';
+import { parseAdmin, parseCreate, parseEnd, parseHandle, parseLink, parseRtcEvent, parseSeat, parseSwitch } from '../../services/interactionInputs.js';
+import { templateView } from '../../services/seatTemplates.js';
 import { checkId, parseCursor, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
 import type { TransportDeps } from '../transport.js';
@@ -272,6 +273,17 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     RtcEvent: unary('RtcEvent', (req, c) => ia.rtcEvent(c, parseRtcEvent(req))),
     UniversalInfo: unary('UniversalInfo', (req, c) => ia.universalInfo(c, lessonOf(req), parseEntityId('roomId', req.roomId))),
     SetRoomAdmin: unary('SetRoomAdmin', (req, c) => ia.setAdmin(c, parseAdmin(req))),
+    TakeSeat: unary('TakeSeat', (req, c) => ia.seat(c, 'take', parseSeat('take', req))),
+    LeaveSeat: unary('LeaveSeat', (req, c) => ia.seat(c, 'leave', parseSeat('leave', req))),
+    MoveSeat: unary('MoveSeat', (req, c) => ia.seat(c, 'move', parseSeat('move', req))),
+    SwapSeats: unary('SwapSeats', (req, c) => ia.seat(c, 'swap', parseSeat('swap', req))),
+    LockSeat: unary('LockSeat', (req, c) => ia.seat(c, 'lock', parseSeat('lock', req))),
+    UnlockSeat: unary('UnlockSeat', (req, c) => ia.seat(c, 'unlock', parseSeat('unlock', req))),
+    MuteSeat: unary('MuteSeat', (req, c) => ia.seat(c, 'mute', parseSeat('mute', req))),
+    UnmuteSeat: unary('UnmuteSeat', (req, c) => ia.seat(c, 'unmute', parseSeat('unmute', req))),
+    SwitchLayout: unary('SwitchLayout', (req, c) => ia.switchTemplate(c, parseSwitch(req))),
+    ListSeatTemplates: unary('ListSeatTemplates', async () => ({ templates: (await ia.templates.list()).map(templateView) })),
+    GetSeatTemplate: unary('GetSeatTemplate', async (req) => templateView(await ia.templates.get(String(req.templateId ?? '')))),
   });
 
   // ---- grpc.health.v1 ----

@@ -332,4 +332,32 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 7,
+    name: 'mic seats: layout templates, the seat ledger, and the template a session follows',
+    statements: [
+      `ALTER TABLE ia_session ADD COLUMN IF NOT EXISTS template_id VARCHAR(32) NOT NULL DEFAULT '' AFTER ended_at`,
+      `CREATE TABLE IF NOT EXISTS ia_seat_event (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        session_id VARCHAR(24) NOT NULL,
+        seq INT UNSIGNED NOT NULL,
+        seat_no SMALLINT UNSIGNED NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        locked TINYINT(1) NOT NULL,
+        mic TINYINT(1) NOT NULL,
+        cam TINYINT(1) NOT NULL,
+        op VARCHAR(8) NOT NULL,
+        by_uid BIGINT UNSIGNED NOT NULL,
+        at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, session_id, seq)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS seat_template (
+        template_id VARCHAR(32) NOT NULL,
+        doc JSON NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (template_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];

@@ -5,7 +5,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { inTransaction, type Pool } from './pool.js';
 
 /** Interaction center entities: sessions, links, the link-event ledger, per-room admins. */
-export type InteractionEntity = 'isession' | 'ilink' | 'ilevent' | 'iadmin';
+export type InteractionEntity = 'isession' | 'ilink' | 'ilevent' | 'iadmin' | 'iseat';
 
 /** What a write-behind record is about; one table each. */
 export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal' | InteractionEntity;
@@ -36,7 +36,7 @@ export const TABLES: Readonly<Record<Entity, TableSpec>> = {
   signal: { table: 'signal_log', columns: ['lesson_id', 'room_id', 'seq', 'published_at', 'by_uid', 'data', 'version'], keyColumns: 3 },
   isession: {
     table: 'ia_session',
-    columns: ['lesson_id', 'session_id', 'room_id', 'kind', 'capacity', 'channel_id', 'creator_uid', 'status', 'end_reason', 'created_at', 'ended_at', 'version'],
+    columns: ['lesson_id', 'session_id', 'room_id', 'kind', 'capacity', 'channel_id', 'creator_uid', 'status', 'end_reason', 'created_at', 'ended_at', 'template_id', 'version'],
     keyColumns: 2,
   },
   ilink: { table: 'ia_link', columns: ['lesson_id', 'session_id', 'uid', 'generation', 'state', 'origin', 'by_uid', 'updated_at', 'version'], keyColumns: 3 },
@@ -46,10 +46,16 @@ export const TABLES: Readonly<Record<Entity, TableSpec>> = {
     keyColumns: 3,
   },
   iadmin: { table: 'ia_room_admin', columns: ['lesson_id', 'room_id', 'uid', 'granted', 'updated_at', 'version'], keyColumns: 3 },
+  /** The mic seat ledger: every change of a seat ((session, seq) never repeats). */
+  iseat: {
+    table: 'ia_seat_event',
+    columns: ['lesson_id', 'session_id', 'seq', 'seat_no', 'uid', 'locked', 'mic', 'cam', 'op', 'by_uid', 'at', 'version'],
+    keyColumns: 3,
+  },
 };
 
 /** The interaction center's entities, in the order batches write them. */
-export const INTERACTION_ENTITIES: readonly InteractionEntity[] = ['isession', 'ilink', 'ilevent', 'iadmin'];
+export const INTERACTION_ENTITIES: readonly InteractionEntity[] = ['isession', 'ilink', 'ilevent', 'iadmin', 'iseat'];
 
 /** The in-class state entities, in the order batches write them. */
 export const STATE_ENTITIES: readonly StateEntity[] = ['node', 'group', 'mute', 'mutenode', 'signin', 'online'];

@@ -18,6 +18,7 @@ import {
   type SessionView,
 } from '../../model/interaction.js';
 import type { RedisClient } from './client.js';
+import { seatsOf, type SeatOp } from '../../model/seats.js';
 
 export type { Actor };
 import { durably, MEMORY, type Durability } from './durability.js';
@@ -34,6 +35,7 @@ const RTC_CHECK = scriptCommand('iaRtcCheck');
 const INFO = scriptCommand('iaInfo');
 const ADMIN = scriptCommand('iaAdmin');
 const REJOURNAL = scriptCommand('iaRejournal');
+const SEAT = scriptCommand('iaSeat');
 
 /** The bounds and timeouts every script is given. */
 export interface InteractionStoreOptions {
@@ -71,6 +73,32 @@ export interface LinkResult {
   generation: number;
   sessionStatus: 'active' | 'ended';
   version: number;
+}
+
+/** Result of a seat operation. */
+export interface SeatResult {
+  lessonId: number;
+  sessionId: string;
+  op: SeatOp;
+  /** The seat the operation left the user on (take, move), freed (leave) or acted on; null for a switch. */
+  seat: number | null;
+  /** The change's version, or null when nothing changed (already so). */
+  version: number | null;
+}
+
+/** Arguments of one seat operation (lua/ia_seat.lua). */
+export interface SeatArgs {
+  op: SeatOp;
+  sessionId: string;
+  /** The user acted on (take, leave, move); null: the caller. */
+  uid: number | null;
+  seat: number | null;
+  /** swap: the second seat; mute/unmute: mic | cam. */
+  second: string;
+  /** switch: the template id, its kind and seat spec. */
+  templateId: string;
+  kind: string;
+  spec: string;
 }
 
 /** Result of an RTC event. */
@@ -159,6 +187,8 @@ export function sessionView(lessonId: number, sessionId: string, f: Map<string, 
     endedAt: et ? Number(et) : null,
     version: Number(f.get('v') ?? 0),
     links: out,
+    template: f.get('tp') ?? '',
+    seats: seatsOf(f),
   };
 }
 
@@ -188,7 +218,7 @@ export class InteractionStore {
   /** FastCreate: a session with its creator's link and, optionally, one invitation. */
   async create(
     lessonId: number,
-    s: { roomId: string; kind: SessionKind; capacity: number; channelId: string | null; invitee: number | null },
+    s: { roomId: string; kind: SessionKind; capacity: number; channelId: string | null; invitee: number | null; templateId: string; spec: string },
     creator: Actor,
     now: number,
   ): Promise<CreateResult> {
@@ -196,7 +226,7 @@ export class InteractionStore {
     const r = await durably(o.redis, this.d, (c) => c[CREATE](
       this.head(lessonId), s.roomId, s.kind, s.capacity, s.channelId ?? '', s.invitee === null ? '' : String(s.invitee), String(creator.uid),
       flag(creator.admin), flag(creator.tutor), flag(creator.service), o.permissionMasks, now, o.inviteTimeoutMs, o.connectTimeoutMs,
-      o.maxStreamLength, o.ttlSeconds, o.maxSessionsPerRoom, o.maxPendingPerSession, `L${lessonId}-`,
+      o.maxStreamLength, o.ttlSeconds, o.maxSessionsPerRoom, o.maxPendingPerSession, `L${lessonId}-`, s.templateId, s.spec,
     ));
     this.check('iaCreate', r, { lessonId, roomId: s.roomId, uid: s.invitee ?? creator.uid });
     return { lessonId, sessionId: str(r[1]), version: Number(str(r[2])), channelId: str(r[3]) };
@@ -219,6 +249,18 @@ export class InteractionStore {
       state: str(r[3]) as LinkState,
       generation: Number(r[4]),
     };
+  }
+
+  /** One mic seat operation; a refused one writes nothing. */
+  async seat(lessonId: number, a: SeatArgs, actor: Actor, now: number): Promise<SeatResult> {
+    const o = this.o;
+    const r = await durably(o.redis, this.d, (c) => c[SEAT](
+      this.head(lessonId), a.op, a.sessionId, a.uid === null ? '' : String(a.uid), a.seat === null ? '' : String(a.seat), a.second, String(actor.uid),
+      flag(actor.admin), flag(actor.tutor), flag(actor.service), o.permissionMasks, now, o.maxStreamLength, o.ttlSeconds, a.templateId, a.kind, a.spec,
+    ));
+    this.check('iaSeat', r, { lessonId, uid: a.uid ?? actor.uid, sessionId: a.sessionId });
+    const seat = str(r[2]);
+    return { lessonId, sessionId: a.sessionId, op: a.op, seat: seat === '' ? null : Number(seat), version: verOf(r[1]) };
   }
 
   /** Ends a session and every active link of it. */

@@ -243,6 +243,14 @@ export function interactionRegistryKey(prefix: string): string {
 }
 
 /**
+ * Hash (untagged) template id -> layout template JSON: the Redis cache of the
+ * stored mic seat layouts (MySQL seat_template is their home).
+ */
+export function seatTemplatesKey(prefix: string): string {
+  return `${prefix}seat:tpl`;
+}
+
+/**
  * The position hash (bucket) a uid lives in: the one definition in TypeScript.
  * lua/_keys.lua's position_bucket is the one in Lua; a test checks they agree.
  */

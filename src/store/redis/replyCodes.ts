@@ -42,6 +42,16 @@ export const INTERACTION_CODES = {
   CHANNEL_IN_USE: 28,
   LIMIT_REACHED: 29,
   BAD_INPUT: 30,
+  SEAT_NOT_FOUND: 31,
+  SEAT_TAKEN: 32,
+  SEAT_LOCKED: 33,
+  SEAT_HOST_ONLY: 34,
+  SEAT_CAPABILITY: 35,
+  NO_FREE_SEAT: 36,
+  NO_SEATED_LINK: 37,
+  NOT_SEATED: 38,
+  SEATS_DO_NOT_FIT: 39,
+  SEAT_EMPTY: 40,
 } as const;
 
 /**
@@ -79,6 +89,7 @@ export const REPLY_CODES = {
   iaInfo: INTERACTION_CODES,
   iaAdmin: INTERACTION_CODES,
   iaRejournal: INTERACTION_CODES,
+  iaSeat: INTERACTION_CODES,
 } as const satisfies Partial<Record<ScriptName, Readonly<Record<string, number>>>>;
 
 /** A script whose reply starts with a code. */
@@ -171,6 +182,26 @@ export function replyError(script: CodedScript, reply: ReadonlyArray<unknown>, c
       return new OrgError('LIMIT_REACHED', `too many ${str(reply[1])} (${str(reply[2])}/${str(reply[3])})`, { what: str(reply[1]), count: Number(reply[2]), max: Number(reply[3]) });
     case 'BAD_INPUT':
       return new OrgError('BAD_REQUEST', str(reply[1]));
+    case 'SEAT_NOT_FOUND':
+      return new OrgError('SEAT_NOT_FOUND', `session ${ctx.sessionId ?? ''} has no seat ${JSON.stringify(str(reply[1]))}`, { seat: str(reply[1]) });
+    case 'SEAT_TAKEN':
+      return new OrgError('SEAT_TAKEN', `seat ${str(reply[1])} is taken by user ${str(reply[2])}`, { seat: Number(reply[1]), uid: Number(str(reply[2])) });
+    case 'SEAT_LOCKED':
+      return new OrgError('SEAT_LOCKED', `seat ${str(reply[1])} is locked`, { seat: Number(reply[1]) });
+    case 'SEAT_HOST_ONLY':
+      return new OrgError('SEAT_HOST_ONLY', `seat ${str(reply[1])} is the host's (the session's creator's) only`, { seat: Number(reply[1]) });
+    case 'SEAT_CAPABILITY':
+      return new OrgError('SEAT_CAPABILITY', `seat ${str(reply[1])} carries no ${str(reply[2])}`, { seat: Number(reply[1]), media: str(reply[2]) });
+    case 'NO_FREE_SEAT':
+      return new OrgError('NO_FREE_SEAT', `session ${ctx.sessionId ?? ''} has no free unlocked seat for user ${ctx.uid ?? '?'}`);
+    case 'NO_SEATED_LINK':
+      return new OrgError('NO_SEATED_LINK', `user ${str(reply[1])} has no accepted (connecting or connected) link in session ${ctx.sessionId ?? ''}`, { uid: Number(str(reply[1])) });
+    case 'NOT_SEATED':
+      return new OrgError('NOT_SEATED', `user ${str(reply[1])} holds no seat in session ${ctx.sessionId ?? ''}`, { uid: Number(str(reply[1])) });
+    case 'SEATS_DO_NOT_FIT':
+      return new OrgError('SEATS_DO_NOT_FIT', `${str(reply[1])} seated user(s) do not fit the ${str(reply[2])} seat(s) of the new layout`, { occupants: Number(reply[1]), seats: Number(reply[2]) });
+    case 'SEAT_EMPTY':
+      return new OrgError('SEAT_EMPTY', `seat ${str(reply[1])} is empty`, { seat: Number(reply[1]) });
     case 'LOCKED':
       return new OrgError('PRELOAD_IN_PROGRESS', `${L} is being preloaded by another run`);
     case 'LOCK_LOST':

@@ -51,6 +51,7 @@ export const SCRIPTS = {
   iaInfo: { file: 'ia_info.lua', keys: 1 },
   iaAdmin: { file: 'ia_admin.lua', keys: 1 },
   iaRejournal: { file: 'ia_rejournal.lua', keys: 1 },
+  iaSeat: { file: 'ia_seat.lua', keys: 1 },
 } as const;
 
 /** The name of a script in SCRIPTS. */
@@ -115,6 +116,7 @@ interface ScriptSignatures {
     args: [
       head: string, roomId: string, kind: string, capacity: number, channelId: string, invitee: string, creator: string, admin: Flag, tutor: Flag, service: Flag,
       masks: string, now: number, inviteMs: number, connectMs: number, maxStream: number, ttl: number, maxSessionsPerRoom: number, maxPending: number, channelPrefix: string,
+      templateId: string, seatSpec: string,
     ];
     reply: unknown[];
   };
@@ -135,6 +137,13 @@ interface ScriptSignatures {
   iaInfo: { args: [head: string, roomId: string]; reply: unknown[] };
   iaAdmin: { args: [head: string, roomId: string, uid: string, on: Flag, now: number, maxStream: number, ttl: number]; reply: unknown[] };
   iaRejournal: { args: [head: string, now: number, maxStream: number, ttl: number, ...sessionIds: string[]]; reply: unknown[] };
+  iaSeat: {
+    args: [
+      head: string, op: string, sessionId: string, uid: string, seat: string, second: string, caller: string, admin: Flag, tutor: Flag, service: Flag, masks: string,
+      now: number, maxStream: number, ttl: number, templateId: string, kind: string, seatSpec: string,
+    ];
+    reply: unknown[];
+  };
   wbRejournal: {
     args: [
       stateKey: string, ver: string, stream: string,

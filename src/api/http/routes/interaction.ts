@@ -4,7 +4,9 @@
 // change's version. UniversalInfo answers synchronously when warm.
 import { parseJsonBody } from '../../../model/input.js';
 import type { InteractionService } from '../../../services/interaction.js';
-import { parseAdmin, parseCreate, parseEnd, parseHandle, parseLink, parseRtcEvent } from '../../../services/interactionInputs.js';
+import { parseAdmin, parseCreate, parseEnd, parseHandle, parseLink, parseRtcEvent, parseSeat, parseSwitch } from '../../../services/interactionInputs.js';
+import { templateView } from '../../../services/seatTemplates.js';
+import { SEAT_OPS, type SeatOp } from '../../../model/seats.js';
 import { parseEntityId } from '../../../model/input.js';
 import { checkId, parseId, parseQuery } from '../../params.js';
 import { andThen, ok, type Route } from '../dispatch.js';
@@ -20,6 +22,9 @@ const OK_End = ok('EndResult');
 const OK_Rtc = ok('RtcResult');
 const OK_Info = ok('RoomInteractions');
 const OK_Admin = ok('RoomAdminResult');
+const OK_Seat = ok('SeatResult');
+const OK_Templates = ok('SeatTemplateList');
+const OK_Template = ok('SeatTemplateInfo');
 
 const SESSION = '/v1/lessons/:lessonId/interactions/:sessionId';
 
@@ -46,7 +51,7 @@ export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): R
       body: true,
       run: (r, c) => {
         parseQuery(r.query, []);
-        const b = parseJsonBody(r.body, ['kind', 'capacity', 'channelId', 'invitee', 'by'], '{"kind": "duo"|"multi", "capacity"?, "channelId"?, "invitee"?, "by"?}');
+        const b = parseJsonBody(r.body, ['kind', 'capacity', 'channelId', 'invitee', 'templateId', 'by'], '{"kind": "duo"|"multi", "capacity"?, "channelId"?, "invitee"?, "templateId"?, "by"?}');
         return ia.fastCreate(c, parseCreate({ ...b, lessonId: r.params[0], roomId: r.params[1] })).then(OK_Create);
       },
     },
@@ -99,6 +104,52 @@ export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): R
         parseQuery(r.query, []);
         const b = parseJsonBody(r.body, ['channelId', 'uid', 'event', 'eventId', 'at'], '{"channelId", "uid", "event": "joined"|"alive"|"left", "eventId", "at"}');
         return ia.rtcEvent(c, parseRtcEvent({ ...b, lessonId: r.params[0] })).then(OK_Rtc);
+      },
+    },
+    ...SEAT_OPS.filter((op): op is Exclude<SeatOp, 'switch'> => op !== 'switch').map(
+      (op): Route => ({
+        method: 'post',
+        pattern: `${SESSION}/seats/${op}`,
+        name: `seat_${op}`,
+        params: 2,
+        body: true,
+        run: (r, c) => {
+          parseQuery(r.query, []);
+          const b = parseJsonBody(r.body, ['uid', 'seat', 'other', 'media', 'by'], '{"uid"?, "seat"?, "other"?, "media"?: "mic"|"cam", "by"?}');
+          return ia.seat(c, op, parseSeat(op, { ...b, lessonId: r.params[0], sessionId: r.params[1] })).then(OK_Seat);
+        },
+      }),
+    ),
+    {
+      method: 'post',
+      pattern: `${SESSION}/layout`,
+      name: 'seat_switch',
+      params: 2,
+      body: true,
+      run: (r, c) => {
+        parseQuery(r.query, []);
+        const b = parseJsonBody(r.body, ['templateId', 'by'], '{"templateId": string, "by"?: number}');
+        return ia.switchTemplate(c, parseSwitch({ ...b, lessonId: r.params[0], sessionId: r.params[1] })).then(OK_Seat);
+      },
+    },
+    {
+      method: 'get',
+      pattern: '/v1/seat-templates',
+      name: 'seat_templates',
+      params: 0,
+      run: (r) => {
+        parseQuery(r.query, []);
+        return ia.templates.list().then((l) => OK_Templates({ templates: l.map(templateView) }));
+      },
+    },
+    {
+      method: 'get',
+      pattern: '/v1/seat-templates/:templateId',
+      name: 'seat_template',
+      params: 1,
+      run: (r) => {
+        parseQuery(r.query, []);
+        return andThen(ia.templates.get(r.params[0]!), (t) => OK_Template(templateView(t)));
       },
     },
     ...(['put', 'del'] as const).map(

@@ -5,7 +5,10 @@
 --
 -- A session is a hash (LessonKeys.iaSession): r room, k kind, c capacity, ch
 -- channel, by creator, st active|ended, why end reason, at created, et ended,
--- v version, n ledger events, a seated links, p pending links. Its links are
+-- v version, n ledger events, a seated links, p pending links, tp layout
+-- template id, sp seat spec (model/seats.ts encodeSpec: per seat
+-- "<video><audio><hostOnly><side>", comma-separated), q<i> seat i's state
+-- "uid|locked|mic|cam" (absent: empty), qn seat events. Its links are
 -- one hash (LessonKeys.iaLinks) uid -> "state|origin|by|generation|updatedAt".
 -- Every change of a session takes one write-behind version (strictly
 -- increasing per lesson), stores it as the session's and its room's version,
@@ -25,6 +28,17 @@ local E_FORBIDDEN = 27          -- {27, permission, roles mask}
 local E_CHANNEL_IN_USE = 28     -- {28, session id}
 local E_LIMIT_REACHED = 29      -- {29, what, count, max}
 local E_BAD_INPUT = 30          -- {30, message}
+-- Mic seats (lua/ia_seat.lua; a seat number is its 0-based index in the layout).
+local E_SEAT_NOT_FOUND = 31     -- {31, seat}
+local E_SEAT_TAKEN = 32         -- {32, seat, occupant uid}
+local E_SEAT_LOCKED = 33        -- {33, seat}
+local E_SEAT_HOST_ONLY = 34     -- {34, seat}
+local E_SEAT_CAPABILITY = 35    -- {35, seat, audio|video}
+local E_NO_FREE_SEAT = 36       -- {36}
+local E_NO_SEATED_LINK = 37     -- {37, uid}
+local E_NOT_SEATED = 38         -- {38, uid}
+local E_SEATS_DO_NOT_FIT = 39   -- {39, occupants, seats}
+local E_SEAT_EMPTY = 40         -- {40, seat}
 
 -- The one-way link state machine (model/interaction.ts TRANSITIONS).
 local NEXT = {
@@ -38,7 +52,7 @@ local SEATED = {connecting = true, connected = true}
 -- ROLE_BITS.
 local R_INITIATOR, R_PARTICIPANT, R_ADMIN, R_AUDIENCE = 1, 2, 4, 8
 -- PERMISSIONS, in the order of the masks a script is given (PERMISSION_MASKS).
-local PERMS = {'invite', 'accept', 'reject', 'kick', 'end', 'apply', 'cancel', 'leave', 'respond'}
+local PERMS = {'invite', 'accept', 'reject', 'kick', 'end', 'apply', 'cancel', 'leave', 'respond', 'seat', 'arrange', 'mute', 'layout'}
 
 -- The permission masks "m1,m2,..." -> {invite = m1, ...}.
 local function perm_masks(text)
@@ -177,6 +191,81 @@ local function ia_count(S, field, d)
   S.f[field] = tostring(redis.call('HINCRBY', S.key, field, d))
 end
 
+-- ---- Mic seats ----
+-- Seats in the session's layout (0: a session without one).
+local function seat_count(S)
+  local sp = S.f.sp
+  if not sp or sp == '' then return 0 end
+  return math.floor((#sp + 1) / 5)
+end
+
+-- Capabilities of seat i (0-based) under spec sp (the session's by default).
+local function seat_cap(S, i, sp)
+  local o = i * 5 + 1
+  sp = sp or S.f.sp
+  return {video = string.sub(sp, o, o) == '1', audio = string.sub(sp, o + 1, o + 1) == '1', host = string.sub(sp, o + 2, o + 2) == '1'}
+end
+
+-- Seat i's state {u = uid or '0', l = locked, m = mic on, c = cam on}.
+local function seat_get(S, i)
+  local u, l, m, c = string.match(S.f['q' .. i] or '', '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  if not u then return {u = '0', l = '0', m = '0', c = '0'} end
+  return {u = u, l = l, m = m, c = c}
+end
+
+-- The seat uid sits on, or nil.
+local function seat_of(S, uid)
+  for i = 0, seat_count(S) - 1 do
+    if seat_get(S, i).u == uid then return i end
+  end
+  return nil
+end
+
+-- Writes seat i's state with its ledger record (op: what changed it).
+local function seat_put(R, S, i, q, op, by)
+  local v = q.u .. '|' .. q.l .. '|' .. q.m .. '|' .. q.c
+  S.f['q' .. i] = v
+  redis.call('HSET', S.key, 'q' .. i, v)
+  local n = redis.call('HINCRBY', S.key, 'qn', 1)
+  S.f.qn = tostring(n)
+  redis.call('XADD', R.stream, '*', 'e', 'iseat', 'v', ia_version(R), 's', S.id, 'n', n, 'q', i, 'u', q.u, 'l', q.l, 'm', q.m, 'c', q.c,
+    'op', op, 'b', by, 't', R.now)
+  S.changed = true
+end
+
+-- Whether uid may sit on seat i (a host-only seat is the creator's).
+local function seat_fits(S, i, uid)
+  return uid == S.f.by or not seat_cap(S, i).host
+end
+
+-- The seat a link of uid gets when none is chosen: the creator the first free
+-- unlocked host-only seat, else (everyone) the first free unlocked seat it fits; nil: none.
+local function seat_pick(S, uid)
+  local n = seat_count(S)
+  if uid == S.f.by then
+    for i = 0, n - 1 do
+      local q = seat_get(S, i)
+      if q.u == '0' and q.l ~= '1' and seat_cap(S, i).host then return i end
+    end
+  end
+  for i = 0, n - 1 do
+    local q = seat_get(S, i)
+    if q.u == '0' and q.l ~= '1' and seat_fits(S, i, uid) then return i end
+  end
+  return nil
+end
+
+-- uid sits on seat i: its mic and camera on where the seat carries them.
+local function seat_sit(R, S, i, uid, op, by)
+  local cap = seat_cap(S, i)
+  seat_put(R, S, i, {u = uid, l = seat_get(S, i).l, m = cap.audio and '1' or '0', c = cap.video and '1' or '0'}, op, by)
+end
+
+-- Seat i becomes empty (its lock stays).
+local function seat_clear(R, S, i, op, by)
+  seat_put(R, S, i, {u = '0', l = seat_get(S, i).l, m = '0', c = '0'}, op, by)
+end
+
 -- Keeps the deadline of a link in step with its new state.
 local function ia_deadline(R, S, uid, st)
   local member = S.id .. '|' .. uid
@@ -197,6 +286,11 @@ local function ia_new_link(R, S, uid, st, origin, by, cause)
   ia_put_link(R, S, uid, l)
   redis.call('HSET', key_ia_busy(R.base), uid, S.id)
   if SEATED[st] then ia_count(S, 'a', 1) else ia_count(S, 'p', 1) end
+  -- A seated link gets a seat if one is free.
+  if SEATED[st] and seat_count(S) > 0 then
+    local i = seat_pick(S, uid)
+    if i then seat_sit(R, S, i, uid, 'auto', by) end
+  end
   ia_deadline(R, S, uid, st)
   ia_ledger(R, S, uid, l.g, '', st, by, cause)
   S.changed = true
@@ -214,6 +308,16 @@ local function ia_move(R, S, uid, l, to, by, cause)
   if SEATED[from] and not SEATED[to] then ia_count(S, 'a', -1) end
   if not SEATED[from] and SEATED[to] then ia_count(S, 'a', 1) end
   if from == 'initiated' then ia_count(S, 'p', -1) end
+  -- Seats follow the link: becoming seated takes a free seat (if any), leaving frees it.
+  if seat_count(S) > 0 then
+    if SEATED[to] and not SEATED[from] and not seat_of(S, uid) then
+      local i = seat_pick(S, uid)
+      if i then seat_sit(R, S, i, uid, 'auto', by) end
+    elseif SEATED[from] and not SEATED[to] then
+      local i = seat_of(S, uid)
+      if i then seat_clear(R, S, i, to == 'ended' and 'end' or 'free', by) end
+    end
+  end
   ia_deadline(R, S, uid, to)
   ia_ledger(R, S, uid, l.g, from, to, by, cause)
   S.changed = true
@@ -280,7 +384,7 @@ local function ia_finish(R)
       redis.call('HSET', S.key, 'v', ver)
       redis.call('HSET', rv, f.r, ver)
       redis.call('XADD', R.stream, '*', 'e', 'isess', 'v', ver, 's', sid, 'r', f.r, 'k', f.k, 'c', f.c, 'ch', f.ch, 'u', f.by,
-        'st', f.st, 'why', f.why or '', 'at', f.at, 'et', f.et or '')
+        'st', f.st, 'why', f.why or '', 'at', f.at, 'et', f.et or '', 'tp', f.tp or '')
       redis.call('SPUBLISH', key_channel(R.base), 'ia:' .. f.r .. ':' .. sid .. ':' .. ver)
     end
   end

@@ -20,6 +20,8 @@
 -- ARGV[16] active sessions a room may hold
 -- ARGV[17] (unused by create; the pending bound of later invitations)
 -- ARGV[18] default channel id prefix
+-- ARGV[19] layout template id
+-- ARGV[20] its seat spec (model/seats.ts encodeSpec)
 -- Returns {OK, session id, version, channel id} | {error code, detail...}; an error writes nothing.
 -- @include _interaction.lua
 
@@ -52,7 +54,8 @@ if full then return full end
 
 local sid = 's' .. redis.call('INCR', key_ia_seq(R.base))
 if ch == '' then ch = ARGV[18] .. sid end
-redis.call('HSET', key_ia_session(R.base, sid), 'r', room, 'k', kind, 'c', cap, 'ch', ch, 'by', me, 'st', 'active', 'at', R.now, 'n', 0, 'a', 0, 'p', 0)
+redis.call('HSET', key_ia_session(R.base, sid), 'r', room, 'k', kind, 'c', cap, 'ch', ch, 'by', me, 'st', 'active', 'at', R.now, 'n', 0, 'a', 0, 'p', 0,
+  'tp', ARGV[19], 'sp', ARGV[20], 'qn', 0)
 local S = ia_session(R, sid)
 redis.call('HSET', key_ia_channels(R.base), ch, sid)
 redis.call('ZADD', roomKey, R.now, sid)
