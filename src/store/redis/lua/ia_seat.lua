@@ -143,8 +143,14 @@ if op == 'switch' then
   if denied then return denied end
   local tp, kind, sp = ARGV[14], ARGV[15], ARGV[16]
   if kind ~= 'duo' and kind ~= 'multi' then return {E_BAD_INPUT, 'kind must be duo or multi'} end
-  if not string.match(sp, '^[01][01][01][lr-](,[01][01][01][lr-])*$') then return {E_BAD_INPUT, 'bad seat spec'} end
   local n2 = math.floor((#sp + 1) / 5)
+  if n2 < 1 or #sp ~= n2 * 5 - 1 then return {E_BAD_INPUT, 'bad seat spec'} end
+  for i = 0, n2 - 1 do
+    local o = i * 5 + 1
+    if not string.match(string.sub(sp, o, o + 3), '^[01][01][01][lr-]$') or (i < n2 - 1 and string.sub(sp, o + 4, o + 4) ~= ',') then
+      return {E_BAD_INPUT, 'bad seat spec'}
+    end
+  end
   -- Who must be seated in the new layout: every seated link; the creator
   -- first, then the others by their seat, then the seatless by uid.
   local seated, seatless = {}, {}
