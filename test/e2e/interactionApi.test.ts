@@ -217,4 +217,61 @@ describe.each(GATEWAY_REDIS_MODES)('interaction API on %s', (mode, target) => {
     const gone = await rpc(grpcc.interaction, 'Kick', { lessonId: LESSON, sessionId: 's99999', uid: J }, serviceTok);
     expect([gone.error?.code, gone.error?.orgCode]).toEqual([5, 'SESSION_NOT_FOUND']);
   });
+
+  it('mic seats over HTTP and gRPC: templates listed, seats in UniversalInfo, each change pushed with its version, capabilities and layout switches enforced', async () => {
+    const [A, B, C] = students.slice(20, 23) as [number, number, number];
+    const list = await call(base, '/v1/seat-templates', { token: studentTok(A) });
+    expect(list.status).toBe(200);
+    expect(list.body.templates.map((t: { id: string }) => t.id)).toEqual(expect.arrayContaining(['voice', 'video', 'duo', 'pk-4']));
+    const voice = await call(base, '/v1/seat-templates/voice', { token: studentTok(A) });
+    expect([voice.body.seats.length, voice.body.seats[0].hostOnly, voice.body.seats[1].video]).toEqual([9, true, false]);
+    expect((await call(base, '/v1/seat-templates/nope', { token: studentTok(A) })).body.error.code).toBe('TEMPLATE_NOT_FOUND');
+    const ws = await connectWs(base, studentTok(C));
+    try {
+      ws.send({ type: 'subscribe', id: 'seats', room: 'main', after: null });
+      await ws.next((m) => m.id === 'seats');
+      const from = ws.messages.length;
+      const c = await post('/rooms/main/interactions', studentTok(A), { kind: 'multi', invitee: B, templateId: 'voice' });
+      expect(c.status).toBe(201);
+      const sid: string = c.body.sessionId;
+      const h = await post(`/interactions/${sid}/handle`, studentTok(B), { accept: true });
+      const mv = await post(`/interactions/${sid}/seats/move`, studentTok(B), { seat: 4 });
+      expect([mv.status, mv.body.seat]).toEqual([200, 4]);
+      expect(mv.body.version).toBeGreaterThan(h.body.version);
+      const cam = await post(`/interactions/${sid}/seats/unmute`, studentTok(A), { seat: 4, media: 'cam' });
+      expect([cam.status, cam.body.error.code]).toEqual([409, 'SEAT_CAPABILITY']);
+      const mute = await post(`/interactions/${sid}/seats/mute`, studentTok(A), { seat: 4, media: 'mic' });
+      expect(mute.status).toBe(200);
+      const forbidden = await post(`/interactions/${sid}/seats/lock`, studentTok(B), { seat: 2 });
+      expect([forbidden.status, forbidden.body.error.code]).toEqual([403, 'FORBIDDEN']);
+      const badSeat = await post(`/interactions/${sid}/seats/move`, studentTok(B), { seat: -1 });
+      expect([badSeat.status, badSeat.body.error.code]).toEqual([400, 'BAD_REQUEST']);
+      const sw = await post(`/interactions/${sid}/layout`, studentTok(A), { templateId: 'video' });
+      expect(sw.status).toBe(200);
+      const pushed = await ws.next((m) => m.type === 'interaction' && m.version === sw.body.version, 10_000, from);
+      expect(pushed).toMatchObject({ sessionId: sid, version: sw.body.version });
+      const versions = ws.messages.slice(from).filter((m) => m.type === 'interaction').map((m) => m.version);
+      expect(versions).toEqual([c.body.version, h.body.version, mv.body.version, mute.body.version, sw.body.version]);
+      await until('UniversalInfo to show the new layout', async () => {
+        const info = await call(base, `${P}/rooms/main/interactions`, { token: studentTok(C) });
+        const s = info.body.sessions.find((x: { sessionId: string }) => x.sessionId === sid);
+        return s?.template === 'video' ? s : undefined;
+      }, 10_000).then((s) => {
+        // The host keeps the host-only seat; the guest keeps seat 4 (it exists and fits), its mic still muted, its camera on.
+        expect(s.seats.map((q: { uid?: number | null }) => q.uid ?? null)).toEqual([A, null, null, null, B]);
+        expect(s.seats[4]).toMatchObject({ mic: false, cam: true, video: true });
+      });
+      // gRPC: the same operations and the error table's mapping.
+      const g = await rpc(grpcc.interaction, 'SwitchLayout', { lessonId: LESSON, sessionId: sid, templateId: 'duo', by: A }, serviceTok);
+      expect(g.error).toBeUndefined();
+      const full = await rpc(grpcc.interaction, 'TakeSeat', { lessonId: LESSON, sessionId: sid, uid: C, by: A }, serviceTok);
+      expect([full.error?.code, full.error?.orgCode]).toEqual([9, 'NO_SEATED_LINK']);
+      const swap = await rpc(grpcc.interaction, 'SwapSeats', { lessonId: LESSON, sessionId: sid, seat: 0, other: 1, by: A }, serviceTok);
+      expect(swap.error?.orgCode).toBe('SEAT_HOST_ONLY');
+      const tpl = await rpc(grpcc.interaction, 'ListSeatTemplates', {}, serviceTok);
+      expect(tpl.value.templates.length).toBeGreaterThanOrEqual(11);
+    } finally {
+      ws.close();
+    }
+  });
 });
