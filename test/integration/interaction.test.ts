@@ -15,7 +15,7 @@ import { prng } from '../../src/model/synthetic.js';
 import type { Topology } from '../../src/model/topology.js';
 import { InteractionService } from '../../src/services/interaction.js';
 import { InteractionChecker } from '../../src/services/interactionChecker.js';
-import { readStoredInteractions } from '../../src/store/mysql/stateTables.js';
+import { readSeatEvents, readStoredInteractions } from '../../src/store/mysql/stateTables.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
 import { interactionRegistryKey, lessonKeys } from '../../src/store/redis/keys.js';
 import { Flusher } from '../../src/writebehind/flusher.js';
@@ -24,6 +24,7 @@ import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.j
 import { compileTestLesson, dropLessonKeys, loadSyntheticLesson, loadTopology, START } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
+import { expectSeatInvariants } from '../support/seats.js';
 
 const service: Caller = { uid: 1, role: 'service', lesson: '*' };
 
@@ -123,6 +124,15 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
       replay.set(k, { g: e.generation, st: e.to });
     }
     for (const l of stored.links) expect(replay.get(`${l.sessionId}:${l.uid}`), `${l.sessionId}:${l.uid}`).toEqual({ g: l.generation, st: l.state });
+    // The seat ledger replays into each session's current seats, and MySQL names each session's layout.
+    const seatRows = await readSeatEvents(db.pool, L);
+    for (const s of inRedis) {
+      const seats = new Map<number, string>();
+      for (const e of seatRows.filter((x) => x.sessionId === s.sessionId)) seats.set(e.seat, `${e.uid}|${e.locked}|${e.mic}|${e.cam}`);
+      const want = s.seats.map((q) => `${q.uid ?? 0}|${q.locked ? 1 : 0}|${q.mic ? 1 : 0}|${q.cam ? 1 : 0}`);
+      expect(s.seats.map((q) => seats.get(q.seat) ?? '0|0|0|0'), `${s.sessionId} seats from the ledger`).toEqual(want);
+    }
+    expect(new Map(stored.sessions.map((s) => [s.sessionId, s.template]))).toEqual(new Map(inRedis.map((s) => [s.sessionId, s.template])));
   }
 
   /** Invariants over every session of the lesson in Redis. */
@@ -138,6 +148,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
       }
       const seated = s.links.filter((l) => l.state === 'connecting' || l.state === 'connected').length;
       expect(seated, `${s.sessionId} seats`).toBeLessThanOrEqual(s.capacity);
+      expectSeatInvariants(s);
       if (s.kind === 'duo' && s.links.some((l) => !ACTIVE_STATES.includes(l.state) && l.state !== 'ended')) {
         expect(s.status, `duo ${s.sessionId} ends when one side goes`).toBe('ended');
       }
@@ -475,12 +486,13 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
       const by = who.role === 'service' ? u : null;
       const op = rnd();
       let p: Promise<{ version: number | null; sessionId: string } | null>;
+      let seatStep = false;
       if (!s || op < 0.08) {
         p = svc.fastCreate(student(u), { lessonId: L, roomId: pick(rooms), kind: rnd() < 0.5 ? 'duo' : 'multi', capacity: rnd() < 0.5 ? null : 3, channelId: null, invitee: rnd() < 0.7 ? pick(users) : null, by: null });
       } else {
         const target = rnd() < 0.7 && s.links.length > 0 ? pick(s.links).uid : pick(users);
         const link = { lessonId: L, sessionId: s.sessionId, uid: target, by };
-        const k = Math.floor(rnd() * 10);
+        const k = Math.floor(rnd() * 13);
         if (k === 0) p = svc.invite(rnd() < 0.5 ? student(s.creator) : who, link);
         else if (k === 1) p = svc.apply(student(target), { ...link, by: null });
         else if (k === 2) p = svc.handle(rnd() < 0.5 ? student(target) : student(s.creator), { ...link, by: null, accept: rnd() < 0.7 });
@@ -488,7 +500,26 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
         else if (k === 4) p = svc.kick(rnd() < 0.5 ? student(s.creator) : who, link);
         else if (k === 5) p = svc.leave(student(target), { ...link, by: null });
         else if (k === 6 && rnd() < 0.3) p = svc.end(who, { lessonId: L, sessionId: s.sessionId, by });
-        else if (k === 7 && sent.length > 0) {
+        else if (k >= 10) {
+          seatStep = true;
+          // Mic seats: own and others' seats, locks, mutes and layout switches, by the creator, the user or anyone.
+          const seatOp = pick(['take', 'take', 'leave', 'move', 'swap', 'lock', 'unlock', 'mute', 'unmute', 'switch'] as const);
+          const actor = rnd() < 0.4 ? student(s.creator) : rnd() < 0.5 ? student(target) : who;
+          const seat = Math.floor(rnd() * 10);
+          if (seatOp === 'switch') p = svc.switchTemplate(actor, { lessonId: L, sessionId: s.sessionId, templateId: pick(['voice', 'video', 'duo', 'pk-2', 'pk-3']), by });
+          else {
+            const own = seatOp === 'take' || seatOp === 'leave' || seatOp === 'move';
+            p = svc.seat(actor, seatOp, {
+              lessonId: L,
+              sessionId: s.sessionId,
+              uid: own && rnd() < 0.5 ? target : null,
+              seat: seatOp === 'leave' || (seatOp === 'take' && rnd() < 0.5) ? null : seat,
+              other: seatOp === 'swap' ? (seat + 1 + Math.floor(rnd() * 4)) % 10 : null,
+              media: seatOp === 'mute' || seatOp === 'unmute' ? pick(['mic', 'cam'] as const) : null,
+              by: actor.role === 'service' ? by : null,
+            });
+          }
+        } else if (k === 7 && sent.length > 0) {
           // Replay an event already sent (duplicate), or send an old one late (out of order).
           const old = pick(sent);
           p = svc.rtcEvent(service, rnd() < 0.5 ? old : { ...old, eventId: `late-${n++}`, at: old.at - 1 });
@@ -501,7 +532,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
       try {
         const r = await p;
         if (r) track(r.sessionId, r.version);
-        note('ok');
+        note(seatStep && r?.version ? 'seat changed' : 'ok');
       } catch (e) {
         if (!isOrgError(e) || e.code === 'INTERNAL') throw e;
         note(e.code);
@@ -523,6 +554,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     }
     // The walk exercised successes and refusals of several kinds.
     expect(outcomes.get('ok') ?? 0).toBeGreaterThan(50);
+    expect(outcomes.get('seat changed') ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(10);
     expect([...outcomes.keys()].length).toBeGreaterThan(4);
     expect(Object.keys(LINK_ORIGINS)).toHaveLength(3);
     await expectInvariants();

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../src/auth/caller.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { isOrgError, type ErrorCode } from '../../src/errors.js';
-import { SEATED_STATES, type SessionView } from '../../src/model/interaction.js';
 import type { Topology } from '../../src/model/topology.js';
 import { InteractionService } from '../../src/services/interaction.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
@@ -17,6 +16,7 @@ import { uniquePrefix } from '../support/env.js';
 import { dropLessonKeys, loadSyntheticLesson, START } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
+import { expectSeatInvariants } from '../support/seats.js';
 import type { RowDataPacket } from 'mysql2/promise';
 
 async function codeOf(p: Promise<unknown> | unknown): Promise<ErrorCode | 'ok'> {
@@ -27,22 +27,6 @@ async function codeOf(p: Promise<unknown> | unknown): Promise<ErrorCode | 'ok'> 
     if (isOrgError(e)) return e.code;
     throw e;
   }
-}
-
-/** No seat has two occupants (by construction), no user sits twice, every occupant has a seated link. */
-function checkSeats(s: SessionView): void {
-  const seen = new Set<number>();
-  for (const q of s.seats) {
-    if (q.uid === null) continue;
-    expect(seen.has(q.uid), `${s.sessionId}: user ${q.uid} on two seats`).toBe(false);
-    seen.add(q.uid);
-    const l = s.links.find((x) => x.uid === q.uid);
-    expect(l && SEATED_STATES.includes(l.state), `${s.sessionId}: seat ${q.seat} held by ${q.uid} without a seated link`).toBe(true);
-    if (q.hostOnly) expect(q.uid).toBe(s.creator);
-    if (!q.audio) expect(q.mic).toBe(false);
-    if (!q.video) expect(q.cam).toBe(false);
-  }
-  if (s.status === 'ended') expect(seen.size).toBe(0);
 }
 
 describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
@@ -113,7 +97,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
       [B, false, true, false, false],
       [C, false, true, false, false],
     ]);
-    checkSeats(s);
+    expectSeatInvariants(s);
     const info = await svc.universalInfo(teacher, L, 'main');
     const shown = info.sessions.find((x) => x.sessionId === sid)!;
     expect(shown.seats.map((q) => q.uid)).toEqual(s.seats.map((q) => q.uid));
@@ -140,7 +124,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const again = await Promise.all([...G, ...G].map((g) => codeOf(svc.seat(student(g), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null }))));
     expect(again.every((c) => c === 'ok')).toBe(true);
     const s = await session(sid);
-    checkSeats(s);
+    expectSeatInvariants(s);
     expect(new Set(s.seats.map((q) => q.uid)).size).toBe(9);
     // Full: no free seat left for anyone.
     const [X] = fresh(1);
@@ -184,7 +168,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     await svc.seat(student(A!), 'swap', { lessonId: L, sessionId: sid, uid: null, seat: 1, other: 3, media: null, by: null });
     const s = await session(sid);
     expect([s.seats[1]!.uid, s.seats[3]!.uid, s.seats[2]!.locked]).toEqual([C, B, true]);
-    checkSeats(s);
+    expectSeatInvariants(s);
     expect(await codeOf(svc.seat(student(B!), 'unlock', { lessonId: L, sessionId: sid, uid: null, seat: 2, other: null, media: null, by: null }))).toBe('FORBIDDEN');
   });
 
@@ -199,7 +183,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     expect(r.version).toBe(s.version);
     expect([s.template, s.kind, s.capacity]).toEqual(['video', 'multi', 5]);
     expect(s.seats.map((q) => q.uid)).toEqual([A, B, null, null, null]);
-    checkSeats(s);
+    expectSeatInvariants(s);
     // Now a multi: more guests may join (the duo could not take them).
     const [C, D, E] = fresh(3);
     for (const g of [C!, D!, E!]) {
@@ -216,7 +200,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     await svc.switchTemplate(teacher, { lessonId: L, sessionId: duo, templateId: 'pk-3', by: null });
     s = await session(duo);
     expect(s.seats.map((q) => [q.uid, q.side])).toEqual([[A, 'left'], [B, 'left'], [C, 'left'], [D, 'right'], [E, 'right'], [null, 'right']]);
-    checkSeats(s);
+    expectSeatInvariants(s);
   });
 
   it('a link leaving frees its seat; ending the session clears every seat', async () => {
@@ -276,6 +260,6 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     }
     const [sess] = await db.pool.query<RowDataPacket[]>('SELECT session_id, template_id FROM ia_session WHERE lesson_id = ?', [L]);
     expect(new Map(sess.map((r) => [String(r.session_id), String(r.template_id)]))).toEqual(new Map(all.map((x) => [x.sessionId, x.template])));
-    for (const x of all) checkSeats(x);
+    for (const x of all) expectSeatInvariants(x);
   });
 });

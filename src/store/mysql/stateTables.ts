@@ -176,7 +176,18 @@ export async function maxStateVersion(pool: Pool, lessonId: number): Promise<num
 
 /** A lesson's interaction sessions and links as MySQL holds them (reconcile, tests). */
 export interface StoredInteractions {
-  sessions: Array<{ sessionId: string; roomId: string; kind: string; capacity: number; channelId: string; creator: number; status: string; endReason: string | null; version: number }>;
+  sessions: Array<{
+    sessionId: string;
+    roomId: string;
+    kind: string;
+    capacity: number;
+    channelId: string;
+    creator: number;
+    status: string;
+    endReason: string | null;
+    template: string;
+    version: number;
+  }>;
   links: Array<{ sessionId: string; uid: number; generation: number; state: string; origin: string; by: number; version: number }>;
   /** Ledger events per session, in order. */
   events: Array<{ sessionId: string; seq: number; uid: number; generation: number; from: string; to: string; cause: string; version: number }>;
@@ -196,6 +207,7 @@ export async function readStoredInteractions(pool: Pool, lessonId: number): Prom
       creator: Number(r.creator_uid),
       status: String(r.status),
       endReason: r.end_reason === null || r.end_reason === '' ? null : String(r.end_reason),
+      template: String(r.template_id ?? ''),
       version: Number(r.version),
     })),
     links: (await q('SELECT * FROM ia_link WHERE lesson_id = ? ORDER BY session_id, uid')).map((r) => ({
@@ -219,4 +231,36 @@ export async function readStoredInteractions(pool: Pool, lessonId: number): Prom
     })),
     admins: (await q('SELECT room_id, uid, granted FROM ia_room_admin WHERE lesson_id = ?')).map((r) => ({ roomId: String(r.room_id), uid: Number(r.uid), granted: Number(r.granted) === 1 })),
   };
+}
+
+/** One row of the mic seat ledger. */
+export interface SeatEventRow {
+  sessionId: string;
+  seq: number;
+  seat: number;
+  /** 0: the seat became empty. */
+  uid: number;
+  locked: number;
+  mic: number;
+  cam: number;
+  op: string;
+  by: number;
+  version: number;
+}
+
+/** A lesson's mic seat ledger, per session in order (tests, audits). */
+export async function readSeatEvents(pool: Pool, lessonId: number): Promise<SeatEventRow[]> {
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM ia_seat_event WHERE lesson_id = ? ORDER BY session_id, seq', [lessonId]);
+  return rows.map((r) => ({
+    sessionId: String(r.session_id),
+    seq: Number(r.seq),
+    seat: Number(r.seat_no),
+    uid: Number(r.uid),
+    locked: Number(r.locked),
+    mic: Number(r.mic),
+    cam: Number(r.cam),
+    op: String(r.op),
+    by: Number(r.by_uid),
+    version: Number(r.version),
+  }));
 }
