@@ -12,7 +12,11 @@ import { InteractionService } from '../../src/services/interaction.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
 import { interactionRegistryKey, lessonKeys, seatTemplatesKey } from '../../src/store/redis/keys.js';
 import { Flusher } from '../../src/writebehind/flusher.js';
-import { uniquePrefix } from '../support/env.js';
+import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../src/cli/index.js';
 import { dropLessonKeys, loadSyntheticLesson, START } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
@@ -261,5 +265,37 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const [sess] = await db.pool.query<RowDataPacket[]>('SELECT session_id, template_id FROM ia_session WHERE lesson_id = ?', [L]);
     expect(new Map(sess.map((r) => [String(r.session_id), String(r.template_id)]))).toEqual(new Map(all.map((x) => [x.sessionId, x.template])));
     for (const x of all) expectSeatInvariants(x);
+  });
+
+  it.runIf(mode === 'single')('orgengine template put / list / show / sync: validated, stored in MySQL, cached in Redis', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'seat-tpl-'));
+    const env = { ORGENGINE_REDIS_URL: TEST_REDIS_URL, ORGENGINE_MYSQL_URL: db.url, ORGENGINE_KEY_PREFIX: config.keyPrefix };
+    const cli = async (argv: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runCli(argv, { stdout: { write: (x: string) => (stdout += x) }, stderr: { write: (x: string) => (stderr += x) } }, env);
+      return { code, stdout, stderr };
+    };
+    try {
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify({ id: 'trio', name: 'Trio', kind: 'multi', seats: [{ video: true, audio: true }, { video: true }] }));
+      const bad = await cli(['template', 'put', '--file', join(dir, 'bad.json')]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain('TEMPLATE_INVALID');
+      expect(bad.stderr).toContain('seats[1].audio');
+      writeFileSync(join(dir, 'trio.json'), JSON.stringify({ id: 'trio', name: 'Trio', kind: 'multi', seats: [{ video: true, audio: true, hostOnly: true }, { video: true, audio: true }, { video: true, audio: true }] }));
+      expect((await cli(['template', 'put', '--file', join(dir, 'trio.json')])).code).toBe(0);
+      const list = await cli(['template', 'list', '--json']);
+      expect(list.code).toBe(0);
+      expect(list.stdout).toContain('"trio"');
+      expect(list.stdout).toContain('"voice"');
+      const shown = await cli(['template', 'show', '--id', 'trio']);
+      expect([shown.code, JSON.parse(shown.stdout).seats.length]).toEqual([0, 3]);
+      // Redis lost its cache: sync copies MySQL's templates back.
+      await redis.hdel(seatTemplatesKey(config.keyPrefix), 'trio');
+      expect((await cli(['template', 'sync'])).code).toBe(0);
+      expect(await redis.hexists(seatTemplatesKey(config.keyPrefix), 'trio')).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
