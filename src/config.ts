@@ -42,6 +42,8 @@ export interface Config {
   signals: SignalConfig;
   /** In-class mutation bounds and the write-behind flusher. */
   writeBehind: WriteBehindConfig;
+  /** Score events, leaderboards and PK rounds. */
+  scores: ScoresConfig;
   jobs: JobsConfig;
 }
 
@@ -179,10 +181,24 @@ export interface WriteBehindConfig {
   durabilityTimeoutMs: number;
 }
 
+/** Bounds of score events, leaderboards and PK rounds. */
+export interface ScoresConfig {
+  /** Points one event may carry, inclusive; negative ones only with kind `adjust`. */
+  minPoints: number;
+  maxPoints: number;
+  /** Entries a leaderboard read may ask for, and its default. */
+  boardMax: number;
+  boardDefault: number;
+  /** Score reads are cached this long by each gateway (awards publish nothing; PK changes invalidate). */
+  cacheTtlMs: number;
+  /** Longest PK round. */
+  pkMaxSeconds: number;
+}
+
 /** Shortest token secret accepted (bytes of UTF-8). */
 export const MIN_TOKEN_SECRET_BYTES = 32;
 
-type Section = 'api' | 'signals' | 'writeBehind' | 'jobs';
+type Section = 'api' | 'signals' | 'writeBehind' | 'scores' | 'jobs';
 /** A Config field a variable sets, as a dotted path ('ttlSeconds', 'api.maxInFlight'). */
 export type ConfigField = Exclude<keyof Config, Section> | { [S in Section]: `${S}.${keyof Config[S] & string}` }[Section];
 type FieldValue<F extends ConfigField> = F extends `${infer S extends Section}.${infer K}`
@@ -456,6 +472,13 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_DURABILITY_TIMEOUT_MS', 'writeBehind.durabilityTimeoutMs', 100, [1, 60_000], 'WAIT timeout with replica durability; short of replicas the write answers 503 BACKEND_UNAVAILABLE (may or may not be applied); below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS'),
   int('ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', 'writeBehind.maxDynamicGroupsPerTeam', 50, [0, 10_000], 'groups created in class per team at most'),
 
+  int('ORGENGINE_SCORE_MIN_POINTS', 'scores.minPoints', -1000, [-1_000_000_000, 0], 'fewest points one score event may carry (below 0 only for kind adjust); outside the range is 400'),
+  int('ORGENGINE_SCORE_MAX_POINTS', 'scores.maxPoints', 1000, [1, 1_000_000_000], 'most points one score event may carry; more is 400 BAD_REQUEST'),
+  int('ORGENGINE_SCORE_BOARD_MAX', 'scores.boardMax', 100, [1, 10_000], 'most entries one leaderboard read may ask for'),
+  int('ORGENGINE_SCORE_BOARD_DEFAULT', 'scores.boardDefault', 10, [1, 10_000], 'leaderboard entries when a read gives no limit; at most ORGENGINE_SCORE_BOARD_MAX'),
+  int('ORGENGINE_SCORE_CACHE_TTL_MS', 'scores.cacheTtlMs', 500, [0, 60_000], 'score reads (leaderboards, totals, ranks) are cached by each gateway this long: the staleness bound of a warm read (0: no cache)'),
+  int('ORGENGINE_PK_MAX_SECONDS', 'scores.pkMaxSeconds', 3600, [1, 86_400], 'longest PK round a start may ask for'),
+
   url('ORGENGINE_QUEUE_REDIS_URL', 'jobs.redis', { shown: '(the data Redis)', from: (c) => c.redis }, REDIS_PROTOCOLS, 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)', { to: single }),
   clusterNodes('ORGENGINE_QUEUE_REDIS_CLUSTER_NODES', 'jobs.redis', 'seed nodes of a Redis Cluster holding the preload queues'),
   text('ORGENGINE_QUEUE_PREFIX', 'jobs.prefix', '{oe-jobs}', 'at most 48 chars of [A-Za-z0-9:_.-] with one {hash tag}', 'BullMQ key prefix; the hash tag puts every queue and flow in one Cluster slot', (v) =>
@@ -486,6 +509,10 @@ const CROSS_CHECKS: ReadonlyArray<{ variable: string; complaint(c: Config): stri
       wb.durability === 'replica' && wb.durabilityTimeoutMs >= api.redisCommandTimeoutMs
         ? `must be below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS (${api.redisCommandTimeoutMs}), got ${wb.durabilityTimeoutMs}`
         : null,
+  },
+  {
+    variable: 'ORGENGINE_SCORE_BOARD_DEFAULT',
+    complaint: ({ scores }) => (scores.boardDefault > scores.boardMax ? `must not exceed ORGENGINE_SCORE_BOARD_MAX (${scores.boardMax}), got ${scores.boardDefault}` : null),
   },
   {
     variable: 'ORGENGINE_MEMBERS_PAGE_DEFAULT',

@@ -12,9 +12,10 @@ import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
 import { backendError } from './errors.js';
 import { ConfigError, requireTokenSecret, variableOf, type Config, type ConfigField } from './config.js';
-import { createFlusher, createMutationService } from './main.js';
+import { createFlusher, createMutationService, createScoreService } from './main.js';
 import { Metrics, registerBreakerMetrics } from './metrics.js';
 import type { MutationService } from './services/mutations.js';
+import type { ScoreService } from './services/scores.js';
 import { ReadService } from './services/reads.js';
 import { PlaybackService } from './services/playback.js';
 import { PushHub } from './services/push.js';
@@ -57,6 +58,8 @@ export interface Gateway {
   reads: ReadService;
   signals: SignalRuntime;
   mutations: MutationService;
+  /** Score ledger, totals, boards and PK rounds. */
+  scores: ScoreService;
   /** The in-process write-behind flusher, or null (`orgengine flush` runs elsewhere). */
   flusher: Flusher | null;
   /** The lesson channel subscriptions the caches and live push share. */
@@ -179,6 +182,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   });
   const wsMetrics = registerWsMetrics(metrics.registry, () => push);
   const mutations = createMutationService({ config, redis: writeRedis }, { registry, metrics: metrics.registry });
+  // Score writes go to the write connection (WAIT under replica durability), and the score reads with them.
+  const scores = createScoreService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels });
   // Playback reads MySQL; the pool connects on first use, so a gateway that never plays back never connects.
   const pool = createMysqlPool(config.mysqlUrl, config.mysqlPoolSize);
   const playback = new PlaybackService({ pool, redis, keyPrefix: config.keyPrefix, api });
@@ -231,6 +236,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     reads,
     signals: signals.service,
     mutations,
+    scores,
     push,
     playback,
     wsMetrics,
@@ -247,13 +253,14 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   try {
     httpPort = await http.listen(opts.port, opts.host);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, playback, tokens, metrics, log, api, ready: async () => ready().ok });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, scores, push, playback, tokens, metrics, log, api, ready: async () => ready().ok });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
     http.stopAccepting();
     http.closeWebSockets();
     push.close();
+    scores.close();
     if (readyTimer) clearInterval(readyTimer);
     guard?.close();
     writer?.guard.close();
@@ -276,6 +283,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     reads,
     signals,
     mutations,
+    scores,
     flusher,
     channels,
     push,
@@ -297,6 +305,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         await flusher?.stop();
         await pool.end().catch(() => undefined);
         signals.close();
+        scores.close();
         reads.close();
         await channels.close();
         if (ownRedis) await closeRedis(redis);

@@ -9,6 +9,7 @@ import type { MutationService } from '../services/mutations.js';
 import type { PlaybackService } from '../services/playback.js';
 import type { PushHub } from '../services/push.js';
 import type { ReadService } from '../services/reads.js';
+import type { ScoreService } from '../services/scores.js';
 import type { SignalService } from '../services/signals.js';
 
 /** The services, token verifier, metrics and log a transport needs. */
@@ -20,6 +21,8 @@ export interface TransportDeps {
   push: PushHub;
   /** A room's signal history from MySQL. */
   playback: PlaybackService;
+  /** Score ledger, totals, boards and PK rounds. */
+  scores: ScoreService;
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;

@@ -13,6 +13,8 @@ export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 export const MUTER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 /** Roles allowed to broadcast to an org node over the long connection. */
 export const BROADCASTER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
+/** Roles allowed to award points and run PK rounds. */
+export const SCORER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 /** Roles allowed to send heartbeats (a student for itself, a platform service for any student). */
 export const HEARTBEAT_ROLES: readonly Role[] = ['student', 'service'];
 
@@ -89,6 +91,18 @@ export function authorizeHeartbeat(c: Caller, lessonId: number, uid: number): vo
   assertLessonScope(c, lessonId);
   assertRole(c, HEARTBEAT_ROLES, 'send heartbeats');
   assertSelfIfStudent(c, uid, 'send heartbeats');
+}
+
+/** Awarding points (or adjusting them): teachers, tutors and services of the lesson; never a student. */
+export function authorizeAward(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, SCORER_ROLES, 'award points');
+}
+
+/** Starting or ending a PK round: teachers, tutors and services of the lesson. */
+export function authorizePk(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, SCORER_ROLES, 'run PK rounds');
 }
 
 /**

@@ -37,6 +37,15 @@ const CASES: Array<[fn: string, lua: string, ts: string]> = [
   ['key_state_muted', "key_state_muted(B, 'main')", lk.stateMuted('main')],
   ['key_state_muted_nodes', "key_state_muted_nodes(B, 'main')", lk.stateMutedNodes('main')],
   ['key_state_online', "key_state_online(B, 't9.in', 4)", lk.stateOnline('t9.in', 4)],
+  ['key_score_idem', 'key_score_idem(B)', lk.scoreIdem],
+  ['key_score_users', 'key_score_users(B)', lk.scoreUsers],
+  ['key_score_room', "key_score_room(B, 'main')", lk.scoreRoom('main')],
+  ['key_score_nodes', 'key_score_nodes(B)', lk.scoreNodes],
+  ['key_score_children', "key_score_children(B, 't9.m1')", lk.scoreChildren('t9.m1')],
+  ['key_score_seats', "key_score_seats(B, 's:abc')", lk.scoreSeats('s:abc')],
+  ['key_score_pk', "key_score_pk(B, 'r:main')", lk.scorePk('r:main')],
+  ['key_score_pk_seq', 'key_score_pk_seq(B)', lk.scorePkSeq],
+  ['key_score_scopes', 'key_score_scopes(B)', lk.scoreScopes],
 ];
 
 const UIDS = [1, 2, 7, 4_999, 5_000, 5_001, 123_456_789, 2 ** 31 + 5, 2 ** 40 + 3, 10 ** 15 + 7, Number.MAX_SAFE_INTEGER];

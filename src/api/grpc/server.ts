@@ -13,6 +13,7 @@ import type { ApiConfig } from '../../config.js';
 import { GrpcStatus, OrgError, toOrgError } from '../../errors.js';
 import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
+import { parseAward, parsePkEnd, parsePkScope, parsePkStart } from '../../services/scoreInputs.js';
 import { checkId, parseCursor, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
 import type { TransportDeps } from '../transport.js';
@@ -37,6 +38,8 @@ export const READ_SERVICE = 'orgengine.v1.ReadService';
 export const SIGNAL_SERVICE = 'orgengine.v1.SignalService';
 /** Full name of the mutation service. */
 export const MUTATION_SERVICE = 'orgengine.v1.MutationService';
+/** Full name of the score service. */
+export const SCORE_SERVICE = 'orgengine.v1.ScoreService';
 /** Full name of the push service (org-node broadcasts). */
 export const PUSH_SERVICE = 'orgengine.v1.PushService';
 /** Full name of the health service. */
@@ -178,12 +181,25 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     Heartbeat: unary('Heartbeat', (req, c) => mutations.heartbeat(c, parseHeartbeat({ lessonId: req.lessonId, uid: req.uid, roomId: req.roomId }))),
   });
 
+  const { scores } = deps;
+  const boardLimit = (v: unknown): number => parseLimit(v, { def: scores.bounds.boardDefault, max: scores.bounds.boardMax });
+  const optRoom = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : parseEntityId('roomId', v));
+  server.addService(serviceDefinition(SCORE_SERVICE), {
+    Award: unary('Award', (req, c) => scores.award(c, parseAward(req, scores.bounds))),
+    GetUserBoard: unary('GetUserBoard', (req, c) => scores.userBoard(c, lessonOf(req), optRoom(req.roomId), boardLimit(req.limit))),
+    GetNodeScores: unary('GetNodeScores', (req, c) => scores.nodeScores(c, lessonOf(req), parseEntityId('nodeId', req.nodeId), boardLimit(req.limit))),
+    GetStudentScores: unary('GetStudentScores', (req, c) => scores.student(c, lessonOf(req), checkId('uid', req.uid), optRoom(req.roomId))),
+    StartPk: unary('StartPk', (req, c) => scores.startPk(c, parsePkStart(req, scores.bounds))),
+    EndPk: unary('EndPk', (req, c) => scores.endPk(c, parsePkEnd(req))),
+    GetPk: unary('GetPk', (req, c) => scores.pk(c, parsePkScope(req))),
+  });
+
   server.addService(serviceDefinition(PUSH_SERVICE), {
     Broadcast: unary('Broadcast', (req, c) => deps.push.broadcast(c, checkId('lessonId', req.lessonId), req.nodeId as string, req.data)),
   });
 
   // ---- grpc.health.v1 ----
-  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE, PUSH_SERVICE]);
+  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE, SCORE_SERVICE, PUSH_SERVICE]);
   const watchers = new Set<grpc.ServerWritableStream<Req, object>>();
   const status = async (): Promise<number> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
   server.addService(serviceDefinition(HEALTH_SERVICE), {

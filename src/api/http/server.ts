@@ -9,6 +9,7 @@ import { createDispatcher } from './dispatch.js';
 import { mutationRoutes } from './routes/mutations.js';
 import { opsRoutes } from './routes/ops.js';
 import { readRoutes } from './routes/reads.js';
+import { scoreRoutes } from './routes/scores.js';
 import { pushRoutes } from './routes/push.js';
 import { signalRoutes } from './routes/signals.js';
 import type { WsMetrics } from '../../services/pushMetrics.js';
@@ -51,6 +52,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   dispatch.add(readRoutes(deps));
   dispatch.add(signalRoutes(deps));
   dispatch.add(mutationRoutes(deps));
+  dispatch.add(scoreRoutes(deps));
   dispatch.add(pushRoutes(deps));
   // Before the fallback: uWS would otherwise answer the upgrade request with the 404 route.
   const ws = attachWebSocket({ app, hub: deps.push, tokens: deps.tokens, metrics: deps.wsMetrics, log: deps.log, api: deps.api, draining: isDraining });

@@ -272,4 +272,48 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 6,
+    name: 'score ledger and PK rounds, written behind from Redis',
+    // The ledger is what reconcile recomputes every live total from: node_path is the
+    // credited node's ancestor path at the time of the event, so a roll-up needs no tree.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS score_ledger (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        idem_key VARCHAR(128) NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        session_id VARCHAR(64) NULL,
+        uid BIGINT UNSIGNED NULL,
+        seat_id VARCHAR(64) NULL,
+        seat_side VARCHAR(8) NULL,
+        node_id VARCHAR(64) NOT NULL,
+        node_path VARCHAR(512) NOT NULL,
+        kind VARCHAR(16) NOT NULL,
+        points INT NOT NULL,
+        pk_round BIGINT UNSIGNED NULL,
+        pk_side CHAR(1) NULL,
+        at DATETIME(3) NOT NULL,
+        by_uid BIGINT UNSIGNED NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, idem_key),
+        KEY ix_score_ledger_version (lesson_id, version)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS score_pk_round (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        round_id BIGINT UNSIGNED NOT NULL,
+        scope VARCHAR(80) NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        kind VARCHAR(8) NOT NULL,
+        side_a VARCHAR(64) NOT NULL,
+        side_b VARCHAR(64) NOT NULL,
+        started_at DATETIME(3) NOT NULL,
+        ends_at DATETIME(3) NOT NULL,
+        status VARCHAR(8) NOT NULL,
+        points_a BIGINT NOT NULL,
+        points_b BIGINT NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, round_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];

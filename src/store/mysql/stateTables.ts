@@ -1,14 +1,15 @@
-// The in-class state tables (migration 3) and the signal playback log
-// (migration 5): what the write-behind flusher upserts, version-guarded, and
-// what reconcile reads back to compare with Redis.
+// The in-class state tables (migration 3), the signal playback log
+// (migration 5) and the score ledger with its PK rounds (migration 6): what the
+// write-behind flusher upserts, version-guarded, and what reconcile reads back
+// to compare with Redis.
 import type { RowDataPacket } from 'mysql2/promise';
 import { inTransaction, type Pool } from './pool.js';
 
 /** What a write-behind record is about; one table each. */
-export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal';
+export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal' | 'score' | 'pk';
 
 /** Entities that are in-class state (one current value per key, compared by reconcile). */
-export type StateEntity = Exclude<Entity, 'signal'>;
+export type StateEntity = Exclude<Entity, 'signal' | 'score' | 'pk'>;
 
 /** How an entity maps to its table. */
 export interface TableSpec {
@@ -31,13 +32,27 @@ export const TABLES: Readonly<Record<Entity, TableSpec>> = {
   signin: { table: 'state_signin', columns: ['lesson_id', 'uid', 'signed_in_at', 'version'], keyColumns: 2 },
   online: { table: 'state_online', columns: ['lesson_id', 'room_id', 'uid', 'partition_no', 'last_seen_at', 'version'], keyColumns: 3 },
   signal: { table: 'signal_log', columns: ['lesson_id', 'room_id', 'seq', 'published_at', 'by_uid', 'data', 'version'], keyColumns: 3 },
+  // One row per score event, never changed once written (a replay carries the same version).
+  score: {
+    table: 'score_ledger',
+    columns: [
+      'lesson_id', 'idem_key', 'room_id', 'session_id', 'uid', 'seat_id', 'seat_side', 'node_id', 'node_path',
+      'kind', 'points', 'pk_round', 'pk_side', 'at', 'by_uid', 'version',
+    ],
+    keyColumns: 2,
+  },
+  pk: {
+    table: 'score_pk_round',
+    columns: ['lesson_id', 'round_id', 'scope', 'room_id', 'kind', 'side_a', 'side_b', 'started_at', 'ends_at', 'status', 'points_a', 'points_b', 'version'],
+    keyColumns: 2,
+  },
 };
 
 /** The in-class state entities, in the order batches write them. */
 export const STATE_ENTITIES: readonly StateEntity[] = ['node', 'group', 'mute', 'mutenode', 'signin', 'online'];
 
 /** Every entity, in the order batches write them. */
-export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal'];
+export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal', 'score', 'pk'];
 
 /**
  * ON DUPLICATE KEY UPDATE clause that applies a row only when it is newer:

@@ -15,6 +15,9 @@
 //   bcast:<json>     a message to an org node and everything under it ({"n": nodeId, "b": by,
 //                    "a": at, "d": data}; broadcastStore.ts): pushed to WebSocket clients, changes
 //                    nothing cached (the entity cache ignores it, like `signal`)
+//   score:<roomId>   a room's PK round started or ended, or its scores were repaired (pk_start.lua,
+//                    pk_end.lua, reconcile): the score cache drops the lesson's score reads; the
+//                    entity cache ignores it. Awards publish nothing (score reads carry a short TTL)
 //   lesson           anything else lesson-wide: drop everything cached for the lesson
 //
 // In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a
@@ -33,6 +36,7 @@ export type ChannelMessage =
   | { kind: 'room'; roomId: string }
   | { kind: 'signal'; roomId: string; seq: number }
   | { kind: 'broadcast'; nodeId: string; by: number; at: number; data: string }
+  | { kind: 'score'; roomId: string }
   | { kind: 'lesson' };
 
 // Ids carried in messages: the room and node id alphabet, read leniently on
@@ -59,6 +63,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `signal:${m.roomId}:${m.seq}`;
     case 'broadcast':
       return `bcast:${JSON.stringify({ n: m.nodeId, b: m.by, a: m.at, d: m.data })}`;
+    case 'score':
+      return `score:${m.roomId}`;
     case 'lesson':
       return 'lesson';
   }
@@ -82,6 +88,8 @@ export function parseChannelMessage(raw: string): ChannelMessage {
       return ID_RE.test(arg) ? { kind: 'mute', roomId: arg } : { kind: 'lesson' };
     case 'room':
       return ID_RE.test(arg) ? { kind: 'room', roomId: arg } : { kind: 'lesson' };
+    case 'score':
+      return ID_RE.test(arg) ? { kind: 'score', roomId: arg } : { kind: 'lesson' };
     case 'signal': {
       // The seq is after the last colon; room ids never contain one, but the id alphabet allows it.
       const j = arg.lastIndexOf(':');

@@ -40,6 +40,10 @@ export const SCRIPTS = {
   wbRejournal: { file: 'wb_rejournal.lua', keys: 3 },
   wsPresence: { file: 'ws_presence.lua', keys: 1 },
   wbRestore: { file: 'wb_restore.lua', keys: 4 },
+  award: { file: 'award.lua', keys: 4 },
+  pkStart: { file: 'pk_start.lua', keys: 3 },
+  pkEnd: { file: 'pk_end.lua', keys: 3 },
+  readScores: { file: 'read_scores.lua', keys: 1 },
 } as const;
 
 /** The name of a script in SCRIPTS. */
@@ -97,6 +101,23 @@ interface ScriptSignatures {
   wbForget: { args: [registry: string, lessonId: Arg, score: string]; reply: number };
   wsPresence: { args: [head: string, now: number, windowMs: number, ttl: number, ...groups: Arg[]]; reply: number };
   wbRestore: { args: [stateKey: string, seats: string, ver: string, channel: string, entity: string, minVersion: string, ttl: number, ...pairs: string[]]; reply: [code: number, changed: number] };
+  award: {
+    args: [
+      head: string, idem: string, ver: string, stream: string,
+      key: string, roomId: string, sessionId: string, target: 'u' | 'n', who: string, seatId: string, seatSide: string,
+      kind: string, points: number, now: number, by: number, roundId: string, maxStream: number, ttl: number,
+    ];
+    reply: Array<number | string>;
+  };
+  pkStart: {
+    args: [
+      head: string, ver: string, stream: string,
+      scope: string, roomId: string, kind: 'node' | 'seat', a: string, b: string, now: number, durationMs: number, by: number, maxStream: number, ttl: number, channel: string,
+    ];
+    reply: Array<number | string>;
+  };
+  pkEnd: { args: [pk: string, ver: string, stream: string, roundId: string, now: number, maxStream: number, ttl: number, channel: string, scope: string, by: number]; reply: Array<number | string> };
+  readScores: { args: [head: string, what: 'room' | 'lesson' | 'node' | 'student' | 'pk', id: string, n: string | number]; reply: Array<number | string> };
   wbRejournal: {
     args: [
       stateKey: string, ver: string, stream: string,

@@ -1,0 +1,116 @@
+-- award: one score event (reward, answer, gift or manual adjustment), appended
+-- to the lesson's ledger (its write-behind record) together with its effect on
+-- every live total, in one atomic step. A replayed idempotency key changes
+-- nothing and returns the reply the key first got.
+-- KEYS[1] lesson head hash
+-- KEYS[2] sc:idem    hash idempotency key -> reply
+-- KEYS[3] st:ver     last write-behind version
+-- KEYS[4] write-behind stream
+-- ARGV[1]  idempotency key
+-- ARGV[2]  room id
+-- ARGV[3]  session id ('' when none): with it, seat totals and PK rounds are the session's, else the room's
+-- ARGV[4]  'u' (a student) or 'n' (an org node)
+-- ARGV[5]  uid (decimal) or node id
+-- ARGV[6]  seat id ('' when none)
+-- ARGV[7]  PK seat side: 'left', 'right' or ''
+-- ARGV[8]  kind: reward | answer | gift | adjust
+-- ARGV[9]  points (integer, may be negative)
+-- ARGV[10] now (ms): PK rounds count the event only when start <= now < end
+-- ARGV[11] by: uid of the caller
+-- ARGV[12] PK round id the event must count for ('' when none): a round not running is refused
+-- ARGV[13] max stream length (back pressure)
+-- ARGV[14] ttl (seconds) of the score keys
+-- Returns {OK, replayed 0|1, reply} where reply is
+-- 'version|nodeId|userTotal|nodeTotal|roundId|side|sideTotal|roomTotal|at'
+-- | {error code, detail...} (_score.lua); an error writes nothing.
+-- @include _score.lua
+
+local key, room, session, tkind, target, seat, seatSide = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local pts, now, ttl = tonumber(ARGV[9]), ARGV[10], ARGV[14]
+local done = redis.call('HGET', KEYS[2], key)
+if done then return {OK, 1, done} end
+
+local vb, err = version_base(KEYS[1])
+if not vb then return err end
+local base = lesson_base(KEYS[1])
+local rb = redis.call('HGET', key_rooms(vb), room)
+if not rb then return {E_ROOM_NOT_FOUND} end
+
+local node, path, uid
+if tkind == 'u' then
+  uid = target
+  local pos = position(vb, redis.call('HGET', key_lesson(vb), 'posBuckets'), uid)
+  if not pos then return {E_STUDENT_NOT_FOUND} end
+  if not room_partition(pos, room) then return {E_STUDENT_NOT_IN_ROOM} end
+  -- The student's place in the tree now: the group it picked in class, else where the preload put it.
+  node = redis.call('HGET', key_state_group(base), uid) or pos.n
+  path = node_path(vb, base, node)
+  if not path then return {E_NODE_NOT_FOUND} end
+else
+  uid = ''
+  node = target
+  path = node_path(vb, base, node)
+  if not path then return {E_NODE_NOT_FOUND} end
+  if not path_under(path, cmsgpack.unpack(rb).rootNodeId) then return {E_NODE_NOT_IN_ROOM} end
+end
+
+-- PK: the scope's running round counts the event for the side it belongs to.
+local scope = session ~= '' and ('s:' .. session) or ('r:' .. room)
+local pk = key_score_pk(base, scope)
+local round, h = running_round(pk, now)
+if ARGV[12] ~= '' then
+  if h[1] ~= ARGV[12] then return {E_PK_ROUND_NOT_FOUND} end
+  if not round then return {E_PK_ROUND_CLOSED, h[1], h[6] or ''} end
+end
+local side = ''
+if round then
+  if round[2] == 'node' then
+    if path_under(path, round[3]) then side = 'a' elseif path_under(path, round[4]) then side = 'b' end
+  elseif seatSide == round[3] then side = 'a'
+  elseif seatSide == round[4] then side = 'b' end
+end
+
+local full = stream_full(KEYS[4], ARGV[13])
+if full then return full end
+
+local ver = next_version(KEYS[3], ttl)
+local userTotal, roomTotal = '', ''
+if uid ~= '' then
+  local ku, kr = key_score_users(base), key_score_room(base, room)
+  userTotal = redis.call('ZINCRBY', ku, pts, uid)
+  roomTotal = redis.call('ZINCRBY', kr, pts, uid)
+  redis.call('EXPIRE', ku, ttl)
+  redis.call('EXPIRE', kr, ttl)
+end
+-- Roll up the precomputed ancestor path: every node on it, and each node in its parent's level board.
+local kn = key_score_nodes(base)
+local nodeTotal, parent = '', nil
+for id in string.gmatch(path, '[^/]+') do
+  nodeTotal = redis.call('HINCRBY', kn, id, pts)
+  if parent then
+    local kk = key_score_children(base, parent)
+    redis.call('ZINCRBY', kk, pts, id)
+    redis.call('EXPIRE', kk, ttl)
+  end
+  parent = id
+end
+redis.call('EXPIRE', kn, ttl)
+if seat ~= '' then
+  local ks = key_score_seats(base, scope)
+  redis.call('HINCRBY', ks, seat, pts)
+  redis.call('EXPIRE', ks, ttl)
+  redis.call('SADD', key_score_scopes(base), scope)
+  redis.call('EXPIRE', key_score_scopes(base), ttl)
+end
+local roundId, sideTotal = '', ''
+if side ~= '' then
+  roundId = round[1]
+  sideTotal = redis.call('HINCRBY', pk, 'p' .. side, pts)
+end
+
+local reply = table.concat({ver, node, tostring(userTotal), tostring(nodeTotal), roundId, side, tostring(sideTotal), tostring(roomTotal), now}, '|')
+redis.call('HSET', KEYS[2], key, reply)
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('XADD', KEYS[4], '*', 'e', 'score', 'v', ver, 'k', key, 'r', room, 's', session, 'u', uid, 'st', seat, 'sd', seatSide,
+  'n', node, 'path', path, 'kd', ARGV[8], 'p', ARGV[9], 'pk', roundId, 'ps', side, 't', now, 'b', ARGV[11])
+return {OK, 0, reply}
