@@ -19,12 +19,13 @@ import type { ScoresConfig, WriteBehindConfig } from '../config.js';
 import { backendError } from '../errors.js';
 import { GenCache, SingleFlight } from '../localcache/genCache.js';
 import { counter, registerMetrics } from '../metrics.js';
+import { scopeOf } from '../model/scores.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { durabilityOf } from '../store/redis/durability.js';
 import { writeBehindRegistryKey } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
-import { scoreScope, ScoreStore, type AwardResult, type Board, type PkRound, type ScoreEvent, type StudentScores } from '../store/redis/scoreStore.js';
+import { ScoreStore, type AwardResult, type Board, type PkRound, type ScoreEvent, type StudentScores } from '../store/redis/scoreStore.js';
 import { LessonRegistry } from '../writebehind/registry.js';
 import type { PkEndInput, PkScopeInput, PkStartInput } from './scoreInputs.js';
 
@@ -141,14 +142,14 @@ export class ScoreService {
   /** Ends a running PK round now, with its result. */
   async endPk(caller: Caller, p: PkEndInput): Promise<PkRoundView> {
     authorizePk(caller, p.lessonId);
-    const r = await this.write('pk_end', p.lessonId, () => this.store.endPk(p.lessonId, scoreScope(p.roomId, p.sessionId), p.roundId, this.now(), caller.uid));
+    const r = await this.write('pk_end', p.lessonId, () => this.store.endPk(p.lessonId, scopeOf(p.roomId, p.sessionId), p.roundId, this.now(), caller.uid));
     return view(r, p.sessionId);
   }
 
   /** A scope's current (or last) PK round: running with its totals so far, or over with its result. Any role of the lesson. */
   pk(caller: Caller, p: PkScopeInput): PkRoundView | Promise<PkRoundView> {
     authorizeLessonRead(caller, p.lessonId);
-    const scope = scoreScope(p.roomId, p.sessionId);
+    const scope = scopeOf(p.roomId, p.sessionId);
     // Cached only briefly as well: whether it runs depends on the clock.
     return this.cached(p.lessonId, `pk:${scope}`, async () => view(await this.store.readPk(p.lessonId, scope, this.now()), p.sessionId));
   }

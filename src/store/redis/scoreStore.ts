@@ -5,6 +5,8 @@
 // total, and increments that move a total to the ledger's value). Keys come
 // from keys.ts; replies become typed results, or typed errors through
 // replyCodes.ts.
+import { scopeOf, type ScoreTotals, type TotalKind } from '../../model/scores.js';
+import { formatChannelMessage } from './channel.js';
 import type { RedisClient } from './client.js';
 import { durably, MEMORY, type Durability } from './durability.js';
 import { lessonKeys, type LessonKeys } from './keys.js';
@@ -115,11 +117,6 @@ export interface ScoreStoreOptions {
   durability?: Durability;
 }
 
-/** The scope of seat totals and PK rounds: a session when given, else the room. */
-export function scoreScope(roomId: string, sessionId: string | null): string {
-  return sessionId ? `s:${sessionId}` : `r:${roomId}`;
-}
-
 const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
 const numOrNull = (v: unknown): number | null => (v === '' || v === null || v === undefined ? null : Number(str(v)));
 
@@ -144,7 +141,7 @@ export class ScoreStore {
     if (Number(r[0]) !== SCORE_CODES.OK) {
       throw replyError('award', r, {
         lessonId: e.lessonId, uid: e.uid ?? undefined, roomId: e.roomId, nodeId: e.nodeId ?? undefined,
-        scope: scoreScope(e.roomId, e.sessionId), roundId: e.roundId === null ? undefined : String(e.roundId),
+        scope: scopeOf(e.roomId, e.sessionId), roundId: e.roundId === null ? undefined : String(e.roundId),
       });
     }
     // version|nodeId|userTotal|nodeTotal|roundId|side|sideTotal|roomTotal|at
@@ -174,7 +171,7 @@ export class ScoreStore {
     by: number,
   ): Promise<PkRound> {
     const lk = this.keysOf(p.lessonId);
-    const scope = scoreScope(p.roomId, p.sessionId);
+    const scope = scopeOf(p.roomId, p.sessionId);
     const r = await durably(this.o.redis, this.d, (c) =>
       c[PK_START](lk.head, lk.stateVersion, lk.writeBehind, scope, p.roomId, p.kind, p.a, p.b, now, p.durationMs, by, this.o.maxStreamLength, this.o.ttlSeconds, lk.channel),
     );
@@ -257,15 +254,9 @@ function board(r: ReadonlyArray<unknown>, at: number): Board {
 }
 
 /** Every live score total of a lesson, read in one MULTI (one consistent moment), and the version counter then. */
-export interface ScoreSnapshot {
+export interface ScoreSnapshot extends ScoreTotals {
   /** st:ver at the snapshot: every event with a version up to it is in these totals. */
   version: number;
-  users: Map<string, number>;
-  rooms: Map<string, Map<string, number>>;
-  nodes: Map<string, number>;
-  children: Map<string, Map<string, number>>;
-  seats: Map<string, Map<string, number>>;
-  pk: Map<string, { roundId: number; pa: number; pb: number }>;
 }
 
 const pairs = (flat: string[]): Map<string, number> => {
@@ -318,20 +309,20 @@ export async function readScoreSnapshot(redis: RedisClient, prefix: string, less
   return snap;
 }
 
-/** One increment that moves a live total by `delta` (reconcile's repair). */
-export type ScoreFix =
-  | { what: 'user'; member: string; delta: number }
-  | { what: 'room'; roomId: string; member: string; delta: number }
-  | { what: 'node'; member: string; delta: number }
-  | { what: 'child'; parentId: string; member: string; delta: number }
-  | { what: 'seat'; scope: string; member: string; delta: number }
-  | { what: 'pk'; scope: string; member: 'pa' | 'pb'; delta: number };
+/** One increment that moves a live total by `delta` (reconcile's repair): `of` is the room, parent node or scope ('' for users and nodes); a PK side's member is pa or pb. */
+export interface ScoreFix {
+  what: TotalKind;
+  of: string;
+  member: string;
+  delta: number;
+}
 
 /**
- * Applies increments in chunks of one MULTI each. Increments, not values: an
- * award landing meanwhile keeps its effect.
+ * Applies increments in chunks of one MULTI each, then publishes `score:<roomId>`
+ * so gateways drop cached score reads. Increments, not values: an award landing
+ * meanwhile keeps its effect.
  */
-export async function applyScoreFixes(redis: RedisClient, prefix: string, lessonId: number, fixes: readonly ScoreFix[], ttlSeconds: number): Promise<number> {
+export async function applyScoreFixes(redis: RedisClient, prefix: string, lessonId: number, fixes: readonly ScoreFix[], ttlSeconds: number, roomId: string): Promise<number> {
   const lk = lessonKeys(prefix, lessonId);
   for (let i = 0; i < fixes.length; i += 500) {
     const m = redis.multi();
@@ -341,25 +332,26 @@ export async function applyScoreFixes(redis: RedisClient, prefix: string, lesson
           m.zincrby(lk.scoreUsers, f.delta, f.member).expire(lk.scoreUsers, ttlSeconds);
           break;
         case 'room':
-          m.zincrby(lk.scoreRoom(f.roomId), f.delta, f.member).expire(lk.scoreRoom(f.roomId), ttlSeconds);
+          m.zincrby(lk.scoreRoom(f.of), f.delta, f.member).expire(lk.scoreRoom(f.of), ttlSeconds);
           break;
         case 'node':
           m.hincrby(lk.scoreNodes, f.member, f.delta).expire(lk.scoreNodes, ttlSeconds);
           break;
         case 'child':
-          m.zincrby(lk.scoreChildren(f.parentId), f.delta, f.member).expire(lk.scoreChildren(f.parentId), ttlSeconds);
+          m.zincrby(lk.scoreChildren(f.of), f.delta, f.member).expire(lk.scoreChildren(f.of), ttlSeconds);
           break;
         case 'seat':
-          m.hincrby(lk.scoreSeats(f.scope), f.member, f.delta).expire(lk.scoreSeats(f.scope), ttlSeconds);
-          m.sadd(lk.scoreScopes, f.scope).expire(lk.scoreScopes, ttlSeconds);
+          m.hincrby(lk.scoreSeats(f.of), f.member, f.delta).expire(lk.scoreSeats(f.of), ttlSeconds);
+          m.sadd(lk.scoreScopes, f.of).expire(lk.scoreScopes, ttlSeconds);
           break;
         case 'pk':
-          m.hincrby(lk.scorePk(f.scope), f.member, f.delta);
+          m.hincrby(lk.scorePk(f.of), f.member, f.delta);
           break;
       }
     }
     const res = await m.exec();
     for (const [err] of res ?? []) if (err) throw err;
   }
+  await redis.spublish(lk.channel, formatChannelMessage({ kind: 'score', roomId }));
   return fixes.length;
 }
