@@ -62,6 +62,7 @@ export type ServerMessage =
   | ({ type: 'state'; lessonId: number; uid: number; cause: 'changed' | 'moved' } & StudentState)
   | { type: 'node'; lessonId: number; nodeId: string; by: number; at: number; data: string }
   | { type: 'lesson'; lessonId: number; version: number | null }
+  | { type: 'scores'; lessonId: number; room: string }
   | { type: 'reset'; room: string; reason: 'restarted' | 'trimmed'; firstSeq: number; lastSeq: number }
   | { type: 'error'; id?: string; code: ErrorCode; message: string };
 
@@ -518,6 +519,10 @@ export class PushHub {
         return;
       case 'mute':
         void this.refreshRoomMutes(lessonId, m.roomId);
+        return;
+      case 'score':
+        // A PK round started or ended in the room, or its scores were repaired: subscribers read the board again.
+        this.fanout.publish(TOPIC.room(lessonId, m.roomId), { type: 'scores', lessonId, room: m.roomId });
         return;
       case 'broadcast':
         this.fanout.publish(TOPIC.node(lessonId, m.nodeId), { type: 'node', lessonId, nodeId: m.nodeId, by: m.by, at: m.at, data: m.data });

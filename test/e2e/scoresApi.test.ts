@@ -19,6 +19,7 @@ import { uniquePrefix } from '../support/env.js';
 import { dropLessonKeys, loadSyntheticLesson } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { GATEWAY_REDIS_MODES } from '../support/redis.js';
+import { connectWs } from '../support/ws.js';
 import { hour, until } from '../support/wait.js';
 
 const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
@@ -128,11 +129,16 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
     expect((await get(`${L}/students/${topo.positions[4]!.uid}/scores`, studentTok)).body.error.code).toBe('FORBIDDEN');
   });
 
-  it('PK rounds over HTTP: 201 on start, 409 for a second one, the result with the winner on end', async () => {
+  it('PK rounds over HTTP: 201 on start, 409 for a second one, the result with the winner on end; room subscribers are told', async () => {
     const tutors = topo.nodes.filter((n) => n.kind === 'tutor').map((n) => n.nodeId);
+    const ws = await connectWs(base, teacherTok);
+    ws.send({ type: 'subscribe', room: 'main' });
+    await ws.next((m) => m.type === 'subscribed');
     const start = await post(`${L}/rooms/main/pk`, teacherTok, { kind: 'node', a: tutors[0], b: tutors[1], durationSeconds: 600 });
     expect(start.status).toBe(201);
     expect(start.body).toMatchObject({ running: true, a: tutors[0], b: tutors[1], scope: 'r:main', winner: null });
+    expect(await ws.next((m) => m.type === 'scores')).toEqual({ type: 'scores', lessonId: LESSON, room: 'main' });
+    const seen = ws.messages.length;
     const second = await post(`${L}/rooms/main/pk`, teacherTok, { kind: 'seat', durationSeconds: 60 });
     expect([second.status, second.body.error.code]).toEqual([409, 'PK_ROUND_RUNNING']);
     const ua = topo.positions.find((p) => p.nodeId === tutors[0])!.uid;
@@ -141,6 +147,8 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
     const end = await post(`${L}/rooms/main/pk/${start.body.roundId}/end`, teacherTok, undefined);
     expect(end.status).toBe(200);
     expect(end.body).toMatchObject({ running: false, pointsA: 3, pointsB: 0, winner: 'a', winnerSide: tutors[0] });
+    await ws.next((m) => m.type === 'scores', 5000, seen);
+    ws.close();
     const late = await post(`${L}/scores`, teacherTok, { key: 'pk-2', roomId: 'main', uid: ua, kind: 'answer', points: 3, roundId: start.body.roundId });
     expect([late.status, late.body.error.code]).toEqual([409, 'PK_ROUND_CLOSED']);
     const read = await rpc(grpcc.scores, 'GetPk', { lessonId: LESSON, roomId: 'main' }, serviceTok);
