@@ -106,6 +106,8 @@ export function decodeRecord(lessonId: number, fields: readonly string[]): WbRec
     }
     case 'score': {
       // One ledger row (award.lua); the idempotency key never repeats within a lesson.
+      // Optional fields (u, s, st, sd, pk, ps) are left out when empty.
+      for (const k of ['u', 's', 'st', 'sd', 'pk', 'ps']) f[k] ??= '';
       const key = f.k !== undefined && SCORE_KEY.test(f.k) ? f.k : null;
       const r = id(f.r);
       const session = optId(f.s);

@@ -27,6 +27,7 @@ const CASES: Array<[fn: string, lua: string, ts: string]> = [
   ['key_rooms', 'key_rooms(VB)', vk.rooms],
   ['key_nodes', 'key_nodes(VB)', vk.nodes],
   ['key_index', 'key_index(VB)', vk.index],
+  ['key_paths', 'key_paths(VB)', vk.paths],
   ['key_positions', 'key_positions(VB, 3)', vk.positions(3)],
   ['key_members', "key_members(VB, 't9.in', 2)", vk.members('t9.in', 2)],
   ['key_state_group', 'key_state_group(B)', lk.stateGroup],

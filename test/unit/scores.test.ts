@@ -33,6 +33,9 @@ describe('score ledger records', () => {
       key: 'k-1',
       row: [7, 'k-1', 'main', null, 101, null, null, 't9.g3', '/root/t9/t9.m1/t9.g3', 'reward', 5, null, null, at, 9001, 21],
     });
+    // Empty optional fields may be left out of the record altogether.
+    const { s: _s, st: _st, sd: _sd, pk: _pk, ps: _ps, ...minimal } = score;
+    expect(decodeRecord(7, flat(minimal))?.row).toEqual(decodeRecord(7, flat(score))?.row);
     const seat = decodeRecord(7, flat({ ...score, s: 'sess-1', u: '', st: 'seat-2', sd: 'left', kd: 'adjust', p: '-3', pk: '4', ps: 'a' }));
     expect(seat?.row).toEqual([7, 'k-1', 'main', 'sess-1', null, 'seat-2', 'left', 't9.g3', '/root/t9/t9.m1/t9.g3', 'adjust', -3, 4, 'a', at, 9001, 21]);
     const pk = { e: 'pk', v: '22', id: '4', sc: 'r:main', r: 'main', kd: 'node', a: 't9', b: 't10', st: t, en: '1795000060000', x: 'end', pa: '12', pb: '-1', t, by: '9001' };

@@ -183,6 +183,13 @@ export class VersionKeys {
   get nodes(): string {
     return `${this.base}nodes`;
   }
+  /**
+   * Hash nodeId -> the node's path ('/root/t9/t9.m1/t9.g3'): its precomputed
+   * ancestors as a plain string, so a score roll-up reads them without decoding the node.
+   */
+  get paths(): string {
+    return `${this.base}paths`;
+  }
   /** Hash uid -> msgpack position, bucket = uid mod posBuckets (keeps each hash <= partition size). */
   positions(bucket: number): string {
     return `${this.base}pos:${bucket}`;

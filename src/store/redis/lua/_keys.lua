@@ -43,6 +43,12 @@ local function key_nodes(vb)
   return vb .. 'nodes'
 end
 
+-- VersionKeys.paths
+-- @inline
+local function key_paths(vb)
+  return vb .. 'paths'
+end
+
 -- VersionKeys.index
 -- @inline
 local function key_index(vb)

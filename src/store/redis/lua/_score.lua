@@ -10,9 +10,14 @@ local E_PK_ROUND_CLOSED = 15     -- {15, round id, ended at}: the round named ha
 local E_PK_ROUND_NOT_FOUND = 16  -- {16}: no such round in the scope
 local E_PK_SIDES_INVALID = 17    -- {17, why}: the two sides overlap (one node under the other)
 
--- The org node blob's path, or nil when neither the readable version nor the
--- groups created in class have the node.
+-- An org node's path (its precomputed ancestors), or nil when neither the
+-- readable version nor the groups created in class have the node. The
+-- preload's paths hash answers without decoding a node (a decode costs far
+-- more than the read); groups created in class, and versions preloaded before
+-- the paths hash existed, are decoded.
 local function node_path(vb, base, id)
+  local p = redis.call('HGET', key_paths(vb), id)
+  if p then return p end
   local blob = node_blob(vb, key_state_dyn(base), id)
   if not blob then return nil end
   return cmsgpack.unpack(blob).path

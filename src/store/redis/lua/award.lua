@@ -33,15 +33,20 @@ if done then return {OK, 1, done} end
 local vb, err = version_base(KEYS[1])
 if not vb then return err end
 local base = lesson_base(KEYS[1])
-local rb = redis.call('HGET', key_rooms(vb), room)
-if not rb then return {E_ROOM_NOT_FOUND} end
 
 local node, path, uid
 if tkind == 'u' then
   uid = target
   local pos = position(vb, redis.call('HGET', key_lesson(vb), 'posBuckets'), uid)
-  if not pos then return {E_STUDENT_NOT_FOUND} end
-  if not room_partition(pos, room) then return {E_STUDENT_NOT_IN_ROOM} end
+  if not pos then
+    if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
+    return {E_STUDENT_NOT_FOUND}
+  end
+  -- A room in the student's position exists; only a miss needs telling the two errors apart.
+  if not room_partition(pos, room) then
+    if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
+    return {E_STUDENT_NOT_IN_ROOM}
+  end
   -- The student's place in the tree now: the group it picked in class, else where the preload put it.
   node = redis.call('HGET', key_state_group(base), uid) or pos.n
   path = node_path(vb, base, node)
@@ -49,6 +54,8 @@ if tkind == 'u' then
 else
   uid = ''
   node = target
+  local rb = redis.call('HGET', key_rooms(vb), room)
+  if not rb then return {E_ROOM_NOT_FOUND} end
   path = node_path(vb, base, node)
   if not path then return {E_NODE_NOT_FOUND} end
   if not path_under(path, cmsgpack.unpack(rb).rootNodeId) then return {E_NODE_NOT_IN_ROOM} end
@@ -74,13 +81,16 @@ local full = stream_full(KEYS[4], ARGV[13])
 if full then return full end
 
 local ver = next_version(KEYS[3], ttl)
+-- Totals expire `ttl` after their key was created: a key is new only when the
+-- member's total is now exactly `pts` (it was 0 or absent), so only then is
+-- EXPIRE worth its call (a lesson lasts hours, the TTL days).
 local userTotal, roomTotal = '', ''
 if uid ~= '' then
   local ku, kr = key_score_users(base), key_score_room(base, room)
   userTotal = redis.call('ZINCRBY', ku, pts, uid)
   roomTotal = redis.call('ZINCRBY', kr, pts, uid)
-  redis.call('EXPIRE', ku, ttl)
-  redis.call('EXPIRE', kr, ttl)
+  if tonumber(userTotal) == pts then redis.call('EXPIRE', ku, ttl) end
+  if tonumber(roomTotal) == pts then redis.call('EXPIRE', kr, ttl) end
 end
 -- Roll up the precomputed ancestor path: every node on it, and each node in its parent's level board.
 local kn = key_score_nodes(base)
@@ -89,18 +99,16 @@ for id in string.gmatch(path, '[^/]+') do
   nodeTotal = redis.call('HINCRBY', kn, id, pts)
   if parent then
     local kk = key_score_children(base, parent)
-    redis.call('ZINCRBY', kk, pts, id)
-    redis.call('EXPIRE', kk, ttl)
+    if tonumber(redis.call('ZINCRBY', kk, pts, id)) == pts then redis.call('EXPIRE', kk, ttl) end
+  elseif nodeTotal == pts then
+    redis.call('EXPIRE', kn, ttl)
   end
   parent = id
 end
-redis.call('EXPIRE', kn, ttl)
 if seat ~= '' then
   local ks = key_score_seats(base, scope)
-  redis.call('HINCRBY', ks, seat, pts)
-  redis.call('EXPIRE', ks, ttl)
-  redis.call('SADD', key_score_scopes(base), scope)
-  redis.call('EXPIRE', key_score_scopes(base), ttl)
+  if redis.call('HINCRBY', ks, seat, pts) == pts then redis.call('EXPIRE', ks, ttl) end
+  if redis.call('SADD', key_score_scopes(base), scope) == 1 then redis.call('EXPIRE', key_score_scopes(base), ttl) end
 end
 local roundId, sideTotal = '', ''
 if side ~= '' then
@@ -111,6 +119,11 @@ end
 local reply = table.concat({ver, node, tostring(userTotal), tostring(nodeTotal), roundId, side, tostring(sideTotal), tostring(roomTotal), now}, '|')
 redis.call('HSET', KEYS[2], key, reply)
 redis.call('EXPIRE', KEYS[2], ttl)
-redis.call('XADD', KEYS[4], '*', 'e', 'score', 'v', ver, 'k', key, 'r', room, 's', session, 'u', uid, 'st', seat, 'sd', seatSide,
-  'n', node, 'path', path, 'kd', ARGV[8], 'p', ARGV[9], 'pk', roundId, 'ps', side, 't', now, 'b', ARGV[11])
+-- The ledger record; optional fields only when set (a smaller entry to append, read and flush).
+local rec = {'e', 'score', 'v', ver, 'k', key, 'r', room, 'n', node, 'path', path, 'kd', ARGV[8], 'p', ARGV[9], 't', now, 'b', ARGV[11]}
+if uid ~= '' then rec[#rec + 1] = 'u'; rec[#rec + 1] = uid end
+if session ~= '' then rec[#rec + 1] = 's'; rec[#rec + 1] = session end
+if seat ~= '' then rec[#rec + 1] = 'st'; rec[#rec + 1] = seat; rec[#rec + 1] = 'sd'; rec[#rec + 1] = seatSide end
+if side ~= '' then rec[#rec + 1] = 'pk'; rec[#rec + 1] = roundId; rec[#rec + 1] = 'ps'; rec[#rec + 1] = side end
+redis.call('XADD', KEYS[4], '*', unpack(rec))
 return {OK, 0, reply}
