@@ -154,10 +154,13 @@ export async function readStoredState(pool: Pool, lessonId: number): Promise<Sto
   return out;
 }
 
-/** The highest version any in-class state row of a lesson carries (0: none); one indexed MAX per table. */
+/**
+ * The highest version any in-class state row of a lesson carries, score ledger
+ * and PK rounds included (0: none); one indexed MAX per table.
+ */
 export async function maxStateVersion(pool: Pool, lessonId: number): Promise<number> {
   let max = 0;
-  for (const e of STATE_ENTITIES) {
+  for (const e of [...STATE_ENTITIES, 'score', 'pk'] as const) {
     const [rows] = await pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(version), 0) AS v FROM ${TABLES[e].table} WHERE lesson_id = ?`, [lessonId]);
     max = Math.max(max, Number(rows[0]?.v ?? 0));
   }
