@@ -62,6 +62,7 @@ else
 end
 
 -- PK: the scope's running round counts the event for the side it belongs to.
+-- The scope is a value, not a key name: scopeOf (src/model/scores.ts) is its TypeScript twin.
 local scope = session ~= '' and ('s:' .. session) or ('r:' .. room)
 local pk = key_score_pk(base, scope)
 local round, h = running_round(pk, now)
