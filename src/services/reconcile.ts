@@ -20,6 +20,7 @@ import { readInClassState, readSeats, rejournal, RESTORABLE, restoreFromMysql, u
 import { lessonKeys } from '../store/redis/keys.js';
 import { readLesson } from '../store/redis/lessonReader.js';
 import { applyScoreFixes, readScoreSnapshot, type ScoreSnapshot } from '../store/redis/scoreStore.js';
+import { oldestUnflushedVersion } from '../store/redis/writeBehindStream.js';
 import { Flusher } from '../writebehind/flusher.js';
 import { detectRollback, type RollbackCheck } from '../writebehind/rollback.js';
 
@@ -269,7 +270,7 @@ export interface ScoreReconcileReport {
   version: number;
   /** Ledger rows the totals were recomputed from. */
   ledgerEvents: number;
-  /** Records still in the stream when compared (flushing did not finish: differences may be pending records). */
+  /** Records still in the stream when compared, when those up to `version` could not all be flushed in time (differences may be pending records). */
   unflushed: number;
   compared: Record<TotalKind, number>;
   differing: number;
@@ -311,10 +312,29 @@ export async function reconcileScores(deps: ReconcileDeps, lessonId: number, opt
     log: deps.log,
   });
 
+  /**
+   * Flushes until every record up to `version` is in MySQL (the stream's oldest
+   * record is newer, or it is empty), or the deadline: events keep arriving in a
+   * lesson in use, so waiting for an empty stream could take forever.
+   */
+  const flushedUpTo = async (version: number): Promise<boolean> => {
+    const deadline = now() + drainMs;
+    for (;;) {
+      const oldest = await oldestUnflushedVersion(redis, lk.writeBehind);
+      if (oldest === null || oldest > version) return true;
+      if (now() >= deadline) return false;
+      const r = await flusher.cycle().catch((e: unknown) => {
+        deps.log?.warn({ err: e instanceof Error ? e.message : String(e) }, 'score reconcile: flush cycle failed; retrying');
+        return null;
+      });
+      if (!r || r.records === 0) await new Promise((res) => setTimeout(res, deps.wb.pollMs));
+    }
+  };
+
   const compare = async () => {
     const live: ScoreSnapshot = await readScoreSnapshot(redis, deps.keyPrefix, lessonId, roomIds, nodeIds);
-    const drained = await flusher.drain(drainMs);
-    const unflushed = drained ? 0 : await unflushedRecords(redis, lk);
+    const flushed = await flushedUpTo(live.version);
+    const unflushed = flushed ? 0 : await unflushedRecords(redis, lk);
     const rows = await readLedger(pool, lessonId, live.version);
     const rounds = new Map([...live.pk].map(([scope, p]) => [scope, p.roundId]));
     return { live, unflushed, events: rows.length, ...diffTotals(live, recomputeTotals(rows, rounds)) };

@@ -294,6 +294,25 @@ describe.each(REDIS_MODES)('scores on %s Redis', (mode) => {
     expect((await reconcileScores(deps(), LESSON)).differences).toEqual([]);
   }, 120_000);
 
+  it('reconciles cleanly while events keep arriving: the totals at one moment against the ledger up to that version', async () => {
+    let stop = false;
+    let sent = 0;
+    const load = (async () => {
+      while (!stop) {
+        await Promise.all(Array.from({ length: 32 }, () => svc.award(service, ev({ key: `live-${sent++}`, uid: uids[sent % uids.length]!, points: 1 + (sent % 3) }))));
+      }
+    })();
+    try {
+      while (sent < 500) await new Promise((r) => setTimeout(r, 10));
+      const report = await reconcileScores(deps(), LESSON);
+      expect(report.unflushed).toBe(0);
+      expect(report.differences).toEqual([]);
+    } finally {
+      stop = true;
+      await load;
+    }
+  }, 60_000);
+
   it('kill -9 of the awarding process and of the flusher mid-stream: every acknowledged event is in the ledger once, and the totals reconcile', async () => {
     const env = {
       ...process.env,
