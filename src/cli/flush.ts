@@ -84,7 +84,7 @@ function fromOpt(v: Values): 'redis' | 'mysql' {
 /** `orgengine reconcile`. */
 const reconcileCommand: Command = {
   name: 'reconcile',
-  summary: "compare a lesson's in-class state in Redis with MySQL; exit 1 while differences remain",
+  summary: "compare a lesson's in-class state and score totals in Redis with MySQL; exit 1 while differences remain",
   usage: ['reconcile --lesson ID [--repair [--from redis|mysql]] [--every SECONDS]'],
   options: {
     lesson: LESSON,
