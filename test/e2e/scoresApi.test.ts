@@ -83,7 +83,8 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
   const post = (path: string, token: string, body: object | string | undefined, accept: 'json' | 'proto' = 'json', proto?: string) =>
     call(base, path, { token, method: 'POST', body: typeof body === 'string' || body === undefined ? body : JSON.stringify(body), accept, proto });
   const get = (path: string, token: string, accept: 'json' | 'proto' = 'json', proto?: string) => call(base, path, { token, accept, proto });
-  const state = async () => ({ stream: await redis.xlen(lk().writeBehind), idem: await redis.hlen(lk().scoreIdem), users: await redis.zrange(lk().scoreUsers, 0, -1, 'WITHSCORES') });
+  // The version counter, not the stream: the gateway's flusher empties the stream meanwhile, while every write takes a version.
+  const state = async () => ({ ver: await redis.get(lk().stateVersion), idem: await redis.hlen(lk().scoreIdem), users: await redis.zrange(lk().scoreUsers, 0, -1, 'WITHSCORES') });
 
   it('awards over HTTP (JSON and protobuf) and gRPC, idempotently, and writes the ledger behind to MySQL', async () => {
     const [u1, u2] = topo.positions.map((p) => p.uid) as [number, number];
@@ -159,7 +160,7 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
     const uid = topo.positions[5]!.uid;
     const board = async () => (await get(`${L}/rooms/main/scores?limit=50`, teacherTok)).body as { entries: Array<{ uid: number; points: number }> };
     await board();
-    await until('the lesson channel subscription', async () => (gw.channels.isSubscribed(LESSON) ? true : undefined));
+    await until('the lesson channel subscription', async () => (gw.channels.isSubscribed(LESSON) ? true : undefined), 15_000);
     await board(); // cached now
     const before = await board();
     await post(`${L}/scores`, teacherTok, { key: 'warm-1', roomId: 'main', uid, kind: 'reward', points: 50 });
@@ -168,7 +169,8 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
     // A PK start publishes score:main on the lesson channel: the cached board goes.
     const s = await post(`${L}/rooms/main/pk`, teacherTok, { kind: 'seat', durationSeconds: 1 });
     expect(s.status).toBe(201);
-    const fresh = await until('the board to show the award', async () => ((await board()).entries.find((e) => e.uid === uid)?.points === 50 ? true : undefined), 5000);
+    // A liveness bound, not a timing goal: the notice crosses the lesson channel of a busy machine.
+    const fresh = await until('the board to show the award', async () => ((await board()).entries.find((e) => e.uid === uid)?.points === 50 ? true : undefined), 15_000);
     expect(fresh).toBe(true);
     const proto = await get(`${L}/nodes/root/scores?limit=5`, teacherTok, 'proto', 'orgengine.v1.NodeScores');
     expect(proto.status).toBe(200);
