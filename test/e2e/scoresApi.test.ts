@@ -72,8 +72,6 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
     grpcc?.close();
     await gw?.close();
     if (redis) {
-      const k = lk();
-      await redis.unlink(k.scoreIdem, k.scoreUsers, k.scoreRoom('main'), k.scoreNodes, k.scorePkSeq, k.scoreScopes, k.scorePk('r:main'), ...topo.nodes.map((n) => k.scoreChildren(n.nodeId)));
       await dropLessonKeys(redis, prefix, [LESSON]);
       redis.disconnect();
     }

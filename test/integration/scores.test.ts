@@ -107,13 +107,6 @@ describe.each(REDIS_MODES)('scores on %s Redis', (mode) => {
 
   afterAll(async () => {
     if (redis && config) {
-      for (const id of [LESSON, CRASH_LESSON]) {
-        const k = lessonKeys(config.keyPrefix, id);
-        const scopes = await redis.smembers(k.scoreScopes);
-        const keys = [k.scoreIdem, k.scoreUsers, k.scoreRoom('main'), k.scoreNodes, k.scorePkSeq, k.scoreScopes, ...scopes.flatMap((s) => [k.scoreSeats(s), k.scorePk(s)]), k.scorePk('r:main')];
-        for (const n of nodes.keys()) keys.push(k.scoreChildren(n));
-        for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
-      }
       await dropLessonKeys(redis, config.keyPrefix, [LESSON, CRASH_LESSON]);
     }
     await redis?.quit();
