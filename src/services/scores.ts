@@ -101,7 +101,9 @@ export class ScoreService {
       ? registerMetrics(o.metrics, { scores: counter({ name: 'orgengine_score_ops_total', help: 'score writes by operation and outcome (ok, replayed, error code)', labelNames: ['op', 'outcome'] }) }).scores
       : null;
     const channels = o.channels ?? null;
-    this.cache = new GenCache<object>({ maxEntries: 100_000, maxBytes: 64 * 1024 * 1024, ttlMs: channels ? o.scores.cacheTtlMs : 0, now: this.now });
+    // Bounded by entries; the byte bound follows from the largest board one read may ask for.
+    const maxEntries = o.scores.cacheMaxEntries;
+    this.cache = new GenCache<object>({ maxEntries, maxBytes: maxEntries * entryBytes(o.scores.boardMax), ttlMs: channels ? o.scores.cacheTtlMs : 0, now: this.now });
     this.unlisten =
       channels?.listen({
         onMessage: (lessonId, m) => this.onMessage(lessonId, m),
@@ -193,7 +195,7 @@ export class ScoreService {
     return this.flights.run(key, async () => {
       try {
         const v = await load();
-        if (subscribed && this.gens.get(lessonId) === gen) this.cache.set(key, v, gen, 256);
+        if (subscribed && this.gens.get(lessonId) === gen) this.cache.set(key, v, gen, entryBytes(boardSize(v)));
         return v;
       } catch (e) {
         throw backendError(e);
@@ -215,6 +217,15 @@ export class ScoreService {
       throw err;
     }
   }
+}
+
+/** Estimated bytes of a cached score read with `n` board entries. */
+const entryBytes = (n: number): number => 256 + 64 * n;
+
+/** Board entries a cached read holds (0 for a student's scores or a round). */
+function boardSize(v: object): number {
+  const x = v as { entries?: unknown[]; children?: unknown[] };
+  return x.entries?.length ?? x.children?.length ?? 0;
 }
 
 /** A round as answered, with its winner once it is over. */
