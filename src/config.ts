@@ -189,10 +189,12 @@ export interface ScoresConfig {
   /** Entries a leaderboard read may ask for, and its default. */
   boardMax: number;
   boardDefault: number;
-  /** Score reads are cached this long by each gateway (awards publish nothing; PK changes invalidate). */
+  /** Backstop TTL of cached score reads (notices on the lesson channel retire them first). */
   cacheTtlMs: number;
   /** Score reads each gateway worker caches at most. */
   cacheMaxEntries: number;
+  /** Awards announce a room's change at most once per this interval (and readers re-read once more after it). */
+  noticeMs: number;
   /** Longest PK round. */
   pkMaxSeconds: number;
 }
@@ -478,8 +480,9 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_SCORE_MAX_POINTS', 'scores.maxPoints', 1000, [1, 1_000_000_000], 'most points one score event may carry; more is 400 BAD_REQUEST'),
   int('ORGENGINE_SCORE_BOARD_MAX', 'scores.boardMax', 100, [1, 10_000], 'most entries one leaderboard read may ask for'),
   int('ORGENGINE_SCORE_BOARD_DEFAULT', 'scores.boardDefault', 10, [1, 10_000], 'leaderboard entries when a read gives no limit; at most ORGENGINE_SCORE_BOARD_MAX'),
-  int('ORGENGINE_SCORE_CACHE_TTL_MS', 'scores.cacheTtlMs', 500, [0, 60_000], 'score reads (leaderboards, totals, ranks) are cached by each gateway this long: the staleness bound of a warm read (0: no cache)'),
+  int('ORGENGINE_SCORE_CACHE_TTL_MS', 'scores.cacheTtlMs', 2000, [0, 60_000], 'backstop TTL of the score reads (leaderboards, totals, ranks) each gateway caches: the longest a lost notice keeps one (0: no cache)'),
   int('ORGENGINE_SCORE_CACHE_MAX_ENTRIES', 'scores.cacheMaxEntries', 50_000, [100, 10_000_000], 'score reads cached per gateway worker (each at most ORGENGINE_SCORE_BOARD_MAX entries)'),
+  int('ORGENGINE_SCORE_NOTICE_MS', 'scores.noticeMs', 100, [10, 60_000], "awards announce a room's score change on the lesson channel at most once per this interval; gateways drop cached score reads and push a scores message then and once more an interval later"),
   int('ORGENGINE_PK_MAX_SECONDS', 'scores.pkMaxSeconds', 3600, [1, 86_400], 'longest PK round a start may ask for'),
 
   url('ORGENGINE_QUEUE_REDIS_URL', 'jobs.redis', { shown: '(the data Redis)', from: (c) => c.redis }, REDIS_PROTOCOLS, 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)', { to: single }),

@@ -91,6 +91,7 @@ export interface PushFanout {
 export type PushOptions = Pick<Config, 'keyPrefix' | 'ttlSeconds'> & {
   api: Pick<ApiConfig, 'wsMaxSubscriptions' | 'wsMaxConnections' | 'wsPresenceIntervalMs' | 'onlineWindowMs'>;
   signals: Pick<Config['signals'], 'maxReadLimit' | 'maxStalenessMs' | 'retain' | 'maxPayloadBytes'>;
+  scores: Pick<Config['scores'], 'noticeMs'>;
 };
 
 /** What the hub reports (the transport turns it into metrics). */
@@ -194,6 +195,8 @@ export class PushHub {
   private opening = 0;
   private subscriptions = 0;
   private closed = false;
+  /** Rooms (topic -> timer) whose trailing `scores` push, one notice interval after a notice, is scheduled. */
+  private readonly scoreTrailing = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly deps: PushHubDeps) {
     this.opts = deps.config;
@@ -521,8 +524,7 @@ export class PushHub {
         void this.refreshRoomMutes(lessonId, m.roomId);
         return;
       case 'score':
-        // A PK round started or ended in the room, or its scores were repaired: subscribers read the board again.
-        this.fanout.publish(TOPIC.room(lessonId, m.roomId), { type: 'scores', lessonId, room: m.roomId });
+        this.pushScores(lessonId, m.roomId);
         return;
       case 'broadcast':
         this.fanout.publish(TOPIC.node(lessonId, m.nodeId), { type: 'node', lessonId, nodeId: m.nodeId, by: m.by, at: m.at, data: m.data });
@@ -535,6 +537,23 @@ export class PushHub {
       default:
         return;
     }
+  }
+
+  /**
+   * A room's scores changed (awards: at most one notice per interval; a PK round
+   * started or ended; totals repaired): tells its subscribers now, and once more
+   * when the interval is over, since awards later in it announce nothing.
+   */
+  private pushScores(lessonId: number, roomId: string): void {
+    const topic = TOPIC.room(lessonId, roomId);
+    this.fanout?.publish(topic, { type: 'scores', lessonId, room: roomId });
+    if (this.scoreTrailing.has(topic)) return;
+    const t = setTimeout(() => {
+      this.scoreTrailing.delete(topic);
+      this.fanout?.publish(topic, { type: 'scores', lessonId, room: roomId });
+    }, this.opts.scores.noticeMs);
+    t.unref();
+    this.scoreTrailing.set(topic, t);
   }
 
   /** Re-reads a student's state after a change announced for it; pushes it to its sockets when it differs. */
@@ -671,6 +690,8 @@ export class PushHub {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    for (const t of this.scoreTrailing.values()) clearTimeout(t);
+    this.scoreTrailing.clear();
     this.unlisten();
     for (const id of this.lessons.keys()) this.deps.channels.remove(id);
     this.lessons.clear();

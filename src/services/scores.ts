@@ -7,11 +7,12 @@
 // (auth/access.ts), registers the lesson for the flusher, counts and caches.
 //
 // Reads (boards, node totals, a student's ranks, a PK round) are one Redis
-// round trip on a miss and none when warm: each gateway caches them for
-// ORGENGINE_SCORE_CACHE_TTL_MS, the stated staleness bound, since awards come
-// too often to announce each one. PK starts and ends and repairs publish
-// `score:<roomId>` on the lesson channel, which drops the lesson's cached score
-// reads at once.
+// round trip on a miss and none when warm. Awards come too often to announce
+// each one: the first award in a room within ORGENGINE_SCORE_NOTICE_MS
+// publishes `score:<roomId>` on the lesson channel (as do PK starts and ends
+// and repairs), and each notice retires the lesson's cached score reads at once
+// and again one interval later, so an award of the interval is seen within
+// about one interval. ORGENGINE_SCORE_CACHE_TTL_MS is the backstop for a lost notice.
 import type { Counter, Registry } from 'prom-client';
 import { authorizeAward, authorizeLessonRead, authorizePk, authorizeStudentRead } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
@@ -89,13 +90,24 @@ export class ScoreService {
   /** Per lesson: the generation cached reads must carry (moved by `score:` messages). */
   private readonly gens = new Map<number, number>();
   private gen = 0;
+  /** Lessons whose trailing retirement (one notice interval after a notice) is scheduled. */
+  private readonly trailing = new Map<number, NodeJS.Timeout>();
   private readonly unlisten: (() => void) | null;
+  /** Score reads answered from the local cache, and loaded from Redis. */
+  readonly stats = { hits: 0, misses: 0 };
 
   constructor(private readonly o: ScoreServiceOptions) {
     if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds < 1) throw new RangeError('ScoreService: ttlSeconds must be a positive integer');
     this.now = o.now ?? Date.now;
     this.bounds = o.scores;
-    this.store = new ScoreStore({ redis: o.redis, keyPrefix: o.keyPrefix, ttlSeconds: o.ttlSeconds, maxStreamLength: o.wb.maxStreamLength, durability: durabilityOf(o.wb) });
+    this.store = new ScoreStore({
+      redis: o.redis,
+      keyPrefix: o.keyPrefix,
+      ttlSeconds: o.ttlSeconds,
+      maxStreamLength: o.wb.maxStreamLength,
+      noticeMs: o.scores.noticeMs,
+      durability: durabilityOf(o.wb),
+    });
     this.registry = o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
     this.counter = o.metrics
       ? registerMetrics(o.metrics, { scores: counter({ name: 'orgengine_score_ops_total', help: 'score writes by operation and outcome (ok, replayed, error code)', labelNames: ['op', 'outcome'] }) }).scores
@@ -114,6 +126,8 @@ export class ScoreService {
   /** Stops listening to the lesson channels (the connection belongs to the caller). */
   close(): void {
     this.unlisten?.();
+    for (const t of this.trailing.values()) clearTimeout(t);
+    this.trailing.clear();
     for (const id of this.gens.keys()) this.o.channels?.remove(id);
     this.gens.clear();
     this.cache.clear();
@@ -121,9 +135,18 @@ export class ScoreService {
 
   /** Applies one channel message (exposed for tests). */
   onMessage(lessonId: number, m: ChannelMessage): void {
-    if (m.kind === 'score' || m.kind === 'version' || m.kind === 'lesson') {
+    if (!this.gens.has(lessonId)) return;
+    if (m.kind === 'version' || m.kind === 'lesson') this.gens.set(lessonId, ++this.gen);
+    if (m.kind !== 'score') return;
+    this.gens.set(lessonId, ++this.gen);
+    // Awards later in the notice interval announce nothing: retire once more when it is over.
+    if (this.trailing.has(lessonId)) return;
+    const t = setTimeout(() => {
+      this.trailing.delete(lessonId);
       if (this.gens.has(lessonId)) this.gens.set(lessonId, ++this.gen);
-    }
+    }, this.o.scores.noticeMs);
+    t.unref();
+    this.trailing.set(lessonId, t);
   }
 
   /** Appends a score event to the ledger and applies it to every live total (teachers, tutors, services). */
@@ -190,7 +213,11 @@ export class ScoreService {
     }
     const key = `${lessonId}:${what}`;
     const hit = this.cache.get(key, gen) as T | undefined;
-    if (hit) return hit;
+    if (hit) {
+      this.stats.hits++;
+      return hit;
+    }
+    this.stats.misses++;
     const subscribed = this.o.channels?.isSubscribed(lessonId) ?? false;
     return this.flights.run(key, async () => {
       try {

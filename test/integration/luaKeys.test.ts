@@ -46,6 +46,7 @@ const CASES: Array<[fn: string, lua: string, ts: string]> = [
   ['key_score_seats', "key_score_seats(B, 's:abc')", lk.scoreSeats('s:abc')],
   ['key_score_pk', "key_score_pk(B, 'r:main')", lk.scorePk('r:main')],
   ['key_score_pk_seq', 'key_score_pk_seq(B)', lk.scorePkSeq],
+  ['key_score_notice', "key_score_notice(B, 'main')", lk.scoreNotice('main')],
   ['key_score_scopes', 'key_score_scopes(B)', lk.scoreScopes],
 ];
 

@@ -15,9 +15,10 @@
 //   bcast:<json>     a message to an org node and everything under it ({"n": nodeId, "b": by,
 //                    "a": at, "d": data}; broadcastStore.ts): pushed to WebSocket clients, changes
 //                    nothing cached (the entity cache ignores it, like `signal`)
-//   score:<roomId>   a room's PK round started or ended, or its scores were repaired (pk_start.lua,
-//                    pk_end.lua, reconcile): the score cache drops the lesson's score reads; the
-//                    entity cache ignores it. Awards publish nothing (score reads carry a short TTL)
+//   score:<roomId>   a room's scores changed: awards (award.lua, at most once per notice interval per
+//                    room), a PK round started or ended (pk_start.lua, pk_end.lua), totals repaired
+//                    (reconcile): the score cache drops the lesson's score reads now and once more an
+//                    interval later, live push tells the room's subscribers; the entity cache ignores it
 //   lesson           anything else lesson-wide: drop everything cached for the lesson
 //
 // In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a

@@ -136,6 +136,14 @@ export class LessonKeys {
     return `${this.base}sc:pk:${scope}`;
   }
 
+  /**
+   * String with a short expiry: set by the first award in a room within the
+   * notice interval, which alone announces `score:<roomId>` on the lesson channel.
+   */
+  scoreNotice(roomId: string): string {
+    return `${this.base}sc:note:${roomId}`;
+  }
+
   /** Counter handing out PK round ids (per lesson). */
   get scorePkSeq(): string {
     return `${this.base}sc:pkseq`;

@@ -114,6 +114,8 @@ export interface ScoreStoreOptions {
   keyPrefix: string;
   ttlSeconds: number;
   maxStreamLength: number;
+  /** At most one `score:<roomId>` notice per room per this many ms. */
+  noticeMs: number;
   durability?: Durability;
 }
 
@@ -136,7 +138,7 @@ export class ScoreStore {
     const r = await durably(this.o.redis, this.d, (c) => c[AWARD](
       lk.head, lk.scoreIdem, lk.stateVersion, lk.writeBehind,
       e.key, e.roomId, e.sessionId ?? '', isUid ? 'u' : 'n', isUid ? String(e.uid) : e.nodeId!, e.seatId ?? '', e.side ?? '',
-      e.kind, e.points, now, by, e.roundId === null ? '' : String(e.roundId), this.o.maxStreamLength, this.o.ttlSeconds,
+      e.kind, e.points, now, by, e.roundId === null ? '' : String(e.roundId), this.o.maxStreamLength, this.o.ttlSeconds, this.o.noticeMs, lk.channel,
     ));
     if (Number(r[0]) !== SCORE_CODES.OK) {
       throw replyError('award', r, {

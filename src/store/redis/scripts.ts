@@ -105,7 +105,7 @@ interface ScriptSignatures {
     args: [
       head: string, idem: string, ver: string, stream: string,
       key: string, roomId: string, sessionId: string, target: 'u' | 'n', who: string, seatId: string, seatSide: string,
-      kind: string, points: number, now: number, by: number, roundId: string, maxStream: number, ttl: number,
+      kind: string, points: number, now: number, by: number, roundId: string, maxStream: number, ttl: number, noticeMs: number, channel: string,
     ];
     reply: Array<number | string>;
   };

@@ -163,6 +163,12 @@ local function key_score_pk(base, scope)
   return base .. 'sc:pk:' .. scope
 end
 
+-- LessonKeys.scoreNotice(room)
+-- @inline
+local function key_score_notice(base, room)
+  return base .. 'sc:note:' .. room
+end
+
 -- LessonKeys.scorePkSeq
 -- @inline
 local function key_score_pk_seq(base)

@@ -20,9 +20,13 @@
 -- ARGV[12] PK round id the event must count for ('' when none): a round not running is refused
 -- ARGV[13] max stream length (back pressure)
 -- ARGV[14] ttl (seconds) of the score keys
+-- ARGV[15] notice interval (ms): the first award in a room within it announces score:<roomId>
+-- ARGV[16] shard channel of the lesson
 -- Returns {OK, replayed 0|1, reply} where reply is
 -- 'version|nodeId|userTotal|nodeTotal|roundId|side|sideTotal|roomTotal|at'
 -- | {error code, detail...} (_score.lua); an error writes nothing.
+-- Publishes score:<roomId> at most once per notice interval per room (readers
+-- re-read once more an interval later, so later awards of the interval are seen too).
 -- @include _score.lua
 
 local key, room, session, tkind, target, seat, seatSide = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -127,4 +131,5 @@ if session ~= '' then rec[#rec + 1] = 's'; rec[#rec + 1] = session end
 if seat ~= '' then rec[#rec + 1] = 'st'; rec[#rec + 1] = seat; rec[#rec + 1] = 'sd'; rec[#rec + 1] = seatSide end
 if side ~= '' then rec[#rec + 1] = 'pk'; rec[#rec + 1] = roundId; rec[#rec + 1] = 'ps'; rec[#rec + 1] = side end
 redis.call('XADD', KEYS[4], '*', unpack(rec))
+if redis.call('SET', key_score_notice(base, room), '1', 'PX', ARGV[15], 'NX') then redis.call('SPUBLISH', ARGV[16], 'score:' .. room) end
 return {OK, 0, reply}
