@@ -77,6 +77,7 @@ export function createScoreService(
     scores: config.scores,
     wb: config.writeBehind,
     channels: opts.channels,
+    maxLessons: config.api.cacheMaxLessons,
     registry: opts.registry,
     metrics: opts.metrics,
     now: opts.now,

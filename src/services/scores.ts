@@ -72,6 +72,8 @@ export interface ScoreServiceOptions {
   wb: Pick<WriteBehindConfig, 'maxStreamLength' | 'registerEverySeconds'> & Partial<Pick<WriteBehindConfig, 'durability' | 'durabilityReplicas' | 'durabilityTimeoutMs'>>;
   /** The lesson channels that invalidate cached score reads; without them nothing is cached. */
   channels?: LessonChannels | null;
+  /** Lessons whose score reads are cached (and channels held) at once; the least recent goes first (default 20,000). */
+  maxLessons?: number;
   registry?: LessonRegistry;
   now?: () => number;
   metrics?: Registry;
@@ -210,6 +212,12 @@ export class ScoreService {
       gen = ++this.gen;
       this.gens.set(lessonId, gen);
       this.o.channels?.add(lessonId);
+      if (this.gens.size > (this.o.maxLessons ?? 20_000)) {
+        // Map order is first use: the oldest lesson gives its subscription back (its entries just stop matching).
+        const oldest = this.gens.keys().next().value as number;
+        this.gens.delete(oldest);
+        this.o.channels?.remove(oldest);
+      }
     }
     const key = `${lessonId}:${what}`;
     const hit = this.cache.get(key, gen) as T | undefined;

@@ -136,7 +136,7 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
     const start = await post(`${L}/rooms/main/pk`, teacherTok, { kind: 'node', a: tutors[0], b: tutors[1], durationSeconds: 600 });
     expect(start.status).toBe(201);
     expect(start.body).toMatchObject({ running: true, a: tutors[0], b: tutors[1], scope: 'r:main', winner: null });
-    expect(await ws.next((m) => m.type === 'scores')).toEqual({ type: 'scores', lessonId: LESSON, room: 'main' });
+    expect(await ws.next((m) => m.type === 'scores', 15_000)).toEqual({ type: 'scores', lessonId: LESSON, room: 'main' });
     const seen = ws.messages.length;
     const second = await post(`${L}/rooms/main/pk`, teacherTok, { kind: 'seat', durationSeconds: 60 });
     expect([second.status, second.body.error.code]).toEqual([409, 'PK_ROUND_RUNNING']);
@@ -146,7 +146,7 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
     const end = await post(`${L}/rooms/main/pk/${start.body.roundId}/end`, teacherTok, undefined);
     expect(end.status).toBe(200);
     expect(end.body).toMatchObject({ running: false, pointsA: 3, pointsB: 0, winner: 'a', winnerSide: tutors[0] });
-    await ws.next((m) => m.type === 'scores', 5000, seen);
+    await ws.next((m) => m.type === 'scores', 15_000, seen);
     ws.close();
     const late = await post(`${L}/scores`, teacherTok, { key: 'pk-2', roomId: 'main', uid: ua, kind: 'answer', points: 3, roundId: start.body.roundId });
     expect([late.status, late.body.error.code]).toEqual([409, 'PK_ROUND_CLOSED']);
