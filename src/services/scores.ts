@@ -72,7 +72,7 @@ export interface ScoreServiceOptions {
   wb: Pick<WriteBehindConfig, 'maxStreamLength' | 'registerEverySeconds'> & Partial<Pick<WriteBehindConfig, 'durability' | 'durabilityReplicas' | 'durabilityTimeoutMs'>>;
   /** The lesson channels that invalidate cached score reads; without them nothing is cached. */
   channels?: LessonChannels | null;
-  /** Lessons whose score reads are cached (and channels held) at once; the least recent goes first (default 20,000). */
+  /** Lessons whose score reads are cached (and channels held) at once; past it the first used goes (default 20,000). */
   maxLessons?: number;
   registry?: LessonRegistry;
   now?: () => number;
