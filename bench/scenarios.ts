@@ -33,6 +33,8 @@ export const GATEWAY_VARIANTS = {
   /** Cache off, autopipelining off / on, for the A/B that decides its default. */
   'cold-pipelining-off': { ORGENGINE_CACHE_TTL_MS: '0', ORGENGINE_REDIS_AUTOPIPELINING: 'false' },
   'cold-pipelining-on': { ORGENGINE_CACHE_TTL_MS: '0', ORGENGINE_REDIS_AUTOPIPELINING: 'true' },
+  /** Local cache on, per-uid rate limits on with rates no bench caller reaches: the cost of the check alone. */
+  'warm-limits': { ORGENGINE_RATE_LIMITS: 'true', ORGENGINE_RATE_READ_PER_SECOND: '1000000', ORGENGINE_RATE_READ_BURST: '10000000' },
 } satisfies Record<string, Record<string, string>>;
 /** A key of GATEWAY_VARIANTS. */
 export type GatewayVariant = keyof typeof GATEWAY_VARIANTS;
@@ -180,6 +182,15 @@ export const SCENARIOS: Scenario[] = [
     fastify: false,
     publishSignals: true,
     targets: [{ what: 'p99 <= 2 ms at half of max load (autocannon -R, whole milliseconds)', field: 'latencyP99MsFixedRate', atMost: 2 }],
+  },
+  {
+    name: 'enter-warm-limits',
+    title: 'enter, local cache warm: rate limits on (A) vs off (B), paired',
+    gateway: 'warm-limits',
+    versus: 'warm',
+    requests: (l) => warm(l).map((s) => enterReq(l, s)),
+    fastify: false,
+    targets: [{ what: '>= 0.95 of limits off (paired rounds)', field: 'ratioToVersus', atLeast: 0.95 }],
   },
   {
     name: 'autopipelining',

@@ -94,8 +94,36 @@ export interface SignalConfig {
 export interface ApiConfig {
   /** HMAC key of client and service tokens; null when unset (serving and minting refuse to start). */
   tokenSecret: string | null;
+  /** Named token keys (rotation): every one is accepted; tokens name theirs by key id. Null when unset. */
+  tokenKeys: TokenKey[] | null;
+  /** Key id `orgengine token` signs with (null: the legacy secret when set, else the first of tokenKeys). */
+  tokenSigningKid: string | null;
   /** Verified tokens kept in memory (LRU). */
   tokenCacheEntries: number;
+  /** Longest a gateway trusts a lesson's revocation list without reading it again (the bound when a channel message is lost). */
+  revocationRefreshMs: number;
+  /** Port of the internal listener for /metrics and /readyz (null: served on the public port). */
+  internalPort: number | null;
+  /** Address the internal listener binds. */
+  internalHost: string;
+  /** Per-caller rate limits (token buckets per uid and per client address). */
+  rateLimits: boolean;
+  rateReadPerSecond: number;
+  rateReadBurst: number;
+  rateMutationPerSecond: number;
+  rateMutationBurst: number;
+  ratePublishPerSecond: number;
+  ratePublishBurst: number;
+  rateServicePerSecond: number;
+  rateServiceBurst: number;
+  /** Requests per second of one client address over every class (0: no per-address limit). */
+  rateAddressPerSecond: number;
+  rateAddressBurst: number;
+  /** Token buckets kept per gateway worker (LRU). */
+  rateMaxBuckets: number;
+  /** PEM certificate chain and private key files: HTTPS and gRPC over TLS when both are set (reloaded on SIGHUP). */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
   /** Largest request body accepted; more is answered 413. */
   maxBodyBytes: number;
   /** Requests waiting on Redis per gateway worker before new ones get 503 OVERLOADED. */
@@ -201,6 +229,42 @@ export interface ScoresConfig {
 
 /** Shortest token secret accepted (bytes of UTF-8). */
 export const MIN_TOKEN_SECRET_BYTES = 32;
+
+/** One named token key. */
+export interface TokenKey {
+  kid: string;
+  secret: string;
+}
+
+/** What a key id may be: short, and safe inside a token's JSON. */
+export const KID_RE = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/** `kid=secret,kid=secret`: the keys a gateway accepts. */
+function tokenKeys(name: string, field: FieldOf<TokenKey[] | null>, meaning: string): VarSpec {
+  return {
+    name,
+    field,
+    type: 'string',
+    default: '(unset)',
+    range: `kid=secret,... (kid: 1-32 of [A-Za-z0-9_.-]; secret: at least ${MIN_TOKEN_SECRET_BYTES} bytes)`,
+    meaning,
+    parse(raw) {
+      const keys: TokenKey[] = [];
+      for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const eq = part.indexOf('=');
+        const kid = eq < 0 ? '' : part.slice(0, eq);
+        const secret = eq < 0 ? '' : part.slice(eq + 1);
+        if (!KID_RE.test(kid)) throw new ConfigError(name, `expected kid=secret with kid 1-32 chars of [A-Za-z0-9_.-], got an entry with kid ${JSON.stringify(kid)}`);
+        if (Buffer.byteLength(secret, 'utf8') < MIN_TOKEN_SECRET_BYTES) throw new ConfigError(name, `the secret of key ${kid} must be at least ${MIN_TOKEN_SECRET_BYTES} bytes`);
+        if (keys.some((k) => k.kid === kid)) throw new ConfigError(name, `key ${kid} is listed twice`);
+        keys.push({ kid, secret });
+      }
+      if (keys.length === 0) throw new ConfigError(name, 'no keys given');
+      return keys;
+    },
+    fallback: () => null,
+  };
+}
 
 type Section = 'api' | 'signals' | 'writeBehind' | 'scores' | 'jobs';
 /** A Config field a variable sets, as a dotted path ('ttlSeconds', 'api.maxInFlight'). */
@@ -407,11 +471,34 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_PRELOAD_LOCK_SECONDS', 'preloadLockSeconds', 600, [5, 86_400], 'how long a preload holds its per-lesson lock before another may take over'),
   oneOf('ORGENGINE_LOG_LEVEL', 'logLevel', LOG_LEVELS, 'info', 'pino level; one-shot CLI commands default to warn'),
 
-  text('ORGENGINE_TOKEN_SECRET', 'api.tokenSecret', null, `at least ${MIN_TOKEN_SECRET_BYTES} bytes`, 'HMAC-SHA256 key for tokens; required by serve and token', (v) => {
+  text('ORGENGINE_TOKEN_SECRET', 'api.tokenSecret', null, `at least ${MIN_TOKEN_SECRET_BYTES} bytes`, 'HMAC-SHA256 key of tokens without a key id; serve and token need it or ORGENGINE_TOKEN_KEYS', (v) => {
     const bytes = Buffer.byteLength(v, 'utf8');
     return bytes < MIN_TOKEN_SECRET_BYTES ? `must be at least ${MIN_TOKEN_SECRET_BYTES} bytes, got ${bytes}` : null;
   }),
+  tokenKeys('ORGENGINE_TOKEN_KEYS', 'api.tokenKeys', 'named HMAC keys for key rotation, all accepted; tokens carry their key id (with ORGENGINE_TOKEN_SECRET also set, tokens without a key id are accepted too)'),
+  text('ORGENGINE_TOKEN_SIGNING_KID', 'api.tokenSigningKid', null, 'a key id of ORGENGINE_TOKEN_KEYS', 'key orgengine token signs with; unset: ORGENGINE_TOKEN_SECRET when set, else the first of ORGENGINE_TOKEN_KEYS', (v) =>
+    KID_RE.test(v) ? null : `expected 1-32 chars of [A-Za-z0-9_.-], got ${JSON.stringify(v)}`,
+  ),
   int('ORGENGINE_TOKEN_CACHE_ENTRIES', 'api.tokenCacheEntries', 100_000, [100, 10_000_000], 'verified tokens kept per gateway worker'),
+  int('ORGENGINE_REVOCATION_REFRESH_MS', 'api.revocationRefreshMs', 5000, [100, 600_000], "longest a gateway trusts a lesson's revocation list without reading it again: the bound on applying a revocation whose channel message was lost"),
+  int('ORGENGINE_INTERNAL_PORT', 'api.internalPort', null, [0, 65_535], 'port of the internal listener serving /metrics and /readyz (off the public port, which then keeps only /healthz); unset: all on the public port'),
+  text('ORGENGINE_INTERNAL_HOST', 'api.internalHost', '127.0.0.1', 'an IP address or host name', 'address the internal listener binds', (v) =>
+    /^[A-Za-z0-9.:-]{1,253}$/.test(v) ? null : `expected an IP address or host name, got ${JSON.stringify(v)}`,
+  ),
+  flag('ORGENGINE_RATE_LIMITS', 'api.rateLimits', false, 'per-caller token buckets (per uid and per client address); over the limit is 429 TOO_MANY_REQUESTS with Retry-After'),
+  numeric('ORGENGINE_RATE_READ_PER_SECOND', 'api.rateReadPerSecond', 50, [0.01, 1_000_000], 'reads (and enters) per second one client token may make', { fraction: true }),
+  int('ORGENGINE_RATE_READ_BURST', 'api.rateReadBurst', 100, [1, 10_000_000], 'reads one client token may make at once before the rate applies'),
+  numeric('ORGENGINE_RATE_MUTATION_PER_SECOND', 'api.rateMutationPerSecond', 5, [0.01, 1_000_000], 'mutations (pick group, mute, sign in, heartbeat) per second one client token may make', { fraction: true }),
+  int('ORGENGINE_RATE_MUTATION_BURST', 'api.rateMutationBurst', 20, [1, 10_000_000], 'mutations one client token may make at once'),
+  numeric('ORGENGINE_RATE_PUBLISH_PER_SECOND', 'api.ratePublishPerSecond', 10, [0.01, 1_000_000], 'signal publishes and broadcasts per second one client token may make', { fraction: true }),
+  int('ORGENGINE_RATE_PUBLISH_BURST', 'api.ratePublishBurst', 20, [1, 10_000_000], 'signal publishes and broadcasts one client token may make at once'),
+  numeric('ORGENGINE_RATE_SERVICE_PER_SECOND', 'api.rateServicePerSecond', 5000, [0.01, 10_000_000], 'requests per second of one service token, every route class together', { fraction: true }),
+  int('ORGENGINE_RATE_SERVICE_BURST', 'api.rateServiceBurst', 10_000, [1, 100_000_000], 'requests one service token may make at once'),
+  numeric('ORGENGINE_RATE_ADDRESS_PER_SECOND', 'api.rateAddressPerSecond', 0, [0, 10_000_000], 'requests per second from one client address, every class together (a school behind one NAT address shares it; behind a proxy every client has its address); 0: no per-address limit', { fraction: true }),
+  int('ORGENGINE_RATE_ADDRESS_BURST', 'api.rateAddressBurst', 4000, [1, 100_000_000], 'requests one client address may make at once'),
+  int('ORGENGINE_RATE_MAX_BUCKETS', 'api.rateMaxBuckets', 100_000, [100, 100_000_000], 'token buckets kept per gateway worker and kind (uid, address), least recently used evicted'),
+  text('ORGENGINE_TLS_CERT_FILE', 'api.tlsCertFile', null, 'a readable PEM file', 'certificate chain for HTTPS and gRPC over TLS (with ORGENGINE_TLS_KEY_FILE); re-read on SIGHUP', (v) => (v.length > 0 ? null : 'empty path')),
+  text('ORGENGINE_TLS_KEY_FILE', 'api.tlsKeyFile', null, 'a readable PEM file', 'private key of ORGENGINE_TLS_CERT_FILE; re-read on SIGHUP', (v) => (v.length > 0 ? null : 'empty path')),
   int('ORGENGINE_HTTP_MAX_BODY_BYTES', 'api.maxBodyBytes', 16_384, [64, 16 * 1024 * 1024], 'largest request body; larger is refused with 413 PAYLOAD_TOO_LARGE'),
   int('ORGENGINE_MAX_IN_FLIGHT', 'api.maxInFlight', 10_000, [1, 1_000_000], 'requests waiting on Redis per worker before 503 OVERLOADED'),
   int('ORGENGINE_MEMBERS_PAGE_DEFAULT', 'api.membersPageDefault', 100, [1, 10_000], 'members page size when the request gives no limit; at most ORGENGINE_MEMBERS_PAGE_MAX'),
@@ -521,6 +608,17 @@ const CROSS_CHECKS: ReadonlyArray<{ variable: string; complaint(c: Config): stri
     complaint: ({ scores }) => (scores.boardDefault > scores.boardMax ? `must not exceed ORGENGINE_SCORE_BOARD_MAX (${scores.boardMax}), got ${scores.boardDefault}` : null),
   },
   {
+    variable: 'ORGENGINE_TOKEN_SIGNING_KID',
+    complaint: ({ api }) =>
+      api.tokenSigningKid !== null && !api.tokenKeys?.some((k) => k.kid === api.tokenSigningKid)
+        ? `must name a key of ORGENGINE_TOKEN_KEYS (${api.tokenKeys?.map((k) => k.kid).join(', ') || 'unset'}), got ${api.tokenSigningKid}`
+        : null,
+  },
+  {
+    variable: 'ORGENGINE_TLS_KEY_FILE',
+    complaint: ({ api }) => ((api.tlsCertFile === null) !== (api.tlsKeyFile === null) ? 'ORGENGINE_TLS_CERT_FILE and ORGENGINE_TLS_KEY_FILE are set together or not at all' : null),
+  },
+  {
     variable: 'ORGENGINE_MEMBERS_PAGE_DEFAULT',
     complaint: (c) =>
       c.api.membersPageDefault > c.api.membersPageMax ? `must not exceed ORGENGINE_MEMBERS_PAGE_MAX (${c.api.membersPageMax}), got ${c.api.membersPageDefault}` : null,
@@ -584,7 +682,7 @@ export function describeConfig(env: Env = process.env): Array<ConfigVar & { valu
 }
 
 /** Variables whose values are never printed: `orgengine config` output ends up in logs and tickets. */
-const SECRET_VARS: ReadonlySet<string> = new Set(['ORGENGINE_TOKEN_SECRET']);
+const SECRET_VARS: ReadonlySet<string> = new Set(['ORGENGINE_TOKEN_SECRET', 'ORGENGINE_TOKEN_KEYS']);
 
 /** A value as `orgengine config` may print it: secrets as their length, URL passwords as `***`. */
 function shownValue(name: string, value: string | undefined): string | null {
@@ -593,10 +691,17 @@ function shownValue(name: string, value: string | undefined): string | null {
   return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }
 
-/** The token secret; a ConfigError naming the variable when unset (serving and minting need it). */
-export function requireTokenSecret(config: Config): string {
-  if (!config.api.tokenSecret) {
-    throw new ConfigError('ORGENGINE_TOKEN_SECRET', `required to serve and to mint tokens (at least ${MIN_TOKEN_SECRET_BYTES} bytes, e.g. \`openssl rand -hex 32\`)`);
+/**
+ * The token keys: every key accepted and the one that signs. The legacy
+ * ORGENGINE_TOKEN_SECRET is the key without an id (its tokens carry none), so a
+ * deployment with only it behaves as before. A ConfigError naming the variable
+ * when neither is set (serving and minting need a key).
+ */
+export function requireTokenKeys(config: Config): { keys: TokenKey[]; signing: string } {
+  const { tokenSecret, tokenKeys, tokenSigningKid } = config.api;
+  if (!tokenSecret && !tokenKeys) {
+    throw new ConfigError('ORGENGINE_TOKEN_SECRET', `required to serve and to mint tokens (at least ${MIN_TOKEN_SECRET_BYTES} bytes, e.g. \`openssl rand -hex 32\`), or ORGENGINE_TOKEN_KEYS`);
   }
-  return config.api.tokenSecret;
+  const keys: TokenKey[] = [...(tokenSecret ? [{ kid: '', secret: tokenSecret }] : []), ...(tokenKeys ?? [])];
+  return { keys, signing: tokenSigningKid ?? (tokenSecret ? '' : tokenKeys![0]!.kid) };
 }

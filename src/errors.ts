@@ -66,6 +66,8 @@ export const ERROR_TABLE = {
   SOURCE_EMPTY: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   LIMIT_EXCEEDED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  /** A caller (token or client address) is over its rate limit; the answer says when to retry (Retry-After). */
+  TOO_MANY_REQUESTS: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: true },
   OVERLOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
   /** The write-behind stream is at its bound: nothing was written, retry later. */
   BACKPRESSURE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },

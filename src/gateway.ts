@@ -6,14 +6,18 @@
 // the drain on close (stop accepting, finish in-flight, flush what the flusher
 // read, release the caches, disconnect).
 import type { Logger } from 'pino';
+import { Revocations } from './auth/revocation.js';
 import { TokenVerifier } from './auth/tokens.js';
+import { RateLimiter } from './api/limits.js';
 import { createGrpcServer, type GrpcServer } from './api/grpc/server.js';
 import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
 import { backendError } from './errors.js';
-import { ConfigError, requireTokenSecret, variableOf, type Config, type ConfigField } from './config.js';
+import { ConfigError, requireTokenKeys, variableOf, type Config, type ConfigField } from './config.js';
 import { createFlusher, createMutationService, createScoreService } from './main.js';
-import { Metrics, registerBreakerMetrics } from './metrics.js';
+import { Metrics, registerBreakerMetrics, registerSecurityMetrics } from './metrics.js';
+import { RevocationService } from './services/revocation.js';
+import { readRevocations } from './store/redis/revocationStore.js';
 import type { MutationService } from './services/mutations.js';
 import type { ScoreService } from './services/scores.js';
 import { ReadService } from './services/reads.js';
@@ -48,13 +52,21 @@ export interface GatewayOptions {
   connectionTag?: string;
   /** Run the write-behind flusher in this gateway (default: ORGENGINE_FLUSH_IN_GATEWAY). */
   flush?: boolean;
+  /** Port of the internal listener for /readyz and /metrics (0 = any free port); null or absent: ORGENGINE_INTERNAL_PORT, else none. */
+  internalPort?: number | null;
 }
 
 /** A running gateway. */
 export interface Gateway {
   httpPort: number;
   grpcPort: number | null;
+  /** Port of the internal listener (/readyz, /metrics), or null when they are on the public port. */
+  internalPort: number | null;
   metrics: Metrics;
+  /** The token revocation lists this worker holds. */
+  revocations: Revocations;
+  /** Reads the TLS certificate and key again (SIGHUP); throws, serving on with the old ones, when they are unusable. */
+  reloadTls(): Promise<void>;
   reads: ReadService;
   signals: SignalRuntime;
   mutations: MutationService;
@@ -100,7 +112,7 @@ function asConfigError(e: unknown): unknown {
 
 /** Starts one gateway. */
 export async function startGateway(config: Config, opts: GatewayOptions): Promise<Gateway> {
-  const secret = requireTokenSecret(config);
+  const tokenKeys = requireTokenKeys(config);
   nativeUws();
   const api = config.api;
   const log = opts.log;
@@ -146,8 +158,35 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     onlineCacheMs: api.onlineCacheMs,
     onlineWindowMs: api.onlineWindowMs,
   });
-  const tokens = new TokenVerifier({ secret, cacheEntries: api.tokenCacheEntries });
+  const tokens = new TokenVerifier({ keys: tokenKeys.keys, signing: tokenKeys.signing, cacheEntries: api.tokenCacheEntries });
+  // Revocation lists of the lessons served: loaded with a lesson's first
+  // request, kept fresh by its channel, re-read after revocationRefreshMs.
+  const revocations = new Revocations(
+    {
+      load: (lessonId) => readRevocations(redis, config.keyPrefix, lessonId),
+      watch: (lessonId) => channels.add(lessonId),
+      unwatch: (lessonId) => channels.remove(lessonId),
+    },
+    {
+      refreshMs: api.revocationRefreshMs,
+      maxLessons: api.cacheMaxLessons,
+      onError: (e, lessonId) => log.warn({ lessonId, err: backendError(e).message }, 'revocation list refresh failed; the list held stays in force'),
+    },
+  );
+  channels.listen({
+    onMessage: (lessonId, m) => {
+      if (m.kind === 'revoke') revocations.apply(lessonId, m.uid, m.before);
+    },
+    onDown: (_reason, lessons) => revocations.distrust(lessons),
+    onSubscribed: (lessonId) => revocations.distrust([lessonId]),
+  });
+  tokens.useRevocations(revocations);
+  const revocation = new RevocationService(redis, config.keyPrefix);
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true, reads: () => reads.stats, cacheSize: () => reads.cacheSize() });
+  const security = registerSecurityMetrics(metrics.registry, () => revocations.size());
+  const limits = api.rateLimits ? new RateLimiter(api, security.limited) : null;
+  const tls = api.tlsCertFile !== null && api.tlsKeyFile !== null ? { certFile: api.tlsCertFile, keyFile: api.tlsKeyFile } : null;
+  const internalPort = opts.internalPort ?? api.internalPort;
   registerBreakerMetrics(metrics.registry, () => (guard?.openNodes().length ?? 0) + (writer?.guard.openNodes().length ?? 0), transitions);
   // One registration cache per process: a lesson is registered for the flusher
   // before its first mutation or signal, then once per interval.
@@ -246,14 +285,20 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     api,
     ready: async () => ready(),
     metricsText: opts.metricsText ?? (async () => ({ contentType: metrics.contentType, body: await metrics.text() })),
+    limits,
+    revocation,
+    tls,
+    internal: internalPort !== null,
   });
   let grpc: GrpcServer | null = null;
   let httpPort: number;
   let grpcPort: number | null = null;
+  let boundInternal: number | null = null;
   try {
     httpPort = await http.listen(opts.port, opts.host);
+    if (internalPort !== null) boundInternal = await http.listenInternal(internalPort, api.internalHost);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, scores, push, playback, tokens, metrics, log, api, ready: async () => ready().ok });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, scores, push, playback, tokens, metrics, log, api, ready: async () => ready().ok, limits, revocation, tls });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
@@ -267,6 +312,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     writer?.client.disconnect();
     signals.close();
     reads.close();
+    revocations.clear();
     await channels.close();
     await pool.end().catch(() => undefined);
     if (ownRedis) redis.disconnect();
@@ -279,7 +325,15 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   return {
     httpPort,
     grpcPort,
+    internalPort: boundInternal,
     metrics,
+    revocations,
+    async reloadTls() {
+      if (!tls) throw new Error('TLS is not configured (ORGENGINE_TLS_CERT_FILE, ORGENGINE_TLS_KEY_FILE)');
+      await http.reloadTls();
+      grpc?.reloadTls();
+      log.info({ certFile: tls.certFile }, 'TLS certificate and key reloaded');
+    },
     reads,
     signals,
     mutations,
@@ -307,6 +361,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         signals.close();
         scores.close();
         reads.close();
+        revocations.clear();
         await channels.close();
         if (ownRedis) await closeRedis(redis);
         if (writer) await closeRedis(writer.client);

@@ -273,3 +273,21 @@ export function registerBreakerMetrics(registry: Registry, openNodes: () => numb
     }),
   });
 }
+
+/** Rate-limit refusals (api/limits.ts) and token revocations held (auth/revocation.ts). */
+export function registerSecurityMetrics(registry: Registry, revocationLessons: () => number): { limited: Counter<'class' | 'by'> } {
+  return registerMetrics(registry, {
+    limited: counter<'class' | 'by'>({
+      name: 'orgengine_rate_limited_total',
+      help: 'requests refused with 429 TOO_MANY_REQUESTS, by route class and by what was over its limit (uid or address)',
+      labelNames: ['class', 'by'],
+    }),
+    revocationLessons: gauge({
+      name: 'orgengine_revocation_lessons',
+      help: 'lessons whose token revocation list this gateway worker holds',
+      collect() {
+        this.set(revocationLessons());
+      },
+    }),
+  });
+}

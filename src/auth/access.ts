@@ -113,3 +113,12 @@ export function authorizePk(c: Caller, lessonId: number): void {
 export function requireService(c: Caller): void {
   assertRole(c, ['service'], 'call the gRPC API');
 }
+
+/**
+ * Revoking tokens of a lesson: platform services only (the interaction
+ * center's kick, an operator's tooling), scoped to the lesson like every call.
+ */
+export function authorizeRevoke(c: Caller, lessonId: number): void {
+  assertRole(c, ['service'], 'revoke tokens');
+  assertLessonScope(c, lessonId);
+}

@@ -80,6 +80,8 @@ export interface PushSocket {
   unsubscribe(topic: string): void;
   /** Closes the socket as a slow consumer if its send buffer is over the bound (topic publishes bypass the per-send check). */
   checkBuffered(): void;
+  /** Closes the socket because its token was revoked. */
+  revoked(): void;
 }
 
 /** The transport's pub/sub: one publish reaches every socket subscribed to the topic. */
@@ -140,7 +142,8 @@ export class PushSession {
   closed = false;
 
   constructor(
-    readonly caller: Caller,
+    /** The caller, with its token's issue time (epoch ms; absent: 0) for revocations. */
+    readonly caller: Caller & { iat?: number },
     readonly lessonId: number,
   ) {}
 }
@@ -240,7 +243,7 @@ export class PushHub {
    * against: a student's rooms and org path, read once here so no frame costs a
    * Redis round trip. Throws FORBIDDEN for another lesson, OVERLOADED past the bound.
    */
-  async open(caller: Caller, lessonParam: string | null): Promise<PushSession> {
+  async open(caller: Caller & { iat?: number }, lessonParam: string | null): Promise<PushSession> {
     let lessonId: number;
     if (lessonParam === null || lessonParam === '') {
       if (caller.lesson === '*') throw new OrgError('BAD_REQUEST', 'a token for every lesson must name one: /v1/ws?lesson=<id>');
@@ -528,6 +531,14 @@ export class PushHub {
         return;
       case 'broadcast':
         this.fanout.publish(TOPIC.node(lessonId, m.nodeId), { type: 'node', lessonId, nodeId: m.nodeId, by: m.by, at: m.at, data: m.data });
+        return;
+      case 'revoke':
+        // Connections opened with a token the revocation covers are closed (a
+        // service token for every lesson is not revocable per lesson).
+        for (const s of [...L.sessions]) {
+          if (s.caller.lesson === '*' || (m.uid !== null && s.caller.uid !== m.uid) || (s.caller.iat ?? 0) > m.before) continue;
+          s.socket?.revoked();
+        }
         return;
       case 'version':
       case 'lesson':

@@ -129,7 +129,7 @@ export interface ReadStats {
   hits: Record<CacheKind, number>;
   misses: Record<CacheKind, number>;
   /** Channel messages by kind (signal messages are not invalidations), and connection resets. */
-  invalidations: Record<Exclude<ChannelMessage['kind'], 'signal' | 'broadcast' | 'score'> | 'reset', number>;
+  invalidations: Record<Exclude<ChannelMessage['kind'], 'signal' | 'broadcast' | 'revoke' | 'score'> | 'reset', number>;
   cache: CacheStats;
 }
 
@@ -277,8 +277,8 @@ export class ReadService {
 
   /** Applies one channel message (exposed for tests). */
   onMessage(lessonId: number, m: ChannelMessage): void {
-    // A room's signal log moved, a broadcast to WebSocket clients, or scores: nothing the entity cache holds changed.
-    if (m.kind === 'signal' || m.kind === 'broadcast' || m.kind === 'score') return;
+    // A room's signal log moved, a broadcast to WebSocket clients, a token revocation, scores: nothing the entity cache holds changed.
+    if (m.kind === 'signal' || m.kind === 'broadcast' || m.kind === 'revoke' || m.kind === 'score') return;
     const st = this.lessons.get(lessonId);
     if (!st) return;
     this.stats.invalidations[m.kind]++;

@@ -14,6 +14,8 @@ describe('channel messages', () => {
       { kind: 'signal', roomId: 't9.in', seq: 42 },
       { kind: 'score', roomId: 't9.in' },
       { kind: 'broadcast', nodeId: 't9.g3', by: 9001, at: 1795240000000, data: 'a:b "quoted" 回放' },
+      { kind: 'revoke', uid: 100000017, before: 1795240000000 },
+      { kind: 'revoke', uid: null, before: 1795240000001 },
       { kind: 'lesson' },
     ];
     for (const m of all) expect(parseChannelMessage(formatChannelMessage(m))).toEqual(m);
@@ -24,6 +26,7 @@ describe('channel messages', () => {
       '', 'version:', 'version:x', 'state:-1', 'state:01', 'pos:', 'pos:x1', 'node:a b', 'future:thing', 'nocolon',
       'signal:main', 'signal:main:0', 'signal::4', 'signal:main:x', 'signal:bad room:1', 'signal:main:9007199254740993',
       'bcast:', 'bcast:{', 'bcast:[]', 'bcast:{"n":"a b","b":1,"a":1,"d":"x"}', 'bcast:{"n":"g","b":"1","a":1,"d":"x"}', 'bcast:{"n":"g","b":1,"a":1,"d":2}',
+      'revoke:', 'revoke:u1', 'revoke:u0:5', 'revoke:x:5', 'revoke:all:', 'revoke:all:-1', 'revoke:u1:99999999999999999',
     ]) {
       expect(parseChannelMessage(raw), raw).toEqual({ kind: 'lesson' });
     }

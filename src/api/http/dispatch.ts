@@ -4,8 +4,10 @@
 // copy what the route needs out of `req` first; register onAborted before
 // anything asynchronous; write inside res.cork when answering later; count the
 // request in flight while it waits (and refuse new ones past the bound); turn
-// any error into its status and body through ERROR_TABLE. Routes are plain
-// table entries (routes/*.ts) that never see uWS.
+// any error into its status and body through ERROR_TABLE. A route that needs a
+// token gets it authenticated (verified-token cache, the lesson's revocations
+// held in memory) and charged to the caller's rate limit here, once, before it
+// runs. Routes are plain table entries (routes/*.ts) that never see uWS.
 //
 // Warm reads are the hot path: a route that answers synchronously is written
 // inside the handler, where uWS has already corked the socket and no abort can
@@ -17,6 +19,7 @@ import type { ApiConfig } from '../../config.js';
 import { ERROR_TABLE, OrgError, toOrgError } from '../../errors.js';
 import type { Metrics, RouteMetrics } from '../../metrics.js';
 import { CONTENT_TYPES, encode, encodeError, negotiate, type Format } from '../encoding.js';
+import { retryAfterOf, type LimitClass, type RateLimiter } from '../limits.js';
 
 /** A value, or a promise of it: services answer warm reads synchronously. */
 export type MaybeAsync<T> = T | Promise<T>;
@@ -45,6 +48,8 @@ interface RouteHead {
   params: number;
   /** Read the whole body (bounded by maxBodyBytes) before running. */
   body?: boolean;
+  /** Rate-limit class (default: read for GET, mutation otherwise). */
+  limit?: LimitClass;
 }
 
 /**
@@ -81,6 +86,7 @@ const STATUS_LINE: Record<number, string> = {
   409: '409 Conflict',
   413: '413 Payload Too Large',
   422: '422 Unprocessable Entity',
+  429: '429 Too Many Requests',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };
@@ -93,6 +99,8 @@ interface Exchange extends Req {
   format: Format;
   t0: number;
   aborted: boolean;
+  /** The client's address, read only when the rate limiter limits addresses. */
+  address: string | null;
 }
 
 /** What the dispatcher needs. */
@@ -102,6 +110,8 @@ export interface DispatcherDeps {
   metrics: Metrics;
   log: Logger;
   api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'retryAfterSeconds'>;
+  /** Per-caller rate limits, or null (off). */
+  limits: RateLimiter | null;
   /** True once the server stops accepting: every answer then closes its connection. */
   draining(): boolean;
 }
@@ -118,33 +128,50 @@ export interface Dispatcher {
 
 /** Builds the dispatcher of one uWS app. */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
-  const { app, tokens, metrics, log, api, draining } = deps;
+  const { app, tokens, metrics, log, api, draining, limits } = deps;
+  const byAddress = limits !== null && limits.limitsAddresses;
   let inFlight = 0;
 
   const overloaded = (): OrgError => new OrgError('OVERLOADED', `more than ${api.maxInFlight} requests in flight; retry shortly`);
   const tooLarge = (): OrgError => new OrgError('PAYLOAD_TOO_LARGE', `request body exceeds ${api.maxBodyBytes} bytes`);
 
   const retryAfter = String(api.retryAfterSeconds);
-  /** `temporary`: a 503 the client may retry unchanged; it is told when (Retry-After). */
-  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean, temporary = false): void => {
+  /** `retry`: the Retry-After seconds of an answer the client may retry unchanged (a 503, a 429), else null. */
+  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean, retry: string | null = null): void => {
     res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
-    if (temporary && status === 503) res.writeHeader('retry-after', retryAfter);
+    if (retry !== null) res.writeHeader('retry-after', retry);
     res.end(body, close || draining());
   };
 
-  const exchange = (req: HttpRequest, nParams: number, t0: number): Exchange => {
+  const exchange = (res: HttpResponse, req: HttpRequest, nParams: number, t0: number): Exchange => {
     const params: string[] = new Array<string>(nParams);
     for (let i = 0; i < nParams; i++) params[i] = req.getParameter(i) ?? '';
     const accept = req.getHeader('accept');
-    return { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false };
+    const address = byAddress ? Buffer.from(res.getRemoteAddressAsText()).toString('latin1') : null;
+    return { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false, address };
   };
 
   const register = (route: Route): void => {
     const rm: RouteMetrics = metrics.route('http', route.name);
     const name = route.name;
     const nParams = route.params;
-    // Decided once per route, not per request.
-    const invoke: (r: Req) => MaybeAsync<Reply> = route.open ? route.run : (r) => route.run(r, tokens.verify(bearerToken(r.authorization)));
+    const cls: LimitClass = route.limit ?? (route.method === 'get' ? 'read' : 'mutation');
+    // Decided once per route, not per request. A token is verified (cache),
+    // checked against the lesson's revocations (memory; a promise only while
+    // the list is first loaded) and charged to the caller's rate limit.
+    const invoke: (x: Exchange) => MaybeAsync<Reply> = route.open
+      ? route.run
+      : (x) => {
+          const c = tokens.authenticate(bearerToken(x.authorization), x.t0);
+          if (isPromise(c)) {
+            return c.then((caller) => {
+              limits?.admit(cls, caller, x.address, performance.now());
+              return route.run(x, caller);
+            });
+          }
+          if (limits !== null) limits.admit(cls, c, x.address, x.t0);
+          return route.run(x, c);
+        };
 
     /** Writes a reply or an error and records it. `cork` is false only inside the uWS handler (corked already). */
     const respond = (res: HttpResponse, x: Exchange, reply: Reply | null, err: unknown, close: boolean, cork: boolean): void => {
@@ -155,7 +182,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       let status: number;
       let contentType: string;
       let body: Buffer | string;
-      let temporary = false;
+      let retry: string | null = null;
       if (reply) {
         status = reply.status;
         if ('proto' in reply) {
@@ -169,12 +196,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const e = toOrgError(err);
         if (e.code === 'INTERNAL') log.error({ route: name, err: err instanceof Error ? err.stack : String(err) }, 'request failed');
         status = ERROR_TABLE[e.code].http;
-        temporary = ERROR_TABLE[e.code].temporary;
+        const wait = retryAfterOf(e);
+        if (wait !== null) retry = String(wait);
+        else if (ERROR_TABLE[e.code].temporary && status === 503) retry = retryAfter;
         contentType = CONTENT_TYPES[x.format];
         body = encodeError(x.format, e);
       }
-      if (cork) res.cork(() => send(res, status, contentType, body, close, temporary));
-      else send(res, status, contentType, body, close, temporary);
+      if (cork) res.cork(() => send(res, status, contentType, body, close, retry));
+      else send(res, status, contentType, body, close, retry);
       rm.observeMs(status, performance.now() - x.t0);
     };
 
@@ -219,12 +248,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     };
 
     const plain = (res: HttpResponse, req: HttpRequest): void => {
-      run(res, exchange(req, nParams, performance.now()), true);
+      run(res, exchange(res, req, nParams, performance.now()), true);
     };
 
     // The body arrives in later callbacks: onAborted before anything else happens.
     const withBody = (res: HttpResponse, req: HttpRequest): void => {
-      const x = exchange(req, nParams, performance.now());
+      const x = exchange(res, req, nParams, performance.now());
       res.onAborted(() => {
         x.aborted = true;
       });

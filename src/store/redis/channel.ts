@@ -19,6 +19,9 @@
 //                    room), a PK round started or ended (pk_start.lua, pk_end.lua), totals repaired
 //                    (reconcile): the score cache drops the lesson's score reads now and once more an
 //                    interval later, live push tells the room's subscribers; the entity cache ignores it
+//   revoke:u<uid>:<ms>  tokens of user <uid> for this lesson issued at or before <ms> are
+//   revoke:all:<ms>     refused (revoke.lua; revoke:all: every token of the lesson); changes
+//                    nothing cached (the entity cache ignores it): auth/revocation.ts applies it
 //   lesson           anything else lesson-wide: drop everything cached for the lesson
 //
 // In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a
@@ -37,6 +40,8 @@ export type ChannelMessage =
   | { kind: 'room'; roomId: string }
   | { kind: 'signal'; roomId: string; seq: number }
   | { kind: 'broadcast'; nodeId: string; by: number; at: number; data: string }
+  /** uid null: every token of the lesson. */
+  | { kind: 'revoke'; uid: number | null; before: number }
   | { kind: 'score'; roomId: string }
   | { kind: 'lesson' };
 
@@ -64,6 +69,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `signal:${m.roomId}:${m.seq}`;
     case 'broadcast':
       return `bcast:${JSON.stringify({ n: m.nodeId, b: m.by, a: m.at, d: m.data })}`;
+    case 'revoke':
+      return `revoke:${m.uid === null ? 'all' : `u${m.uid}`}:${m.before}`;
     case 'score':
       return `score:${m.roomId}`;
     case 'lesson':
@@ -100,6 +107,11 @@ export function parseChannelMessage(raw: string): ChannelMessage {
     }
     case 'bcast':
       return parseBroadcast(arg);
+    case 'revoke': {
+      const m = /^(all|u([1-9][0-9]{0,15})):([0-9]{1,16})$/.exec(arg);
+      if (!m || !Number.isSafeInteger(Number(m[3])) || (m[2] !== undefined && !Number.isSafeInteger(Number(m[2])))) return { kind: 'lesson' };
+      return { kind: 'revoke', uid: m[2] === undefined ? null : Number(m[2]), before: Number(m[3]) };
+    }
     default:
       return { kind: 'lesson' };
   }

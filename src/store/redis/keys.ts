@@ -74,6 +74,14 @@ export class LessonKeys {
     return `${this.base}st:dynseq`;
   }
 
+  /**
+   * Hash of token revocations: field `u<uid>` (that user's tokens) or `all`
+   * (every token of the lesson) -> epoch ms; tokens issued at or before it are refused.
+   */
+  get revocations(): string {
+    return `${this.base}revoked`;
+  }
+
   /** Last write-behind version handed out (strictly increasing per lesson). */
   get stateVersion(): string {
     return `${this.base}st:ver`;

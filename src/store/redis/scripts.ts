@@ -40,6 +40,7 @@ export const SCRIPTS = {
   wbRejournal: { file: 'wb_rejournal.lua', keys: 3 },
   wsPresence: { file: 'ws_presence.lua', keys: 1 },
   wbRestore: { file: 'wb_restore.lua', keys: 4 },
+  revoke: { file: 'revoke.lua', keys: 1 },
   award: { file: 'award.lua', keys: 4 },
   pkStart: { file: 'pk_start.lua', keys: 3 },
   pkEnd: { file: 'pk_end.lua', keys: 3 },
@@ -100,6 +101,7 @@ interface ScriptSignatures {
   wbRetire: { args: [stream: string]; reply: number };
   wbForget: { args: [registry: string, lessonId: Arg, score: string]; reply: number };
   wsPresence: { args: [head: string, now: number, windowMs: number, ttl: number, ...groups: Arg[]]; reply: number };
+  revoke: { args: [revocations: string, field: string, before: number, keepSeconds: number, channel: string]; reply: number };
   wbRestore: { args: [stateKey: string, seats: string, ver: string, channel: string, entity: string, minVersion: string, ttl: number, ...pairs: string[]]; reply: [code: number, changed: number] };
   award: {
     args: [
