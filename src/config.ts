@@ -131,8 +131,12 @@ export interface ApiConfig {
   /** Members page size when the client gives none, and the largest it may ask for. */
   membersPageDefault: number;
   membersPageMax: number;
-  /** Local cache backstop TTL: the longest a missed invalidation can keep a stale entry. */
+  /** Local cache hard TTL: no entry is served older, whatever happened to its invalidation. */
   cacheTtlMs: number;
+  /** Local cache soft TTL (capped at cacheTtlMs): an entry read past it is served while one background load replaces it. */
+  cacheSoftTtlMs: number;
+  /** Background refreshes running at once per gateway worker; past it, entries are served up to their hard TTL. */
+  cacheRefreshMaxInFlight: number;
   cacheMaxEntries: number;
   cacheMaxBytes: number;
   /** Lessons a gateway caches (and subscribes to) at once. */
@@ -503,7 +507,15 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_MAX_IN_FLIGHT', 'api.maxInFlight', 10_000, [1, 1_000_000], 'requests waiting on Redis per worker before 503 OVERLOADED'),
   int('ORGENGINE_MEMBERS_PAGE_DEFAULT', 'api.membersPageDefault', 100, [1, 10_000], 'members page size when the request gives no limit; at most ORGENGINE_MEMBERS_PAGE_MAX'),
   int('ORGENGINE_MEMBERS_PAGE_MAX', 'api.membersPageMax', 1000, [1, 10_000], 'largest members page a request may ask for'),
-  int('ORGENGINE_CACHE_TTL_MS', 'api.cacheTtlMs', 2000, [0, 600_000], 'local cache backstop TTL: the longest a lost invalidation can keep an entry (0 disables the cache)'),
+  int('ORGENGINE_CACHE_TTL_MS', 'api.cacheTtlMs', 6000, [0, 600_000], 'local cache hard TTL: no entry is served older, even after a lost invalidation (0 disables the cache)'),
+  int(
+    'ORGENGINE_CACHE_SOFT_TTL_MS',
+    'api.cacheSoftTtlMs',
+    2000,
+    [1, 600_000],
+    'local cache soft TTL (less up to a quarter at random, capped at ORGENGINE_CACHE_TTL_MS): an entry read past it is served while one background load replaces it',
+  ),
+  int('ORGENGINE_CACHE_REFRESH_MAX_IN_FLIGHT', 'api.cacheRefreshMaxInFlight', 64, [0, 100_000], 'background cache refreshes running at once per gateway worker; past it entries are served up to their hard TTL'),
   int('ORGENGINE_CACHE_MAX_ENTRIES', 'api.cacheMaxEntries', 200_000, [100, 100_000_000], 'local cache entries per gateway worker'),
   int('ORGENGINE_CACHE_MAX_BYTES', 'api.cacheMaxBytes', 256 * 1024 * 1024, [1024 * 1024, 64 * 1024 * 1024 * 1024], 'local cache size per gateway worker, estimated bytes'),
   int('ORGENGINE_CACHE_MAX_LESSONS', 'api.cacheMaxLessons', 20_000, [1, 1_000_000], 'lessons cached and subscribed to per gateway worker'),

@@ -152,6 +152,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const reads = new ReadService(redis, entityCache ? channels : null, {
     keyPrefix: config.keyPrefix,
     cacheTtlMs: api.cacheTtlMs,
+    cacheSoftTtlMs: api.cacheSoftTtlMs,
+    cacheRefreshMaxInFlight: api.cacheRefreshMaxInFlight,
     cacheMaxEntries: api.cacheMaxEntries,
     cacheMaxBytes: api.cacheMaxBytes,
     cacheMaxLessons: api.cacheMaxLessons,

@@ -104,6 +104,7 @@ export interface CacheCounters {
   hits: Record<string, number>;
   misses: Record<string, number>;
   invalidations: Record<string, number>;
+  refreshes?: Record<string, number>;
 }
 
 /** Metrics of one worker. */
@@ -199,6 +200,16 @@ export class Metrics {
           const s = reads();
           if (!s) return;
           for (const [k, v] of Object.entries(s.invalidations)) this.set({ kind: k }, v);
+        },
+      }),
+      cacheRefreshes: gauge({
+        name: 'orgengine_cache_refreshes',
+        help: 'Background refreshes of entries past their soft TTL: started, failed, skipped for the budget (counter semantics)',
+        labelNames: ['outcome'],
+        collect() {
+          const s = reads();
+          if (!s?.refreshes) return;
+          for (const [k, v] of Object.entries(s.refreshes)) this.set({ outcome: k }, v);
         },
       }),
       cacheSize: gauge({

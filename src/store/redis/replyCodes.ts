@@ -49,6 +49,7 @@ export const REPLY_CODES = {
   readPosition: HEAD_CODES,
   readNodeView: HEAD_CODES,
   enter: { ...HEAD_CODES, STUDENT_NOT_FOUND: 3, ROOM_NOT_FOUND: 4, ROOM_NOT_MEMBER: 5 },
+  readEnterShared: HEAD_CODES,
   readMembersPage: { ...HEAD_CODES, ROOM_NOT_FOUND: 3 },
   readOnline: { ...HEAD_CODES, ROOM_NOT_FOUND: 3 },
   readSignals: { ...HEAD_CODES, ROOM_NOT_FOUND: 3 },

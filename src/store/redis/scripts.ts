@@ -22,6 +22,7 @@ export const SCRIPTS = {
   readRoom: { file: 'read_room.lua', keys: 1, buffer: true },
   readPosition: { file: 'read_position.lua', keys: 1, buffer: true },
   enter: { file: 'enter.lua', keys: 1, buffer: true },
+  readEnterShared: { file: 'read_enter_shared.lua', keys: 1, buffer: true },
   readNodeView: { file: 'read_node_view.lua', keys: 1, buffer: true },
   readMembersPage: { file: 'read_members_page.lua', keys: 1 },
   readOnline: { file: 'read_online.lua', keys: 1 },
@@ -66,7 +67,8 @@ interface ScriptSignatures {
   readLesson: { args: [head: string]; reply: unknown[] };
   readRoom: { args: [head: string, roomId: Arg]; reply: unknown[] };
   readPosition: { args: [head: string, uid: Arg]; reply: unknown[] };
-  enter: { args: [head: string, uid: number, roomId: string, haveVersion: number]; reply: unknown[] };
+  enter: { args: [head: string, uid: number, roomId: string, haveVersion: number, haveChangeSeq: string, posBuckets: number]; reply: unknown[] };
+  readEnterShared: { args: [head: string]; reply: unknown[] };
   readNodeView: { args: [head: string, nodeId: string]; reply: unknown[] };
   readMembersPage: { args: [head: string, roomId: string, partition: number, after: string, limit: number, onePartition: '0' | '1']; reply: unknown[] };
   readOnline: { args: [head: string, roomId: string, since: number]; reply: unknown[] };
