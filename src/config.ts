@@ -45,6 +45,36 @@ export interface Config {
   /** Score events, leaderboards and PK rounds. */
   scores: ScoresConfig;
   jobs: JobsConfig;
+  /** The interaction center: timeouts, bounds, the timeout checker, UniversalInfo's cache. */
+  interaction: InteractionConfig;
+}
+
+/** Timeouts and bounds of the interaction center. */
+export interface InteractionConfig {
+  /** An invitation or application not answered in this long times out (a lesson's policy may override). */
+  inviteTimeoutMs: number;
+  /** An accepted link whose RTC join is not reported in this long fails (a lesson's policy may override). */
+  connectTimeoutMs: number;
+  /** Capacity of a multi session when the request gives none. */
+  defaultCapacity: number;
+  /** Largest capacity a multi session may ask for. */
+  maxCapacity: number;
+  /** Active sessions one room may hold. */
+  maxSessionsPerRoom: number;
+  /** Pending (initiated) links one session may hold. */
+  maxPendingPerSession: number;
+  /** RTC event ids one session remembers (deduplication). */
+  maxRtcEventsPerSession: number;
+  /** A connected user whose last RTC report arrived longer ago than this is moved to left by reconciliation. */
+  rtcGraceMs: number;
+  /** How often the checker applies due deadlines and reconciles RTC membership. */
+  checkEveryMs: number;
+  /** Deadlines (and active sessions, for reconciliation) handled per lesson per script call. */
+  checkBatch: number;
+  /** A checker's lease on a lesson; a killed checker's lessons are taken over after it. */
+  checkLeaseMs: number;
+  /** Backstop TTL of UniversalInfo's gateway cache (0: no cache); invalidated through the lesson channel. */
+  infoCacheMs: number;
 }
 
 /** Distributed preload: BullMQ queues, workers, checks and the sweep. */
@@ -270,7 +300,7 @@ function tokenKeys(name: string, field: FieldOf<TokenKey[] | null>, meaning: str
   };
 }
 
-type Section = 'api' | 'signals' | 'writeBehind' | 'scores' | 'jobs';
+type Section = 'api' | 'signals' | 'writeBehind' | 'scores' | 'jobs' | 'interaction';
 /** A Config field a variable sets, as a dotted path ('ttlSeconds', 'api.maxInFlight'). */
 export type ConfigField = Exclude<keyof Config, Section> | { [S in Section]: `${S}.${keyof Config[S] & string}` }[Section];
 type FieldValue<F extends ConfigField> = F extends `${infer S extends Section}.${infer K}`
@@ -583,6 +613,18 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_SCORE_CACHE_MAX_ENTRIES', 'scores.cacheMaxEntries', 50_000, [100, 10_000_000], 'score reads cached per gateway worker (each at most ORGENGINE_SCORE_BOARD_MAX entries)'),
   int('ORGENGINE_SCORE_NOTICE_MS', 'scores.noticeMs', 100, [10, 60_000], "awards announce a room's score change on the lesson channel at most once per this interval; gateways drop cached score reads and push a scores message then and once more an interval later"),
   int('ORGENGINE_PK_MAX_SECONDS', 'scores.pkMaxSeconds', 3600, [1, 86_400], 'longest PK round a start may ask for'),
+  int('ORGENGINE_IA_INVITE_TIMEOUT_MS', 'interaction.inviteTimeoutMs', 20_000, [100, 3_600_000], 'an invitation or application not answered in this long times out (timed_out); a lesson policy may override'),
+  int('ORGENGINE_IA_CONNECT_TIMEOUT_MS', 'interaction.connectTimeoutMs', 15_000, [100, 3_600_000], 'an accepted link whose RTC join is not reported in this long fails (connect_timed_out); a lesson policy may override'),
+  int('ORGENGINE_IA_DEFAULT_CAPACITY', 'interaction.defaultCapacity', 9, [2, 1000], 'seats of a multi session when the request names none (host + 8)'),
+  int('ORGENGINE_IA_MAX_CAPACITY', 'interaction.maxCapacity', 50, [2, 1000], 'largest capacity a multi session may ask for'),
+  int('ORGENGINE_IA_MAX_SESSIONS_PER_ROOM', 'interaction.maxSessionsPerRoom', 20, [1, 10_000], 'active interaction sessions one room may hold; more is 409 LIMIT_REACHED'),
+  int('ORGENGINE_IA_MAX_PENDING', 'interaction.maxPendingPerSession', 100, [1, 100_000], 'unanswered invitations and applications one session may hold; more is 409 LIMIT_REACHED'),
+  int('ORGENGINE_IA_MAX_RTC_EVENTS', 'interaction.maxRtcEventsPerSession', 100_000, [100, 10_000_000], 'RTC event ids one session remembers for deduplication; more is 409 LIMIT_REACHED'),
+  int('ORGENGINE_IA_RTC_GRACE_MS', 'interaction.rtcGraceMs', 60_000, [1000, 86_400_000], 'a connected user whose last RTC report (joined/alive) arrived longer ago is moved to left by the reconciliation'),
+  int('ORGENGINE_IA_CHECK_EVERY_MS', 'interaction.checkEveryMs', 1000, [10, 600_000], 'how often orgengine worker applies due interaction deadlines and reconciles RTC membership'),
+  int('ORGENGINE_IA_CHECK_BATCH', 'interaction.checkBatch', 500, [1, 100_000], 'deadlines (and active sessions) one checker call handles per lesson'),
+  int('ORGENGINE_IA_CHECK_LEASE_MS', 'interaction.checkLeaseMs', 10_000, [100, 600_000], "a checker's lease on a lesson; a killed checker's lessons are taken over after it"),
+  int('ORGENGINE_IA_INFO_CACHE_MS', 'interaction.infoCacheMs', 2000, [0, 600_000], "UniversalInfo gateway cache backstop TTL (invalidated through the lesson channel); 0 = every read goes to Redis"),
 
   url('ORGENGINE_QUEUE_REDIS_URL', 'jobs.redis', { shown: '(the data Redis)', from: (c) => c.redis }, REDIS_PROTOCOLS, 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)', { to: single }),
   clusterNodes('ORGENGINE_QUEUE_REDIS_CLUSTER_NODES', 'jobs.redis', 'seed nodes of a Redis Cluster holding the preload queues'),

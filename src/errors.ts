@@ -36,6 +36,18 @@ export const ERROR_TABLE = {
   NODE_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   STUDENT_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  USER_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  SESSION_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  LINK_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  /** A link state change the one-way state machine does not allow (details: from, to). */
+  INVALID_TRANSITION: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  /** The user already has an active link in the lesson (mutual exclusion). */
+  USER_BUSY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SESSION_FULL: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  SESSION_ENDED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  CHANNEL_IN_USE: { http: 409, grpc: GrpcStatus.ALREADY_EXISTS, temporary: false },
+  /** A configured bound of the interaction center (sessions per room, pending links, RTC events). */
+  LIMIT_REACHED: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
   STUDENT_NOT_IN_ROOM: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   NOT_A_GROUP: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, temporary: false },
   GROUPS_NOT_ENABLED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },

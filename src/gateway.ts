@@ -14,7 +14,8 @@ import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
 import { backendError } from './errors.js';
 import { ConfigError, requireTokenKeys, variableOf, type Config, type ConfigField } from './config.js';
-import { createFlusher, createMutationService, createScoreService } from './main.js';
+import { createFlusher, createInteractionService, createMutationService, createScoreService } from './main.js';
+import type { InteractionService } from './services/interaction.js';
 import { Metrics, registerBreakerMetrics, registerSecurityMetrics } from './metrics.js';
 import { RevocationService } from './services/revocation.js';
 import { readRevocations } from './store/redis/revocationStore.js';
@@ -72,6 +73,8 @@ export interface Gateway {
   mutations: MutationService;
   /** Score ledger, totals, boards and PK rounds. */
   scores: ScoreService;
+  /** The interaction center. */
+  interaction: InteractionService;
   /** The in-process write-behind flusher, or null (`orgengine flush` runs elsewhere). */
   flusher: Flusher | null;
   /** The lesson channel subscriptions the caches and live push share. */
@@ -225,6 +228,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const mutations = createMutationService({ config, redis: writeRedis }, { registry, metrics: metrics.registry });
   // Score writes go to the write connection (WAIT under replica durability), and the score reads with them.
   const scores = createScoreService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels });
+  // Interaction writes go through the write connection; UniversalInfo's cache hears the lesson channels.
+  const interaction = createInteractionService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels });
   // Playback reads MySQL; the pool connects on first use, so a gateway that never plays back never connects.
   const pool = createMysqlPool(config.mysqlUrl, config.mysqlPoolSize);
   const playback = new PlaybackService({ pool, redis, keyPrefix: config.keyPrefix, api });
@@ -278,6 +283,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     signals: signals.service,
     mutations,
     scores,
+    interaction,
     push,
     playback,
     wsMetrics,
@@ -300,7 +306,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     httpPort = await http.listen(opts.port, opts.host);
     if (internalPort !== null) boundInternal = await http.listenInternal(internalPort, api.internalHost);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, scores, push, playback, tokens, metrics, log, api, ready: async () => ready().ok, limits, revocation, tls });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, scores, interaction, push, playback, tokens, metrics, log, api, ready: async () => ready().ok, limits, revocation, tls });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
@@ -314,6 +320,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     writer?.client.disconnect();
     signals.close();
     reads.close();
+    interaction.close();
     revocations.clear();
     await channels.close();
     await pool.end().catch(() => undefined);
@@ -340,6 +347,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     signals,
     mutations,
     scores,
+    interaction,
     flusher,
     channels,
     push,
@@ -363,6 +371,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         signals.close();
         scores.close();
         reads.close();
+        interaction.close();
         revocations.clear();
         await channels.close();
         if (ownRedis) await closeRedis(redis);

@@ -7,6 +7,7 @@ import type { Pool } from 'mysql2/promise';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
+import { InteractionService } from './services/interaction.js';
 import { MutationService } from './services/mutations.js';
 import { ScoreService } from './services/scores.js';
 import type { LessonChannels } from './store/redis/lessonChannels.js';
@@ -78,6 +79,25 @@ export function createScoreService(
     wb: config.writeBehind,
     channels: opts.channels,
     maxLessons: config.api.cacheMaxLessons,
+    registry: opts.registry,
+    metrics: opts.metrics,
+    now: opts.now,
+  });
+}
+
+/** The interaction center over `parts`' Redis (the gateway passes its lesson channels so UniversalInfo is cached). */
+export function createInteractionService(
+  parts: Pick<App, 'config' | 'redis'>,
+  opts: { metrics?: Registry; now?: () => number; registry?: LessonRegistry; channels?: LessonChannels | null } = {},
+): InteractionService {
+  const { config, redis } = parts;
+  return new InteractionService({
+    redis,
+    keyPrefix: config.keyPrefix,
+    ttlSeconds: config.ttlSeconds,
+    wb: config.writeBehind,
+    ia: config.interaction,
+    channels: opts.channels ?? null,
     registry: opts.registry,
     metrics: opts.metrics,
     now: opts.now,

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Metrics } from '../metrics.js';
+import type { InteractionService } from '../services/interaction.js';
 import type { MutationService } from '../services/mutations.js';
 import type { PlaybackService } from '../services/playback.js';
 import type { PushHub } from '../services/push.js';
@@ -17,6 +18,8 @@ export interface TransportDeps {
   reads: ReadService;
   signals: SignalService;
   mutations: MutationService;
+  /** The interaction center: sessions, links, RTC events, UniversalInfo. */
+  interaction: InteractionService;
   /** Live push: WebSocket sessions and org-node broadcasts. */
   push: PushHub;
   /** A room's signal history from MySQL. */

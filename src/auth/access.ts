@@ -5,7 +5,7 @@
 // (service tokens may name '*'); a student reads and changes only its own
 // data; teachers, tutors and services act for any student of their lesson.
 import { OrgError } from '../errors.js';
-import { assertLessonScope, assertRole, assertSelfIfStudent, type Caller, type Role } from './caller.js';
+import { assertLessonScope, assertRole, assertSelfIfStudent, type Actor, type Caller, type Role } from './caller.js';
 
 /** Roles allowed to publish signals. */
 export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
@@ -103,6 +103,34 @@ export function authorizeAward(c: Caller, lessonId: number): void {
 export function authorizePk(c: Caller, lessonId: number): void {
   assertLessonScope(c, lessonId);
   assertRole(c, SCORER_ROLES, 'run PK rounds');
+}
+
+/**
+ * Who acts in an interaction operation. The lesson roles map onto session
+ * roles (model/interaction.ts ROLE_PERMISSIONS): the teacher is admin in every
+ * room of its lesson, a tutor in its own rooms and over its own students (the
+ * scripts check both against the room and the student's org path), a student
+ * holds only the roles its session gives it, and a platform service acts for
+ * anyone with every role: `by` names the user it acts for (0: nobody in
+ * particular). A client may name only itself as `by`.
+ */
+export function interactionActor(c: Caller, lessonId: number, by: number | null): Actor {
+  assertLessonScope(c, lessonId);
+  if (c.role === 'service') return { uid: by ?? 0, admin: true, tutor: false, service: true };
+  if (by !== null && by !== c.uid) throw new OrgError('FORBIDDEN', `${c.role} ${c.uid} may not act for user ${by}`);
+  return { uid: c.uid, admin: c.role === 'teacher', tutor: c.role === 'tutor', service: false };
+}
+
+/** Reporting RTC membership changes: platform services only (the RTC service's callback). */
+export function authorizeRtcEvent(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, ['service'], 'report RTC events');
+}
+
+/** Granting or revoking a room's interaction admins: the lesson's teacher and services. */
+export function authorizeRoomAdmin(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, ['teacher', 'service'], 'grant or revoke room admins');
 }
 
 /**

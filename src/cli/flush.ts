@@ -59,6 +59,9 @@ function reconcileLines(r: ReconcileReport): string {
   }
   for (const d of r.differences) lines.push(`  ! ${d.entity} ${d.roomId ? `${d.roomId} ` : ''}${d.key}: redis=${d.redis ?? '-'} mysql=${d.mysql ?? '-'}`);
   for (const m of r.seatMismatches.slice(0, 20)) lines.push(`  ! seats ${m.groupId}: counter=${m.seats} students=${m.members}`);
+  const ia = r.interaction;
+  lines.push(`  interaction sessions=${ia.sessions} links=${ia.links} differing=${ia.differing}${ia.rejournaled ? ` rejournaled=${ia.rejournaled}` : ''}`);
+  for (const d of ia.differences) lines.push(`  ! interaction ${d.sessionId}${d.uid === null ? '' : ` ${d.uid}`}: redis=${d.redis ?? '-'} mysql=${d.mysql ?? '-'}`);
   const rb = r.rollback;
   lines.push(`  versions: redis=${rb.redisVersion ?? '-'} mysql=${rb.mysqlVersion}${rb.rolledBack ? '  ROLLED BACK: Redis lost acknowledged writes MySQL has; repair with --repair --from mysql' : ''}`);
   if (r.remaining !== null) lines.push(`  repaired: rejournaled=${r.rejournaled} restored=${r.restored} remaining=${r.remaining}`);
@@ -84,7 +87,7 @@ function fromOpt(v: Values): 'redis' | 'mysql' {
 /** `orgengine reconcile`. */
 const reconcileCommand: Command = {
   name: 'reconcile',
-  summary: "compare a lesson's in-class state and score totals in Redis with MySQL; exit 1 while differences remain",
+  summary: "compare a lesson's in-class state, interaction sessions and score totals in Redis with MySQL; exit 1 while differences remain",
   usage: ['reconcile --lesson ID [--repair [--from redis|mysql]] [--every SECONDS]'],
   options: {
     lesson: LESSON,
@@ -107,7 +110,7 @@ const reconcileCommand: Command = {
         const r = await reconcileLesson(deps, lessonId, { repair: v.repair === true, from });
         const s = await reconcileScores(deps, lessonId, { repair: v.repair === true });
         out.result({ ...r, scores: s }, `${reconcileLines(r)}\n${scoreLines(s)}`);
-        const left = (r.remaining ?? r.differences.length + r.seatMismatches.length) + (s.remaining ?? s.differing);
+        const left = (r.remaining ?? r.differences.length + r.seatMismatches.length + r.interaction.differing) + (s.remaining ?? s.differing);
         return left === 0 ? 0 : 1;
       };
       if (every === null) return once();

@@ -63,6 +63,7 @@ export type ServerMessage =
   | { type: 'node'; lessonId: number; nodeId: string; by: number; at: number; data: string }
   | { type: 'lesson'; lessonId: number; version: number | null }
   | { type: 'scores'; lessonId: number; room: string }
+  | { type: 'interaction'; lessonId: number; room: string; sessionId: string | null; version: number }
   | { type: 'reset'; room: string; reason: 'restarted' | 'trimmed'; firstSeq: number; lastSeq: number }
   | { type: 'error'; id?: string; code: ErrorCode; message: string };
 
@@ -528,6 +529,10 @@ export class PushHub {
         return;
       case 'score':
         this.pushScores(lessonId, m.roomId);
+        return;
+      case 'interaction':
+        // The room's interaction state moved to `version`: clients order it with what UniversalInfo answered.
+        this.fanout.publish(TOPIC.room(lessonId, m.roomId), { type: 'interaction', lessonId, room: m.roomId, sessionId: m.sessionId, version: m.version });
         return;
       case 'broadcast':
         this.fanout.publish(TOPIC.node(lessonId, m.nodeId), { type: 'node', lessonId, nodeId: m.nodeId, by: m.by, at: m.at, data: m.data });

@@ -14,7 +14,9 @@ import { OrgError } from '../errors.js';
 import type { Pool } from '../store/mysql/pool.js';
 import { diffTotals, recomputeTotals, type TotalDifference, type TotalKind } from '../model/scores.js';
 import { readLedger } from '../store/mysql/scoreLedger.js';
-import { readStoredState, STATE_ENTITIES, type StateEntity, type StoredState } from '../store/mysql/stateTables.js';
+import { readStoredInteractions, readStoredState, STATE_ENTITIES, type StateEntity, type StoredState } from '../store/mysql/stateTables.js';
+import { PERMISSION_MASKS } from '../model/interaction.js';
+import { InteractionStore } from '../store/redis/interactionStore.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { readInClassState, readSeats, rejournal, RESTORABLE, restoreFromMysql, unflushedRecords, type InClassState } from '../store/redis/inClassState.js';
 import { lessonKeys } from '../store/redis/keys.js';
@@ -77,6 +79,66 @@ export interface ReconcileReport {
   restored: number;
   /** Differences left after a repair (null without repair). */
   remaining: number | null;
+  /** The interaction center's sessions and links, Redis against MySQL. */
+  interaction: InteractionReconcile;
+}
+
+/** Interaction sessions and links compared (the ledger has no Redis copy to compare with). */
+export interface InteractionReconcile {
+  sessions: number;
+  links: number;
+  /** Differing sessions and links. */
+  differing: number;
+  /** The first `maxReported` differences; uid null: the session row itself. */
+  differences: Array<{ sessionId: string; uid: number | null; redis: string | null; mysql: string | null }>;
+  /** Sessions a repair re-journaled. */
+  rejournaled: number;
+}
+// Room admin grants are compared too: a difference names `admin:<roomId>` with the uids on each side;
+// a repair from MySQL grants again in Redis what MySQL holds.
+
+/** Sessions and links of a lesson, Redis against MySQL. */
+async function compareInteractions(store: InteractionStore, pool: Pool, lessonId: number) {
+  const inRedis = await store.allSessions(lessonId);
+  const stored = await readStoredInteractions(pool, lessonId);
+  const sess = new Map(stored.sessions.map((s) => [s.sessionId, `${s.status}|${s.endReason ?? ''}|${s.version}|${s.kind}|${s.capacity}|${s.creator}|${s.channelId}|${s.roomId}`]));
+  const links = new Map(stored.links.map((l) => [`${l.sessionId}\u0000${l.uid}`, `${l.state}|${l.generation}|${l.origin}|${l.by}`]));
+  const differences: InteractionReconcile['differences'] = [];
+  const bad = new Set<string>();
+  let nLinks = 0;
+  for (const s of inRedis) {
+    const r = `${s.status}|${s.endReason ?? ''}|${s.version}|${s.kind}|${s.capacity}|${s.creator}|${s.channelId}|${s.roomId}`;
+    const m = sess.get(s.sessionId) ?? null;
+    sess.delete(s.sessionId);
+    if (m !== r) {
+      differences.push({ sessionId: s.sessionId, uid: null, redis: r, mysql: m });
+      bad.add(s.sessionId);
+    }
+    for (const l of s.links) {
+      nLinks++;
+      const k = `${s.sessionId}\u0000${l.uid}`;
+      const rl = `${l.state}|${l.generation}|${l.origin}|${l.by}`;
+      const ml = links.get(k) ?? null;
+      links.delete(k);
+      if (ml !== rl) {
+        differences.push({ sessionId: s.sessionId, uid: l.uid, redis: rl, mysql: ml });
+        bad.add(s.sessionId);
+      }
+    }
+  }
+  // Room admins: MySQL keeps the grants, Redis serves them (uid null, sessionId 'admin:<room>').
+  const granted = stored.admins.filter((a) => a.granted);
+  const rooms = [...new Set(stored.admins.map((a) => a.roomId))];
+  const cached = await store.admins(lessonId, rooms);
+  const lostAdmins: Array<{ roomId: string; uid: number }> = [];
+  for (const r of rooms) {
+    const want = granted.filter((a) => a.roomId === r).map((a) => a.uid).sort((a, b) => a - b);
+    const have = cached.get(r) ?? [];
+    if (want.join(',') !== have.join(',')) differences.push({ sessionId: `admin:${r}`, uid: null, redis: have.join(','), mysql: want.join(',') });
+    for (const u of want) if (!have.includes(u)) lostAdmins.push({ roomId: r, uid: u });
+  }
+  // Rows MySQL holds for sessions whose Redis keys expired are history, not differences.
+  return { sessions: inRedis.length, links: nLinks, differences, bad: [...bad], lostAdmins };
 }
 
 interface Side {
@@ -248,8 +310,46 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
     const after = await compare();
     remaining = after.d.differences.length;
   }
+  // The interaction center: sessions and links (drained above when repairing).
+  const store = new InteractionStore({
+    redis, keyPrefix: deps.keyPrefix, ttlSeconds: deps.ttlSeconds, maxStreamLength: deps.wb.maxStreamLength,
+    inviteTimeoutMs: 1, connectTimeoutMs: 1, maxSessionsPerRoom: 1, maxPendingPerSession: 1, maxRtcEventsPerSession: 1, permissionMasks: PERMISSION_MASKS,
+  });
+  let ia = await compareInteractions(store, pool, lessonId);
+  const iaFirst = ia;
+  let iaRejournaled = 0;
+  if (opts.repair && from === 'mysql' && ia.lostAdmins.length > 0) {
+    // Room admins granted in MySQL but gone from Redis (expired, or lost with a rollback) are granted again.
+    for (const a of ia.lostAdmins) await store.setAdmin(lessonId, a.roomId, a.uid, true, now());
+    if (!(await flusher.drain(drainMs))) throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: restored admins not flushed within ${drainMs} ms`);
+    ia = await compareInteractions(store, pool, lessonId);
+    remaining = (remaining ?? 0) + ia.differences.filter((d) => d.sessionId.startsWith('admin:')).length;
+  }
+  if (opts.repair && from === 'redis' && ia.bad.length > 0) {
+    for (let i = 0; i < ia.bad.length; i += 100) {
+      const chunk = ia.bad.slice(i, i + 100);
+      for (;;) {
+        const n = await store.rejournal(lessonId, chunk, now());
+        if (n !== null) {
+          iaRejournaled += n;
+          break;
+        }
+        if (!(await flusher.drain(drainMs))) throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: stream stays full; repair stopped`);
+      }
+    }
+    if (!(await flusher.drain(drainMs))) throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: repair records not flushed within ${drainMs} ms`);
+    ia = await compareInteractions(store, pool, lessonId);
+    remaining = (remaining ?? 0) + ia.differences.length;
+  }
   const max = opts.maxReported ?? 20;
   return {
+    interaction: {
+      sessions: iaFirst.sessions,
+      links: iaFirst.links,
+      differing: iaFirst.differences.length,
+      differences: iaFirst.differences.slice(0, max),
+      rejournaled: iaRejournaled,
+    },
     lessonId,
     unflushed: first.unflushed,
     compared: first.d.compared,

@@ -3,6 +3,7 @@
 // with its newest version. Pure: no I/O. The tables they go to are described
 // in store/mysql/stateTables.ts.
 import { ENTITY_ID, entityIdPattern } from '../model/ids.js';
+import { LINK_ORIGINS, LINK_STATES, type LinkState } from '../model/interaction.js';
 import type { Entity } from '../store/mysql/stateTables.js';
 
 /** One decoded stream record, ready to be written. */
@@ -138,9 +139,53 @@ export function decodeRecord(lessonId: number, fields: readonly string[]): WbRec
       if (f.sc === undefined || f.sc.length > 80 || (f.kd !== 'node' && f.kd !== 'seat') || (f.x !== 'run' && f.x !== 'end')) return null;
       return { lessonId, entity: 'pk', version, key: String(round), row: [lessonId, round, f.sc, r, f.kd, a, b, st, en, f.x, pa, pb, version] };
     }
+    case 'isess': {
+      // An interaction session (lua/_interaction.lua ia_finish): its newest state.
+      const s = sessionId(f.s);
+      const r = id(f.r);
+      const u = uid(f.u);
+      const c = f.c !== undefined && /^[0-9]{1,6}$/.test(f.c) ? Number(f.c) : null;
+      const at = ms(f.at);
+      const et = f.et === '' ? null : ms(f.et);
+      if (s === null || r === null || u === null || c === null || !at || (f.k !== 'duo' && f.k !== 'multi') || (f.st !== 'active' && f.st !== 'ended')) return null;
+      if ((et === null && f.et !== '') || f.ch === undefined || f.ch === '' || f.ch.length > 128 || (f.why ?? '').length > 16) return null;
+      return { lessonId, entity: 'isession', version, key: s, row: [lessonId, s, r, f.k, c, f.ch, u, f.st, f.why === '' ? null : f.why, at, et, version] };
+    }
+    case 'ilink': {
+      const s = sessionId(f.s);
+      const u = uid(f.u);
+      const g = f.g !== undefined && /^[1-9][0-9]{0,8}$/.test(f.g) ? Number(f.g) : null;
+      const by = f.b === '0' ? 0 : uid(f.b);
+      const origin = f.o !== undefined ? LINK_ORIGINS[f.o as keyof typeof LINK_ORIGINS] : undefined;
+      if (s === null || u === null || g === null || by === null || !origin || !LINK_STATES.includes(f.st as LinkState) || !t) return null;
+      return { lessonId, entity: 'ilink', version, key: `${s}\u0000${u}`, row: [lessonId, s, u, g, f.st, origin, by, t, version] };
+    }
+    case 'ilev': {
+      // One ledger event: (session, seq) never repeats.
+      const s = sessionId(f.s);
+      const n = f.n !== undefined && /^[1-9][0-9]{0,8}$/.test(f.n) ? Number(f.n) : null;
+      const u = uid(f.u);
+      const g = f.g !== undefined && /^[1-9][0-9]{0,8}$/.test(f.g) ? Number(f.g) : null;
+      const by = f.b === '0' ? 0 : uid(f.b);
+      const from = f.f === '' ? '' : LINK_STATES.includes(f.f as LinkState) ? f.f : null;
+      if (s === null || n === null || u === null || g === null || by === null || from === null || !LINK_STATES.includes(f.to as LinkState) || !t) return null;
+      if (f.why === undefined || !/^[a-z_]{1,16}$/.test(f.why)) return null;
+      return { lessonId, entity: 'ilevent', version, key: `${s}\u0000${n}`, row: [lessonId, s, n, u, g, from, f.to, by, f.why, t, version] };
+    }
+    case 'iadmin': {
+      const r = id(f.r);
+      const u = uid(f.u);
+      if (r === null || u === null || (f.m !== '0' && f.m !== '1') || !t) return null;
+      return { lessonId, entity: 'iadmin', version, key: `${r}\u0000${u}`, row: [lessonId, r, u, Number(f.m), t, version] };
+    }
     default:
       return null;
   }
+}
+
+/** An interaction session id (s<n>), or null. */
+function sessionId(v: string | undefined): string | null {
+  return v !== undefined && /^s[1-9][0-9]{0,15}$/.test(v) ? v : null;
 }
 
 /**

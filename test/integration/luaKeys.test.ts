@@ -48,6 +48,20 @@ const CASES: Array<[fn: string, lua: string, ts: string]> = [
   ['key_score_pk_seq', 'key_score_pk_seq(B)', lk.scorePkSeq],
   ['key_score_notice', "key_score_notice(B, 'main')", lk.scoreNotice('main')],
   ['key_score_scopes', 'key_score_scopes(B)', lk.scoreScopes],
+  ['key_state_ver', 'key_state_ver(B)', lk.stateVersion],
+  ['key_wb', 'key_wb(B)', lk.writeBehind],
+  ['key_ia_seq', 'key_ia_seq(B)', lk.iaSeq],
+  ['key_ia_session', "key_ia_session(B, 's12')", lk.iaSession('s12')],
+  ['key_ia_links', "key_ia_links(B, 's12')", lk.iaLinks('s12')],
+  ['key_ia_busy', 'key_ia_busy(B)', lk.iaBusy],
+  ['key_ia_room', "key_ia_room(B, 't9.in')", lk.iaRoom('t9.in')],
+  ['key_ia_active', 'key_ia_active(B)', lk.iaActive],
+  ['key_ia_channels', 'key_ia_channels(B)', lk.iaChannels],
+  ['key_ia_deadlines', 'key_ia_deadlines(B)', lk.iaDeadlines],
+  ['key_ia_rtc', "key_ia_rtc(B, 's12')", lk.iaRtc('s12')],
+  ['key_ia_rtc_events', "key_ia_rtc_events(B, 's12')", lk.iaRtcEvents('s12')],
+  ['key_ia_room_version', 'key_ia_room_version(B)', lk.iaRoomVersion],
+  ['key_ia_admins', "key_ia_admins(B, 'main')", lk.iaAdmins('main')],
 ];
 
 const UIDS = [1, 2, 7, 4_999, 5_000, 5_001, 123_456_789, 2 ** 31 + 5, 2 ** 40 + 3, 10 ** 15 + 7, Number.MAX_SAFE_INTEGER];

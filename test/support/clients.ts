@@ -2,7 +2,7 @@
 // shape whatever the encoding, so encodings can be compared with deep equality.
 import * as grpc from '@grpc/grpc-js';
 import { unpack } from 'msgpackr';
-import { HEALTH_SERVICE, MUTATION_SERVICE, PUSH_SERVICE, READ_SERVICE, SCORE_SERVICE, SIGNAL_SERVICE, TOKEN_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
+import { HEALTH_SERVICE, INTERACTION_SERVICE, MUTATION_SERVICE, PUSH_SERVICE, READ_SERVICE, SCORE_SERVICE, SIGNAL_SERVICE, TOKEN_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
 import { decodeProto } from '../../src/api/proto.js';
 
 /** A decoded HTTP response. */
@@ -39,7 +39,7 @@ export async function call(
 export function grpcClients(
   port: number,
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
-): { read: any; signals: any; mutations: any; scores: any; push: any; tokens: any; health: any; close(): void } {
+): { read: any; signals: any; mutations: any; scores: any; push: any; tokens: any; interaction: any; health: any; close(): void } {
   const client = (name: string, short: string): any => {
     const C = grpc.makeGenericClientConstructor(serviceDefinition(name), short);
     return new C(`127.0.0.1:${port}`, credentials);
@@ -51,6 +51,7 @@ export function grpcClients(
   const scores = client(SCORE_SERVICE, 'ScoreService');
   const tokens = client(TOKEN_SERVICE, 'TokenService');
   const health = client(HEALTH_SERVICE, 'Health');
+  const interaction = client(INTERACTION_SERVICE, 'InteractionService');
   return {
     read,
     signals,
@@ -58,9 +59,10 @@ export function grpcClients(
     scores,
     push,
     tokens,
+    interaction,
     health,
     close() {
-      for (const c of [read, signals, mutations, scores, push, tokens, health]) c.close();
+      for (const c of [read, signals, mutations, scores, push, tokens, interaction, health]) c.close();
     },
   };
 }

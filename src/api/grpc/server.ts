@@ -14,6 +14,7 @@ import { GrpcStatus, OrgError, toOrgError } from '../../errors.js';
 import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
 import { parseAward, parsePkEnd, parsePkScope, parsePkStart } from '../../services/scoreInputs.js';
+import { parseAdmin, parseCreate, parseEnd, parseHandle, parseLink, parseRtcEvent } from '../../services/interactionInputs.js';
 import { checkId, parseCursor, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
 import type { TransportDeps } from '../transport.js';
@@ -53,6 +54,8 @@ export const MUTATION_SERVICE = 'orgengine.v1.MutationService';
 export const SCORE_SERVICE = 'orgengine.v1.ScoreService';
 /** Full name of the push service (org-node broadcasts). */
 export const PUSH_SERVICE = 'orgengine.v1.PushService';
+/** Full name of the interaction service. */
+export const INTERACTION_SERVICE = 'orgengine.v1.InteractionService';
 /** Full name of the token service (revocation). */
 export const TOKEN_SERVICE = 'orgengine.v1.TokenService';
 /** Full name of the health service. */
@@ -271,8 +274,24 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     ),
   });
 
+  // Decoded requests carry every field (absent optionals as null): the same parsers as HTTP's path and body.
+  const ia = deps.interaction;
+  server.addService(serviceDefinition(INTERACTION_SERVICE), {
+    FastCreate: unary('FastCreate', (req, c) => ia.fastCreate(c, parseCreate(req))),
+    Invite: unary('Invite', (req, c) => ia.invite(c, parseLink(req))),
+    Apply: unary('Apply', (req, c) => ia.apply(c, parseLink(req))),
+    Handle: unary('Handle', (req, c) => ia.handle(c, parseHandle(req))),
+    Cancel: unary('Cancel', (req, c) => ia.cancel(c, parseLink(req))),
+    Kick: unary('Kick', (req, c) => ia.kick(c, parseLink(req))),
+    Leave: unary('Leave', (req, c) => ia.leave(c, parseLink(req))),
+    End: unary('End', (req, c) => ia.end(c, parseEnd(req))),
+    RtcEvent: unary('RtcEvent', (req, c) => ia.rtcEvent(c, parseRtcEvent(req))),
+    UniversalInfo: unary('UniversalInfo', (req, c) => ia.universalInfo(c, lessonOf(req), parseEntityId('roomId', req.roomId))),
+    SetRoomAdmin: unary('SetRoomAdmin', (req, c) => ia.setAdmin(c, parseAdmin(req))),
+  });
+
   // ---- grpc.health.v1 ----
-  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE, SCORE_SERVICE, PUSH_SERVICE, TOKEN_SERVICE]);
+  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE, SCORE_SERVICE, PUSH_SERVICE, TOKEN_SERVICE, INTERACTION_SERVICE]);
   const watchers = new Set<grpc.ServerWritableStream<Req, object>>();
   const status = async (): Promise<number> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
   server.addService(serviceDefinition(HEALTH_SERVICE), {

@@ -16,6 +16,7 @@ import type { RateLimiter } from '../limits.js';
 import { readTlsFiles, type TlsFiles } from '../tls.js';
 import type { TransportDeps } from '../transport.js';
 import { createDispatcher, type Dispatcher } from './dispatch.js';
+import { interactionRoutes } from './routes/interaction.js';
 import { mutationRoutes } from './routes/mutations.js';
 import { healthRoutes, operatorRoutes } from './routes/ops.js';
 import { readRoutes } from './routes/reads.js';
@@ -92,6 +93,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     dispatch.add(scoreRoutes(deps));
     dispatch.add(pushRoutes(deps));
     dispatch.add(tokenRoutes(deps));
+    dispatch.add(interactionRoutes(deps));
     // Before the fallback: uWS would otherwise answer the upgrade request with the 404 route.
     const ws = attachWebSocket({ app, hub: deps.push, tokens: deps.tokens, metrics: deps.wsMetrics, log: deps.log, api: deps.api, limits: deps.limits, draining: isDraining });
     dispatch.fallback();

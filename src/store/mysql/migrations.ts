@@ -316,4 +316,64 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 7,
+    name: 'interaction center: sessions, links, the link-event ledger and per-room admins, written behind from Redis',
+    // Sessions and links hold their newest state (version-guarded upserts);
+    // the ledger holds every transition once ((session, seq) never repeats).
+    statements: [
+      `CREATE TABLE IF NOT EXISTS ia_session (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        session_id VARCHAR(24) NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        kind VARCHAR(8) NOT NULL,
+        capacity INT UNSIGNED NOT NULL,
+        channel_id VARCHAR(128) NOT NULL,
+        creator_uid BIGINT UNSIGNED NOT NULL,
+        status VARCHAR(8) NOT NULL,
+        end_reason VARCHAR(16) NULL,
+        created_at DATETIME(3) NOT NULL,
+        ended_at DATETIME(3) NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, session_id),
+        KEY ix_ia_session_room (lesson_id, room_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS ia_link (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        session_id VARCHAR(24) NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        generation INT UNSIGNED NOT NULL,
+        state VARCHAR(20) NOT NULL,
+        origin VARCHAR(12) NOT NULL,
+        by_uid BIGINT UNSIGNED NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, session_id, uid),
+        KEY ix_ia_link_uid (lesson_id, uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS ia_link_event (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        session_id VARCHAR(24) NOT NULL,
+        seq INT UNSIGNED NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        generation INT UNSIGNED NOT NULL,
+        from_state VARCHAR(20) NOT NULL,
+        to_state VARCHAR(20) NOT NULL,
+        by_uid BIGINT UNSIGNED NOT NULL,
+        cause VARCHAR(16) NOT NULL,
+        at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, session_id, seq)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS ia_room_admin (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        granted TINYINT(1) NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, room_id, uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];

@@ -19,6 +19,10 @@
 //                    room), a PK round started or ended (pk_start.lua, pk_end.lua), totals repaired
 //                    (reconcile): the score cache drops the lesson's score reads now and once more an
 //                    interval later, live push tells the room's subscribers; the entity cache ignores it
+//   ia:<roomId>:<sessionId>:<v>  a room's interaction state changed to version <v>
+//                    (lua/_interaction.lua; sessionId '-' for a room admin change): drops
+//                    the room's UniversalInfo and is pushed on the room's topic; changes
+//                    nothing the entity cache holds (it ignores it, like `signal`)
 //   revoke:u<uid>:<ms>  tokens of user <uid> for this lesson issued at or before <ms> are
 //   revoke:all:<ms>     refused (revoke.lua; revoke:all: every token of the lesson); changes
 //                    nothing cached (the entity cache ignores it): auth/revocation.ts applies it
@@ -40,6 +44,7 @@ export type ChannelMessage =
   | { kind: 'room'; roomId: string }
   | { kind: 'signal'; roomId: string; seq: number }
   | { kind: 'broadcast'; nodeId: string; by: number; at: number; data: string }
+  | { kind: 'interaction'; roomId: string; sessionId: string | null; version: number }
   /** uid null: every token of the lesson. */
   | { kind: 'revoke'; uid: number | null; before: number }
   | { kind: 'score'; roomId: string }
@@ -69,6 +74,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `signal:${m.roomId}:${m.seq}`;
     case 'broadcast':
       return `bcast:${JSON.stringify({ n: m.nodeId, b: m.by, a: m.at, d: m.data })}`;
+    case 'interaction':
+      return `ia:${m.roomId}:${m.sessionId ?? '-'}:${m.version}`;
     case 'revoke':
       return `revoke:${m.uid === null ? 'all' : `u${m.uid}`}:${m.before}`;
     case 'score':
@@ -107,6 +114,16 @@ export function parseChannelMessage(raw: string): ChannelMessage {
     }
     case 'bcast':
       return parseBroadcast(arg);
+    case 'ia': {
+      // Room ids may hold colons: the session id and the version are the last two parts.
+      const j = arg.lastIndexOf(':');
+      const k = j > 0 ? arg.lastIndexOf(':', j - 1) : -1;
+      const roomId = arg.slice(0, k);
+      const sid = arg.slice(k + 1, j);
+      const v = arg.slice(j + 1);
+      const ok = k > 0 && ID_RE.test(roomId) && (sid === '-' || /^s[1-9][0-9]{0,15}$/.test(sid)) && INT_RE.test(v) && Number.isSafeInteger(Number(v));
+      return ok ? { kind: 'interaction', roomId, sessionId: sid === '-' ? null : sid, version: Number(v) } : { kind: 'lesson' };
+    }
     case 'revoke': {
       const m = /^(all|u([1-9][0-9]{0,15})):([0-9]{1,16})$/.exec(arg);
       if (!m || !Number.isSafeInteger(Number(m[3])) || (m[2] !== undefined && !Number.isSafeInteger(Number(m[2])))) return { kind: 'lesson' };

@@ -177,6 +177,74 @@ export class LessonKeys {
     return `${this.base}sigseq:${roomId}`;
   }
 
+  // ---- Interaction center (sessions and links; store/redis/interactionStore.ts) ----
+
+  /** Counter handing out the lesson's session ids (s<n>). */
+  get iaSeq(): string {
+    return `${this.base}ia:seq`;
+  }
+
+  /** Hash: one session (room, kind, capacity, channel, creator, status, version, counters). */
+  iaSession(sessionId: string): string {
+    return `${this.base}ia:s:${sessionId}`;
+  }
+
+  /** Hash uid -> link ("state|origin|by|generation|updatedAt") of one session. */
+  iaLinks(sessionId: string): string {
+    return `${this.base}ia:l:${sessionId}`;
+  }
+
+  /** Hash uid -> session id of the user's active link (mutual exclusion across the lesson). */
+  get iaBusy(): string {
+    return `${this.base}ia:busy`;
+  }
+
+  /** Zset of a room's active session ids, by creation time. */
+  iaRoom(roomId: string): string {
+    return `${this.base}ia:room:${roomId}`;
+  }
+
+  /** Zset of the lesson's active session ids, by creation time (reconciliation). */
+  get iaActive(): string {
+    return `${this.base}ia:act`;
+  }
+
+  /** Hash RTC channel id -> the session that last claimed it. */
+  get iaChannels(): string {
+    return `${this.base}ia:ch`;
+  }
+
+  /** Zset "<sessionId>|<uid>" -> deadline (ms) of a pending or connecting link. */
+  get iaDeadlines(): string {
+    return `${this.base}ia:dl`;
+  }
+
+  /** Hash uid -> "<joined|alive|left>:<rtc time ms>": RTC membership of a session's channel as reported. */
+  iaRtc(sessionId: string): string {
+    return `${this.base}ia:rtc:${sessionId}`;
+  }
+
+  /** Set of the RTC event ids a session has applied (duplicates change nothing). */
+  iaRtcEvents(sessionId: string): string {
+    return `${this.base}ia:rtcev:${sessionId}`;
+  }
+
+  /** Hash roomId -> version of the room's interaction state (the newest session version). */
+  get iaRoomVersion(): string {
+    return `${this.base}ia:rv`;
+  }
+
+  /** Set of the uids granted admin of a room (stored in MySQL, cached here). */
+  iaAdmins(roomId: string): string {
+    return `${this.base}ia:adm:${roomId}`;
+  }
+
+  /** Zset checker -> lease expiry (ms): which timeout checker works the lesson (lua/check_slot.lua, one holder). */
+  get iaLease(): string {
+    return `${this.base}ia:lease`;
+  }
+
+
   /** String: the cache-aside copy of one playback page of a room (`query` names the page: range and limit). */
   playbackPage(roomId: string, query: string): string {
     return `${this.base}pb:${roomId}:${query}`;
@@ -226,6 +294,14 @@ export class VersionKeys {
  */
 export function writeBehindRegistryKey(prefix: string): string {
   return `${prefix}wb:lessons`;
+}
+
+/**
+ * Sorted set (untagged) of lesson ids with interaction state, scored by the
+ * last registration time (ms): the lessons the timeout checker works.
+ */
+export function interactionRegistryKey(prefix: string): string {
+  return `${prefix}ia:lessons`;
 }
 
 /**

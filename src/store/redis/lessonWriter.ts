@@ -70,6 +70,9 @@ export async function writeVersion(
     ...(topo.groups
       ? ['groupCapacity', topo.groups.groupCapacity, 'groupsPerTeam', topo.groups.groupsPerTeam, 'expandBelowFreeSeats', topo.groups.expandBelowFreeSeats]
       : []),
+    // The interaction scripts read the policy's timeouts here (lua/_interaction.lua ia_run).
+    ...(topo.interaction?.inviteTimeoutMs ? ['iaInviteMs', topo.interaction.inviteTimeoutMs] : []),
+    ...(topo.interaction?.connectTimeoutMs ? ['iaConnectMs', topo.interaction.connectTimeoutMs] : []),
   ]);
   await hset(vk.rooms, topo.rooms.flatMap((r) => [r.roomId, pack(r)]));
   await hset(vk.nodes, topo.nodes.flatMap((n) => [n.nodeId, pack(n)]));

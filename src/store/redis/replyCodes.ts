@@ -7,6 +7,7 @@
 // these tables, so the two sides cannot drift apart.
 import { OrgError } from '../../errors.js';
 import type { ScriptName } from './scripts.js';
+import { rolesOf } from '../../model/interaction.js';
 
 /** Codes of every script that reads the readable version (lua/_head.lua). */
 export const HEAD_CODES = { OK: 0, LESSON_NOT_READY: 1, LESSON_NOT_FOUND: 2 } as const;
@@ -34,6 +35,22 @@ export const SCORE_CODES = {
   PK_ROUND_CLOSED: 15,
   PK_ROUND_NOT_FOUND: 16,
   PK_SIDES_INVALID: 17,
+} as const;
+
+/** Codes of the interaction scripts (lua/_interaction.lua): the mutation codes and the interaction center's own. */
+export const INTERACTION_CODES = {
+  ...MUTATION_CODES,
+  USER_NOT_FOUND: 20,
+  SESSION_NOT_FOUND: 21,
+  LINK_NOT_FOUND: 22,
+  INVALID_TRANSITION: 23,
+  USER_BUSY: 24,
+  SESSION_FULL: 25,
+  SESSION_ENDED: 26,
+  FORBIDDEN: 27,
+  CHANNEL_IN_USE: 28,
+  LIMIT_REACHED: 29,
+  BAD_INPUT: 30,
 } as const;
 
 /**
@@ -66,6 +83,15 @@ export const REPLY_CODES = {
   pkStart: SCORE_CODES,
   pkEnd: { OK: 0, BACKPRESSURE: 12, PK_ROUND_CLOSED: 15, PK_ROUND_NOT_FOUND: 16 },
   readScores: SCORE_CODES,
+  iaCreate: INTERACTION_CODES,
+  iaLink: INTERACTION_CODES,
+  iaEnd: INTERACTION_CODES,
+  iaRtc: INTERACTION_CODES,
+  iaExpire: INTERACTION_CODES,
+  iaRtcCheck: INTERACTION_CODES,
+  iaInfo: INTERACTION_CODES,
+  iaAdmin: INTERACTION_CODES,
+  iaRejournal: INTERACTION_CODES,
 } as const satisfies Partial<Record<ScriptName, Readonly<Record<string, number>>>>;
 
 /** A script whose reply starts with a code. */
@@ -82,6 +108,8 @@ export interface ReplyContext {
   roundId?: string;
   /** The version a preload run wrote (switchVersion). */
   version?: number;
+  /** The interaction session acted on. */
+  sessionId?: string;
 }
 
 const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
@@ -148,6 +176,31 @@ export function replyError(script: CodedScript, reply: ReadonlyArray<unknown>, c
       return new OrgError('PK_ROUND_NOT_FOUND', `${L}: no PK round ${ctx.roundId ? `${ctx.roundId} ` : ''}in ${ctx.scope ?? 'this scope'}`);
     case 'PK_SIDES_INVALID':
       return new OrgError('BAD_REQUEST', `${L}: PK sides ${node}: ${str(reply[1])}`);
+    case 'USER_NOT_FOUND':
+      return new OrgError('USER_NOT_FOUND', `user ${str(reply[1])} is not a member of ${L}`, { uid: Number(str(reply[1])) });
+    case 'SESSION_NOT_FOUND':
+      return new OrgError('SESSION_NOT_FOUND', `${L} has no interaction session ${JSON.stringify(str(reply[1] ?? ctx.sessionId ?? ''))}`);
+    case 'LINK_NOT_FOUND':
+      return new OrgError('LINK_NOT_FOUND', `user ${str(reply[1])} has no link in session ${ctx.sessionId ?? '?'} of ${L}`);
+    case 'INVALID_TRANSITION':
+      return new OrgError('INVALID_TRANSITION', `a link cannot go from ${str(reply[1])} to ${str(reply[2])}`, { from: str(reply[1]), to: str(reply[2]) });
+    case 'USER_BUSY':
+      return new OrgError('USER_BUSY', `user ${str(reply[1])} is already in interaction ${str(reply[2])} of ${L}`, { uid: Number(str(reply[1])), sessionId: str(reply[2]) });
+    case 'SESSION_FULL':
+      return new OrgError('SESSION_FULL', `session ${ctx.sessionId ?? ''} is full (${str(reply[1])}/${str(reply[2])} seats)`, { seated: Number(reply[1]), capacity: Number(reply[2]) });
+    case 'SESSION_ENDED':
+      return new OrgError('SESSION_ENDED', `session ${ctx.sessionId ?? ''} has ended (${str(reply[1])})`, { reason: str(reply[1]) });
+    case 'FORBIDDEN':
+      return new OrgError('FORBIDDEN', `roles ${rolesOf(Number(reply[2])).join(', ') || 'none'} may not ${str(reply[1])} in session ${ctx.sessionId ?? ''}`, {
+        permission: str(reply[1]),
+        roles: rolesOf(Number(reply[2])),
+      });
+    case 'CHANNEL_IN_USE':
+      return new OrgError('CHANNEL_IN_USE', `the RTC channel is held by active session ${str(reply[1])}`, { sessionId: str(reply[1]) });
+    case 'LIMIT_REACHED':
+      return new OrgError('LIMIT_REACHED', `too many ${str(reply[1])} (${str(reply[2])}/${str(reply[3])})`, { what: str(reply[1]), count: Number(reply[2]), max: Number(reply[3]) });
+    case 'BAD_INPUT':
+      return new OrgError('BAD_REQUEST', str(reply[1]));
     case 'LOCKED':
       return new OrgError('PRELOAD_IN_PROGRESS', `${L} is being preloaded by another run`);
     case 'LOCK_LOST':

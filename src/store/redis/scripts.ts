@@ -46,12 +46,22 @@ export const SCRIPTS = {
   pkStart: { file: 'pk_start.lua', keys: 3 },
   pkEnd: { file: 'pk_end.lua', keys: 3 },
   readScores: { file: 'read_scores.lua', keys: 1 },
+  iaCreate: { file: 'ia_create.lua', keys: 1 },
+  iaLink: { file: 'ia_link.lua', keys: 1 },
+  iaEnd: { file: 'ia_end.lua', keys: 1 },
+  iaRtc: { file: 'ia_rtc.lua', keys: 1 },
+  iaExpire: { file: 'ia_expire.lua', keys: 1 },
+  iaRtcCheck: { file: 'ia_rtc_check.lua', keys: 1 },
+  iaInfo: { file: 'ia_info.lua', keys: 1 },
+  iaAdmin: { file: 'ia_admin.lua', keys: 1 },
+  iaRejournal: { file: 'ia_rejournal.lua', keys: 1 },
 } as const;
 
 /** The name of a script in SCRIPTS. */
 export type ScriptName = keyof typeof SCRIPTS;
 
 type Arg = string | number | Buffer;
+type Flag = '0' | '1';
 
 /** Each script's arguments (KEYS, then ARGV) and its reply, as ioredis passes and returns them. */
 interface ScriptSignatures {
@@ -122,6 +132,30 @@ interface ScriptSignatures {
   };
   pkEnd: { args: [pk: string, ver: string, stream: string, roundId: string, now: number, maxStream: number, ttl: number, channel: string, scope: string, by: number]; reply: Array<number | string> };
   readScores: { args: [head: string, what: 'room' | 'lesson' | 'node' | 'student' | 'pk', id: string, n: string | number]; reply: Array<number | string> };
+  iaCreate: {
+    args: [
+      head: string, roomId: string, kind: string, capacity: number, channelId: string, invitee: string, creator: string, admin: Flag, tutor: Flag, service: Flag,
+      masks: string, now: number, inviteMs: number, connectMs: number, maxStream: number, ttl: number, maxSessionsPerRoom: number, maxPending: number, channelPrefix: string,
+    ];
+    reply: unknown[];
+  };
+  iaLink: {
+    args: [
+      head: string, op: string, sessionId: string, uid: string, caller: string, admin: Flag, tutor: Flag, service: Flag, masks: string,
+      now: number, inviteMs: number, connectMs: number, maxStream: number, ttl: number, maxPending: number,
+    ];
+    reply: unknown[];
+  };
+  iaEnd: { args: [head: string, sessionId: string, caller: string, admin: Flag, tutor: Flag, service: Flag, masks: string, now: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaRtc: {
+    args: [head: string, channelId: string, uid: string, event: string, eventId: string, at: number, now: number, connectMs: number, maxStream: number, ttl: number, maxEvents: number];
+    reply: unknown[];
+  };
+  iaExpire: { args: [head: string, now: number, limit: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaRtcCheck: { args: [head: string, now: number, graceMs: number, limit: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaInfo: { args: [head: string, roomId: string]; reply: unknown[] };
+  iaAdmin: { args: [head: string, roomId: string, uid: string, on: Flag, now: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaRejournal: { args: [head: string, now: number, maxStream: number, ttl: number, ...sessionIds: string[]]; reply: unknown[] };
   wbRejournal: {
     args: [
       stateKey: string, ver: string, stream: string,

@@ -180,3 +180,87 @@ end
 local function key_score_scopes(base)
   return base .. 'sc:scopes'
 end
+
+-- LessonKeys.stateVersion
+-- @inline
+local function key_state_ver(base)
+  return base .. 'st:ver'
+end
+
+-- LessonKeys.writeBehind
+-- @inline
+local function key_wb(base)
+  return base .. 'wb'
+end
+
+-- LessonKeys.iaSeq
+-- @inline
+local function key_ia_seq(base)
+  return base .. 'ia:seq'
+end
+
+-- LessonKeys.iaSession(sessionId)
+-- @inline
+local function key_ia_session(base, sid)
+  return base .. 'ia:s:' .. sid
+end
+
+-- LessonKeys.iaLinks(sessionId)
+-- @inline
+local function key_ia_links(base, sid)
+  return base .. 'ia:l:' .. sid
+end
+
+-- LessonKeys.iaBusy
+-- @inline
+local function key_ia_busy(base)
+  return base .. 'ia:busy'
+end
+
+-- LessonKeys.iaRoom(roomId)
+-- @inline
+local function key_ia_room(base, room)
+  return base .. 'ia:room:' .. room
+end
+
+-- LessonKeys.iaActive
+-- @inline
+local function key_ia_active(base)
+  return base .. 'ia:act'
+end
+
+-- LessonKeys.iaChannels
+-- @inline
+local function key_ia_channels(base)
+  return base .. 'ia:ch'
+end
+
+-- LessonKeys.iaDeadlines
+-- @inline
+local function key_ia_deadlines(base)
+  return base .. 'ia:dl'
+end
+
+-- LessonKeys.iaRtc(sessionId)
+-- @inline
+local function key_ia_rtc(base, sid)
+  return base .. 'ia:rtc:' .. sid
+end
+
+-- LessonKeys.iaRtcEvents(sessionId)
+-- @inline
+local function key_ia_rtc_events(base, sid)
+  return base .. 'ia:rtcev:' .. sid
+end
+
+-- LessonKeys.iaRoomVersion
+-- @inline
+local function key_ia_room_version(base)
+  return base .. 'ia:rv'
+end
+
+-- LessonKeys.iaAdmins(roomId)
+-- @inline
+local function key_ia_admins(base, room)
+  return base .. 'ia:adm:' .. room
+end
