@@ -150,3 +150,13 @@ export function authorizeRevoke(c: Caller, lessonId: number): void {
   assertRole(c, ['service'], 'revoke tokens');
   assertLessonScope(c, lessonId);
 }
+
+/**
+ * A kick that also revokes the kicked user's tokens of the lesson (expelling a
+ * student from class, not only from a session): services and the lesson's
+ * teacher.
+ */
+export function authorizeKickRevoke(c: Caller, lessonId: number): void {
+  assertRole(c, ['service', 'teacher'], 'revoke tokens on kick');
+  assertLessonScope(c, lessonId);
+}

@@ -13,7 +13,7 @@
 // and a warm answer is synchronous (no Redis round trip).
 import type { Counter, Registry } from 'prom-client';
 import type { InteractionConfig, WriteBehindConfig } from '../config.js';
-import { authorizeLessonRead, authorizeRoomAdmin, authorizeRtcEvent, interactionActor } from '../auth/access.js';
+import { authorizeKickRevoke, authorizeLessonRead, authorizeRoomAdmin, authorizeRtcEvent, interactionActor } from '../auth/access.js';
 import type { Actor, Caller } from '../auth/caller.js';
 import { backendError, OrgError } from '../errors.js';
 import { counter, registerMetrics } from '../metrics.js';
@@ -25,7 +25,8 @@ import { InteractionStore, type CreateResult, type LinkOp, type LinkResult, type
 import { interactionRegistryKey, writeBehindRegistryKey } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { LessonRegistry } from '../writebehind/registry.js';
-import type { AdminInput, CreateInput, EndInput, HandleInput, LinkInput, RtcEventInput } from './interactionInputs.js';
+import type { AdminInput, CreateInput, EndInput, HandleInput, KickInput, LinkInput, RtcEventInput } from './interactionInputs.js';
+import { revokeTokens } from './revocation.js';
 
 export type { CreateResult, LinkResult, RoomInteractions, RtcResult, StrayPeer };
 
@@ -153,9 +154,27 @@ export class InteractionService {
     return this.linkOp('cancel', c, input, false);
   }
 
-  /** Remove a seated user (initiator, admins). */
-  kick(c: Caller, input: LinkInput): Promise<LinkResult> {
-    return this.linkOp('kick', c, input, true);
+  /**
+   * Remove a seated user (initiator, admins). With `revokeTokens` (services,
+   * the lesson's teacher) the user's tokens of the lesson issued until now are
+   * refused too, on every gateway within the revocation bound: expelled from
+   * class, not only from the session. The kick is applied first; if the
+   * revocation then fails the error says so and names the route to retry it.
+   */
+  async kick(c: Caller, input: LinkInput | KickInput): Promise<LinkResult> {
+    const revoke = 'revokeTokens' in input && input.revokeTokens;
+    if (revoke) authorizeKickRevoke(c, input.lessonId);
+    const r = await this.linkOp('kick', c, input, true);
+    if (!revoke) return r;
+    try {
+      const rv = await revokeTokens(this.o.redis, this.o.keyPrefix, input.lessonId, r.uid, this.now());
+      return { ...r, tokensRevokedBefore: rv.before };
+    } catch (e) {
+      const err = backendError(e);
+      throw new OrgError(err.code, `the kick was applied (version ${r.version}) but revoking user ${r.uid}'s tokens failed: ${err.message}; retry with POST /v1/lessons/${input.lessonId}/revocations`, {
+        kicked: r,
+      });
+    }
   }
 
   /** Give up one's own seat. */

@@ -14,7 +14,7 @@ import { GrpcStatus, OrgError, toOrgError } from '../../errors.js';
 import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
 import { parseAward, parsePkEnd, parsePkScope, parsePkStart } from '../../services/scoreInputs.js';
-import { parseAdmin, parseCreate, parseEnd, parseHandle, parseLink, parseRtcEvent } from '../../services/interactionInputs.js';
+import { parseAdmin, parseCreate, parseEnd, parseHandle, parseKick, parseLink, parseRtcEvent } from '../../services/interactionInputs.js';
 import { checkId, parseCursor, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
 import type { TransportDeps } from '../transport.js';
@@ -282,7 +282,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     Apply: unary('Apply', (req, c) => ia.apply(c, parseLink(req))),
     Handle: unary('Handle', (req, c) => ia.handle(c, parseHandle(req))),
     Cancel: unary('Cancel', (req, c) => ia.cancel(c, parseLink(req))),
-    Kick: unary('Kick', (req, c) => ia.kick(c, parseLink(req))),
+    Kick: unary('Kick', (req, c) => ia.kick(c, parseKick(req))),
     Leave: unary('Leave', (req, c) => ia.leave(c, parseLink(req))),
     End: unary('End', (req, c) => ia.end(c, parseEnd(req))),
     RtcEvent: unary('RtcEvent', (req, c) => ia.rtcEvent(c, parseRtcEvent(req))),
