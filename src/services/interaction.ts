@@ -26,6 +26,7 @@ import { interactionRegistryKey, writeBehindRegistryKey } from '../store/redis/k
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { LessonRegistry } from '../writebehind/registry.js';
 import type { AdminInput, CreateInput, EndInput, HandleInput, KickInput, LinkInput, RtcEventInput } from './interactionInputs.js';
+import { registeredWrite } from './registeredWrite.js';
 import { revokeTokens } from './revocation.js';
 
 export type { CreateResult, LinkResult, RoomInteractions, RtcResult, StrayPeer };
@@ -76,8 +77,8 @@ const MAX_CACHED_ROOMS = 100_000;
 /** The interaction center of every lesson, for one Redis (or Cluster). */
 export class InteractionService {
   readonly store: InteractionStore;
-  private readonly registry: LessonRegistry;
-  private readonly checkRegistry: LessonRegistry;
+  /** The flusher's registry and the timeout checker's: a lesson is in both before its first write. */
+  private readonly registries: readonly LessonRegistry[];
   private readonly now: () => number;
   private readonly counter: Counter | null;
   private readonly cache = new Map<string, CachedRoom>();
@@ -106,8 +107,10 @@ export class InteractionService {
       permissionMasks: PERMISSION_MASKS,
       durability: durabilityOf(o.wb),
     });
-    this.registry = o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
-    this.checkRegistry = o.checkRegistry ?? new LessonRegistry(o.redis, interactionRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
+    this.registries = [
+      o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now),
+      o.checkRegistry ?? new LessonRegistry(o.redis, interactionRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now),
+    ];
     this.counter = o.metrics
       ? registerMetrics(o.metrics, {
           ops: counter({ name: 'orgengine_interaction_ops_total', help: 'interaction operations by operation and outcome (ok or error code)', labelNames: ['op', 'outcome'] }),
@@ -270,20 +273,8 @@ export class InteractionService {
   }
 
   /** Registers the lesson for the flusher if due, runs the operation, counts the outcome. */
-  private async run<T>(op: string, lessonId: number, call: () => Promise<T>): Promise<T> {
-    try {
-      const reg = this.registry.ensure(lessonId);
-      if (reg) await reg;
-      const check = this.checkRegistry.ensure(lessonId);
-      if (check) await check;
-      const r = await call();
-      this.counter?.inc({ op, outcome: 'ok' });
-      return r;
-    } catch (e) {
-      const err = backendError(e);
-      this.counter?.inc({ op, outcome: err.code });
-      throw err;
-    }
+  private run<T>(op: string, lessonId: number, call: () => Promise<T>): Promise<T> {
+    return registeredWrite(this.registries, this.counter, op, lessonId, call);
   }
 
   /** Subscribes the lesson's channel on first use; true once its messages flow (only then is caching safe). */

@@ -28,6 +28,7 @@ import { writeBehindRegistryKey } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { ScoreStore, type AwardResult, type Board, type PkRound, type ScoreEvent, type StudentScores } from '../store/redis/scoreStore.js';
 import { LessonRegistry } from '../writebehind/registry.js';
+import { registeredWrite } from './registeredWrite.js';
 import type { PkEndInput, PkScopeInput, PkStartInput } from './scoreInputs.js';
 
 export type { AwardResult, PkRound };
@@ -84,7 +85,8 @@ export class ScoreService {
   readonly store: ScoreStore;
   /** The configured bounds (points range, board sizes, PK duration) the input parsers apply. */
   readonly bounds: ScoresConfig;
-  private readonly registry: LessonRegistry;
+  /** The flusher's registry: a lesson is registered before its first write (and again when due). */
+  private readonly registries: readonly LessonRegistry[];
   private readonly now: () => number;
   private readonly counter: Counter | null;
   private readonly cache: GenCache<object>;
@@ -110,7 +112,7 @@ export class ScoreService {
       noticeMs: o.scores.noticeMs,
       durability: durabilityOf(o.wb),
     });
-    this.registry = o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
+    this.registries = [o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now)];
     this.counter = o.metrics
       ? registerMetrics(o.metrics, { scores: counter({ name: 'orgengine_score_ops_total', help: 'score writes by operation and outcome (ok, replayed, error code)', labelNames: ['op', 'outcome'] }) }).scores
       : null;
@@ -239,18 +241,8 @@ export class ScoreService {
   }
 
   /** Registers the lesson for the flusher if due, runs the write, counts the outcome; failures go through backendError. */
-  private async write<T>(op: string, lessonId: number, call: () => Promise<T>): Promise<T> {
-    try {
-      const reg = this.registry.ensure(lessonId);
-      if (reg) await reg;
-      const r = await call();
-      this.counter?.inc({ op, outcome: 'ok' });
-      return r;
-    } catch (e) {
-      const err = backendError(e);
-      this.counter?.inc({ op, outcome: err.code });
-      throw err;
-    }
+  private write<T>(op: string, lessonId: number, call: () => Promise<T>): Promise<T> {
+    return registeredWrite(this.registries, this.counter, op, lessonId, call);
   }
 }
 
