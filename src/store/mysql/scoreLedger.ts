@@ -1,23 +1,12 @@
 // The score ledger as MySQL holds it (score_ledger, migration 6, written
 // behind by the flusher): what reconcile recomputes every live total from.
 import type { RowDataPacket } from 'mysql2/promise';
+import type { LedgerEntry } from '../../model/scores.js';
 import type { Pool } from './pool.js';
 
-/** One ledger row, the fields a recomputation needs. */
-export interface LedgerRow {
-  uid: number | null;
-  roomId: string;
-  sessionId: string | null;
-  seatId: string | null;
-  nodePath: string;
-  points: number;
-  pkRound: number | null;
-  pkSide: 'a' | 'b' | null;
-}
-
-/** Ledger rows of a lesson with a version up to `maxVersion`, read in pages of `page` by primary key. */
-export async function readLedger(pool: Pool, lessonId: number, maxVersion: number, page = 50_000): Promise<LedgerRow[]> {
-  const out: LedgerRow[] = [];
+/** The lesson's ledger rows up to `maxVersion`, in pages, as a recomputation reads them. */
+export async function readLedger(pool: Pool, lessonId: number, maxVersion: number, page = 50_000): Promise<LedgerEntry[]> {
+  const out: LedgerEntry[] = [];
   let after = '';
   for (;;) {
     const [rows] = await pool.query<RowDataPacket[]>(
