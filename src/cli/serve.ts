@@ -46,7 +46,7 @@ const serveCommand: Command = {
 const tokenCommand: Command = {
   name: 'token',
   summary: 'mint an access token (needs ORGENGINE_TOKEN_SECRET)',
-  usage: ["token --uid U --role student|teacher|tutor|service --lesson ID|'*' [--ttl SECONDS]"],
+  usage: ["token --uid U --role student|teacher|tutor|service|operator --lesson ID|'*' [--ttl SECONDS]"],
   options: {
     uid: { type: 'string', value: 'U', help: 'user id the token speaks for' },
     role: { type: 'string', value: 'ROLE', help: ROLES.join('|') },

@@ -10,6 +10,7 @@
 import { FlowProducer, Queue, type FlowJob, type JobsOptions } from 'bullmq';
 import type { JobsConfig, RedisTarget } from '../config.js';
 import { OrgError } from '../errors.js';
+import { parseDate } from '../model/input.js';
 import { createRedis, type RedisClient } from '../store/redis/client.js';
 import { JobKeys } from '../store/redis/keys.js';
 
@@ -43,13 +44,9 @@ export interface PreloadJobResult {
   tookOverRunId: number | null;
 }
 
-const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
-
 /** Checks a YYYY-MM-DD day; returns its start (UTC ms). */
 export function parseDay(date: string): number {
-  const day = DATE_RE.test(date) ? Date.parse(`${date}T00:00:00Z`) : NaN;
-  if (Number.isNaN(day)) throw new OrgError('BAD_REQUEST', `date must be YYYY-MM-DD, got ${JSON.stringify(date)}`);
-  return day;
+  return Date.parse(`${parseDate(date, 'date')}T00:00:00Z`);
 }
 
 /** Job id of a lesson's preload on a day (exactly three ':'-parts, as BullMQ requires of custom ids with ':'). */

@@ -24,6 +24,7 @@ import { readVersionCounts } from '../store/redis/lessonReader.js';
 import { endPreload, preloadLockHolder, readPreloadHead } from '../store/redis/preloadLock.js';
 import type { Pool } from '../store/mysql/pool.js';
 import { adoptRun } from '../store/mysql/preloadRuns.js';
+import { advanceRoomStatus } from '../store/mysql/roomStatus.js';
 import { applyChange, parseChangeRequest, type ChangeResult } from './changes.js';
 import { runCheck } from './check.js';
 import { Jobs, QUEUES, type CheckJobData, type PreloadJobData, type PreloadJobResult } from './jobs.js';
@@ -55,6 +56,8 @@ export interface WorkerOptions {
   checkConcurrency?: number;
   /** Called at each preload stage (progress; tests pause a worker here to kill it mid-job). */
   onStage?: (data: PreloadJobData, stage: PreloadStage) => void | Promise<void>;
+  /** Clock of the room-status updates (tests). */
+  now?: () => number;
 }
 
 /** A running worker process. */
@@ -62,10 +65,12 @@ export class PreloadWorkers {
   constructor(
     readonly workers: Worker[],
     readonly metrics: WorkerMetrics,
+    private readonly timers: NodeJS.Timeout[] = [],
   ) {}
 
   /** Stops taking jobs, waits for the running ones, closes. */
   async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
     await Promise.allSettled(this.workers.map((w) => w.close()));
   }
 }
@@ -225,6 +230,21 @@ export function startWorkers(deps: WorkerDeps, opts: WorkerOptions = {}): Preloa
       QUEUES.sweep,
     );
   }
-  return new PreloadWorkers(workers, metrics);
+  const timers: NodeJS.Timeout[] = [];
+  // The sweep role keeps the day on track, rooms' statuses included: scheduled -> live -> closed by their times.
+  const roomEvery = deps.config.console.roomStatusSeconds;
+  if (roles.includes('sweep') && roomEvery > 0) {
+    const tick = () =>
+      void advanceRoomStatus(deps.pool, (opts.now ?? Date.now)())
+        .then((n) => {
+          if (n > 0) metrics.roomStatusChanges.inc(n);
+        })
+        .catch((e: Error) => deps.log.warn({ err: e.message }, 'room status update failed'));
+    tick();
+    const t = setInterval(tick, roomEvery * 1000);
+    t.unref();
+    timers.push(t);
+  }
+  return new PreloadWorkers(workers, metrics, timers);
 }
 
