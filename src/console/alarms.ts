@@ -102,8 +102,9 @@ export class AlarmMonitor {
   async observe(settings: AlarmSettings): Promise<Observation> {
     const { pool, redis, jobs, config } = this.d;
     const now = this.now();
-    const today = new Date(now).toISOString().slice(0, 10);
-    const dates = new Set([today, ...(await jobs.connection.zrangebyscore(jobs.keys.sweptDates, now, '+inf'))]);
+    // Yesterday, today and tomorrow (UTC: lessons around midnight) and every day the sweep still watches.
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const dates = new Set([day(now - 86_400_000), day(now), day(now + 86_400_000), ...(await jobs.connection.zrangebyscore(jobs.keys.sweptDates, now, '+inf'))]);
     const lessons = [];
     for (const date of dates) lessons.push(...(await dayStatus(pool, jobs, date, settings, now)).lessons);
     const streams: ObservedStream[] = [];

@@ -14,7 +14,7 @@ import { parseDate, parseEntityId, parseId, parseLimit } from '../model/input.js
 import { parsePolicyConf, validatePolicyConf } from '../model/policy.js';
 import { runCheck } from '../preload/check.js';
 import { diffPolicies } from '../preload/diff.js';
-import { checkJobId, type Jobs } from '../preload/jobs.js';
+import type { Jobs } from '../preload/jobs.js';
 import { enqueueReopen, sweepDay } from '../preload/schedule.js';
 import { dayStatus, type DayStatus } from '../preload/status.js';
 import { reconcileLesson } from '../services/reconcile.js';
@@ -183,7 +183,8 @@ export class ConsoleService {
     const info = await readLessonInfo(this.d.pool, lessonId);
     if (!info) throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} does not exist`);
     const date = new Date(info.startTime).toISOString().slice(0, 10);
-    const jobId = `re${checkJobId(lessonId, date)}:${this.now()}`;
+    // BullMQ takes custom ids with ':' only in exactly three parts.
+    const jobId = `recheck-${this.now()}:${lessonId}:${date}`;
     await this.d.jobs.check.add('check', { lessonId, date }, { jobId, attempts: 3, backoff: { type: 'exponential', delay: this.d.config.jobs.checkDelayMs }, removeOnComplete: 100, removeOnFail: 100 });
     return { lessonId, jobId };
   }
