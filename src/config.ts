@@ -534,7 +534,7 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_MAX_CHANGE_BATCH', 'jobs.maxChangeBatch', 500, [1, 10_000], 'moves accepted in one change batch (LIMIT_EXCEEDED above)'),
   int('ORGENGINE_WORKER_METRICS_PORT', 'jobs.metricsPort', 9465, [0, 65_535], "port of a preload worker's /metrics (0: none)"),
 
-  text('ORGENGINE_CONSOLE_STATIC_DIR', 'console.staticDir', 'dist/console', 'a directory', 'built console web app (npm run build:console), relative to the working directory', (v) =>
+  text('ORGENGINE_CONSOLE_STATIC_DIR', 'console.staticDir', 'dist/console', 'a directory', 'built console web app (npm run build:console); a relative path is taken from the orgengine package directory', (v) =>
     v.length > 0 && v.length <= 4096 ? null : 'expected a directory path',
   ),
   int('ORGENGINE_CONSOLE_MAX_BODY_BYTES', 'console.maxBodyBytes', 65_536, [1024, 16 * 1024 * 1024], 'largest console request body; larger is refused with 413 PAYLOAD_TOO_LARGE'),

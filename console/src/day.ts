@@ -112,7 +112,8 @@ class OeDay extends Page {
     }
     const shown = this.state ? this.rows.filter((l) => l.state === this.state) : this.rows;
     const withTimes = (d?.lessons ?? []).filter((l: any) => l.preloadMs !== null).sort((a: any, b: any) => a.startTime - b.startTime);
-    const chart = [withTimes.map((l: any) => l.startTime / 1000), withTimes.map((l: any) => l.preloadMs), withTimes.map((l: any) => l.expectedMs)];
+    // At least 1 ms: the scale is logarithmic.
+    const chart = [withTimes.map((l: any) => l.startTime / 1000), withTimes.map((l: any) => Math.max(1, l.preloadMs)), withTimes.map((l: any) => Math.max(1, l.expectedMs))];
     const global = (d?.alarms ?? []).filter((a: any) => a.lessonId === null);
     return html`<section class="page" id="day-page">
       <div class="toolbar">
@@ -138,7 +139,7 @@ class OeDay extends Page {
               <span>expected = ${d.settings.expectedBaseMs} ms + ${d.settings.expectedMsPer1kStudents} ms / 1k students; overrun over ${d.settings.overrunFactor}×</span>
             </div>
             <div class="card">
-              <oe-chart title="Preload durations over the day (by lesson start)" unit="ms" .data=${chart} .series=${[
+              <oe-chart title="Preload durations over the day (by lesson start, log scale)" unit="ms" log empty="no preload has run for this day yet" .data=${chart} .series=${[
                 { label: 'preload ms', color: '#2563eb', points: true },
                 { label: 'expected ms', color: '#9ca3af', points: true },
               ]}></oe-chart>

@@ -58,11 +58,11 @@ class OeAudit extends Page {
   override render(): TemplateResult {
     const cols: Col<any>[] = [
       { id: 'id', header: '#', value: (a) => a.auditId, num: true },
-      { id: 'at', header: 'When (UTC)', value: (a) => a.at, cell: (a) => stamp(a.at) },
-      { id: 'who', header: 'Who', value: (a) => (a.uid === null ? 'anonymous' : `${a.role} ${a.uid}`) },
+      { id: 'at', header: 'When (UTC)', value: (a) => a.at, cell: (a) => html`<span class="nowrap">${stamp(a.at)}</span>` },
+      { id: 'who', header: 'Who', value: (a) => (a.uid === null ? 'anonymous' : `${a.role} ${a.uid}`), cell: (a) => html`<span class="nowrap">${a.uid === null ? 'anonymous' : `${a.role} ${a.uid}`}</span>` },
       { id: 'action', header: 'What', value: (a) => a.action },
       { id: 'params', header: 'Parameters', value: (a) => JSON.stringify(a.params), cell: (a) => html`<code class="small">${JSON.stringify(a.params)}</code>` },
-      { id: 'result', header: 'Result', value: (a) => a.result, cell: (a) => html`${badge(a.result === 'ok' ? 'ok' : 'refused')} ${a.result}` },
+      { id: 'result', header: 'Result', value: (a) => a.result, cell: (a) => (a.result === 'ok' ? badge('ok') : html`${badge('refused')} ${a.result}`) },
       { id: 'detail', header: 'Detail', value: (a) => a.detail },
     ];
     return html`<section class="page" id="audit-page">

@@ -139,11 +139,15 @@ export interface Series {
 
 /** A uPlot chart over time (x in seconds since epoch). */
 export class OeChart extends Page {
-  static override properties = { data: { attribute: false }, series: { attribute: false }, title: {}, unit: {} };
+  static override properties = { data: { attribute: false }, series: { attribute: false }, title: {}, unit: {}, log: { type: Boolean }, empty: {} };
   declare data: number[][];
   declare series: Series[];
   declare title: string;
   declare unit: string;
+  /** A log scale on y (values far apart, e.g. durations against their expected duration). */
+  declare log: boolean;
+  /** Shown instead of an empty chart. */
+  declare empty: string;
   private plot: uPlot | null = null;
   private shape = '';
 
@@ -153,13 +157,17 @@ export class OeChart extends Page {
     this.series = [];
     this.title = '';
     this.unit = '';
+    this.log = false;
+    this.empty = 'no data yet';
   }
 
   override render(): TemplateResult {
-    return html`<div class="chart"></div>`;
+    const none = (this.data[0]?.length ?? 0) === 0;
+    return html`${none ? html`<p class="chart-empty"><b>${this.title}</b><br />${this.empty}</p>` : ''}<div class="chart" ?hidden=${none}></div>`;
   }
 
   override updated(): void {
+    if ((this.data[0]?.length ?? 0) === 0) return;
     const host = this.querySelector('.chart') as HTMLElement;
     const shape = this.series.map((s) => s.label).join('|');
     if (!this.plot || shape !== this.shape) {
@@ -171,7 +179,9 @@ export class OeChart extends Page {
           title: this.title,
           width: Math.max(320, host.clientWidth || 640),
           height: 220,
-          scales: { x: { time: true } },
+          // Times read in UTC, like every time on the console's pages.
+          tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
+          scales: { x: { time: true }, ...(this.log ? { y: { distr: 3 } } : {}) },
           axes: [{}, { label: unit, size: 70 }],
           series: [
             {},

@@ -106,7 +106,9 @@ export class ConsoleService {
     const now = this.now();
     let preloaded: Record<string, unknown> | null = null;
     if (head.version > 0) {
-      const { lesson, rooms } = await readLesson(redis, lk);
+      const { lesson, rooms: stored } = await readLesson(redis, lk);
+      // The main room first (its root is the lesson's root node), then the rest by opening time.
+      const rooms = [...stored].sort((a, b) => Number(b.roomType === 'main') - Number(a.roomType === 'main') || a.startTime - b.startTime || a.roomId.localeCompare(b.roomId));
       const since = now - config.api.onlineWindowMs;
       const seqs = await signalSeqs(redis, lk, rooms.map((r) => r.roomId));
       const roomViews = [];
@@ -158,7 +160,7 @@ export class ConsoleService {
     let nodeId = node === undefined || node === '' ? null : parseEntityId('node', node);
     if (nodeId === null) {
       const { rooms } = await readLesson(this.d.redis, lk);
-      nodeId = rooms[0]?.rootNodeId ?? null;
+      nodeId = (rooms.find((r) => r.roomType === 'main') ?? rooms[0])?.rootNodeId ?? null;
       if (nodeId === null) throw new OrgError('LESSON_NOT_READY', `lesson ${lessonId} has no rooms`);
     }
     const v = await readNodeView(this.d.redis, lk, nodeId);
