@@ -210,8 +210,8 @@ class OeLesson extends Page {
           : html`<div class="card"><h3>Not preloaded</h3><p>No readable version in Redis yet.</p></div>`}
       </div>
       <div class="cards">
-        <div class="card grow"><oe-chart title="Online (all rooms)" unit="students" .data=${[this.series[0], this.series[1]]} .series=${[{ label: 'online', color: '#16a34a' }]}></oe-chart></div>
-        <div class="card grow"><oe-chart title="Write-behind" unit="ms / records" .data=${[this.series[0], this.series[2], this.series[3]]} .series=${[{ label: 'lag ms', color: '#dc2626' }, { label: 'stream length', color: '#7c3aed' }]}></oe-chart></div>
+        <div class="card grow"><oe-chart title="Online (all rooms), while this page is open" unit="students" window="300" .data=${[this.series[0], this.series[1]]} .series=${[{ label: 'online', color: '#16a34a' }]}></oe-chart></div>
+        <div class="card grow"><oe-chart title="Write-behind lag and stream length" unit="ms / records" window="300" .data=${[this.series[0], this.series[2], this.series[3]]} .series=${[{ label: 'lag ms', color: '#dc2626' }, { label: 'stream length', color: '#7c3aed' }]}></oe-chart></div>
       </div>
       ${p
         ? html`<h3>Rooms</h3><oe-table id="rooms-table" .columns=${this.roomColumns()} .rows=${p.rooms}></oe-table>

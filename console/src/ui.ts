@@ -139,7 +139,7 @@ export interface Series {
 
 /** A uPlot chart over time (x in seconds since epoch). */
 export class OeChart extends Page {
-  static override properties = { data: { attribute: false }, series: { attribute: false }, title: {}, unit: {}, log: { type: Boolean }, empty: {} };
+  static override properties = { data: { attribute: false }, series: { attribute: false }, title: {}, unit: {}, log: { type: Boolean }, empty: {}, window: { type: Number } };
   declare data: number[][];
   declare series: Series[];
   declare title: string;
@@ -148,6 +148,8 @@ export class OeChart extends Page {
   declare log: boolean;
   /** Shown instead of an empty chart. */
   declare empty: string;
+  /** Seconds the x axis spans at least, ending at the last point (live charts: 0 = just the data). */
+  declare window: number;
   private plot: uPlot | null = null;
   private shape = '';
 
@@ -159,6 +161,7 @@ export class OeChart extends Page {
     this.unit = '';
     this.log = false;
     this.empty = 'no data yet';
+    this.window = 0;
   }
 
   override render(): TemplateResult {
@@ -181,7 +184,10 @@ export class OeChart extends Page {
           height: 220,
           // Times read in UTC, like every time on the console's pages.
           tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
-          scales: { x: { time: true }, ...(this.log ? { y: { distr: 3 } } : {}) },
+          scales: {
+            x: { time: true, ...(this.window > 0 ? { range: (_u: uPlot, min: number, max: number): [number, number] => [Math.min(min, max - this.window), max] } : {}) },
+            ...(this.log ? { y: { distr: 3 } } : {}),
+          },
           axes: [{}, { label: unit, size: 70 }],
           series: [
             {},
