@@ -37,6 +37,8 @@ export interface Config {
   mysqlPoolSize: number;
   preloadLockSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** OTLP/HTTP traces URL spans are exported to; null: none (trace ids are still carried and logged). */
+  otlpEndpoint: string | null;
   /** The edge gateway (HTTP, gRPC, auth, local cache). */
   api: ApiConfig;
   signals: SignalConfig;
@@ -444,6 +446,14 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_MYSQL_POOL_SIZE', 'mysqlPoolSize', 8, [1, 256], 'MySQL connection pool size'),
   int('ORGENGINE_PRELOAD_LOCK_SECONDS', 'preloadLockSeconds', 600, [5, 86_400], 'how long a preload holds its per-lesson lock before another may take over'),
   oneOf('ORGENGINE_LOG_LEVEL', 'logLevel', LOG_LEVELS, 'info', 'pino level; one-shot CLI commands default to warn'),
+  text('ORGENGINE_OTLP_ENDPOINT', 'otlpEndpoint', null, 'http(s) URL', 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces) the console and workers export spans to; unset: no export, the OpenTelemetry SDK is not loaded', (v) => {
+    try {
+      const p = new URL(v).protocol;
+      return p === 'http:' || p === 'https:' ? null : `expected an http: or https: URL, got ${p}`;
+    } catch {
+      return `not a URL: ${JSON.stringify(v)}`;
+    }
+  }),
 
   text('ORGENGINE_TOKEN_SECRET', 'api.tokenSecret', null, `at least ${MIN_TOKEN_SECRET_BYTES} bytes`, 'HMAC-SHA256 key for tokens; required by serve and token', (v) => {
     const bytes = Buffer.byteLength(v, 'utf8');

@@ -7,6 +7,7 @@ import { WorkerMetrics } from '../preload/metrics.js';
 import { ensureSweep, scheduleDay, sweepAll, sweepDay } from '../preload/schedule.js';
 import { dayStatus, type DayStatus } from '../preload/status.js';
 import { startWorkers, WORKER_ROLES, type WorkerRole } from '../preload/worker.js';
+import { createTracing } from '../tracing.js';
 import { boundedIntOpt, DATE, strOpt, withJobs, type Command } from './command.js';
 
 /** `orgengine worker`: runs until SIGINT/SIGTERM, then drains (finishes running jobs) and exits. */
@@ -26,7 +27,8 @@ const workerCommand: Command = {
     return withJobs(config, async (app, jobs) => {
       const stop = stopSignal();
       const metrics = new WorkerMetrics();
-      const workers = startWorkers({ pool: app.pool, redis: app.redis, jobs, config, log: app.log, metrics }, { roles, preloadConcurrency: concurrency });
+      const tracing = await createTracing(config.otlpEndpoint, 'orgengine-worker');
+      const workers = startWorkers({ pool: app.pool, redis: app.redis, jobs, config, log: app.log, metrics, tracing }, { roles, preloadConcurrency: concurrency });
       if (roles.includes('sweep')) await ensureSweep(jobs, config.jobs.sweepMinutes);
       let server: import('node:http').Server | undefined;
       if (config.jobs.metricsPort > 0) {
@@ -42,6 +44,7 @@ const workerCommand: Command = {
       app.log.info('worker stopping: finishing running jobs');
       server?.close();
       await workers.close();
+      await tracing.shutdown();
       return 0;
     });
   },

@@ -12,6 +12,7 @@ import type { Caller } from '../auth/caller.js';
 import { bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import { OrgError, toOrgError } from '../errors.js';
 import { writeAudit } from '../store/mysql/console.js';
+import { formatTraceparent, LOCAL_TRACING, parseTraceparent, type Tracing } from '../tracing.js';
 import type { Pool } from '../store/mysql/pool.js';
 import type { ConsoleMetrics } from './alarms.js';
 import type { ConsoleService } from './service.js';
@@ -19,6 +20,8 @@ import type { ConsoleService } from './service.js';
 /** One API call as a handler sees it. */
 interface Call {
   caller: Caller;
+  /** The traceparent of this call's span: actions pass it on to the jobs they enqueue. */
+  traceparent: string;
   params: Record<string, string>;
   query: URLSearchParams;
   body: unknown;
@@ -40,8 +43,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/api/day', action: 'day', run: (s, c) => s.day(c.caller, c.query.get('date') ?? undefined) },
   { method: 'GET', path: '/api/lessons/:id', action: 'lesson', run: (s, c) => s.lesson(c.caller, c.params.id) },
   { method: 'GET', path: '/api/lessons/:id/nodes', action: 'nodes', run: (s, c) => s.nodes(c.caller, c.params.id, c.query.get('node') ?? undefined) },
-  { method: 'POST', path: '/api/lessons/:id/preload', action: 'lesson.preload', run: (s, c) => s.preload(c.caller, c.params.id, c.body) },
-  { method: 'POST', path: '/api/lessons/:id/recheck', action: 'lesson.recheck', run: (s, c) => s.recheck(c.caller, c.params.id, c.body) },
+  { method: 'POST', path: '/api/lessons/:id/preload', action: 'lesson.preload', run: (s, c) => s.preload(c.caller, c.params.id, c.body, c.traceparent) },
+  { method: 'POST', path: '/api/lessons/:id/recheck', action: 'lesson.recheck', run: (s, c) => s.recheck(c.caller, c.params.id, c.body, c.traceparent) },
   { method: 'POST', path: '/api/lessons/:id/check', action: 'lesson.check', run: (s, c) => s.checkNow(c.caller, c.params.id, c.body) },
   { method: 'POST', path: '/api/lessons/:id/reconcile', action: 'lesson.reconcile', run: (s, c) => s.reconcile(c.caller, c.params.id, c.body) },
   { method: 'POST', path: '/api/lessons/:id/bind', action: 'lesson.bind', run: (s, c) => s.bind(c.caller, c.params.id, c.body) },
@@ -82,6 +85,7 @@ export interface ConsoleHttpDeps {
   log: Logger;
   staticDir: string;
   maxBodyBytes: number;
+  tracing?: Tracing;
   now?: () => number;
 }
 
@@ -116,24 +120,31 @@ export function createConsoleServer(d: ConsoleHttpDeps): Server {
     const match = compiled.map((c) => ({ c, m: c.re.exec(url.pathname) })).filter((x) => x.m);
     const hit = match.find((x) => x.c.route.method === method);
     const action = hit?.c.route.action ?? `unknown:${method}`;
+    // Each call is a span: it continues the caller's trace (traceparent header) or starts one, and answers with its own.
+    const span = (d.tracing ?? LOCAL_TRACING).startSpan(`console ${action}`, parseTraceparent(req.headers.traceparent), { 'http.method': method });
+    const traceparent = formatTraceparent(span.context);
+    const log = d.log.child({ traceId: span.context.traceId });
     let caller: Caller | null = null;
     let params: Record<string, string> = {};
     let body: unknown = undefined;
     let status = 200;
     let result: unknown;
+    let failure: unknown;
     try {
       if (match.length === 0) throw new OrgError('NOT_FOUND', `no console API at ${method} ${url.pathname}`);
       if (!hit) throw new OrgError('BAD_REQUEST', `${url.pathname} does not take ${method} (it takes ${match.map((x) => x.c.route.method).join(', ')})`);
       caller = d.tokens.verify(bearerToken(req.headers.authorization));
       params = Object.fromEntries(Object.entries(hit.m!.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
       body = method === 'GET' ? undefined : await readBody(req, d.maxBodyBytes);
-      result = await hit.c.route.run(d.service, { caller, params, query: url.searchParams, body });
+      result = await hit.c.route.run(d.service, { caller, traceparent, params, query: url.searchParams, body });
     } catch (e) {
       const err = toOrgError(e);
+      failure = err;
       status = err.httpStatus;
       result = { error: err.toJSON() };
-      if (status >= 500) d.log.warn({ action, err: err.message }, 'console call failed');
+      if (status >= 500) log.warn({ action, err: err.message }, 'console call failed');
     }
+    span.end(status >= 500 ? failure : undefined);
     d.metrics.m.requests.inc({ route: action, status: String(status) });
     // Changes are audited whatever their outcome; reads only when refused (who tried to look).
     if (method !== 'GET' || status === 401 || status === 403) {
@@ -142,12 +153,13 @@ export function createConsoleServer(d: ConsoleHttpDeps): Server {
         uid: caller?.uid ?? null,
         role: caller?.role ?? null,
         action,
-        params: { path: url.pathname, ...params, ...(Object.keys(Object.fromEntries(url.searchParams)).length ? { query: Object.fromEntries(url.searchParams) } : {}), ...(body === undefined ? {} : { body }) },
+        params: { path: url.pathname, traceId: span.context.traceId, ...params, ...(Object.keys(Object.fromEntries(url.searchParams)).length ? { query: Object.fromEntries(url.searchParams) } : {}), ...(body === undefined ? {} : { body }) },
         result: code,
         detail: status < 400 ? null : (result as { error: { message: string } }).error.message,
         at: now(),
-      }).catch((e: Error) => d.log.error({ action, err: e.message }, 'audit write failed'));
+      }).catch((e: Error) => log.error({ action, err: e.message }, 'audit write failed'));
     }
+    res.setHeader('traceparent', traceparent);
     send(res, status, result);
   }
 

@@ -7,6 +7,7 @@ import { TokenVerifier } from '../auth/tokens.js';
 import { requireTokenSecret, type Config } from '../config.js';
 import { createApp } from '../main.js';
 import { createQueueConnection, Jobs } from '../preload/jobs.js';
+import { createTracing, type Tracing } from '../tracing.js';
 import { AlarmMonitor, ConsoleMetrics } from './alarms.js';
 import { createConsoleServer } from './http.js';
 import { ConsoleService } from './service.js';
@@ -28,11 +29,14 @@ export interface ConsoleOptions {
   log?: Logger;
   /** Evaluate alarms on the timer (default true). */
   alarms?: boolean;
+  /** Spans of API calls (default: from ORGENGINE_OTLP_ENDPOINT). */
+  tracing?: Tracing;
   now?: () => number;
 }
 
 /** Connects, starts the alarm monitor and listens; close() undoes all of it. */
 export async function startConsole(config: Config, o: ConsoleOptions): Promise<RunningConsole> {
+  const tracing = o.tracing ?? (await createTracing(config.otlpEndpoint, 'orgengine-console'));
   const tokens = new TokenVerifier({ secret: requireTokenSecret(config), cacheEntries: 1000, now: o.now });
   const app = createApp(config, { log: o.log });
   const conn = createQueueConnection(config.jobs.redis, 'orgengine-console');
@@ -42,7 +46,7 @@ export async function startConsole(config: Config, o: ConsoleOptions): Promise<R
   const deps = { pool: app.pool, redis: app.redis, jobs, config, log: app.log, settings, now: o.now };
   const service = new ConsoleService(deps);
   const monitor = new AlarmMonitor({ ...deps, metrics });
-  const server = createConsoleServer({ service, tokens, pool: app.pool, metrics, log: app.log, staticDir: config.console.staticDir, maxBodyBytes: config.console.maxBodyBytes, now: o.now });
+  const server = createConsoleServer({ service, tokens, pool: app.pool, metrics, log: app.log, staticDir: config.console.staticDir, maxBodyBytes: config.console.maxBodyBytes, tracing, now: o.now });
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
     server.listen(o.port, o.host ?? '0.0.0.0', () => res());
@@ -64,6 +68,7 @@ export async function startConsole(config: Config, o: ConsoleOptions): Promise<R
       await jobs.close();
       await conn.quit().catch(() => undefined);
       await app.close();
+      await tracing.shutdown();
     },
   };
 }

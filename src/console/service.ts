@@ -168,17 +168,17 @@ export class ConsoleService {
   }
 
   /** Preload now: re-enqueues the lesson's preload (and check) ahead of the schedule. */
-  async preload(c: Caller, id: unknown, body: unknown): Promise<{ lessonId: number; result: 'enqueued' | 'pending' }> {
+  async preload(c: Caller, id: unknown, body: unknown, traceparent?: string): Promise<{ lessonId: number; result: 'enqueued' | 'pending' }> {
     authorizeConsole(c, 'preload lessons');
     const lessonId = parseId(id, 'lesson');
     requireConfirm(objectBody(body), 'preload');
     const info = await readLessonInfo(this.d.pool, lessonId);
     if (!info) throw new OrgError('LESSON_NOT_FOUND', `lesson ${lessonId} does not exist`);
-    return { lessonId, result: await enqueueReopen(this.d.jobs, this.d.pool, lessonId, info.startTime) };
+    return { lessonId, result: await enqueueReopen(this.d.jobs, this.d.pool, lessonId, info.startTime, traceparent) };
   }
 
   /** Re-check: queues one check of the lesson's readable version (a check worker runs it). */
-  async recheck(c: Caller, id: unknown, body: unknown): Promise<{ lessonId: number; jobId: string }> {
+  async recheck(c: Caller, id: unknown, body: unknown, traceparent?: string): Promise<{ lessonId: number; jobId: string }> {
     authorizeConsole(c, 'check lessons');
     const lessonId = parseId(id, 'lesson');
     requireConfirm(objectBody(body), 're-check');
@@ -187,7 +187,7 @@ export class ConsoleService {
     const date = new Date(info.startTime).toISOString().slice(0, 10);
     // BullMQ takes custom ids with ':' only in exactly three parts.
     const jobId = `recheck-${this.now()}:${lessonId}:${date}`;
-    await this.d.jobs.check.add('check', { lessonId, date }, { jobId, attempts: 3, backoff: { type: 'exponential', delay: this.d.config.jobs.checkDelayMs }, removeOnComplete: 100, removeOnFail: 100 });
+    await this.d.jobs.check.add('check', { lessonId, date, ...(traceparent ? { traceparent } : {}) }, { jobId, attempts: 3, backoff: { type: 'exponential', delay: this.d.config.jobs.checkDelayMs }, removeOnComplete: 100, removeOnFail: 100 });
     return { lessonId, jobId };
   }
 

@@ -26,12 +26,15 @@ export interface PreloadJobData {
   students: number;
   /** Duration after which the run raises an overrun alarm. */
   expectedMs: number;
+  /** W3C traceparent of the request that enqueued it (the job's span continues that trace). */
+  traceparent?: string;
 }
 
 /** Data of a check job. */
 export interface CheckJobData {
   lessonId: number;
   date: string;
+  traceparent?: string;
 }
 
 /** What a preload job returns (kept by the queue, read by its check). */
@@ -91,6 +94,8 @@ export interface LessonToPreload {
   date: string;
   startTime: number;
   students: number;
+  /** W3C traceparent of the request that asks for it, carried into the jobs. */
+  traceparent?: string;
 }
 
 /** The queues of one process, on one connection. */
@@ -130,7 +135,7 @@ export class Jobs {
     return {
       name: 'check',
       queueName: QUEUES.check,
-      data: { lessonId: l.lessonId, date: l.date } satisfies CheckJobData,
+      data: { lessonId: l.lessonId, date: l.date, ...(l.traceparent ? { traceparent: l.traceparent } : {}) } satisfies CheckJobData,
       opts: {
         jobId: checkJobId(l.lessonId, l.date),
         priority,

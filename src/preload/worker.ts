@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { LOCAL_TRACING, parseTraceparent, type Tracing } from '../tracing.js';
 import { toOrgError, type OrgError } from '../errors.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
@@ -47,6 +48,24 @@ export interface WorkerDeps {
   config: Config;
   log: Logger;
   metrics?: WorkerMetrics;
+  /** Spans of preload and check jobs (default: trace ids only, nothing exported). */
+  tracing?: Tracing;
+}
+
+/**
+ * Runs a job's work in a span that continues the trace of whoever enqueued it
+ * (job data `traceparent`), with the trace id on every log line of that work.
+ */
+async function inSpan<R>(deps: WorkerDeps, name: string, job: Job<{ lessonId: number; traceparent?: string }>, fn: (deps: WorkerDeps) => Promise<R>): Promise<R> {
+  const span = (deps.tracing ?? LOCAL_TRACING).startSpan(name, parseTraceparent(job.data.traceparent), { 'orgengine.lesson_id': job.data.lessonId, 'orgengine.job_id': String(job.id) });
+  try {
+    const r = await fn({ ...deps, log: deps.log.child({ traceId: span.context.traceId }) });
+    span.end();
+    return r;
+  } catch (e) {
+    span.end(e instanceof DelayedError ? undefined : e);
+    throw e;
+  }
 }
 
 /** Options of one worker process. */
@@ -207,7 +226,7 @@ export function startWorkers(deps: WorkerDeps, opts: WorkerOptions = {}): Preloa
   };
   if (roles.includes('preload')) {
     watch(
-      new Worker<PreloadJobData, PreloadJobResult>(QUEUES.preload, (job, token) => processPreload(deps, metrics, opts, job, token), {
+      new Worker<PreloadJobData, PreloadJobResult>(QUEUES.preload, (job, token) => inSpan(deps, 'preload', job, (d) => processPreload(d, metrics, opts, job, token)), {
         ...common,
         concurrency: opts.preloadConcurrency ?? cfg.preloadConcurrency,
       }),
@@ -215,7 +234,7 @@ export function startWorkers(deps: WorkerDeps, opts: WorkerOptions = {}): Preloa
     );
   }
   if (roles.includes('check')) {
-    watch(new Worker<CheckJobData>(QUEUES.check, (job, token) => processCheck(deps, metrics, job, token), { ...common, concurrency: opts.checkConcurrency ?? cfg.checkConcurrency }), QUEUES.check);
+    watch(new Worker<CheckJobData>(QUEUES.check, (job, token) => inSpan(deps, 'check', job, (d) => processCheck(d, metrics, job, token)), { ...common, concurrency: opts.checkConcurrency ?? cfg.checkConcurrency }), QUEUES.check);
   }
   if (roles.includes('changes')) {
     watch(new Worker(QUEUES.changes, (job) => processChange(deps, metrics, job), { ...common, concurrency: cfg.changeConcurrency }), QUEUES.changes);

@@ -159,6 +159,35 @@ describe('console API', () => {
     expect(audit[0]!.params).toMatchObject({ body: { date: DATE, confirm: true } });
   });
 
+  it('continues the caller\'s trace and carries it into the jobs an action enqueues', async () => {
+    const { createQueueConnection, Jobs, preloadJobId, checkJobId } = await import('../../src/preload/jobs.js');
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const res = await fetch(`${t.base}/api/lessons/${LESSON}/preload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.tokens.operator}`, 'content-type': 'application/json', traceparent: tp },
+      body: JSON.stringify({ confirm: true }),
+    });
+    expect(res.status).toBe(200);
+    const answered = res.headers.get('traceparent')!;
+    expect(answered).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+    expect(answered).not.toBe(tp);
+    const conn = createQueueConnection(t.config.jobs.redis, 'test-trace');
+    const jobs = new Jobs(conn, t.config.jobs);
+    try {
+      const date = DATE;
+      expect((await jobs.preload.getJob(preloadJobId(LESSON, date)))?.data.traceparent).toBe(answered);
+      expect((await jobs.check.getJob(checkJobId(LESSON, date)))?.data.traceparent).toBe(answered);
+    } finally {
+      await jobs.close();
+      await conn.quit();
+    }
+    expect((await listAudit(t.db.pool, 1, 'lesson.preload'))[0]!.params).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
+    // Without a traceparent a new trace starts.
+    const fresh = await fetch(`${t.base}/api/me`, { headers: { authorization: `Bearer ${t.tokens.operator}` } });
+    expect(fresh.headers.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(fresh.headers.get('traceparent')).not.toContain('4bf92f3577b34da6a3ce929d0e0e4736');
+  });
+
   it('saves alarm settings field by field and shows them', async () => {
     const r = await t.call('PUT', '/api/settings/alarms', t.tokens.operator, { overrunFactor: 2.5, webhooks: ['http://127.0.0.1:9/hook'] });
     expect(r.status).toBe(200);
