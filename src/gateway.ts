@@ -29,6 +29,7 @@ import { writeBehindRegistryKey } from './store/redis/keys.js';
 import { createSubscriberClient, LessonChannels } from './store/redis/lessonChannels.js';
 import type { Flusher } from './writebehind/flusher.js';
 import { LessonRegistry } from './writebehind/registry.js';
+import { createTracing, type Tracing } from './tracing.js';
 
 /** How to run one gateway. */
 export interface GatewayOptions {
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   connectionTag?: string;
   /** Run the write-behind flusher in this gateway (default: ORGENGINE_FLUSH_IN_GATEWAY). */
   flush?: boolean;
+  /** Request spans (default: exported to ORGENGINE_OTLP_ENDPOINT when set, else none). */
+  tracing?: Tracing;
 }
 
 /** A running gateway. */
@@ -227,7 +230,10 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     return { ok, checks };
   };
 
+  // The OpenTelemetry SDK is loaded only with an endpoint; without one the transports do no tracing work at all.
+  const tracing = opts.tracing ?? (await createTracing(config.otlpEndpoint, 'orgengine-gateway'));
   const http = createHttpServer({
+    tracing,
     reads,
     signals: signals.service,
     mutations,
@@ -247,7 +253,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   try {
     httpPort = await http.listen(opts.port, opts.host);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, playback, tokens, metrics, log, api, ready: async () => ready().ok });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, playback, tokens, metrics, log, api, tracing, ready: async () => ready().ok });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
@@ -301,6 +307,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         await channels.close();
         if (ownRedis) await closeRedis(redis);
         if (writer) await closeRedis(writer.client);
+        if (!opts.tracing) await tracing.shutdown();
       })();
       return closing;
     },

@@ -16,6 +16,8 @@ import { bearerToken, type Claims, type TokenVerifier } from '../../auth/tokens.
 import type { ApiConfig } from '../../config.js';
 import { ERROR_TABLE, OrgError, toOrgError } from '../../errors.js';
 import type { Metrics, RouteMetrics } from '../../metrics.js';
+import { formatTraceparent, parseTraceparent } from '../../model/trace.js';
+import type { Span, Tracing } from '../../tracing.js';
 import { CONTENT_TYPES, encode, encodeError, negotiate, type Format } from '../encoding.js';
 
 /** A value, or a promise of it: services answer warm reads synchronously. */
@@ -93,6 +95,8 @@ interface Exchange extends Req {
   format: Format;
   t0: number;
   aborted: boolean;
+  /** The request's span while spans are exported; null otherwise (nothing is made for tracing then). */
+  span: Span | null;
 }
 
 /** What the dispatcher needs. */
@@ -104,6 +108,8 @@ export interface DispatcherDeps {
   api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'retryAfterSeconds'>;
   /** True once the server stops accepting: every answer then closes its connection. */
   draining(): boolean;
+  /** Spans of requests, only when they are exported (W3C traceparent in, traceparent out). */
+  tracing?: Tracing;
 }
 
 /** Registers routes on a uWS app with the shared discipline. */
@@ -119,6 +125,7 @@ export interface Dispatcher {
 /** Builds the dispatcher of one uWS app. */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { app, tokens, metrics, log, api, draining } = deps;
+  const tracer = deps.tracing?.exporting ? deps.tracing : null;
   let inFlight = 0;
 
   const overloaded = (): OrgError => new OrgError('OVERLOADED', `more than ${api.maxInFlight} requests in flight; retry shortly`);
@@ -126,17 +133,20 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   const retryAfter = String(api.retryAfterSeconds);
   /** `temporary`: a 503 the client may retry unchanged; it is told when (Retry-After). */
-  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean, temporary = false): void => {
+  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean, temporary = false, span: Span | null = null): void => {
     res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
     if (temporary && status === 503) res.writeHeader('retry-after', retryAfter);
+    if (span) res.writeHeader('traceparent', formatTraceparent(span.context));
     res.end(body, close || draining());
   };
 
-  const exchange = (req: HttpRequest, nParams: number, t0: number): Exchange => {
+  const exchange = (req: HttpRequest, nParams: number, t0: number, name: string): Exchange => {
     const params: string[] = new Array<string>(nParams);
     for (let i = 0; i < nParams; i++) params[i] = req.getParameter(i) ?? '';
     const accept = req.getHeader('accept');
-    return { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false };
+    const x: Exchange = { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false, span: null };
+    if (tracer) x.span = tracer.startSpan(`HTTP ${name}`, parseTraceparent(req.getHeader('traceparent')), { 'http.route': name });
+    return x;
   };
 
   const register = (route: Route): void => {
@@ -150,6 +160,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const respond = (res: HttpResponse, x: Exchange, reply: Reply | null, err: unknown, close: boolean, cork: boolean): void => {
       if (x.aborted) {
         rm.observeMs('aborted', performance.now() - x.t0);
+        x.span?.end('aborted');
         return;
       }
       let status: number;
@@ -167,15 +178,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         }
       } else {
         const e = toOrgError(err);
-        if (e.code === 'INTERNAL') log.error({ route: name, err: err instanceof Error ? err.stack : String(err) }, 'request failed');
+        if (e.code === 'INTERNAL') log.error({ route: name, traceId: x.span?.context.traceId, err: err instanceof Error ? err.stack : String(err) }, 'request failed');
         status = ERROR_TABLE[e.code].http;
         temporary = ERROR_TABLE[e.code].temporary;
         contentType = CONTENT_TYPES[x.format];
         body = encodeError(x.format, e);
       }
-      if (cork) res.cork(() => send(res, status, contentType, body, close, temporary));
-      else send(res, status, contentType, body, close, temporary);
+      if (cork) res.cork(() => send(res, status, contentType, body, close, temporary, x.span));
+      else send(res, status, contentType, body, close, temporary, x.span);
       rm.observeMs(status, performance.now() - x.t0);
+      x.span?.end(status >= 500 ? err : undefined);
     };
 
     const settle = (res: HttpResponse, x: Exchange, reply: Reply | null, err: unknown): void => {
@@ -219,12 +231,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     };
 
     const plain = (res: HttpResponse, req: HttpRequest): void => {
-      run(res, exchange(req, nParams, performance.now()), true);
+      run(res, exchange(req, nParams, performance.now(), name), true);
     };
 
     // The body arrives in later callbacks: onAborted before anything else happens.
     const withBody = (res: HttpResponse, req: HttpRequest): void => {
-      const x = exchange(req, nParams, performance.now());
+      const x = exchange(req, nParams, performance.now(), name);
       res.onAborted(() => {
         x.aborted = true;
       });

@@ -46,7 +46,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   let draining = false;
   const isDraining = (): boolean => draining;
 
-  const dispatch = createDispatcher({ app, tokens: deps.tokens, metrics: deps.metrics, log: deps.log, api: deps.api, draining: isDraining });
+  const dispatch = createDispatcher({ app, tokens: deps.tokens, metrics: deps.metrics, log: deps.log, api: deps.api, draining: isDraining, tracing: deps.tracing });
   dispatch.add(opsRoutes({ ready: () => deps.ready(), metricsText: () => deps.metricsText(), draining: isDraining }));
   dispatch.add(readRoutes(deps));
   dispatch.add(signalRoutes(deps));
