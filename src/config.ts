@@ -446,7 +446,7 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_MYSQL_POOL_SIZE', 'mysqlPoolSize', 8, [1, 256], 'MySQL connection pool size'),
   int('ORGENGINE_PRELOAD_LOCK_SECONDS', 'preloadLockSeconds', 600, [5, 86_400], 'how long a preload holds its per-lesson lock before another may take over'),
   oneOf('ORGENGINE_LOG_LEVEL', 'logLevel', LOG_LEVELS, 'info', 'pino level; one-shot CLI commands default to warn'),
-  text('ORGENGINE_OTLP_ENDPOINT', 'otlpEndpoint', null, 'http(s) URL', 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces) the console and workers export spans to; unset: no export, the OpenTelemetry SDK is not loaded', (v) => {
+  text('ORGENGINE_OTLP_ENDPOINT', 'otlpEndpoint', null, 'http(s) URL', 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces) gateways, workers and the console export spans to; unset: no export, the OpenTelemetry SDK is not loaded and gateways do no tracing work per request', (v) => {
     try {
       const p = new URL(v).protocol;
       return p === 'http:' || p === 'https:' ? null : `expected an http: or https: URL, got ${p}`;
