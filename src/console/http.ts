@@ -89,6 +89,15 @@ export interface ConsoleHttpDeps {
   now?: () => number;
 }
 
+/** A path parameter, percent-decoded; bad escapes are the client's mistake (400), not ours. */
+function decodePart(name: string, v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    throw new OrgError('BAD_REQUEST', `${name}: bad percent-encoding in the path`, { field: name });
+  }
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(text);
@@ -134,7 +143,7 @@ export function createConsoleServer(d: ConsoleHttpDeps): Server {
       if (match.length === 0) throw new OrgError('NOT_FOUND', `no console API at ${method} ${url.pathname}`);
       if (!hit) throw new OrgError('BAD_REQUEST', `${url.pathname} does not take ${method} (it takes ${match.map((x) => x.c.route.method).join(', ')})`);
       caller = d.tokens.verify(bearerToken(req.headers.authorization));
-      params = Object.fromEntries(Object.entries(hit.m!.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+      params = Object.fromEntries(Object.entries(hit.m!.groups ?? {}).map(([k, v]) => [k, decodePart(k, v)]));
       body = method === 'GET' ? undefined : await readBody(req, d.maxBodyBytes);
       result = await hit.c.route.run(d.service, { caller, traceparent, params, query: url.searchParams, body });
     } catch (e) {
@@ -169,7 +178,13 @@ export function createConsoleServer(d: ConsoleHttpDeps): Server {
       return;
     }
     // The app routes on the client: any path without a file extension is the app itself.
-    let rel = normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, '');
+    let rel: string;
+    try {
+      rel = normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, '');
+    } catch {
+      send(res, 400, { error: { code: 'BAD_REQUEST', message: 'bad percent-encoding in the path' } });
+      return;
+    }
     if (extname(rel) === '') rel = '/index.html';
     const path = join(root, rel);
     if (!path.startsWith(root)) {

@@ -116,16 +116,12 @@ export class ConsoleService {
         const online = await readOnline(redis, lk, r.roomId, since);
         roomViews.push({ ...r, status: statuses.get(r.roomId) ?? 'scheduled', online: online.online, onlineByPartition: online.partitions, signalSeq: seqs.get(r.roomId) ?? 0 });
       }
-      const state = await readInClassState(redis, lk, []);
+      // One pass over the in-class state: picks, sign-ins, groups made in class, and each room's muted sets (no online sets).
+      const state = await readInClassState(redis, lk, rooms.map((r) => ({ roomId: r.roomId, partitions: 0 })));
       const seats = await readSeats(redis, lk);
       const groupCap = bound?.policy ? safeConf(bound.policy.confText, config.defaultPartitionSize)?.groups.groupCapacity ?? null : null;
-      const mutedStudents: Array<{ roomId: string; uid: string }> = [];
-      const mutedNodes: Array<{ roomId: string; nodeId: string }> = [];
-      for (const r of rooms) {
-        const s = await readInClassState(redis, lk, [{ roomId: r.roomId, partitions: 0 }]);
-        for (const uid of s.muted.get(r.roomId) ?? []) mutedStudents.push({ roomId: r.roomId, uid });
-        for (const nodeId of s.mutedNodes.get(r.roomId) ?? []) mutedNodes.push({ roomId: r.roomId, nodeId });
-      }
+      const mutedStudents = rooms.flatMap((r) => (state.muted.get(r.roomId) ?? []).map((uid) => ({ roomId: r.roomId, uid })));
+      const mutedNodes = rooms.flatMap((r) => (state.mutedNodes.get(r.roomId) ?? []).map((nodeId) => ({ roomId: r.roomId, nodeId })));
       preloaded = {
         lesson,
         rooms: roomViews,

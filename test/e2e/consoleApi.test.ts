@@ -93,6 +93,8 @@ describe('console API', () => {
   it('refuses an unknown path and a wrong method', async () => {
     expect((await t.call('GET', '/api/nothing', t.tokens.operator)).status).toBe(404);
     expect((await t.call('DELETE', '/api/policies/group', t.tokens.operator)).status).toBe(400);
+    expect((await t.call('GET', '/api/policies/%E0%A4%A', t.tokens.operator)).status).toBe(400);
+    expect((await t.call('GET', '/%E0%A4%A', null)).status).toBe(400);
   });
 
   it('refuses a body over the limit with 413', async () => {

@@ -95,8 +95,8 @@ interface Exchange extends Req {
   format: Format;
   t0: number;
   aborted: boolean;
-  /** The request's span while spans are exported; null otherwise (nothing is made for tracing then). */
-  span: Span | null;
+  /** The request's span, set only while spans are exported: otherwise the request object is what it was without tracing. */
+  span?: Span;
 }
 
 /** What the dispatcher needs. */
@@ -144,7 +144,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const params: string[] = new Array<string>(nParams);
     for (let i = 0; i < nParams; i++) params[i] = req.getParameter(i) ?? '';
     const accept = req.getHeader('accept');
-    const x: Exchange = { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false, span: null };
+    const x: Exchange = { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false };
     if (tracer) x.span = tracer.startSpan(`HTTP ${name}`, parseTraceparent(req.getHeader('traceparent')), { 'http.route': name });
     return x;
   };
@@ -160,7 +160,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const respond = (res: HttpResponse, x: Exchange, reply: Reply | null, err: unknown, close: boolean, cork: boolean): void => {
       if (x.aborted) {
         rm.observeMs('aborted', performance.now() - x.t0);
-        x.span?.end('aborted');
+        if (tracer) x.span?.end('aborted');
         return;
       }
       let status: number;
@@ -178,16 +178,17 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         }
       } else {
         const e = toOrgError(err);
-        if (e.code === 'INTERNAL') log.error({ route: name, traceId: x.span?.context.traceId, err: err instanceof Error ? err.stack : String(err) }, 'request failed');
+        if (e.code === 'INTERNAL') log.error({ route: name, ...(x.span ? { traceId: x.span.context.traceId } : {}), err: err instanceof Error ? err.stack : String(err) }, 'request failed');
         status = ERROR_TABLE[e.code].http;
         temporary = ERROR_TABLE[e.code].temporary;
         contentType = CONTENT_TYPES[x.format];
         body = encodeError(x.format, e);
       }
-      if (cork) res.cork(() => send(res, status, contentType, body, close, temporary, x.span));
-      else send(res, status, contentType, body, close, temporary, x.span);
+      const span = tracer ? (x.span ?? null) : null;
+      if (cork) res.cork(() => send(res, status, contentType, body, close, temporary, span));
+      else send(res, status, contentType, body, close, temporary, span);
       rm.observeMs(status, performance.now() - x.t0);
-      x.span?.end(status >= 500 ? err : undefined);
+      span?.end(status >= 500 ? err : undefined);
     };
 
     const settle = (res: HttpResponse, x: Exchange, reply: Reply | null, err: unknown): void => {
