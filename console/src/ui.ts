@@ -188,7 +188,8 @@ export class OeChart extends Page {
             x: { time: true, ...(this.window > 0 ? { range: (_u: uPlot, min: number, max: number): [number, number] => [Math.min(min, max - this.window), max] } : {}) },
             ...(this.log ? { y: { distr: 3 } } : {}),
           },
-          axes: [{}, { label: unit, size: 70 }],
+          // One line of UTC time per tick (uPlot's default adds a date line that collides on narrow charts).
+          axes: [{ space: 90, values: (_u: uPlot, splits: number[]) => splits.map((v) => new Date(v * 1000).toISOString().slice(11, this.window > 0 ? 19 : 16)) }, { label: unit, size: 70 }],
           series: [
             {},
             ...this.series.map((s) => ({
