@@ -45,7 +45,7 @@ import { loadTopology } from '../test/support/lesson.js';
 import { pacing, runAutocannon, runHey, runRedisBenchmark, runWrk, writeRequestFile, type LoadResult, type ProfileOp, type ReqSpec } from './lib/generators.js';
 import { cpuSeconds, HAS_TASKSET, hasCommand, median, pinSelf, rssMb, startServer, type ServerProc } from './lib/proc.js';
 import { startPrivateRedis, type PrivateRedis } from './lib/redis.js';
-import { GATEWAY_VARIANTS, SCENARIOS, type BenchLesson, type GatewayVariant, type Scenario } from './scenarios.js';
+import { GATEWAY_ARGS, GATEWAY_VARIANTS, SCENARIOS, type BenchLesson, type GatewayVariant, type Scenario } from './scenarios.js';
 import { commandDelta, commandStats, writeResult } from './support.js';
 
 const { values } = parseArgs({
@@ -163,6 +163,8 @@ async function setupLesson(redisUrl: string): Promise<Setup> {
   const exp = Math.floor(Date.now() / 1000) + 6 * 3600;
   const lk = lessonKeys(config.keyPrefix, LESSON_ID);
   const enterSha = String(await redis.call('SCRIPT', 'LOAD', scriptSource('enter.lua')));
+  const [version, changeSeq] = await redis.hmget(lk.head, 'version', 'changeSeq');
+  const posBuckets = Number((await redis.hget(lk.version(Number(version ?? 0)).lesson, 'posBuckets')) ?? 0);
   const students = topo.positions.map((p) => ({ uid: p.uid, nodeId: p.nodeId, firstRoom: p.rooms[0]?.roomId ?? 'main', token: tokens.mint({ uid: p.uid, role: 'student', lesson: LESSON_ID, exp }) }));
   const teacherUid = topo.lesson.teacherUid;
   const lesson: BenchLesson = {
@@ -174,6 +176,9 @@ async function setupLesson(redisUrl: string): Promise<Setup> {
     teacherToken: tokens.mint({ uid: teacherUid, role: 'teacher', lesson: LESSON_ID, exp }),
     headKey: lk.head,
     enterSha,
+    version: Number(version ?? 0),
+    changeSeq: Number(changeSeq ?? 0),
+    posBuckets,
     hotRoom: 'main',
   };
   // The signal scenarios read a few signals behind the head of the hot room's log.
@@ -194,7 +199,7 @@ function publish(redis: RedisClient, config: Config, l: BenchLesson, n: number):
 
 const profileDir = join(ROOT, 'bench', 'results', 'profiles');
 
-function startGateway(setup: Setup, redisUrl: string, variant: GatewayVariant, name: string, profile: boolean): Promise<ServerProc> {
+function startGateway(setup: Setup, redisUrl: string, variant: GatewayVariant, name: string, profile: boolean, cpus: string | null = SERVER_CPUS): Promise<ServerProc> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ORGENGINE_REDIS_URL: redisUrl,
@@ -209,7 +214,7 @@ function startGateway(setup: Setup, redisUrl: string, variant: GatewayVariant, n
     mkdirSync(profileDir, { recursive: true });
     node.push('--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${new Date().toISOString().slice(0, 19).replace(/:/g, '')}-${name}.cpuprofile`);
   }
-  return startServer(`gateway ${variant}`, [...node, 'bin/orgengine.js', 'serve', '--port', '0', '--host', '127.0.0.1', '--json'], { cpus: SERVER_CPUS, env, cwd: ROOT });
+  return startServer(`gateway ${variant}`, [...node, 'bin/orgengine.js', 'serve', '--port', '0', '--host', '127.0.0.1', '--json', ...(GATEWAY_ARGS[variant] ?? [])], { cpus, env, cwd: ROOT });
 }
 
 function startTs(name: string, file: string, args: string[], env: NodeJS.ProcessEnv): Promise<ServerProc> {
@@ -416,7 +421,8 @@ interface Summary {
   ratioToVersusRange?: [number, number] | null;
   fastifySameBody?: boolean | null;
   responseBytes?: number;
-  latencyAtHalfLoad?: { paced: HalfLoad | null; fixedRate: HalfLoad | null };
+  /** ratioToCeiling: the candidate's paced p99 over the ceiling's paced p99 (same rate, same tool, same run). */
+  latencyAtHalfLoad?: { paced: HalfLoad | null; fixedRate: HalfLoad | null; ratioToCeiling: number | null };
   /** p99 at half load: wrk paced where the scenario has a request list, else the fixed-rate tool. */
   latencyP99Ms?: number | null;
   latencyP99MsFixedRate?: number | null;
@@ -477,7 +483,7 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
   let stopPublisher: (() => Promise<void>) | null = null;
   const loadBefore = loadavg();
   try {
-    const candidate = await startGateway(setup, redisUrl, s.gateway, s.name, values['cpu-prof']);
+    const candidate = await startGateway(setup, redisUrl, s.gateway, s.name, values['cpu-prof'], s.serverCpus ?? SERVER_CPUS);
     started.push(candidate);
     const reqs = s.requests?.(lesson) ?? null;
     const ops = s.profile?.(lesson) ?? null;
@@ -528,7 +534,7 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
 
     let fastifySameBody: boolean | null = null;
     if (s.versus) {
-      const other = await startGateway(setup, redisUrl, s.versus, `${s.name}-versus`, false);
+      const other = await startGateway(setup, redisUrl, s.versus, `${s.name}-versus`, false, s.serverCpus ?? SERVER_CPUS);
       started.push(other);
       targets.push({ role: 'versus', label: `gateway ${s.versus}`, server: other, load: loadOn(other.port), fixedRate: fixedOn(other.port), ...withPaced(other.port) });
     } else {
@@ -625,6 +631,7 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
       r && { tool: r.tool, offeredRate: rate, achievedRate: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, p99MsRuns: r.p99MsRuns, p999Ms: r.p999Ms, non2xx: r.non2xx, generatorCpuPct: r.generatorCpuPct, serverCpuPct: r.serverCpuPct, rateNotReached: r.reqPerSec < 0.95 * rate };
     const halfLoads = (role: Role) => ({ paced: halfLoad(latOf(role, 'paced')), fixedRate: halfLoad(latOf(role, 'fixed-rate')) });
     const lat = halfLoads('candidate');
+    const ceilingLat = halfLoads('ceiling');
     const latMain = lat.paced ?? lat.fixedRate;
 
     const ceiling = pairedRatio(runs, 'ceiling');
@@ -666,12 +673,12 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
       ratioToVersusRange: versus?.range ?? null,
       fastifySameBody,
       responseBytes: probe.body.length,
-      latencyAtHalfLoad: lat,
+      latencyAtHalfLoad: { ...lat, ratioToCeiling: lat.paced && ceilingLat.paced ? lat.paced.p99Ms / ceilingLat.paced.p99Ms : null },
       latencyP99Ms: latMain?.p99Ms ?? null,
       latencyP99MsFixedRate: lat.fixedRate?.p99Ms ?? null,
       baselines: {
         ceiling: summarise(runs, 'ceiling'),
-        ceilingAtHalfLoad: halfLoads('ceiling'),
+        ceilingAtHalfLoad: ceilingLat,
         fastify: summarise(runs, 'fastify'),
         webdis: summarise(runs, 'webdis'),
         versus: s.versus ? { variant: s.versus, ...summarise(runs, 'versus'), atHalfLoad: halfLoads('versus') } : null,

@@ -20,6 +20,11 @@ export interface BenchLesson {
   headKey: string;
   /** SHA1 of enter.lua as loaded on the bench's Redis. */
   enterSha: string;
+  /** Readable version and change sequence of the lesson (what a gateway holding its shared part sends). */
+  version: number;
+  changeSeq: number;
+  /** Position bucket count of that version (sent with them). */
+  posBuckets: number;
   /** Room the signal publisher writes to and the signal scenario reads. */
   hotRoom: string;
 }
@@ -33,9 +38,18 @@ export const GATEWAY_VARIANTS = {
   /** Cache off, autopipelining off / on, for the A/B that decides its default. */
   'cold-pipelining-off': { ORGENGINE_CACHE_TTL_MS: '0', ORGENGINE_REDIS_AUTOPIPELINING: 'false' },
   'cold-pipelining-on': { ORGENGINE_CACHE_TTL_MS: '0', ORGENGINE_REDIS_AUTOPIPELINING: 'true' },
+  /** Local cache on, per-uid rate limits on with rates no bench caller reaches: the cost of the check alone. */
+  'warm-limits': { ORGENGINE_RATE_LIMITS: 'true', ORGENGINE_RATE_READ_PER_SECOND: '1000000', ORGENGINE_RATE_READ_BURST: '10000000' },
+  /** One TTL of 2 s and no soft stage: every entry read after its TTL is a miss the request waits on (the cache before soft TTLs). */
+  'ttl-only': { ORGENGINE_CACHE_TTL_MS: '2000', ORGENGINE_CACHE_SOFT_TTL_MS: '2000' },
+  /** `serve --workers 1` / `--workers 2` (arguments in GATEWAY_ARGS), cache as configured. */
+  'workers-1': {},
+  'workers-2': {},
 } satisfies Record<string, Record<string, string>>;
 /** A key of GATEWAY_VARIANTS. */
 export type GatewayVariant = keyof typeof GATEWAY_VARIANTS;
+/** Extra `serve` arguments of a variant. */
+export const GATEWAY_ARGS: Partial<Record<GatewayVariant, string[]>> = { 'workers-1': ['--workers', '1'], 'workers-2': ['--workers', '2'] };
 
 /** A goal checked on a scenario's summary. */
 export interface Target {
@@ -62,6 +76,8 @@ export interface Scenario {
   webdis?(l: BenchLesson): string[];
   /** Instead of the baselines: the same requests against another gateway variant, A/B paired. */
   versus?: GatewayVariant;
+  /** CPUs the gateway (and its workers) run on instead of --server-cpus, e.g. '0,1' so two workers can use two cores. */
+  serverCpus?: string;
   /** Run the teacher's signal publisher (5/s on the hot room) during the scenario. */
   publishSignals?: boolean;
   targets: Target[];
@@ -110,7 +126,8 @@ export const SCENARIOS: Scenario[] = [
     gateway: 'cold',
     requests: (l) => l.students.map((s) => enterReq(l, s)),
     fastify: true,
-    webdis: (l) => ['EVALSHA', l.enterSha, '1', l.headKey, String(l.students[0]!.uid), '', '0'],
+    // What a cold enter sends once the gateway holds the lesson-level part: the version and change sequence.
+    webdis: (l) => ['EVALSHA', l.enterSha, '1', l.headKey, String(l.students[0]!.uid), '', String(l.version), String(l.changeSeq), String(l.posBuckets)],
     targets: [{ what: '>= 1x webdis-class (redis-benchmark EVALSHA enter.lua)', field: 'ratioToWebdis', atLeast: 1 }, ...P99_AT_HALF],
   },
   {
@@ -180,6 +197,34 @@ export const SCENARIOS: Scenario[] = [
     fastify: false,
     publishSignals: true,
     targets: [{ what: 'p99 <= 2 ms at half of max load (autocannon -R, whole milliseconds)', field: 'latencyP99MsFixedRate', atMost: 2 }],
+  },
+  {
+    name: 'enter-warm-limits',
+    title: 'enter, local cache warm: rate limits on (A) vs off (B), paired',
+    gateway: 'warm-limits',
+    versus: 'warm',
+    requests: (l) => warm(l).map((s) => enterReq(l, s)),
+    fastify: false,
+    targets: [{ what: '>= 0.95 of limits off (paired rounds)', field: 'ratioToVersus', atLeast: 0.95 }],
+  },
+  {
+    name: 'refresh',
+    title: 'warm enter: soft TTL with background refresh (A) vs one 2 s TTL whose misses wait (B); Redis commands/s of each',
+    gateway: 'warm',
+    versus: 'ttl-only',
+    requests: (l) => warm(l).map((s) => enterReq(l, s)),
+    fastify: false,
+    targets: [],
+  },
+  {
+    name: 'workers',
+    title: 'warm enter: serve --workers 2 (A) vs --workers 1 (B), both free to use cores 0 and 1 (the generator is on core 1 too)',
+    gateway: 'workers-2',
+    versus: 'workers-1',
+    serverCpus: '0,1',
+    requests: (l) => warm(l).map((s) => enterReq(l, s)),
+    fastify: false,
+    targets: [],
   },
   {
     name: 'autopipelining',

@@ -44,9 +44,41 @@ export interface Config {
   signals: SignalConfig;
   /** In-class mutation bounds and the write-behind flusher. */
   writeBehind: WriteBehindConfig;
+  /** Score events, leaderboards and PK rounds. */
+  scores: ScoresConfig;
   jobs: JobsConfig;
+  /** The interaction center: timeouts, bounds, the timeout checker, UniversalInfo's cache. */
+  interaction: InteractionConfig;
   /** The operations console and its alarms. */
   console: ConsoleConfig;
+}
+
+/** Timeouts and bounds of the interaction center. */
+export interface InteractionConfig {
+  /** An invitation or application not answered in this long times out (a lesson's policy may override). */
+  inviteTimeoutMs: number;
+  /** An accepted link whose RTC join is not reported in this long fails (a lesson's policy may override). */
+  connectTimeoutMs: number;
+  /** Capacity of a multi session when the request gives none. */
+  defaultCapacity: number;
+  /** Largest capacity a multi session may ask for. */
+  maxCapacity: number;
+  /** Active sessions one room may hold. */
+  maxSessionsPerRoom: number;
+  /** Pending (initiated) links one session may hold. */
+  maxPendingPerSession: number;
+  /** RTC event ids one session remembers (deduplication). */
+  maxRtcEventsPerSession: number;
+  /** A connected user whose last RTC report arrived longer ago than this is moved to left by reconciliation. */
+  rtcGraceMs: number;
+  /** How often the checker applies due deadlines and reconciles RTC membership. */
+  checkEveryMs: number;
+  /** Deadlines (and active sessions, for reconciliation) handled per lesson per script call. */
+  checkBatch: number;
+  /** A checker's lease on a lesson; a killed checker's lessons are taken over after it. */
+  checkLeaseMs: number;
+  /** Backstop TTL of UniversalInfo's gateway cache (0: no cache); invalidated through the lesson channel. */
+  infoCacheMs: number;
 }
 
 /** The operations console (`orgengine console`), its alarm evaluation and webhook notifications. */
@@ -123,8 +155,36 @@ export interface SignalConfig {
 export interface ApiConfig {
   /** HMAC key of client and service tokens; null when unset (serving and minting refuse to start). */
   tokenSecret: string | null;
+  /** Named token keys (rotation): every one is accepted; tokens name theirs by key id. Null when unset. */
+  tokenKeys: TokenKey[] | null;
+  /** Key id `orgengine token` signs with (null: the legacy secret when set, else the first of tokenKeys). */
+  tokenSigningKid: string | null;
   /** Verified tokens kept in memory (LRU). */
   tokenCacheEntries: number;
+  /** Longest a gateway trusts a lesson's revocation list without reading it again (the bound when a channel message is lost). */
+  revocationRefreshMs: number;
+  /** Port of the internal listener for /metrics and /readyz (null: served on the public port). */
+  internalPort: number | null;
+  /** Address the internal listener binds. */
+  internalHost: string;
+  /** Per-caller rate limits (token buckets per uid and per client address). */
+  rateLimits: boolean;
+  rateReadPerSecond: number;
+  rateReadBurst: number;
+  rateMutationPerSecond: number;
+  rateMutationBurst: number;
+  ratePublishPerSecond: number;
+  ratePublishBurst: number;
+  rateServicePerSecond: number;
+  rateServiceBurst: number;
+  /** Requests per second of one client address over every class (0: no per-address limit). */
+  rateAddressPerSecond: number;
+  rateAddressBurst: number;
+  /** Token buckets kept per gateway worker (LRU). */
+  rateMaxBuckets: number;
+  /** PEM certificate chain and private key files: HTTPS and gRPC over TLS when both are set (reloaded on SIGHUP). */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
   /** Largest request body accepted; more is answered 413. */
   maxBodyBytes: number;
   /** Requests waiting on Redis per gateway worker before new ones get 503 OVERLOADED. */
@@ -132,8 +192,12 @@ export interface ApiConfig {
   /** Members page size when the client gives none, and the largest it may ask for. */
   membersPageDefault: number;
   membersPageMax: number;
-  /** Local cache backstop TTL: the longest a missed invalidation can keep a stale entry. */
+  /** Local cache hard TTL: no entry is served older, whatever happened to its invalidation. */
   cacheTtlMs: number;
+  /** Local cache soft TTL (capped at cacheTtlMs): an entry read past it is served while one background load replaces it. */
+  cacheSoftTtlMs: number;
+  /** Background refreshes running at once per gateway worker; past it, entries are served up to their hard TTL. */
+  cacheRefreshMaxInFlight: number;
   cacheMaxEntries: number;
   cacheMaxBytes: number;
   /** Lessons a gateway caches (and subscribes to) at once. */
@@ -210,10 +274,64 @@ export interface WriteBehindConfig {
   durabilityTimeoutMs: number;
 }
 
+/** Bounds of score events, leaderboards and PK rounds. */
+export interface ScoresConfig {
+  /** Points one event may carry, inclusive; negative ones only with kind `adjust`. */
+  minPoints: number;
+  maxPoints: number;
+  /** Entries a leaderboard read may ask for, and its default. */
+  boardMax: number;
+  boardDefault: number;
+  /** Backstop TTL of cached score reads (notices on the lesson channel retire them first). */
+  cacheTtlMs: number;
+  /** Score reads each gateway worker caches at most. */
+  cacheMaxEntries: number;
+  /** Awards announce a room's change at most once per this interval (and readers re-read once more after it). */
+  noticeMs: number;
+  /** Longest PK round. */
+  pkMaxSeconds: number;
+}
+
 /** Shortest token secret accepted (bytes of UTF-8). */
 export const MIN_TOKEN_SECRET_BYTES = 32;
 
-type Section = 'api' | 'signals' | 'writeBehind' | 'jobs' | 'console';
+/** One named token key. */
+export interface TokenKey {
+  kid: string;
+  secret: string;
+}
+
+/** What a key id may be: short, and safe inside a token's JSON. */
+export const KID_RE = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/** `kid=secret,kid=secret`: the keys a gateway accepts. */
+function tokenKeys(name: string, field: FieldOf<TokenKey[] | null>, meaning: string): VarSpec {
+  return {
+    name,
+    field,
+    type: 'string',
+    default: '(unset)',
+    range: `kid=secret,... (kid: 1-32 of [A-Za-z0-9_.-]; secret: at least ${MIN_TOKEN_SECRET_BYTES} bytes)`,
+    meaning,
+    parse(raw) {
+      const keys: TokenKey[] = [];
+      for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const eq = part.indexOf('=');
+        const kid = eq < 0 ? '' : part.slice(0, eq);
+        const secret = eq < 0 ? '' : part.slice(eq + 1);
+        if (!KID_RE.test(kid)) throw new ConfigError(name, `expected kid=secret with kid 1-32 chars of [A-Za-z0-9_.-], got an entry with kid ${JSON.stringify(kid)}`);
+        if (Buffer.byteLength(secret, 'utf8') < MIN_TOKEN_SECRET_BYTES) throw new ConfigError(name, `the secret of key ${kid} must be at least ${MIN_TOKEN_SECRET_BYTES} bytes`);
+        if (keys.some((k) => k.kid === kid)) throw new ConfigError(name, `key ${kid} is listed twice`);
+        keys.push({ kid, secret });
+      }
+      if (keys.length === 0) throw new ConfigError(name, 'no keys given');
+      return keys;
+    },
+    fallback: () => null,
+  };
+}
+
+type Section = 'api' | 'signals' | 'writeBehind' | 'scores' | 'jobs' | 'interaction' | 'console';
 /** A Config field a variable sets, as a dotted path ('ttlSeconds', 'api.maxInFlight'). */
 export type ConfigField = Exclude<keyof Config, Section> | { [S in Section]: `${S}.${keyof Config[S] & string}` }[Section];
 type FieldValue<F extends ConfigField> = F extends `${infer S extends Section}.${infer K}`
@@ -455,16 +573,47 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
     }
   }),
 
-  text('ORGENGINE_TOKEN_SECRET', 'api.tokenSecret', null, `at least ${MIN_TOKEN_SECRET_BYTES} bytes`, 'HMAC-SHA256 key for tokens; required by serve and token', (v) => {
+  text('ORGENGINE_TOKEN_SECRET', 'api.tokenSecret', null, `at least ${MIN_TOKEN_SECRET_BYTES} bytes`, 'HMAC-SHA256 key of tokens without a key id; serve and token need it or ORGENGINE_TOKEN_KEYS', (v) => {
     const bytes = Buffer.byteLength(v, 'utf8');
     return bytes < MIN_TOKEN_SECRET_BYTES ? `must be at least ${MIN_TOKEN_SECRET_BYTES} bytes, got ${bytes}` : null;
   }),
+  tokenKeys('ORGENGINE_TOKEN_KEYS', 'api.tokenKeys', 'named HMAC keys for key rotation, all accepted; tokens carry their key id (with ORGENGINE_TOKEN_SECRET also set, tokens without a key id are accepted too)'),
+  text('ORGENGINE_TOKEN_SIGNING_KID', 'api.tokenSigningKid', null, 'a key id of ORGENGINE_TOKEN_KEYS', 'key orgengine token signs with; unset: ORGENGINE_TOKEN_SECRET when set, else the first of ORGENGINE_TOKEN_KEYS', (v) =>
+    KID_RE.test(v) ? null : `expected 1-32 chars of [A-Za-z0-9_.-], got ${JSON.stringify(v)}`,
+  ),
   int('ORGENGINE_TOKEN_CACHE_ENTRIES', 'api.tokenCacheEntries', 100_000, [100, 10_000_000], 'verified tokens kept per gateway worker'),
+  int('ORGENGINE_REVOCATION_REFRESH_MS', 'api.revocationRefreshMs', 5000, [100, 600_000], "longest a gateway trusts a lesson's revocation list without reading it again: the bound on applying a revocation whose channel message was lost"),
+  int('ORGENGINE_INTERNAL_PORT', 'api.internalPort', null, [0, 65_535], 'port of the internal listener serving /metrics and /readyz (off the public port, which then keeps only /healthz); unset: all on the public port'),
+  text('ORGENGINE_INTERNAL_HOST', 'api.internalHost', '127.0.0.1', 'an IP address or host name', 'address the internal listener binds', (v) =>
+    /^[A-Za-z0-9.:-]{1,253}$/.test(v) ? null : `expected an IP address or host name, got ${JSON.stringify(v)}`,
+  ),
+  flag('ORGENGINE_RATE_LIMITS', 'api.rateLimits', false, 'per-caller token buckets (per uid and per client address); over the limit is 429 TOO_MANY_REQUESTS with Retry-After'),
+  numeric('ORGENGINE_RATE_READ_PER_SECOND', 'api.rateReadPerSecond', 50, [0.01, 1_000_000], 'reads (and enters) per second one client token may make', { fraction: true }),
+  int('ORGENGINE_RATE_READ_BURST', 'api.rateReadBurst', 100, [1, 10_000_000], 'reads one client token may make at once before the rate applies'),
+  numeric('ORGENGINE_RATE_MUTATION_PER_SECOND', 'api.rateMutationPerSecond', 5, [0.01, 1_000_000], 'mutations (pick group, mute, sign in, heartbeat) per second one client token may make', { fraction: true }),
+  int('ORGENGINE_RATE_MUTATION_BURST', 'api.rateMutationBurst', 20, [1, 10_000_000], 'mutations one client token may make at once'),
+  numeric('ORGENGINE_RATE_PUBLISH_PER_SECOND', 'api.ratePublishPerSecond', 10, [0.01, 1_000_000], 'signal publishes and broadcasts per second one client token may make', { fraction: true }),
+  int('ORGENGINE_RATE_PUBLISH_BURST', 'api.ratePublishBurst', 20, [1, 10_000_000], 'signal publishes and broadcasts one client token may make at once'),
+  numeric('ORGENGINE_RATE_SERVICE_PER_SECOND', 'api.rateServicePerSecond', 5000, [0.01, 10_000_000], 'requests per second of one service token, every route class together', { fraction: true }),
+  int('ORGENGINE_RATE_SERVICE_BURST', 'api.rateServiceBurst', 10_000, [1, 100_000_000], 'requests one service token may make at once'),
+  numeric('ORGENGINE_RATE_ADDRESS_PER_SECOND', 'api.rateAddressPerSecond', 0, [0, 10_000_000], 'requests per second from one client address, every class together (a school behind one NAT address shares it; behind a proxy every client has its address); 0: no per-address limit', { fraction: true }),
+  int('ORGENGINE_RATE_ADDRESS_BURST', 'api.rateAddressBurst', 4000, [1, 100_000_000], 'requests one client address may make at once'),
+  int('ORGENGINE_RATE_MAX_BUCKETS', 'api.rateMaxBuckets', 100_000, [100, 100_000_000], 'token buckets kept per gateway worker and kind (uid, address), least recently used evicted'),
+  text('ORGENGINE_TLS_CERT_FILE', 'api.tlsCertFile', null, 'a readable PEM file', 'certificate chain for HTTPS and gRPC over TLS (with ORGENGINE_TLS_KEY_FILE); re-read on SIGHUP', (v) => (v.length > 0 ? null : 'empty path')),
+  text('ORGENGINE_TLS_KEY_FILE', 'api.tlsKeyFile', null, 'a readable PEM file', 'private key of ORGENGINE_TLS_CERT_FILE; re-read on SIGHUP', (v) => (v.length > 0 ? null : 'empty path')),
   int('ORGENGINE_HTTP_MAX_BODY_BYTES', 'api.maxBodyBytes', 16_384, [64, 16 * 1024 * 1024], 'largest request body; larger is refused with 413 PAYLOAD_TOO_LARGE'),
   int('ORGENGINE_MAX_IN_FLIGHT', 'api.maxInFlight', 10_000, [1, 1_000_000], 'requests waiting on Redis per worker before 503 OVERLOADED'),
   int('ORGENGINE_MEMBERS_PAGE_DEFAULT', 'api.membersPageDefault', 100, [1, 10_000], 'members page size when the request gives no limit; at most ORGENGINE_MEMBERS_PAGE_MAX'),
   int('ORGENGINE_MEMBERS_PAGE_MAX', 'api.membersPageMax', 1000, [1, 10_000], 'largest members page a request may ask for'),
-  int('ORGENGINE_CACHE_TTL_MS', 'api.cacheTtlMs', 2000, [0, 600_000], 'local cache backstop TTL: the longest a lost invalidation can keep an entry (0 disables the cache)'),
+  int('ORGENGINE_CACHE_TTL_MS', 'api.cacheTtlMs', 6000, [0, 600_000], 'local cache hard TTL: no entry is served older, even after a lost invalidation (0 disables the cache)'),
+  int(
+    'ORGENGINE_CACHE_SOFT_TTL_MS',
+    'api.cacheSoftTtlMs',
+    2000,
+    [1, 600_000],
+    'local cache soft TTL (less up to a quarter at random, capped at ORGENGINE_CACHE_TTL_MS): an entry read past it is served while one background load replaces it',
+  ),
+  int('ORGENGINE_CACHE_REFRESH_MAX_IN_FLIGHT', 'api.cacheRefreshMaxInFlight', 64, [0, 100_000], 'background cache refreshes running at once per gateway worker; past it entries are served up to their hard TTL'),
   int('ORGENGINE_CACHE_MAX_ENTRIES', 'api.cacheMaxEntries', 200_000, [100, 100_000_000], 'local cache entries per gateway worker'),
   int('ORGENGINE_CACHE_MAX_BYTES', 'api.cacheMaxBytes', 256 * 1024 * 1024, [1024 * 1024, 64 * 1024 * 1024 * 1024], 'local cache size per gateway worker, estimated bytes'),
   int('ORGENGINE_CACHE_MAX_LESSONS', 'api.cacheMaxLessons', 20_000, [1, 1_000_000], 'lessons cached and subscribed to per gateway worker'),
@@ -524,6 +673,27 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_DURABILITY_TIMEOUT_MS', 'writeBehind.durabilityTimeoutMs', 100, [1, 60_000], 'WAIT timeout with replica durability; short of replicas the write answers 503 BACKEND_UNAVAILABLE (may or may not be applied); below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS'),
   int('ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', 'writeBehind.maxDynamicGroupsPerTeam', 50, [0, 10_000], 'groups created in class per team at most'),
 
+  int('ORGENGINE_SCORE_MIN_POINTS', 'scores.minPoints', -1000, [-1_000_000_000, 0], 'fewest points one score event may carry (below 0 only for kind adjust); outside the range is 400'),
+  int('ORGENGINE_SCORE_MAX_POINTS', 'scores.maxPoints', 1000, [1, 1_000_000_000], 'most points one score event may carry; more is 400 BAD_REQUEST'),
+  int('ORGENGINE_SCORE_BOARD_MAX', 'scores.boardMax', 100, [1, 10_000], 'most entries one leaderboard read may ask for'),
+  int('ORGENGINE_SCORE_BOARD_DEFAULT', 'scores.boardDefault', 10, [1, 10_000], 'leaderboard entries when a read gives no limit; at most ORGENGINE_SCORE_BOARD_MAX'),
+  int('ORGENGINE_SCORE_CACHE_TTL_MS', 'scores.cacheTtlMs', 2000, [0, 60_000], 'backstop TTL of the score reads (leaderboards, totals, ranks) each gateway caches: the longest a lost notice keeps one (0: no cache)'),
+  int('ORGENGINE_SCORE_CACHE_MAX_ENTRIES', 'scores.cacheMaxEntries', 50_000, [100, 10_000_000], 'score reads cached per gateway worker (each at most ORGENGINE_SCORE_BOARD_MAX entries)'),
+  int('ORGENGINE_SCORE_NOTICE_MS', 'scores.noticeMs', 100, [10, 60_000], "awards announce a room's score change on the lesson channel at most once per this interval; gateways drop cached score reads and push a scores message then and once more an interval later"),
+  int('ORGENGINE_PK_MAX_SECONDS', 'scores.pkMaxSeconds', 3600, [1, 86_400], 'longest PK round a start may ask for'),
+  int('ORGENGINE_IA_INVITE_TIMEOUT_MS', 'interaction.inviteTimeoutMs', 20_000, [100, 3_600_000], 'an invitation or application not answered in this long times out (timed_out); a lesson policy may override'),
+  int('ORGENGINE_IA_CONNECT_TIMEOUT_MS', 'interaction.connectTimeoutMs', 15_000, [100, 3_600_000], 'an accepted link whose RTC join is not reported in this long fails (connect_timed_out); a lesson policy may override'),
+  int('ORGENGINE_IA_DEFAULT_CAPACITY', 'interaction.defaultCapacity', 9, [2, 1000], 'seats of a multi session when the request names none (host + 8)'),
+  int('ORGENGINE_IA_MAX_CAPACITY', 'interaction.maxCapacity', 50, [2, 1000], 'largest capacity a multi session may ask for'),
+  int('ORGENGINE_IA_MAX_SESSIONS_PER_ROOM', 'interaction.maxSessionsPerRoom', 20, [1, 10_000], 'active interaction sessions one room may hold; more is 409 LIMIT_REACHED'),
+  int('ORGENGINE_IA_MAX_PENDING', 'interaction.maxPendingPerSession', 100, [1, 100_000], 'unanswered invitations and applications one session may hold; more is 409 LIMIT_REACHED'),
+  int('ORGENGINE_IA_MAX_RTC_EVENTS', 'interaction.maxRtcEventsPerSession', 100_000, [100, 10_000_000], 'RTC event ids one session remembers for deduplication; more is 409 LIMIT_REACHED'),
+  int('ORGENGINE_IA_RTC_GRACE_MS', 'interaction.rtcGraceMs', 60_000, [1000, 86_400_000], 'a connected user whose last RTC report (joined/alive) arrived longer ago is moved to left by the reconciliation'),
+  int('ORGENGINE_IA_CHECK_EVERY_MS', 'interaction.checkEveryMs', 1000, [10, 600_000], 'how often orgengine worker applies due interaction deadlines and reconciles RTC membership'),
+  int('ORGENGINE_IA_CHECK_BATCH', 'interaction.checkBatch', 500, [1, 100_000], 'deadlines (and active sessions) one checker call handles per lesson'),
+  int('ORGENGINE_IA_CHECK_LEASE_MS', 'interaction.checkLeaseMs', 10_000, [100, 600_000], "a checker's lease on a lesson; a killed checker's lessons are taken over after it"),
+  int('ORGENGINE_IA_INFO_CACHE_MS', 'interaction.infoCacheMs', 2000, [0, 600_000], "UniversalInfo gateway cache backstop TTL (invalidated through the lesson channel); 0 = every read goes to Redis"),
+
   url('ORGENGINE_QUEUE_REDIS_URL', 'jobs.redis', { shown: '(the data Redis)', from: (c) => c.redis }, REDIS_PROTOCOLS, 'single Redis holding the preload queues (ignored when ORGENGINE_QUEUE_REDIS_CLUSTER_NODES is set)', { to: single }),
   clusterNodes('ORGENGINE_QUEUE_REDIS_CLUSTER_NODES', 'jobs.redis', 'seed nodes of a Redis Cluster holding the preload queues'),
   text('ORGENGINE_QUEUE_PREFIX', 'jobs.prefix', '{oe-jobs}', 'at most 48 chars of [A-Za-z0-9:_.-] with one {hash tag}', 'BullMQ key prefix; the hash tag puts every queue and flow in one Cluster slot', (v) =>
@@ -570,6 +740,21 @@ const CROSS_CHECKS: ReadonlyArray<{ variable: string; complaint(c: Config): stri
       wb.durability === 'replica' && wb.durabilityTimeoutMs >= api.redisCommandTimeoutMs
         ? `must be below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS (${api.redisCommandTimeoutMs}), got ${wb.durabilityTimeoutMs}`
         : null,
+  },
+  {
+    variable: 'ORGENGINE_SCORE_BOARD_DEFAULT',
+    complaint: ({ scores }) => (scores.boardDefault > scores.boardMax ? `must not exceed ORGENGINE_SCORE_BOARD_MAX (${scores.boardMax}), got ${scores.boardDefault}` : null),
+  },
+  {
+    variable: 'ORGENGINE_TOKEN_SIGNING_KID',
+    complaint: ({ api }) =>
+      api.tokenSigningKid !== null && !api.tokenKeys?.some((k) => k.kid === api.tokenSigningKid)
+        ? `must name a key of ORGENGINE_TOKEN_KEYS (${api.tokenKeys?.map((k) => k.kid).join(', ') || 'unset'}), got ${api.tokenSigningKid}`
+        : null,
+  },
+  {
+    variable: 'ORGENGINE_TLS_KEY_FILE',
+    complaint: ({ api }) => ((api.tlsCertFile === null) !== (api.tlsKeyFile === null) ? 'ORGENGINE_TLS_CERT_FILE and ORGENGINE_TLS_KEY_FILE are set together or not at all' : null),
   },
   {
     variable: 'ORGENGINE_MEMBERS_PAGE_DEFAULT',
@@ -635,7 +820,7 @@ export function describeConfig(env: Env = process.env): Array<ConfigVar & { valu
 }
 
 /** Variables whose values are never printed: `orgengine config` output ends up in logs and tickets. */
-const SECRET_VARS: ReadonlySet<string> = new Set(['ORGENGINE_TOKEN_SECRET']);
+const SECRET_VARS: ReadonlySet<string> = new Set(['ORGENGINE_TOKEN_SECRET', 'ORGENGINE_TOKEN_KEYS']);
 
 /** A value as `orgengine config` may print it: secrets as their length, URL passwords as `***`. */
 function shownValue(name: string, value: string | undefined): string | null {
@@ -644,10 +829,17 @@ function shownValue(name: string, value: string | undefined): string | null {
   return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }
 
-/** The token secret; a ConfigError naming the variable when unset (serving and minting need it). */
-export function requireTokenSecret(config: Config): string {
-  if (!config.api.tokenSecret) {
-    throw new ConfigError('ORGENGINE_TOKEN_SECRET', `required to serve and to mint tokens (at least ${MIN_TOKEN_SECRET_BYTES} bytes, e.g. \`openssl rand -hex 32\`)`);
+/**
+ * The token keys: every key accepted and the one that signs. The legacy
+ * ORGENGINE_TOKEN_SECRET is the key without an id (its tokens carry none), so a
+ * deployment with only it behaves as before. A ConfigError naming the variable
+ * when neither is set (serving and minting need a key).
+ */
+export function requireTokenKeys(config: Config): { keys: TokenKey[]; signing: string } {
+  const { tokenSecret, tokenKeys, tokenSigningKid } = config.api;
+  if (!tokenSecret && !tokenKeys) {
+    throw new ConfigError('ORGENGINE_TOKEN_SECRET', `required to serve and to mint tokens (at least ${MIN_TOKEN_SECRET_BYTES} bytes, e.g. \`openssl rand -hex 32\`), or ORGENGINE_TOKEN_KEYS`);
   }
-  return config.api.tokenSecret;
+  const keys: TokenKey[] = [...(tokenSecret ? [{ kid: '', secret: tokenSecret }] : []), ...(tokenKeys ?? [])];
+  return { keys, signing: tokenSigningKid ?? (tokenSecret ? '' : tokenKeys![0]!.kid) };
 }

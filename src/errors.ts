@@ -36,6 +36,18 @@ export const ERROR_TABLE = {
   NODE_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   STUDENT_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  USER_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  SESSION_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  LINK_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
+  /** A link state change the one-way state machine does not allow (details: from, to). */
+  INVALID_TRANSITION: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  /** The user already has an active link in the lesson (mutual exclusion). */
+  USER_BUSY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  SESSION_FULL: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  SESSION_ENDED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  CHANNEL_IN_USE: { http: 409, grpc: GrpcStatus.ALREADY_EXISTS, temporary: false },
+  /** A configured bound of the interaction center (sessions per room, pending links, RTC events). */
+  LIMIT_REACHED: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
   STUDENT_NOT_IN_ROOM: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   NOT_A_GROUP: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, temporary: false },
   GROUPS_NOT_ENABLED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
@@ -43,6 +55,11 @@ export const ERROR_TABLE = {
   NODE_NOT_IN_ROOM: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   GROUP_FULL: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   NO_FREE_GROUP: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  /** One PK round at a time per session or room: another one runs. */
+  PK_ROUND_RUNNING: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  /** The PK round named has ended (or not started). */
+  PK_ROUND_CLOSED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  PK_ROUND_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   POLICY_NOT_BOUND: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   LESSON_NOT_READY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: true },
   PRELOAD_IN_PROGRESS: { http: 409, grpc: GrpcStatus.ABORTED, temporary: true },
@@ -61,6 +78,8 @@ export const ERROR_TABLE = {
   SOURCE_EMPTY: { http: 422, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   LIMIT_EXCEEDED: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  /** A caller (token or client address) is over its rate limit; the answer says when to retry (Retry-After). */
+  TOO_MANY_REQUESTS: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: true },
   OVERLOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },
   /** The write-behind stream is at its bound: nothing was written, retry later. */
   BACKPRESSURE: { http: 503, grpc: GrpcStatus.UNAVAILABLE, temporary: true },

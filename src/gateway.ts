@@ -6,15 +6,21 @@
 // the drain on close (stop accepting, finish in-flight, flush what the flusher
 // read, release the caches, disconnect).
 import type { Logger } from 'pino';
+import { Revocations } from './auth/revocation.js';
 import { TokenVerifier } from './auth/tokens.js';
+import { RateLimiter } from './api/limits.js';
 import { createGrpcServer, type GrpcServer } from './api/grpc/server.js';
 import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
 import { backendError } from './errors.js';
-import { ConfigError, requireTokenSecret, variableOf, type Config, type ConfigField } from './config.js';
-import { createFlusher, createMutationService } from './main.js';
-import { Metrics, registerBreakerMetrics } from './metrics.js';
+import { ConfigError, requireTokenKeys, variableOf, type Config, type ConfigField } from './config.js';
+import { createFlusher, createInteractionService, createMutationService, createScoreService } from './main.js';
+import type { InteractionService } from './services/interaction.js';
+import { Metrics, registerBreakerMetrics, registerSecurityMetrics } from './metrics.js';
+import { RevocationService } from './services/revocation.js';
+import { readRevocations } from './store/redis/revocationStore.js';
 import type { MutationService } from './services/mutations.js';
+import type { ScoreService } from './services/scores.js';
 import { ReadService } from './services/reads.js';
 import { PlaybackService } from './services/playback.js';
 import { PushHub } from './services/push.js';
@@ -48,6 +54,8 @@ export interface GatewayOptions {
   connectionTag?: string;
   /** Run the write-behind flusher in this gateway (default: ORGENGINE_FLUSH_IN_GATEWAY). */
   flush?: boolean;
+  /** Port of the internal listener for /readyz and /metrics (0 = any free port); null or absent: ORGENGINE_INTERNAL_PORT, else none. */
+  internalPort?: number | null;
   /** Request spans (default: exported to ORGENGINE_OTLP_ENDPOINT when set, else none). */
   tracing?: Tracing;
 }
@@ -56,10 +64,20 @@ export interface GatewayOptions {
 export interface Gateway {
   httpPort: number;
   grpcPort: number | null;
+  /** Port of the internal listener (/readyz, /metrics), or null when they are on the public port. */
+  internalPort: number | null;
   metrics: Metrics;
+  /** The token revocation lists this worker holds. */
+  revocations: Revocations;
+  /** Reads the TLS certificate and key again (SIGHUP); throws, serving on with the old ones, when they are unusable. */
+  reloadTls(): Promise<void>;
   reads: ReadService;
   signals: SignalRuntime;
   mutations: MutationService;
+  /** Score ledger, totals, boards and PK rounds. */
+  scores: ScoreService;
+  /** The interaction center. */
+  interaction: InteractionService;
   /** The in-process write-behind flusher, or null (`orgengine flush` runs elsewhere). */
   flusher: Flusher | null;
   /** The lesson channel subscriptions the caches and live push share. */
@@ -100,7 +118,7 @@ function asConfigError(e: unknown): unknown {
 
 /** Starts one gateway. */
 export async function startGateway(config: Config, opts: GatewayOptions): Promise<Gateway> {
-  const secret = requireTokenSecret(config);
+  const tokenKeys = requireTokenKeys(config);
   nativeUws();
   const api = config.api;
   const log = opts.log;
@@ -140,14 +158,43 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const reads = new ReadService(redis, entityCache ? channels : null, {
     keyPrefix: config.keyPrefix,
     cacheTtlMs: api.cacheTtlMs,
+    cacheSoftTtlMs: api.cacheSoftTtlMs,
+    cacheRefreshMaxInFlight: api.cacheRefreshMaxInFlight,
     cacheMaxEntries: api.cacheMaxEntries,
     cacheMaxBytes: api.cacheMaxBytes,
     cacheMaxLessons: api.cacheMaxLessons,
     onlineCacheMs: api.onlineCacheMs,
     onlineWindowMs: api.onlineWindowMs,
   });
-  const tokens = new TokenVerifier({ secret, cacheEntries: api.tokenCacheEntries });
+  const tokens = new TokenVerifier({ keys: tokenKeys.keys, signing: tokenKeys.signing, cacheEntries: api.tokenCacheEntries });
+  // Revocation lists of the lessons served: loaded with a lesson's first
+  // request, kept fresh by its channel, re-read after revocationRefreshMs.
+  const revocations = new Revocations(
+    {
+      load: (lessonId) => readRevocations(redis, config.keyPrefix, lessonId),
+      watch: (lessonId) => channels.add(lessonId),
+      unwatch: (lessonId) => channels.remove(lessonId),
+    },
+    {
+      refreshMs: api.revocationRefreshMs,
+      maxLessons: api.cacheMaxLessons,
+      onError: (e, lessonId) => log.warn({ lessonId, err: backendError(e).message }, 'revocation list refresh failed; the list held stays in force'),
+    },
+  );
+  channels.listen({
+    onMessage: (lessonId, m) => {
+      if (m.kind === 'revoke') revocations.apply(lessonId, m.uid, m.before);
+    },
+    onDown: (_reason, lessons) => revocations.distrust(lessons),
+    onSubscribed: (lessonId) => revocations.distrust([lessonId]),
+  });
+  tokens.useRevocations(revocations);
+  const revocation = new RevocationService(redis, config.keyPrefix);
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true, reads: () => reads.stats, cacheSize: () => reads.cacheSize() });
+  const security = registerSecurityMetrics(metrics.registry, () => revocations.size());
+  const limits = api.rateLimits ? new RateLimiter(api, security.limited) : null;
+  const tls = api.tlsCertFile !== null && api.tlsKeyFile !== null ? { certFile: api.tlsCertFile, keyFile: api.tlsKeyFile } : null;
+  const internalPort = opts.internalPort ?? api.internalPort;
   registerBreakerMetrics(metrics.registry, () => (guard?.openNodes().length ?? 0) + (writer?.guard.openNodes().length ?? 0), transitions);
   // One registration cache per process: a lesson is registered for the flusher
   // before its first mutation or signal, then once per interval.
@@ -182,6 +229,10 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   });
   const wsMetrics = registerWsMetrics(metrics.registry, () => push);
   const mutations = createMutationService({ config, redis: writeRedis }, { registry, metrics: metrics.registry });
+  // Score writes go to the write connection (WAIT under replica durability), and the score reads with them.
+  const scores = createScoreService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels });
+  // Interaction writes go through the write connection; UniversalInfo's cache hears the lesson channels.
+  const interaction = createInteractionService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels });
   // Playback reads MySQL; the pool connects on first use, so a gateway that never plays back never connects.
   const pool = createMysqlPool(config.mysqlUrl, config.mysqlPoolSize);
   const playback = new PlaybackService({ pool, redis, keyPrefix: config.keyPrefix, api });
@@ -237,6 +288,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     reads,
     signals: signals.service,
     mutations,
+    scores,
+    interaction,
     push,
     playback,
     wsMetrics,
@@ -246,26 +299,35 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     api,
     ready: async () => ready(),
     metricsText: opts.metricsText ?? (async () => ({ contentType: metrics.contentType, body: await metrics.text() })),
+    limits,
+    revocation,
+    tls,
+    internal: internalPort !== null,
   });
   let grpc: GrpcServer | null = null;
   let httpPort: number;
   let grpcPort: number | null = null;
+  let boundInternal: number | null = null;
   try {
     httpPort = await http.listen(opts.port, opts.host);
+    if (internalPort !== null) boundInternal = await http.listenInternal(internalPort, api.internalHost);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, push, playback, tokens, metrics, log, api, tracing, ready: async () => ready().ok });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, scores, interaction, push, playback, tokens, metrics, log, api, tracing, ready: async () => ready().ok, limits, revocation, tls });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
     http.stopAccepting();
     http.closeWebSockets();
     push.close();
+    scores.close();
     if (readyTimer) clearInterval(readyTimer);
     guard?.close();
     writer?.guard.close();
     writer?.client.disconnect();
     signals.close();
     reads.close();
+    interaction.close();
+    revocations.clear();
     await channels.close();
     await pool.end().catch(() => undefined);
     if (ownRedis) redis.disconnect();
@@ -278,10 +340,20 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   return {
     httpPort,
     grpcPort,
+    internalPort: boundInternal,
     metrics,
+    revocations,
+    async reloadTls() {
+      if (!tls) throw new Error('TLS is not configured (ORGENGINE_TLS_CERT_FILE, ORGENGINE_TLS_KEY_FILE)');
+      await http.reloadTls();
+      grpc?.reloadTls();
+      log.info({ certFile: tls.certFile }, 'TLS certificate and key reloaded');
+    },
     reads,
     signals,
     mutations,
+    scores,
+    interaction,
     flusher,
     channels,
     push,
@@ -303,7 +375,10 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         await flusher?.stop();
         await pool.end().catch(() => undefined);
         signals.close();
+        scores.close();
         reads.close();
+        interaction.close();
+        revocations.clear();
         await channels.close();
         if (ownRedis) await closeRedis(redis);
         if (writer) await closeRedis(writer.client);

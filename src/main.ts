@@ -7,7 +7,10 @@ import type { Pool } from 'mysql2/promise';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
+import { InteractionService } from './services/interaction.js';
 import { MutationService } from './services/mutations.js';
+import { ScoreService } from './services/scores.js';
+import type { LessonChannels } from './store/redis/lessonChannels.js';
 import { createMysqlPool } from './store/mysql/pool.js';
 import { createRedis, type RedisClient } from './store/redis/client.js';
 import { Flusher, type FlusherOptions } from './writebehind/flusher.js';
@@ -56,6 +59,45 @@ export function createMutationService(
     ttlSeconds: config.ttlSeconds,
     wb: config.writeBehind,
     onlineWindowMs: config.api.onlineWindowMs,
+    registry: opts.registry,
+    metrics: opts.metrics,
+    now: opts.now,
+  });
+}
+
+/** The score service over `parts.redis` (ledger, totals, boards, PK rounds), bounded by the config. */
+export function createScoreService(
+  parts: Pick<App, 'config' | 'redis'>,
+  opts: { metrics?: Registry; now?: () => number; registry?: LessonRegistry; channels?: LessonChannels | null } = {},
+): ScoreService {
+  const { config, redis } = parts;
+  return new ScoreService({
+    redis,
+    keyPrefix: config.keyPrefix,
+    ttlSeconds: config.ttlSeconds,
+    scores: config.scores,
+    wb: config.writeBehind,
+    channels: opts.channels,
+    maxLessons: config.api.cacheMaxLessons,
+    registry: opts.registry,
+    metrics: opts.metrics,
+    now: opts.now,
+  });
+}
+
+/** The interaction center over `parts`' Redis (the gateway passes its lesson channels so UniversalInfo is cached). */
+export function createInteractionService(
+  parts: Pick<App, 'config' | 'redis'>,
+  opts: { metrics?: Registry; now?: () => number; registry?: LessonRegistry; channels?: LessonChannels | null } = {},
+): InteractionService {
+  const { config, redis } = parts;
+  return new InteractionService({
+    redis,
+    keyPrefix: config.keyPrefix,
+    ttlSeconds: config.ttlSeconds,
+    wb: config.writeBehind,
+    ia: config.interaction,
+    channels: opts.channels ?? null,
     registry: opts.registry,
     metrics: opts.metrics,
     now: opts.now,

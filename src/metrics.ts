@@ -104,6 +104,7 @@ export interface CacheCounters {
   hits: Record<string, number>;
   misses: Record<string, number>;
   invalidations: Record<string, number>;
+  refreshes?: Record<string, number>;
 }
 
 /** Metrics of one worker. */
@@ -201,6 +202,16 @@ export class Metrics {
           for (const [k, v] of Object.entries(s.invalidations)) this.set({ kind: k }, v);
         },
       }),
+      cacheRefreshes: gauge({
+        name: 'orgengine_cache_refreshes',
+        help: 'Background refreshes of entries past their soft TTL: started, failed, skipped for the budget (counter semantics)',
+        labelNames: ['outcome'],
+        collect() {
+          const s = reads();
+          if (!s?.refreshes) return;
+          for (const [k, v] of Object.entries(s.refreshes)) this.set({ outcome: k }, v);
+        },
+      }),
       cacheSize: gauge({
         name: 'orgengine_cache_size',
         help: 'Local cache entries, estimated bytes and lessons tracked',
@@ -269,6 +280,24 @@ export function registerBreakerMetrics(registry: Registry, openNodes: () => numb
         this.reset();
         this.inc({ to: 'open' }, transitions.open);
         this.inc({ to: 'closed' }, transitions.closed);
+      },
+    }),
+  });
+}
+
+/** Rate-limit refusals (api/limits.ts) and token revocations held (auth/revocation.ts). */
+export function registerSecurityMetrics(registry: Registry, revocationLessons: () => number): { limited: Counter<'class' | 'by'> } {
+  return registerMetrics(registry, {
+    limited: counter<'class' | 'by'>({
+      name: 'orgengine_rate_limited_total',
+      help: 'requests refused with 429 TOO_MANY_REQUESTS, by route class and by what was over its limit (uid or address)',
+      labelNames: ['class', 'by'],
+    }),
+    revocationLessons: gauge({
+      name: 'orgengine_revocation_lessons',
+      help: 'lessons whose token revocation list this gateway worker holds',
+      collect() {
+        this.set(revocationLessons());
       },
     }),
   });

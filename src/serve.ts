@@ -6,12 +6,13 @@
 // gRPC runs in worker 0 only (grpc-js listens through Node's net module, which
 // does not share a port here). /metrics on any worker answers with every
 // worker's metrics merged. SIGTERM or SIGINT drains: stop accepting, finish
-// in-flight, exit.
+// in-flight, exit. With TLS configured, SIGHUP re-reads the certificate and key
+// in every worker (the primary passes it on).
 import cluster, { type Worker } from 'node:cluster';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.js';
+import { freePort } from './api/http/uws.js';
 import { startGateway } from './gateway.js';
 import { stopSignal } from './main.js';
 import { aggregateMetrics } from './metrics.js';
@@ -21,8 +22,17 @@ export interface ServeOptions {
   port: number;
   host: string;
   grpcPort: number | null;
+  /** Port of the internal listener (/readyz, /metrics), or null: on the public port. */
+  internalPort?: number | null;
   workers: number;
   log: Logger;
+}
+
+/** The ports a serve listens on. */
+export interface ServePorts {
+  httpPort: number;
+  grpcPort: number | null;
+  internalPort: number | null;
 }
 
 /** Most worker processes accepted. */
@@ -34,6 +44,7 @@ export interface WorkerInit {
   port: number;
   host: string;
   grpcPort: number | null;
+  internalPort: number | null;
   index: number;
 }
 
@@ -41,7 +52,8 @@ export interface WorkerInit {
 export type WorkerMessage =
   | { type: 'hello' }
   | { type: 'init'; init: WorkerInit }
-  | { type: 'listening'; httpPort: number; grpcPort: number | null }
+  | { type: 'listening'; httpPort: number; grpcPort: number | null; internalPort: number | null }
+  | { type: 'reload-tls' }
   /** `variable`: the start failed on this configuration variable (a ConfigError). */
   | { type: 'failed'; message: string; variable?: string }
   | { type: 'metrics-request'; id: number }
@@ -54,36 +66,33 @@ const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** The worker entry: registers tsx, then runs src/serveWorker.ts. */
 const WORKER_EXEC = fileURLToPath(new URL('../bin/gateway-worker.js', import.meta.url));
 
-/** A free TCP port (for --port 0 with several workers: they must all bind one known port). */
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 /** Serves until SIGTERM/SIGINT; resolves once drained. Reports the bound ports through `onListening`. */
-export async function serve(config: Config, opts: ServeOptions, onListening?: (ports: { httpPort: number; grpcPort: number | null }) => void): Promise<void> {
+export async function serve(config: Config, opts: ServeOptions, onListening?: (ports: ServePorts) => void): Promise<void> {
   const { log } = opts;
   if (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > MAX_WORKERS) throw new RangeError(`workers must be 1-${MAX_WORKERS}, got ${opts.workers}`);
   const stop = stopSignal();
+  const tls = config.api.tlsCertFile !== null;
+  const internal = opts.internalPort ?? null;
 
   if (opts.workers === 1) {
-    const gw = await startGateway(config, { port: opts.port, host: opts.host, grpcPort: opts.grpcPort, log });
-    log.info({ httpPort: gw.httpPort, grpcPort: gw.grpcPort }, 'gateway listening');
-    onListening?.({ httpPort: gw.httpPort, grpcPort: gw.grpcPort });
+    const gw = await startGateway(config, { port: opts.port, host: opts.host, grpcPort: opts.grpcPort, internalPort: internal, log });
+    const onHup = (): void => {
+      gw.reloadTls().catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'TLS reload failed; serving on with the previous certificate'));
+    };
+    if (tls) process.on('SIGHUP', onHup);
+    log.info({ httpPort: gw.httpPort, grpcPort: gw.grpcPort, internalPort: gw.internalPort }, 'gateway listening');
+    onListening?.({ httpPort: gw.httpPort, grpcPort: gw.grpcPort, internalPort: gw.internalPort });
     const signal = await stop;
     log.info({ signal }, 'draining');
+    process.off('SIGHUP', onHup);
     await gw.close();
     log.info('stopped');
     return;
   }
 
   const port = opts.port === 0 ? await freePort(opts.host) : opts.port;
+  // Every worker binds the internal port too (SO_REUSEPORT): it must be one known port.
+  const internalPort = internal === 0 ? await freePort(config.api.internalHost) : internal;
   cluster.setupPrimary({ exec: WORKER_EXEC, args: [], silent: false });
   const workers: Worker[] = [];
   const collecting = new Map<number, { want: number; got: unknown[][]; requester: Worker; requesterId: number }>();
@@ -93,7 +102,7 @@ export async function serve(config: Config, opts: ServeOptions, onListening?: (p
   const death = new Promise<never>((_, reject) => (died = reject));
   death.catch(() => undefined);
 
-  const start = (index: number): Promise<{ httpPort: number; grpcPort: number | null }> => {
+  const start = (index: number): Promise<ServePorts> => {
     const w = cluster.fork();
     workers[index] = w;
     w.on('exit', (code, signal) => {
@@ -105,7 +114,7 @@ export async function serve(config: Config, opts: ServeOptions, onListening?: (p
     w.on('message', (m: WorkerMessage) => {
       if (m.type === 'hello') {
         // Sent once the worker listens for messages; anything sent earlier could be lost.
-        w.send({ type: 'init', init: { config, port, host: opts.host, grpcPort: index === 0 ? opts.grpcPort : null, index } } satisfies WorkerMessage);
+        w.send({ type: 'init', init: { config, port, host: opts.host, grpcPort: index === 0 ? opts.grpcPort : null, internalPort, index } } satisfies WorkerMessage);
       } else if (m.type === 'metrics-request') {
         const id = ++metricsSeq;
         const live = workers.filter((x) => x && x.isConnected());
@@ -127,7 +136,7 @@ export async function serve(config: Config, opts: ServeOptions, onListening?: (p
       const onMsg = (m: WorkerMessage) => {
         if (m.type === 'listening') {
           w.off('message', onMsg);
-          resolve({ httpPort: m.httpPort, grpcPort: m.grpcPort });
+          resolve({ httpPort: m.httpPort, grpcPort: m.grpcPort, internalPort: m.internalPort });
         } else if (m.type === 'failed') {
           w.off('message', onMsg);
           // A bad setting is the operator's to fix: report it as the config error it was.
@@ -148,15 +157,20 @@ export async function serve(config: Config, opts: ServeOptions, onListening?: (p
     for (const w of workers) if (w && !w.isDead()) w.kill('SIGKILL');
   };
 
+  const onHup = (): void => {
+    for (const w of workers) if (w?.isConnected()) w.send({ type: 'reload-tls' } satisfies WorkerMessage);
+  };
+  if (tls) process.on('SIGHUP', onHup);
   try {
     // Worker 0 first, so a bad config fails once, not N times.
     const first = await start(0);
     await Promise.all(Array.from({ length: opts.workers - 1 }, (_, i) => start(i + 1)));
-    log.info({ httpPort: first.httpPort, grpcPort: first.grpcPort, workers: opts.workers }, 'gateway workers listening');
+    log.info({ httpPort: first.httpPort, grpcPort: first.grpcPort, internalPort: first.internalPort, workers: opts.workers }, 'gateway workers listening');
     onListening?.(first);
     const signal = await Promise.race([stop, death]);
     log.info({ signal }, 'draining');
   } finally {
+    process.off('SIGHUP', onHup);
     await shutdown();
   }
   log.info('stopped');

@@ -24,6 +24,11 @@ const drainAndExit = (): void => {
 };
 process.on('SIGTERM', drainAndExit);
 process.on('SIGINT', drainAndExit);
+const reloadTls = (): void => {
+  gw?.reloadTls().catch((e: unknown) => process.stderr.write(`TLS reload failed; serving on with the previous certificate: ${e instanceof Error ? e.message : String(e)}\n`));
+};
+// A hangup reaching a worker (the whole process group signalled) reloads too, rather than killing it.
+process.on('SIGHUP', reloadTls);
 // The primary is gone: nobody will ask this worker to stop.
 process.on('disconnect', drainAndExit);
 
@@ -35,6 +40,7 @@ process.on('message', (m: WorkerMessage) => {
       port: init.port,
       host: init.host,
       grpcPort: init.grpcPort,
+      internalPort: init.internalPort,
       log,
       defaultMetrics: true,
       connectionTag: `w${init.index}`,
@@ -58,7 +64,7 @@ process.on('message', (m: WorkerMessage) => {
       (g) => {
         gw = g;
         if (closing) drainAndExit();
-        send({ type: 'listening', httpPort: g.httpPort, grpcPort: g.grpcPort });
+        send({ type: 'listening', httpPort: g.httpPort, grpcPort: g.grpcPort, internalPort: g.internalPort });
       },
       (e: unknown) => {
         send({ type: 'failed', message: e instanceof Error ? e.message : String(e), variable: e instanceof ConfigError ? e.variable : undefined });
@@ -70,6 +76,8 @@ process.on('message', (m: WorkerMessage) => {
   } else if (m.type === 'metrics-text') {
     waiting.get(m.id)?.({ body: m.body, contentType: m.contentType });
     waiting.delete(m.id);
+  } else if (m.type === 'reload-tls') {
+    reloadTls();
   } else if (m.type === 'shutdown') {
     drainAndExit();
   }

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Cluster, Redis } from 'ioredis';
 import { bearerToken, TokenVerifier, type Claims } from '../../src/auth/tokens.js';
-import { loadConfig, requireTokenSecret } from '../../src/config.js';
+import { loadConfig, requireTokenKeys } from '../../src/config.js';
 import type { OrgNode, Room } from '../../src/model/topology.js';
 import { decodeSignalMember, type Signal } from '../../src/model/signal.js';
 import { unpack } from '../../src/store/redis/codec.js';
@@ -24,7 +24,7 @@ import { decodeLessonHash, decodePosition } from '../../src/store/redis/lessonRe
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } } });
 const config = loadConfig(process.env);
-const tokens = new TokenVerifier({ secret: requireTokenSecret(config), cacheEntries: config.api.tokenCacheEntries });
+const tokens = new TokenVerifier({ ...requireTokenKeys(config), cacheEntries: config.api.tokenCacheEntries });
 const redis = config.redis.mode === 'cluster' ? new Cluster(config.redis.nodes) : new Redis(config.redis.url);
 
 class HttpError extends Error {

@@ -1,7 +1,9 @@
 // Response encodings chosen by Accept: JSON (default), msgpack, protobuf. A
 // cached view is the same object on every hit, so its encoded bytes are kept in
-// a WeakMap beside it and a warm request encodes nothing.
+// a WeakMap beside it and a warm request encodes nothing; a view built from
+// pre-encoded fragments (model/preEncoded.ts) is not walked by JSON.stringify.
 import { Packr } from 'msgpackr';
+import { preEncodedJson } from '../model/preEncoded.js';
 import type { OrgError } from '../errors.js';
 import { encodeProto } from './proto.js';
 
@@ -35,7 +37,8 @@ export function encode(format: Format, protoName: string, value: object): Buffer
   const hit = e?.[format];
   if (hit) return hit;
   let out: Buffer;
-  if (format === 'json') out = Buffer.from(JSON.stringify(value));
+  // A view stitched from pre-encoded fragments (model/preEncoded.ts) carries its JSON already.
+  if (format === 'json') out = Buffer.from(preEncodedJson(value) ?? JSON.stringify(value));
   else if (format === 'msgpack') out = packr.pack(value);
   else {
     const u = encodeProto(protoName, value);

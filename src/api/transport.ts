@@ -6,10 +6,12 @@ import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Metrics } from '../metrics.js';
 import type { Tracing } from '../tracing.js';
+import type { InteractionService } from '../services/interaction.js';
 import type { MutationService } from '../services/mutations.js';
 import type { PlaybackService } from '../services/playback.js';
 import type { PushHub } from '../services/push.js';
 import type { ReadService } from '../services/reads.js';
+import type { ScoreService } from '../services/scores.js';
 import type { SignalService } from '../services/signals.js';
 
 /** The services, token verifier, metrics and log a transport needs. */
@@ -17,10 +19,14 @@ export interface TransportDeps {
   reads: ReadService;
   signals: SignalService;
   mutations: MutationService;
+  /** The interaction center: sessions, links, RTC events, UniversalInfo. */
+  interaction: InteractionService;
   /** Live push: WebSocket sessions and org-node broadcasts. */
   push: PushHub;
   /** A room's signal history from MySQL. */
   playback: PlaybackService;
+  /** Score ledger, totals, boards and PK rounds. */
+  scores: ScoreService;
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;

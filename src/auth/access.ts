@@ -5,7 +5,7 @@
 // (service tokens may name '*'); a student reads and changes only its own
 // data; teachers, tutors and services act for any student of their lesson.
 import { OrgError } from '../errors.js';
-import { assertLessonScope, assertRole, assertSelfIfStudent, type Caller, type Role } from './caller.js';
+import { assertLessonScope, assertRole, assertSelfIfStudent, type Actor, type Caller, type Role } from './caller.js';
 
 /** Roles allowed to publish signals. */
 export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
@@ -13,6 +13,8 @@ export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 export const MUTER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 /** Roles allowed to broadcast to an org node over the long connection. */
 export const BROADCASTER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
+/** Roles allowed to award points and run PK rounds. */
+export const SCORER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 /** Roles allowed to send heartbeats (a student for itself, a platform service for any student). */
 export const HEARTBEAT_ROLES: readonly Role[] = ['student', 'service'];
 
@@ -91,6 +93,46 @@ export function authorizeHeartbeat(c: Caller, lessonId: number, uid: number): vo
   assertSelfIfStudent(c, uid, 'send heartbeats');
 }
 
+/** Awarding points (or adjusting them): teachers, tutors and services of the lesson; never a student. */
+export function authorizeAward(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, SCORER_ROLES, 'award points');
+}
+
+/** Starting or ending a PK round: teachers, tutors and services of the lesson. */
+export function authorizePk(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, SCORER_ROLES, 'run PK rounds');
+}
+
+/**
+ * Who acts in an interaction operation. The lesson roles map onto session
+ * roles (model/interaction.ts ROLE_PERMISSIONS): the teacher is admin in every
+ * room of its lesson, a tutor in its own rooms and over its own students (the
+ * scripts check both against the room and the student's org path), a student
+ * holds only the roles its session gives it, and a platform service acts for
+ * anyone with every role: `by` names the user it acts for (0: nobody in
+ * particular). A client may name only itself as `by`.
+ */
+export function interactionActor(c: Caller, lessonId: number, by: number | null): Actor {
+  assertLessonScope(c, lessonId);
+  if (c.role === 'service') return { uid: by ?? 0, admin: true, tutor: false, service: true };
+  if (by !== null && by !== c.uid) throw new OrgError('FORBIDDEN', `${c.role} ${c.uid} may not act for user ${by}`);
+  return { uid: c.uid, admin: c.role === 'teacher', tutor: c.role === 'tutor', service: false };
+}
+
+/** Reporting RTC membership changes: platform services only (the RTC service's callback). */
+export function authorizeRtcEvent(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, ['service'], 'report RTC events');
+}
+
+/** Granting or revoking a room's interaction admins: the lesson's teacher and services. */
+export function authorizeRoomAdmin(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, ['teacher', 'service'], 'grant or revoke room admins');
+}
+
 /** Every call of the operations console (its reads and its actions): operators only. */
 export function authorizeConsole(c: Caller, what: string): void {
   assertRole(c, ['operator'], what);
@@ -103,4 +145,13 @@ export function authorizeConsole(c: Caller, what: string): void {
  */
 export function requireService(c: Caller): void {
   assertRole(c, ['service'], 'call the gRPC API');
+}
+
+/**
+ * Revoking tokens of a lesson: platform services only (the interaction
+ * center's kick, an operator's tooling), scoped to the lesson like every call.
+ */
+export function authorizeRevoke(c: Caller, lessonId: number): void {
+  assertRole(c, ['service'], 'revoke tokens');
+  assertLessonScope(c, lessonId);
 }

@@ -18,6 +18,18 @@ export interface Caller {
   lesson: number | '*';
 }
 
+/** Who acts in an interaction operation, as the scripts see it: a uid and what its lesson role makes it. */
+export interface Actor {
+  /** The acting user (0: a platform service acting for nobody in particular). */
+  uid: number;
+  /** Admin by lesson role (the lesson's teacher): admin in every room of the lesson. */
+  admin: boolean;
+  /** A tutor: admin in its own rooms and over its own students. */
+  tutor: boolean;
+  /** A platform service: every role, acts for anyone. */
+  service: boolean;
+}
+
 /** Throws FORBIDDEN unless the caller may act on `lessonId`. */
 export function assertLessonScope(caller: Caller, lessonId: number): void {
   // Operator tokens open the console, never the classroom API: a leaked one reads no lesson through a gateway.

@@ -2,16 +2,30 @@
 // Clients get one per lesson (student, teacher, tutor); platform services get a
 // service token, usually scoped to every lesson ('*'). Verification results are
 // kept in a bounded LRU keyed by the token string; expiry is checked on every use.
+//
+// Keys rotate: a verifier holds a set of named keys and signs with one. A token
+// names its key (claim `k`); a token without one was signed by the legacy
+// unnamed key (ORGENGINE_TOKEN_SECRET). Rotating is: add the new key to every
+// gateway, switch signing to it, drop the old key once the longest-lived token
+// it signed has expired. Tokens also carry their issue time (claim `i`, epoch
+// ms) so a revocation can refuse every token of a user or lesson issued up to a
+// moment (auth/revocation.ts); a token without one counts as issued at 0.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { OrgError } from '../errors.js';
 import { ROLES, type Caller } from './caller.js';
+import type { Revocations } from './revocation.js';
 
 /** What a token asserts: the caller it speaks for (handed to the services as is) and its expiry. */
 export interface Claims extends Caller {
   /** Expiry, epoch seconds. */
   exp: number;
+  /** Issue time, epoch ms (absent in tokens minted before it was carried: 0 for revocation). */
+  iat?: number;
 }
+
+/** Longest token lifetime `orgengine token` mints; a revocation is kept at least this long. */
+export const MAX_TOKEN_TTL_SECONDS = 366 * 86400;
 
 /** Longest token accepted; longer input is rejected before any hashing. */
 export const MAX_TOKEN_LENGTH = 512;
@@ -19,7 +33,12 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 
 /** Options of a TokenVerifier. */
 export interface TokenOptions {
-  secret: string;
+  /** One unnamed key (the legacy single secret); same as keys: [{ kid: '', secret }]. */
+  secret?: string;
+  /** Every key accepted, by key id ('' is the unnamed legacy key). */
+  keys?: ReadonlyArray<{ kid: string; secret: string }>;
+  /** Key id mint() signs with (default: the first key). */
+  signing?: string;
   /** Verified tokens kept. */
   cacheEntries: number;
   /** Clock in ms (injected by tests). */
@@ -38,36 +57,72 @@ export function checkClaims(c: Claims): string | null {
     return `lesson must be a positive integer or '*', got ${JSON.stringify(c.lesson)}`;
   }
   if (!Number.isSafeInteger(c.exp) || c.exp < 1) return `exp must be epoch seconds, got ${JSON.stringify(c.exp)}`;
+  if (c.iat !== undefined && (!Number.isSafeInteger(c.iat) || c.iat < 0)) return `iat must be epoch ms, got ${JSON.stringify(c.iat)}`;
   return null;
 }
 
-/** Mints and verifies tokens with one secret. */
+/** Mints and verifies tokens with a set of named keys. */
 export class TokenVerifier {
-  private readonly key: Buffer;
+  private readonly keys = new Map<string, Buffer>();
+  private readonly signing: string;
   private readonly cache: LRUCache<string, Claims>;
   private readonly now: () => number;
+  private revocations: Revocations | null = null;
 
   constructor(opts: TokenOptions) {
-    if (typeof opts.secret !== 'string' || Buffer.byteLength(opts.secret) < 32) throw new RangeError('token secret must be at least 32 bytes');
+    const keys = opts.keys ?? (opts.secret === undefined ? [] : [{ kid: '', secret: opts.secret }]);
+    if (keys.length === 0) throw new RangeError('a token verifier needs at least one key');
+    for (const k of keys) {
+      if (typeof k.secret !== 'string' || Buffer.byteLength(k.secret) < 32) throw new RangeError('token secret must be at least 32 bytes');
+      if (this.keys.has(k.kid)) throw new RangeError(`token key ${JSON.stringify(k.kid)} given twice`);
+      this.keys.set(k.kid, Buffer.from(k.secret, 'utf8'));
+    }
+    this.signing = opts.signing ?? keys[0]!.kid;
+    if (!this.keys.has(this.signing)) throw new RangeError(`signing key ${JSON.stringify(this.signing)} is not one of the keys`);
     if (!Number.isInteger(opts.cacheEntries) || opts.cacheEntries < 1) throw new RangeError(`cacheEntries must be a positive integer, got ${opts.cacheEntries}`);
-    this.key = Buffer.from(opts.secret, 'utf8');
     this.cache = new LRUCache({ max: opts.cacheEntries });
     this.now = opts.now ?? Date.now;
   }
 
-  private sign(body: string): Buffer {
-    return createHmac('sha256', this.key).update(body).digest();
+  /** The key id mint() signs with ('' for the unnamed legacy key). */
+  get signingKid(): string {
+    return this.signing;
   }
 
-  /** A token for `claims`. */
+  private sign(key: Buffer, body: string): Buffer {
+    return createHmac('sha256', key).update(body).digest();
+  }
+
+  /** A token for `claims`, signed with the signing key; `iat` defaults to now. */
   mint(claims: Claims): string {
-    const bad = checkClaims(claims);
+    const iat = claims.iat ?? this.now();
+    const bad = checkClaims({ ...claims, iat });
     if (bad) throw new OrgError('BAD_REQUEST', bad);
-    const body = Buffer.from(JSON.stringify({ u: claims.uid, r: claims.role, l: claims.lesson, e: claims.exp })).toString('base64url');
-    return `${body}.${this.sign(body).toString('base64url')}`;
+    const kid = this.signing;
+    const json = { u: claims.uid, r: claims.role, l: claims.lesson, e: claims.exp, i: iat, ...(kid === '' ? {} : { k: kid }) };
+    const body = Buffer.from(JSON.stringify(json)).toString('base64url');
+    return `${body}.${this.sign(this.keys.get(kid)!, body).toString('base64url')}`;
   }
 
-  /** The claims of a valid, unexpired token; UNAUTHENTICATED otherwise. */
+  /** Checks every verified token against these revocation lists from now on (authenticate()). */
+  useRevocations(r: Revocations): void {
+    this.revocations = r;
+  }
+
+  /**
+   * The claims of a valid, unexpired, unrevoked token (at hand, or a promise
+   * when the lesson's revocation list is first loaded); UNAUTHENTICATED
+   * otherwise. `now`: the request's monotonic clock reading, if at hand. What
+   * the transports call.
+   */
+  authenticate(token: string, now?: number): Claims | Promise<Claims> {
+    const c = this.verify(token);
+    if (this.revocations === null) return c;
+    const pending = this.revocations.check(c, now);
+    return pending === undefined ? c : pending.then(() => c);
+  }
+
+  /** The claims of a valid, unexpired token (revocation not checked); UNAUTHENTICATED otherwise. */
   verify(token: string): Claims {
     let c = this.cache.get(token);
     if (c === undefined) {
@@ -84,16 +139,20 @@ export class TokenVerifier {
     const body = token.slice(0, dot);
     const sig = token.slice(dot + 1);
     if (dot < 1 || !B64URL.test(body) || !B64URL.test(sig)) throw new OrgError('UNAUTHENTICATED', 'malformed token');
-    const given = Buffer.from(sig, 'base64url');
-    const want = this.sign(body);
-    if (given.length !== want.length || !timingSafeEqual(given, want)) throw new OrgError('UNAUTHENTICATED', 'bad token signature');
-    let raw: { u?: unknown; r?: unknown; l?: unknown; e?: unknown };
+    // The body names the key, so it is parsed before the signature is checked (it is at most MAX_TOKEN_LENGTH).
+    let raw: { u?: unknown; r?: unknown; l?: unknown; e?: unknown; i?: unknown; k?: unknown };
     try {
       raw = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as typeof raw;
     } catch {
       throw new OrgError('UNAUTHENTICATED', 'malformed token');
     }
-    const claims = { uid: raw?.u, role: raw?.r, lesson: raw?.l, exp: raw?.e } as Claims;
+    const kid = raw?.k === undefined ? '' : raw.k;
+    const key = typeof kid === 'string' ? this.keys.get(kid) : undefined;
+    if (key === undefined) throw new OrgError('UNAUTHENTICATED', kid === '' ? 'token without a key id, and no unnamed key is configured' : 'token signed with an unknown key');
+    const given = Buffer.from(sig, 'base64url');
+    const want = this.sign(key, body);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) throw new OrgError('UNAUTHENTICATED', 'bad token signature');
+    const claims = { uid: raw.u, role: raw.r, lesson: raw.l, exp: raw.e, ...(raw.i === undefined ? {} : { iat: raw.i }) } as Claims;
     if (checkClaims(claims)) throw new OrgError('UNAUTHENTICATED', 'malformed token claims');
     return claims;
   }

@@ -42,6 +42,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   /** The words accepted after the command name (`policy put`); none when absent. */
   subcommands?: string[];
+  /** The command also runs without a subcommand (`token` mints, `token revoke` revokes). */
+  subcommandOptional?: boolean;
   /** A complete command line, shown in --help. */
   example: string;
   /**
@@ -81,7 +83,7 @@ export function parseCommandArgs(cmd: Command, args: string[]): { values: Values
   const values = parsed.values as Values;
   if (values.help) return { values, positionals: parsed.positionals };
   const [first, ...rest] = parsed.positionals;
-  if (cmd.subcommands && (first === undefined || !cmd.subcommands.includes(first))) {
+  if (cmd.subcommands && !(first === undefined && cmd.subcommandOptional) && (first === undefined || !cmd.subcommands.includes(first))) {
     throw new OrgError('BAD_REQUEST', `${cmd.name} needs one of: ${cmd.subcommands.join(', ')}`);
   }
   const extra = cmd.subcommands ? rest : parsed.positionals;

@@ -2,7 +2,7 @@
 // process of its own beside the gateways and workers.
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requireTokenSecret } from '../config.js';
+import { requireTokenKeys } from '../config.js';
 import { OrgError } from '../errors.js';
 import { createLogger, stopSignal } from '../main.js';
 import { intOpt, strOpt, type Command } from './command.js';
@@ -21,7 +21,7 @@ const consoleCommand: Command = {
   async run({ config, values: v, out }) {
     const port = intOpt(v, 'port');
     if (port < 0 || port > 65535) throw new OrgError('BAD_REQUEST', `--port must be 0-65535, got ${port}`);
-    requireTokenSecret(config);
+    requireTokenKeys(config);
     const stop = stopSignal();
     const { startConsole } = await import('../console/index.js');
     const log = createLogger(config, { part: 'console' });

@@ -1,7 +1,8 @@
 // Commands of the distributed preload: queue workers, the day's schedule, its
 // status and the sweep that re-enqueues what is not ready.
 import { OrgError } from '../errors.js';
-import { stopSignal } from '../main.js';
+import { createInteractionService, stopSignal } from '../main.js';
+import { InteractionChecker } from '../services/interactionChecker.js';
 import { serveMetrics } from '../metricsServer.js';
 import { WorkerMetrics } from '../preload/metrics.js';
 import { ensureSweep, scheduleDay, sweepAll, sweepDay } from '../preload/schedule.js';
@@ -10,10 +11,13 @@ import { startWorkers, WORKER_ROLES, type WorkerRole } from '../preload/worker.j
 import { createTracing } from '../tracing.js';
 import { boundedIntOpt, DATE, strOpt, withJobs, type Command } from './command.js';
 
-/** `orgengine worker`: runs until SIGINT/SIGTERM, then drains (finishes running jobs) and exits. */
+/**
+ * `orgengine worker`: runs until SIGINT/SIGTERM, then drains (finishes running jobs) and exits.
+ * Every worker also runs the leased interaction timeout checker (services/interactionChecker.ts).
+ */
 const workerCommand: Command = {
   name: 'worker',
-  summary: 'run queue workers until SIGINT/SIGTERM (serves /metrics); run as many as you like',
+  summary: 'run queue workers and the interaction timeout checker until SIGINT/SIGTERM (serves /metrics); run as many as you like',
   usage: ['worker [--concurrency N] [--roles preload,check,changes,sweep]'],
   options: {
     concurrency: { type: 'string', value: 'N', help: 'preload jobs at once, 1-64 (default ORGENGINE_PRELOAD_CONCURRENCY)' },
@@ -30,6 +34,16 @@ const workerCommand: Command = {
       const tracing = await createTracing(config.otlpEndpoint, 'orgengine-worker');
       const workers = startWorkers({ pool: app.pool, redis: app.redis, jobs, config, log: app.log, metrics, tracing }, { roles, preloadConcurrency: concurrency });
       if (roles.includes('sweep')) await ensureSweep(jobs, config.jobs.sweepMinutes);
+      // Interaction deadlines and RTC reconciliation: a leased loop beside the queues (every worker runs one).
+      const checker = new InteractionChecker({
+        redis: app.redis,
+        service: createInteractionService(app),
+        keyPrefix: config.keyPrefix,
+        ia: config.interaction,
+        ttlSeconds: config.ttlSeconds,
+        log: app.log,
+      });
+      checker.start();
       let server: import('node:http').Server | undefined;
       if (config.jobs.metricsPort > 0) {
         const today = () => new Date().toISOString().slice(0, 10);
@@ -43,6 +57,7 @@ const workerCommand: Command = {
       await stop;
       app.log.info('worker stopping: finishing running jobs');
       server?.close();
+      await checker.stop();
       await workers.close();
       await tracing.shutdown();
       return 0;

@@ -4,7 +4,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { TokenVerifier } from '../auth/tokens.js';
-import { requireTokenSecret, type Config } from '../config.js';
+import { requireTokenKeys, type Config } from '../config.js';
 import { createApp } from '../main.js';
 import { createQueueConnection, Jobs } from '../preload/jobs.js';
 import { createTracing, type Tracing } from '../tracing.js';
@@ -37,7 +37,8 @@ export interface ConsoleOptions {
 /** Connects, starts the alarm monitor and listens; close() undoes all of it. */
 export async function startConsole(config: Config, o: ConsoleOptions): Promise<RunningConsole> {
   const tracing = o.tracing ?? (await createTracing(config.otlpEndpoint, 'orgengine-console'));
-  const tokens = new TokenVerifier({ secret: requireTokenSecret(config), cacheEntries: 1000, now: o.now });
+  const { keys, signing } = requireTokenKeys(config);
+  const tokens = new TokenVerifier({ keys, signing, cacheEntries: 1000, now: o.now });
   const app = createApp(config, { log: o.log });
   const conn = createQueueConnection(config.jobs.redis, 'orgengine-console');
   const jobs = new Jobs(conn, config.jobs);

@@ -1,18 +1,26 @@
-// An in-process LRU bounded by entries and estimated bytes, with a TTL backstop
-// and generation stamps: an entry is served only while the generation it was
-// filled under is still current, so invalidating a whole group of entries (one
-// lesson, say) is one counter bump instead of a scan. Imports nothing of ours.
+// An in-process LRU bounded by entries and estimated bytes, with a two-stage TTL
+// backstop and generation stamps: an entry is served only while the generation
+// it was filled under is still current, so invalidating a whole group of entries
+// (one lesson, say) is one counter bump instead of a scan. Past its soft TTL an
+// entry is still served but reported due for a refresh (the caller refreshes it
+// in the background); past the hard TTL it is gone. Imports nothing of ours.
 import { LRUCache } from 'lru-cache';
 
 /** Bounds and clock of a GenCache. */
 export interface GenCacheOptions {
   maxEntries: number;
   maxBytes: number;
-  /** Backstop TTL; 0 disables caching altogether (every get misses, set is a no-op). */
+  /** Hard TTL: no entry is served older than this; 0 disables caching altogether (every get misses, set is a no-op). */
   ttlMs: number;
+  /**
+   * Soft TTL (capped at ttlMs; default ttlMs, i.e. no soft stage): an entry
+   * older than this is still served, but lookup reports it due for a refresh.
+   */
+  softTtlMs?: number;
   /**
    * Share of the TTL (0-0.5) taken off at random per entry, so entries filled
    * together (a class entering at once) do not all expire, and miss, together.
+   * It applies to the soft TTL when there is a soft stage, else to the hard one.
    */
   ttlJitter?: number;
   /** Clock in ms (injected by tests). */
@@ -31,8 +39,14 @@ export interface CacheStats {
   evictions: number;
 }
 
-interface Entry<V> {
-  value: V;
+/** A held entry as lookup returns it. */
+export interface CacheEntry<V> {
+  readonly value: V;
+  /** Clock time from which the entry is due for a refresh (past its soft TTL). */
+  readonly softAt: number;
+}
+
+interface Entry<V> extends CacheEntry<V> {
   gen: number;
   bytes: number;
 }
@@ -46,8 +60,11 @@ export class GenCache<V extends object> {
   /** Counters since start. */
   readonly stats: CacheStats = { hits: 0, misses: 0, staleGen: 0, sets: 0, evictions: 0 };
   readonly ttlMs: number;
+  /** Soft TTL in effect (equal to ttlMs when there is no soft stage). */
+  readonly softTtlMs: number;
   private readonly ttlJitter: number;
   private readonly random: () => number;
+  private readonly now: () => number;
 
   constructor(opts: GenCacheOptions) {
     const o = { ttlJitter: 0, random: Math.random, ...opts };
@@ -58,6 +75,10 @@ export class GenCache<V extends object> {
     if (!Number.isInteger(o.maxBytes) || o.maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${o.maxBytes}`);
     if (!Number.isFinite(o.ttlMs) || o.ttlMs < 0) throw new RangeError(`ttlMs must be >= 0, got ${o.ttlMs}`);
     this.ttlMs = o.ttlMs;
+    const soft = o.softTtlMs ?? o.ttlMs;
+    if (!Number.isFinite(soft) || soft < (o.ttlMs > 0 ? 1 : 0)) throw new RangeError(`softTtlMs must be >= 1, got ${soft}`);
+    this.softTtlMs = Math.min(soft, o.ttlMs);
+    this.now = o.now ?? (() => performance.now());
     this.lru =
       o.ttlMs === 0
         ? null
@@ -75,8 +96,11 @@ export class GenCache<V extends object> {
           });
   }
 
-  /** The value stored under `key` if it was filled under generation `gen` and has not expired. */
-  get(key: string, gen: number): V | undefined {
+  /**
+   * The entry stored under `key` if it was filled under generation `gen` and is
+   * younger than the hard TTL; `softAt` says from when it is due for a refresh.
+   */
+  lookup(key: string, gen: number): CacheEntry<V> | undefined {
     const e = this.lru?.get(key);
     if (e === undefined) {
       this.stats.misses++;
@@ -89,7 +113,17 @@ export class GenCache<V extends object> {
       return undefined;
     }
     this.stats.hits++;
-    return e.value;
+    return e;
+  }
+
+  /** The value stored under `key` if it was filled under generation `gen` and has not expired. */
+  get(key: string, gen: number): V | undefined {
+    return this.lookup(key, gen)?.value;
+  }
+
+  /** True when a looked-up entry is past its soft TTL. */
+  due(e: CacheEntry<V>): boolean {
+    return this.now() >= e.softAt;
   }
 
   /** Like get, but counts nothing (for reads that are not requests, e.g. composing a view). */
@@ -98,14 +132,21 @@ export class GenCache<V extends object> {
     return e !== undefined && e.gen === gen ? e.value : undefined;
   }
 
-  /** Stores `value` filled under generation `gen`; `bytes` estimates its size; `ttlMs` may shorten the TTL. */
+  /**
+   * Stores `value` filled under generation `gen`; `bytes` estimates its size.
+   * `ttlMs` may shorten the TTL; such an entry has no soft stage (it is never
+   * served past it).
+   */
   set(key: string, value: V, gen: number, bytes: number, ttlMs?: number): void {
     if (!this.lru) return;
     if (ttlMs !== undefined && ttlMs <= 0) return;
     this.stats.sets++;
     let ttl = ttlMs === undefined ? this.ttlMs : Math.min(ttlMs, this.ttlMs);
-    if (this.ttlJitter > 0) ttl = Math.max(1, Math.round(ttl * (1 - this.ttlJitter * this.random())));
-    this.lru.set(key, { value, gen, bytes: Math.max(0, Math.ceil(bytes)) }, ttl === this.ttlMs ? undefined : { ttl });
+    let soft = ttlMs === undefined ? this.softTtlMs : ttl;
+    const jitter = this.ttlJitter > 0 ? 1 - this.ttlJitter * this.random() : 1;
+    if (soft < ttl) soft = Math.max(1, Math.round(soft * jitter));
+    else soft = ttl = Math.max(1, Math.round(ttl * jitter));
+    this.lru.set(key, { value, gen, bytes: Math.max(0, Math.ceil(bytes)), softAt: this.now() + soft }, ttl === this.ttlMs ? undefined : { ttl });
   }
 
   delete(key: string): void {
@@ -144,6 +185,11 @@ export class SingleFlight<V> {
     const started = first.finally(() => this.pending.delete(key));
     this.pending.set(key, started);
     return started;
+  }
+
+  /** True while a load for `key` is running. */
+  has(key: string): boolean {
+    return this.pending.has(key);
   }
 
   /** Loads running now. */

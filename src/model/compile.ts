@@ -339,5 +339,6 @@ export function compileLesson(src: LessonSource, conf: PolicyConf, opts: Compile
     positions,
     counts: { rooms: rooms.length, nodes: nodes.length, positions: positions.length, roomUsers, memberPartitions },
     groups: org === '/lesson/tutor/team/group' ? { ...conf.groups } : null,
+    ...(conf.interaction ? { interaction: { ...conf.interaction } } : {}),
   };
 }

@@ -52,6 +52,14 @@ export interface PolicyConf {
   partitionSize: number;
   rooms: RoomPlan;
   groups: GroupPlan;
+  /** The lesson's interaction timeouts, overriding ORGENGINE_IA_*_TIMEOUT_MS (present only when the policy sets them). */
+  interaction?: InteractionPlan;
+}
+
+/** A policy's interaction timeouts (ms); null: the global setting. */
+export interface InteractionPlan {
+  inviteTimeoutMs: number | null;
+  connectTimeoutMs: number | null;
 }
 
 /** Limits applied to policy fields; exported so docs and tests quote the same numbers. */
@@ -60,6 +68,7 @@ export const POLICY_LIMITS = {
   minutes: { min: 0, max: 24 * 60 },
   groupCapacity: { min: 1, max: 1000 },
   groupsPerTeam: { min: 1, max: 1000 },
+  interactionTimeoutMs: { min: 100, max: 3_600_000 },
 } as const;
 
 type Problems = string[];
@@ -104,7 +113,7 @@ export function validatePolicyConf(input: unknown, defaultPartitionSize = 5000):
   const p: Problems = [];
   const c = obj(p, 'conf', input);
   if (!c) throw policyInvalid(p);
-  unknownKeys(p, 'conf', c, ['bizType', 'streamPolicy', 'orgPolicy', 'preloadMode', 'partitionSize', 'rooms', 'groups']);
+  unknownKeys(p, 'conf', c, ['bizType', 'streamPolicy', 'orgPolicy', 'preloadMode', 'partitionSize', 'rooms', 'groups', 'interaction']);
 
   const bizType = oneOf(p, 'conf.bizType', c.bizType, BIZ_TYPES);
   const streamPolicy = oneOf(p, 'conf.streamPolicy', c.streamPolicy, STREAM_POLICIES);
@@ -149,8 +158,19 @@ export function validatePolicyConf(input: unknown, defaultPartitionSize = 5000):
     });
   }
 
+  let interaction: InteractionPlan | undefined;
+  if (c.interaction !== undefined) {
+    const ia = obj(p, 'conf.interaction', c.interaction);
+    if (ia) {
+      unknownKeys(p, 'conf.interaction', ia, ['inviteTimeoutMs', 'connectTimeoutMs']);
+      const ms = (k: 'inviteTimeoutMs' | 'connectTimeoutMs') =>
+        ia[k] === undefined || ia[k] === null ? null : int(p, `conf.interaction.${k}`, ia[k], 0, POLICY_LIMITS.interactionTimeoutMs);
+      interaction = { inviteTimeoutMs: ms('inviteTimeoutMs'), connectTimeoutMs: ms('connectTimeoutMs') };
+    }
+  }
+
   if (p.length > 0 || !bizType || !streamPolicy || !orgPolicy || !preloadMode) throw policyInvalid(p);
-  return { bizType, streamPolicy, orgPolicy, preloadMode, partitionSize, rooms, groups };
+  return { bizType, streamPolicy, orgPolicy, preloadMode, partitionSize, rooms, groups, ...(interaction ? { interaction } : {}) };
 }
 
 /** Parses policy JSON text and validates it; malformed JSON is POLICY_INVALID too. */

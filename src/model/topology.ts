@@ -1,7 +1,7 @@
 // The compiled form of a lesson: what preload writes to Redis and MySQL and
 // what the gateways serve. Ids are strings derived from source ids, so the same
 // source always compiles to the same ids and a new tutor never renumbers others.
-import type { BizType, GroupPlan, OrgPolicy, PreloadMode, StreamPolicy, TutorPhase } from './policy.js';
+import type { BizType, GroupPlan, InteractionPlan, OrgPolicy, PreloadMode, StreamPolicy, TutorPhase } from './policy.js';
 
 /** Kinds of org node, one per level of the supported org policies. */
 export type NodeKind = 'lesson' | 'tutor' | 'team' | 'group' | 'class' | 'lpc' | 'wechatGroup';
@@ -91,6 +91,8 @@ export interface Topology {
   counts: TopologyCounts;
   /** Group sizing used in class (picks, expansion); null unless the org policy has groups. */
   groups: GroupPlan | null;
+  /** The policy's interaction timeouts (absent: the global settings). */
+  interaction?: InteractionPlan;
 }
 
 /** The id of every lesson's root node. */

@@ -4,18 +4,23 @@
 // one Redis round trip; a warm read is none. Cached entries are stamped with
 // their lesson's generation, which moves whenever the lesson's shard channel
 // announces a change, so one message retires every affected entry without a
-// scan; the TTL bounds staleness if a message is ever lost, and a lost
-// subscriber connection retires everything.
+// scan. No request waits on the TTL: an entry read past its soft TTL is served
+// while one background load (single-flight per key, a bounded number per
+// worker) replaces it; only an entry past the hard TTL, or retired by a
+// message, makes a request wait. The soft TTL plus one round trip bounds
+// staleness if a message is ever lost (the hard TTL when the refresh budget is
+// spent), and a lost subscriber connection retires everything.
 // The channel connection is the gateway's one LessonChannels, shared with the
 // signal cache; signal messages are not entity changes and are ignored here.
 import { authorizeLessonRead, authorizeStudentRead, enterUid } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
 import { backendError, OrgError, isOrgError } from '../errors.js';
-import { GenCache, SingleFlight, type CacheStats } from '../localcache/genCache.js';
+import { GenCache, SingleFlight, type CacheEntry, type CacheStats } from '../localcache/genCache.js';
+import { enterJson, withJson } from '../model/preEncoded.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
-import { readEnter, readMembersPage, readNodeView, readOnline, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
+import { readEnter, readEnterShared, readMembersPage, readNodeView, readOnline, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
 import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
 import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/redis/lessonReader.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
@@ -114,7 +119,8 @@ export interface MembersQuery {
 }
 
 /** Bounds and switches of the read service. */
-export type ReadServiceOptions = Pick<ApiConfig, 'cacheTtlMs' | 'cacheMaxEntries' | 'cacheMaxBytes' | 'cacheMaxLessons' | 'onlineCacheMs' | 'onlineWindowMs'> & {
+export type ReadServiceOptions = Pick<ApiConfig, 'cacheTtlMs' | 'cacheMaxEntries' | 'cacheMaxBytes' | 'cacheMaxLessons' | 'onlineCacheMs' | 'onlineWindowMs'> &
+  Partial<Pick<ApiConfig, 'cacheSoftTtlMs' | 'cacheRefreshMaxInFlight'>> & {
   keyPrefix: string;
   now?: () => number;
 };
@@ -129,7 +135,12 @@ export interface ReadStats {
   hits: Record<CacheKind, number>;
   misses: Record<CacheKind, number>;
   /** Channel messages by kind (signal messages are not invalidations), and connection resets. */
-  invalidations: Record<Exclude<ChannelMessage['kind'], 'signal' | 'broadcast'> | 'reset', number>;
+  invalidations: Record<Exclude<ChannelMessage['kind'], 'signal' | 'broadcast' | 'revoke' | 'score' | 'interaction'> | 'reset', number>;
+  /** Background refreshes of entries past their soft TTL: started, failed, and not started because the budget was spent. */
+  refreshes: { started: number; failed: number; skipped: number };
+  /** Loads of a lesson's shared enter part, and those that failed. */
+  sharedLoads: number;
+  sharedFailures: number;
   cache: CacheStats;
 }
 
@@ -149,6 +160,8 @@ interface LessonCacheState {
   error: OrgError | null;
   errorGen: number;
   errorAt: number;
+  /** A version whose lesson-level part is over the shared bound (not loaded again). */
+  sharedTooBig: number;
 }
 
 type Cached = object;
@@ -201,6 +214,26 @@ interface NodeEntry {
   views: Array<NodeView | undefined>;
 }
 
+/**
+ * The lesson-level part of enter for one lesson version and change sequence:
+ * the same for every student, so held once per lesson and checked against
+ * Redis by every cold enter that uses it.
+ */
+interface SharedPart {
+  version: number;
+  changeSeq: number;
+  posBuckets: number;
+  lesson: ServedLesson;
+  rooms: Map<string, Room>;
+  nodes: Map<string, OrgNode>;
+}
+
+/** Unused shared parts are let go after this long (they are never served stale: every use is checked). */
+const SHARED_TTL_MS = 10 * 60_000;
+
+/** Estimated decoded bytes per room or node of a shared part, to refuse one over the bound before loading it. */
+const SHARED_BYTES_PER_ITEM = 1024;
+
 /** Enter views of one student, by room asked for ('' = default room). */
 interface EnterEntry {
   views: Map<string, EnterView>;
@@ -212,10 +245,16 @@ const nextGen = (): number => ++genCounter;
 /** Serves reads from the local cache or one Redis round trip. */
 export class ReadService {
   private readonly cache: GenCache<Cached>;
+  /** Lesson-level parts of enter (`S:<lessonId>`), checked against Redis on every use, so no generation applies. */
+  private readonly shared: GenCache<SharedPart>;
+  private readonly sharedMaxBytes: number;
   private readonly lessons: Map<number, LessonCacheState> = new Map();
   /** The lesson last in `lessons` (most recently used), so a repeat use skips the re-insert. */
   private mru: LessonCacheState | null = null;
   private readonly flights = new SingleFlight<unknown>();
+  /** Background refreshes running now, and their bound. */
+  private refreshing = 0;
+  private readonly refreshMax: number;
   private readonly now: () => number;
   private readonly opts: ReadServiceOptions;
   readonly stats: ReadStats;
@@ -233,13 +272,29 @@ export class ReadService {
     this.now = options.now ?? Date.now;
     // Without a subscription nothing could invalidate entries, so nothing is cached.
     const ttl = channels ? this.opts.cacheTtlMs : 0;
-    // Up to a quarter off each entry's TTL: a class that entered together must not miss together.
-    this.cache = new GenCache<Cached>({ maxEntries: this.opts.cacheMaxEntries, maxBytes: this.opts.cacheMaxBytes, ttlMs: ttl, ttlJitter: 0.25, now: this.now });
+    // Up to a quarter off each entry's soft TTL: a class that entered together must not refresh together.
+    this.cache = new GenCache<Cached>({
+      maxEntries: this.opts.cacheMaxEntries,
+      maxBytes: this.opts.cacheMaxBytes,
+      ttlMs: ttl,
+      softTtlMs: ttl === 0 ? 0 : Math.min(this.opts.cacheSoftTtlMs ?? ttl, ttl),
+      ttlJitter: 0.25,
+      now: this.now,
+    });
+    this.refreshMax = this.opts.cacheRefreshMaxInFlight ?? 64;
+    // A quarter of the cache's byte bound holds shared parts, one per lesson at most. They
+    // are held even with the entity cache off: every use is checked against Redis.
+    this.sharedMaxBytes = Math.floor(this.opts.cacheMaxBytes / 4);
+    this.shared = new GenCache<SharedPart>({ maxEntries: this.opts.cacheMaxLessons, maxBytes: Math.max(1, this.sharedMaxBytes), ttlMs: SHARED_TTL_MS, now: this.now });
+    if (!Number.isInteger(this.refreshMax) || this.refreshMax < 0) throw new RangeError(`cacheRefreshMaxInFlight must be an integer >= 0, got ${this.refreshMax}`);
     const zero = () => Object.fromEntries(CACHE_KINDS.map((k) => [k, 0])) as Record<CacheKind, number>;
     this.stats = {
       hits: zero(),
       misses: zero(),
       invalidations: { version: 0, state: 0, pos: 0, node: 0, mute: 0, room: 0, lesson: 0, reset: 0 },
+      refreshes: { started: 0, failed: 0, skipped: 0 },
+      sharedLoads: 0,
+      sharedFailures: 0,
       cache: this.cache.stats,
     };
     this.unlisten =
@@ -277,8 +332,8 @@ export class ReadService {
 
   /** Applies one channel message (exposed for tests). */
   onMessage(lessonId: number, m: ChannelMessage): void {
-    // A room's signal log moved, or a broadcast to WebSocket clients: nothing the entity cache holds changed.
-    if (m.kind === 'signal' || m.kind === 'broadcast') return;
+    // A room's signal log moved, a broadcast to WebSocket clients, a token revocation, scores, an interaction change: nothing the entity cache holds changed.
+    if (m.kind === 'signal' || m.kind === 'broadcast' || m.kind === 'revoke' || m.kind === 'score' || m.kind === 'interaction') return;
     const st = this.lessons.get(lessonId);
     if (!st) return;
     this.stats.invalidations[m.kind]++;
@@ -325,7 +380,7 @@ export class ReadService {
         this.mru = st;
       }
     } else {
-      st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, lost: false, error: null, errorGen: 0, errorAt: 0 };
+      st = { lessonId, lk: lessonKeys(this.opts.keyPrefix, lessonId), gen: nextGen(), stateSeq: 0, ready: false, lost: false, error: null, errorGen: 0, errorAt: 0, sharedTooBig: 0 };
       this.lessons.set(lessonId, st);
       this.mru = st;
       if (this.channels) {
@@ -343,17 +398,28 @@ export class ReadService {
     return st;
   }
 
-  /** Runs `load` once per key at a time; stores its result only if nothing was invalidated meanwhile. */
-  private async miss<T extends Cached>(
+  /**
+   * Runs `load` once per key at a time; stores its result only if nothing was
+   * invalidated meanwhile. As a background refresh (`refresh`: an entry past its
+   * soft TTL is being served meanwhile) it counts no miss, takes a slot of the
+   * refresh budget, and a failure leaves the held entry to its hard TTL.
+   */
+  private miss<T extends Cached>(
     st: LessonCacheState,
     kind: CacheKind,
     key: string,
     load: () => Promise<{ value: T; bytes: number }>,
     opts: { perStudent?: boolean; ttlMs?: number; store?: (value: T, bytes: number, gen: number) => void } = {},
+    refresh = false,
   ): Promise<T> {
-    this.stats.misses[kind]++;
-    if (st.error && st.errorGen === st.gen && this.now() - st.errorAt < this.cache.ttlMs) throw st.error;
-    return this.flights.run(key, async () => {
+    if (refresh) {
+      this.stats.refreshes.started++;
+      this.refreshing++;
+    } else {
+      this.stats.misses[kind]++;
+      if (st.error && st.errorGen === st.gen && this.now() - st.errorAt < this.cache.softTtlMs) return Promise.reject(st.error);
+    }
+    const p = this.flights.run(key, async () => {
       const gen = st.gen;
       const seq = st.stateSeq;
       const cacheable = st.ready;
@@ -373,12 +439,37 @@ export class ReadService {
         throw backendError(e);
       }
     }) as Promise<T>;
+    if (refresh) {
+      p.then(
+        () => this.refreshing--,
+        () => {
+          this.refreshing--;
+          this.stats.refreshes.failed++;
+        },
+      );
+    }
+    return p;
   }
 
-  private hit<T extends Cached>(st: LessonCacheState, kind: CacheKind, key: string): T | undefined {
-    const v = this.cache.get(key, st.gen) as T | undefined;
-    if (v !== undefined) this.stats.hits[kind]++;
-    return v;
+  /** A hit of `kind`, counted. */
+  private hit<T extends Cached>(st: LessonCacheState, kind: CacheKind, key: string): CacheEntry<T> | undefined {
+    const e = this.cache.lookup(key, st.gen) as CacheEntry<T> | undefined;
+    if (e !== undefined) this.stats.hits[kind]++;
+    return e;
+  }
+
+  /**
+   * Whether a held entry is to be refreshed in the background now: it is past
+   * its soft TTL, no load of its key is running (one refresh per key), and the
+   * budget has room (else it is served until its hard TTL or a later read).
+   */
+  private dueRefresh(e: CacheEntry<Cached>, flightKey: string): boolean {
+    if (!this.cache.due(e) || this.flights.has(flightKey)) return false;
+    if (this.refreshing >= this.refreshMax) {
+      this.stats.refreshes.skipped++;
+      return false;
+    }
+    return true;
   }
 
   // ---- reads ----
@@ -388,20 +479,26 @@ export class ReadService {
     authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `L:${lessonId}`;
-    return (
-      this.hit<LessonView>(st, 'lesson', key) ??
-      this.miss<LessonView>(st, 'lesson', key, async () => {
+    const e = this.hit<LessonView>(st, 'lesson', key);
+    if (e !== undefined && !this.dueRefresh(e, key)) return e.value;
+    const p = this.miss<LessonView>(
+      st,
+      'lesson',
+      key,
+      async () => {
         const r = await readLesson(this.redis, st.lk);
         const view: LessonView = { lesson: servedLesson(r.lesson), rooms: r.rooms };
         return { value: view, bytes: 512 + r.rooms.length * 256 };
-      }, {
+      },
+      {
         store: (view, bytes, gen) => {
           this.cache.set(key, view, gen, bytes);
-          this.cache.set(`I:${lessonId}`, view.lesson, gen, 512);
           for (const room of view.rooms) this.cache.set(`R:${lessonId}:${room.roomId}`, room, gen, 256);
         },
-      })
+      },
+      e !== undefined,
     );
+    return e !== undefined ? e.value : p;
   }
 
   /** One room. */
@@ -409,7 +506,10 @@ export class ReadService {
     authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `R:${lessonId}:${roomId}`;
-    return this.hit<Room>(st, 'room', key) ?? this.miss<Room>(st, 'room', key, async () => ({ value: await readRoom(this.redis, st.lk, roomId), bytes: 256 }));
+    const e = this.hit<Room>(st, 'room', key);
+    if (e !== undefined && !this.dueRefresh(e, key)) return e.value;
+    const p = this.miss<Room>(st, 'room', key, async () => ({ value: await readRoom(this.redis, st.lk, roomId), bytes: 256 }), {}, e !== undefined);
+    return e !== undefined ? e.value : p;
   }
 
   /** One org node with, as asked, children, parent and source node. */
@@ -418,12 +518,20 @@ export class ReadService {
     const st = this.lesson(lessonId);
     const key = `N:${lessonId}:${nodeId}`;
     const flags = (o.children ? 1 : 0) | (o.parent ? 2 : 0) | (o.source ? 4 : 0);
-    const entry = this.hit<NodeEntry>(st, 'node', key);
-    if (entry) return this.nodeView(entry, flags);
-    return this.miss<NodeEntry>(st, 'node', key, async () => {
-      const read = await readNodeView(this.redis, st.lk, nodeId);
-      return { value: { read, views: [] }, bytes: read.bytes * DECODED_FACTOR };
-    }).then((e) => this.nodeView(e, flags));
+    const e = this.hit<NodeEntry>(st, 'node', key);
+    if (e !== undefined && !this.dueRefresh(e, key)) return this.nodeView(e.value, flags);
+    const p = this.miss<NodeEntry>(
+      st,
+      'node',
+      key,
+      async () => {
+        const read = await readNodeView(this.redis, st.lk, nodeId);
+        return { value: { read, views: [] }, bytes: read.bytes * DECODED_FACTOR };
+      },
+      {},
+      e !== undefined,
+    );
+    return e !== undefined ? this.nodeView(e.value, flags) : p.then((v) => this.nodeView(v, flags));
   }
 
   private nodeView(e: NodeEntry, flags: number): NodeView {
@@ -446,13 +554,20 @@ export class ReadService {
     authorizeStudentRead(caller, lessonId, uid);
     const st = this.lesson(lessonId);
     const key = `P:${lessonId}:${uid}`;
-    return (
-      this.hit<PositionView>(st, 'position', key) ??
-      this.miss<PositionView>(st, 'position', key, async () => {
-        const p = await readPosition(this.redis, st.lk, uid);
-        return { value: { lessonId, uid, nodeId: p.nodeId, rooms: p.rooms }, bytes: 96 + p.rooms.length * 48 };
-      }, { perStudent: true })
+    const e = this.hit<PositionView>(st, 'position', key);
+    if (e !== undefined && !this.dueRefresh(e, key)) return e.value;
+    const p = this.miss<PositionView>(
+      st,
+      'position',
+      key,
+      async () => {
+        const r = await readPosition(this.redis, st.lk, uid);
+        return { value: { lessonId, uid, nodeId: r.nodeId, rooms: r.rooms }, bytes: 96 + r.rooms.length * 48 };
+      },
+      { perStudent: true },
+      e !== undefined,
     );
+    return e !== undefined ? e.value : p;
   }
 
   /** One page of a room's members in join order. */
@@ -461,36 +576,42 @@ export class ReadService {
     const st = this.lesson(lessonId);
     const c = q.cursor;
     const key = `M:${lessonId}:${roomId}:${q.partition ?? '*'}:${c ? `${c.partition}.${c.order}` : ''}:${q.limit}`;
-    return (
-      this.hit<MembersPage>(st, 'members', key) ??
-      this.miss<MembersPage>(st, 'members', key, async () => {
+    const e = this.hit<MembersPage>(st, 'members', key);
+    if (e !== undefined && !this.dueRefresh(e, key)) return e.value;
+    const p = this.miss<MembersPage>(
+      st,
+      'members',
+      key,
+      async () => {
         const start = c ? c.partition : (q.partition ?? 0);
         const r = await readMembersPage(this.redis, st.lk, roomId, start, c ? c.order : null, q.limit, q.partition !== null);
         const last = r.members[r.members.length - 1];
         const nextCursor = r.more && last ? `${last.partition}.${last.order}` : null;
         return { value: { lessonId, roomId, members: r.members, nextCursor }, bytes: 64 + r.members.length * 64 };
-      })
+      },
+      {},
+      e !== undefined,
     );
+    return e !== undefined ? e.value : p;
   }
 
-  /** Members of a room online now (cached for onlineCacheMs; counts carry no invalidation). */
+  /** Members of a room online now (cached for onlineCacheMs, never served older; counts carry no invalidation). */
   online(caller: Caller, lessonId: number, roomId: string): Promise<OnlineView> | OnlineView {
     authorizeLessonRead(caller, lessonId);
     const st = this.lesson(lessonId);
     const key = `O:${lessonId}:${roomId}`;
     const windowMs = this.opts.onlineWindowMs;
-    return (
-      this.hit<OnlineView>(st, 'online', key) ??
-      this.miss<OnlineView>(
-        st,
-        'online',
-        key,
-        async () => {
-          const r = await readOnline(this.redis, st.lk, roomId, this.now() - windowMs);
-          return { value: { lessonId, roomId, online: r.online, windowMs, partitions: r.partitions }, bytes: 64 + 8 * r.partitions.length };
-        },
-        { ttlMs: this.opts.onlineCacheMs },
-      )
+    const e = this.hit<OnlineView>(st, 'online', key);
+    if (e !== undefined) return e.value;
+    return this.miss<OnlineView>(
+      st,
+      'online',
+      key,
+      async () => {
+        const r = await readOnline(this.redis, st.lk, roomId, this.now() - windowMs);
+        return { value: { lessonId, roomId, online: r.online, windowMs, partitions: r.partitions }, bytes: 64 + 8 * r.partitions.length };
+      },
+      { ttlMs: this.opts.onlineCacheMs },
     );
   }
 
@@ -503,48 +624,98 @@ export class ReadService {
     const uid = enterUid(caller, lessonId, asked);
     const st = this.lesson(lessonId);
     const key = `E:${lessonId}:${uid}`;
-    const entry = this.cache.get(key, st.gen) as EnterEntry | undefined;
-    const found = entry?.views.get(roomId);
-    if (found) {
+    const flightKey = `${key}:${roomId}`;
+    // A student's views of its rooms share one entry (one delete retires them all).
+    const held = this.cache.lookup(key, st.gen) as CacheEntry<EnterEntry> | undefined;
+    const found = held?.value.views.get(roomId);
+    if (found !== undefined) {
       this.stats.hits.enter++;
-      return found;
+      if (!this.dueRefresh(held!, flightKey)) return found;
     }
-    return this.miss<EnterView>(
+    const refresh = found !== undefined;
+    const p = this.miss<EnterView>(
       st,
       'enter',
-      `${key}:${roomId}`,
+      flightKey,
       async () => {
-        const held = this.cache.peek(`I:${lessonId}`, st.gen) as ServedLesson | undefined;
-        const r = await readEnter(this.redis, st.lk, uid, roomId, held?.version ?? 0);
-        const lesson = r.lesson ? servedLesson(r.lesson) : held;
-        if (!lesson) throw new OrgError('INTERNAL', `enter: lesson ${lessonId} record missing from the reply`);
-        const slots = new Map(r.position.rooms.map((s) => [s.roomId, s.partition]));
+        // The lesson-level part held for this lesson, if any: enter.lua confirms it is
+        // still current (version and change sequence) and then sends only the student's part.
+        const sh = this.shared.peek(`S:${lessonId}`, 0) as SharedPart | undefined;
+        const r = await readEnter(this.redis, st.lk, uid, roomId, sh ?? null);
+        let lesson: ServedLesson | undefined;
+        let rooms: EnterRoom[];
+        let node: OrgNode | null;
+        if (r.shared && sh) {
+          lesson = sh.lesson;
+          rooms = [];
+          for (const slot of r.position.rooms) {
+            const room = sh.rooms.get(slot.roomId);
+            if (room) rooms.push({ room, partition: slot.partition });
+          }
+          node = r.node ?? sh.nodes.get(r.position.nodeId) ?? null;
+        } else {
+          lesson = r.lesson ? servedLesson(r.lesson) : undefined;
+          if (!lesson) throw new OrgError('INTERNAL', `enter: lesson ${lessonId} record missing from the reply`);
+          const slots = new Map(r.position.rooms.map((s) => [s.roomId, s.partition]));
+          rooms = r.rooms.map((room) => ({ room, partition: slots.get(room.roomId) ?? 0 }));
+          node = r.node;
+          if (sh?.version !== r.version || sh.changeSeq !== r.changeSeq) this.loadShared(st, lesson, r.version);
+        }
         const view: EnterView = {
           lessonId,
           uid,
           version: r.version,
           roomId: r.roomId,
           lesson,
-          rooms: r.rooms.map((room) => ({ room, partition: slots.get(room.roomId) ?? 0 })),
-          node: r.node,
+          rooms,
+          node,
           group: r.group,
           muted: r.mutedSelf || r.mutedNode !== null,
           mutedBy: r.mutedSelf ? 'self' : r.mutedNode,
           signedInAt: r.signedInAt,
         };
-        return { value: view, bytes: r.bytes * DECODED_FACTOR };
+        return { value: withJson(view, enterJson(view)), bytes: (r.shared ? 512 + r.bytes : r.bytes) * DECODED_FACTOR };
       },
       {
         perStudent: true,
         store: (view, bytes, gen) => {
-          const e = (this.cache.peek(key, gen) as EnterEntry | undefined) ?? { views: new Map<string, EnterView>() };
+          // A miss joins the student's entry in place, so it lives no longer than the
+          // entry's oldest view may; a refresh starts the entry afresh with its own view.
+          const old = refresh ? undefined : (this.cache.peek(key, gen) as EnterEntry | undefined);
+          const e = old ?? { views: new Map<string, EnterView>() };
           e.views.set(roomId, view);
           if (roomId === '') e.views.set(view.roomId, view);
-          this.cache.set(key, e, gen, bytes * e.views.size);
-          if (view.lesson.version === view.version && !this.cache.peek(`I:${lessonId}`, gen)) this.cache.set(`I:${lessonId}`, view.lesson, gen, 512);
+          if (!old) this.cache.set(key, e, gen, bytes * 2);
         },
       },
+      refresh,
     );
+    return refresh ? found! : p;
+  }
+
+  /**
+   * Loads the lesson-level part of enter in the background (one per lesson at a
+   * time), so later cold enters of the lesson fetch only the student's part. A
+   * lesson whose part would exceed the shared bound is not held (its enters
+   * stay full reads). Nothing waits on it; a failure is counted and retried by
+   * a later enter.
+   */
+  private loadShared(st: LessonCacheState, lesson: ServedLesson, version: number): void {
+    const key = `S:${st.lessonId}`;
+    if (this.sharedMaxBytes === 0 || this.flights.has(key) || st.sharedTooBig === version) return;
+    if ((lesson.nodeCount + lesson.roomCount) * SHARED_BYTES_PER_ITEM > this.sharedMaxBytes) {
+      st.sharedTooBig = version;
+      return;
+    }
+    this.stats.sharedLoads++;
+    this.flights
+      .run(key, async () => {
+        const r = await readEnterShared(this.redis, st.lk);
+        const part: SharedPart = { version: r.version, changeSeq: r.changeSeq, posBuckets: r.posBuckets, lesson: servedLesson(r.lesson), rooms: r.rooms, nodes: r.nodes };
+        this.shared.set(key, part, 0, r.bytes * DECODED_FACTOR);
+        return part;
+      })
+      .catch(() => this.stats.sharedFailures++);
   }
 
   /** Reads the lesson head (readiness probes): throws the lesson-level error if it cannot be read. */

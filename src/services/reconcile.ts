@@ -12,11 +12,17 @@ import type { Logger } from 'pino';
 import type { WriteBehindConfig } from '../config.js';
 import { OrgError } from '../errors.js';
 import type { Pool } from '../store/mysql/pool.js';
-import { readStoredState, STATE_ENTITIES, type StateEntity, type StoredState } from '../store/mysql/stateTables.js';
+import { diffTotals, recomputeTotals, type TotalDifference, type TotalKind } from '../model/scores.js';
+import { readLedger } from '../store/mysql/scoreLedger.js';
+import { readStoredInteractions, readStoredState, STATE_ENTITIES, type StateEntity, type StoredState } from '../store/mysql/stateTables.js';
+import { PERMISSION_MASKS } from '../model/interaction.js';
+import { InteractionStore } from '../store/redis/interactionStore.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { readInClassState, readSeats, rejournal, RESTORABLE, restoreFromMysql, unflushedRecords, type InClassState } from '../store/redis/inClassState.js';
 import { lessonKeys } from '../store/redis/keys.js';
 import { readLesson } from '../store/redis/lessonReader.js';
+import { applyScoreFixes, readScoreSnapshot, type ScoreSnapshot } from '../store/redis/scoreStore.js';
+import { oldestUnflushedVersion } from '../store/redis/writeBehindStream.js';
 import { Flusher } from '../writebehind/flusher.js';
 import { detectRollback, type RollbackCheck } from '../writebehind/rollback.js';
 
@@ -73,6 +79,66 @@ export interface ReconcileReport {
   restored: number;
   /** Differences left after a repair (null without repair). */
   remaining: number | null;
+  /** The interaction center's sessions and links, Redis against MySQL. */
+  interaction: InteractionReconcile;
+}
+
+/** Interaction sessions and links compared (the ledger has no Redis copy to compare with). */
+export interface InteractionReconcile {
+  sessions: number;
+  links: number;
+  /** Differing sessions and links. */
+  differing: number;
+  /** The first `maxReported` differences; uid null: the session row itself. */
+  differences: Array<{ sessionId: string; uid: number | null; redis: string | null; mysql: string | null }>;
+  /** Sessions a repair re-journaled. */
+  rejournaled: number;
+}
+// Room admin grants are compared too: a difference names `admin:<roomId>` with the uids on each side;
+// a repair from MySQL grants again in Redis what MySQL holds.
+
+/** Sessions and links of a lesson, Redis against MySQL. */
+async function compareInteractions(store: InteractionStore, pool: Pool, lessonId: number) {
+  const inRedis = await store.allSessions(lessonId);
+  const stored = await readStoredInteractions(pool, lessonId);
+  const sess = new Map(stored.sessions.map((s) => [s.sessionId, `${s.status}|${s.endReason ?? ''}|${s.version}|${s.kind}|${s.capacity}|${s.creator}|${s.channelId}|${s.roomId}`]));
+  const links = new Map(stored.links.map((l) => [`${l.sessionId}\u0000${l.uid}`, `${l.state}|${l.generation}|${l.origin}|${l.by}`]));
+  const differences: InteractionReconcile['differences'] = [];
+  const bad = new Set<string>();
+  let nLinks = 0;
+  for (const s of inRedis) {
+    const r = `${s.status}|${s.endReason ?? ''}|${s.version}|${s.kind}|${s.capacity}|${s.creator}|${s.channelId}|${s.roomId}`;
+    const m = sess.get(s.sessionId) ?? null;
+    sess.delete(s.sessionId);
+    if (m !== r) {
+      differences.push({ sessionId: s.sessionId, uid: null, redis: r, mysql: m });
+      bad.add(s.sessionId);
+    }
+    for (const l of s.links) {
+      nLinks++;
+      const k = `${s.sessionId}\u0000${l.uid}`;
+      const rl = `${l.state}|${l.generation}|${l.origin}|${l.by}`;
+      const ml = links.get(k) ?? null;
+      links.delete(k);
+      if (ml !== rl) {
+        differences.push({ sessionId: s.sessionId, uid: l.uid, redis: rl, mysql: ml });
+        bad.add(s.sessionId);
+      }
+    }
+  }
+  // Room admins: MySQL keeps the grants, Redis serves them (uid null, sessionId 'admin:<room>').
+  const granted = stored.admins.filter((a) => a.granted);
+  const rooms = [...new Set(stored.admins.map((a) => a.roomId))];
+  const cached = await store.admins(lessonId, rooms);
+  const lostAdmins: Array<{ roomId: string; uid: number }> = [];
+  for (const r of rooms) {
+    const want = granted.filter((a) => a.roomId === r).map((a) => a.uid).sort((a, b) => a - b);
+    const have = cached.get(r) ?? [];
+    if (want.join(',') !== have.join(',')) differences.push({ sessionId: `admin:${r}`, uid: null, redis: have.join(','), mysql: want.join(',') });
+    for (const u of want) if (!have.includes(u)) lostAdmins.push({ roomId: r, uid: u });
+  }
+  // Rows MySQL holds for sessions whose Redis keys expired are history, not differences.
+  return { sessions: inRedis.length, links: nLinks, differences, bad: [...bad], lostAdmins };
 }
 
 interface Side {
@@ -244,8 +310,46 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
     const after = await compare();
     remaining = after.d.differences.length;
   }
+  // The interaction center: sessions and links (drained above when repairing).
+  const store = new InteractionStore({
+    redis, keyPrefix: deps.keyPrefix, ttlSeconds: deps.ttlSeconds, maxStreamLength: deps.wb.maxStreamLength,
+    inviteTimeoutMs: 1, connectTimeoutMs: 1, maxSessionsPerRoom: 1, maxPendingPerSession: 1, maxRtcEventsPerSession: 1, permissionMasks: PERMISSION_MASKS,
+  });
+  let ia = await compareInteractions(store, pool, lessonId);
+  const iaFirst = ia;
+  let iaRejournaled = 0;
+  if (opts.repair && from === 'mysql' && ia.lostAdmins.length > 0) {
+    // Room admins granted in MySQL but gone from Redis (expired, or lost with a rollback) are granted again.
+    for (const a of ia.lostAdmins) await store.setAdmin(lessonId, a.roomId, a.uid, true, now());
+    if (!(await flusher.drain(drainMs))) throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: restored admins not flushed within ${drainMs} ms`);
+    ia = await compareInteractions(store, pool, lessonId);
+    remaining = (remaining ?? 0) + ia.differences.filter((d) => d.sessionId.startsWith('admin:')).length;
+  }
+  if (opts.repair && from === 'redis' && ia.bad.length > 0) {
+    for (let i = 0; i < ia.bad.length; i += 100) {
+      const chunk = ia.bad.slice(i, i + 100);
+      for (;;) {
+        const n = await store.rejournal(lessonId, chunk, now());
+        if (n !== null) {
+          iaRejournaled += n;
+          break;
+        }
+        if (!(await flusher.drain(drainMs))) throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: stream stays full; repair stopped`);
+      }
+    }
+    if (!(await flusher.drain(drainMs))) throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: repair records not flushed within ${drainMs} ms`);
+    ia = await compareInteractions(store, pool, lessonId);
+    remaining = (remaining ?? 0) + ia.differences.length;
+  }
   const max = opts.maxReported ?? 20;
   return {
+    interaction: {
+      sessions: iaFirst.sessions,
+      links: iaFirst.links,
+      differing: iaFirst.differences.length,
+      differences: iaFirst.differences.slice(0, max),
+      rejournaled: iaRejournaled,
+    },
     lessonId,
     unflushed: first.unflushed,
     compared: first.d.compared,
@@ -255,6 +359,104 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
     rollback,
     rejournaled,
     restored,
+    remaining,
+  };
+}
+
+/** The outcome of a score reconcile. */
+export interface ScoreReconcileReport {
+  lessonId: number;
+  /** st:ver of the Redis snapshot: the ledger was read up to this version. */
+  version: number;
+  /** Ledger rows the totals were recomputed from. */
+  ledgerEvents: number;
+  /** Records still in the stream when compared, when those up to `version` could not all be flushed in time (differences may be pending records). */
+  unflushed: number;
+  compared: Record<TotalKind, number>;
+  differing: number;
+  /** The first `maxReported` differences. */
+  differences: TotalDifference[];
+  /** Increments a repair applied. */
+  repaired: number;
+  /** Differences left after a repair (null without repair). */
+  remaining: number | null;
+}
+
+/**
+ * Compares a lesson's live score totals in Redis with a recomputation from
+ * MySQL's ledger, at one moment: every total is read in one MULTI with the
+ * lesson's version counter V, the stream is flushed so every event up to V is
+ * in MySQL, and the ledger is read up to V. Events arriving meanwhile are in
+ * neither side, so a lesson in use reconciles cleanly. Repair moves each
+ * differing total to the ledger's value by an increment (an award landing
+ * meanwhile keeps its effect), publishes `score:<room>`, and compares again.
+ */
+export async function reconcileScores(deps: ReconcileDeps, lessonId: number, opts: Pick<ReconcileOptions, 'repair' | 'maxReported' | 'drainTimeoutMs'> = {}): Promise<ScoreReconcileReport> {
+  if (!Number.isSafeInteger(lessonId) || lessonId < 1) throw new OrgError('BAD_REQUEST', `lesson id must be a positive integer, got ${lessonId}`);
+  const { redis, pool } = deps;
+  const now = deps.now ?? Date.now;
+  const lk = lessonKeys(deps.keyPrefix, lessonId);
+  const { lesson, rooms } = await readLesson(redis, lk);
+  const roomIds = rooms.map((r) => r.roomId);
+  // Every node may head a level board: the readable version's and those created in class.
+  const nodeIds = [...new Set([...(await redis.hkeys(lk.version(lesson.version).nodes)), ...(await redis.hkeys(lk.stateDynamicNodes))])];
+  const drainMs = opts.drainTimeoutMs ?? 30_000;
+  const flusher = new Flusher({
+    redis,
+    pool,
+    keyPrefix: deps.keyPrefix,
+    wb: deps.wb,
+    batchRows: deps.batchRows,
+    lessons: [lessonId],
+    consumer: `reconcile-scores:${process.pid}:${now()}`,
+    log: deps.log,
+  });
+
+  /**
+   * Flushes until every record up to `version` is in MySQL (the stream's oldest
+   * record is newer, or it is empty), or the deadline: events keep arriving in a
+   * lesson in use, so waiting for an empty stream could take forever.
+   */
+  const flushedUpTo = async (version: number): Promise<boolean> => {
+    const deadline = now() + drainMs;
+    for (;;) {
+      const oldest = await oldestUnflushedVersion(redis, lk.writeBehind);
+      if (oldest === null || oldest > version) return true;
+      if (now() >= deadline) return false;
+      const r = await flusher.cycle().catch((e: unknown) => {
+        deps.log?.warn({ err: e instanceof Error ? e.message : String(e) }, 'score reconcile: flush cycle failed; retrying');
+        return null;
+      });
+      if (!r || r.records === 0) await new Promise((res) => setTimeout(res, deps.wb.pollMs));
+    }
+  };
+
+  const compare = async () => {
+    const live: ScoreSnapshot = await readScoreSnapshot(redis, deps.keyPrefix, lessonId, roomIds, nodeIds);
+    const flushed = await flushedUpTo(live.version);
+    const unflushed = flushed ? 0 : await unflushedRecords(redis, lk);
+    const rows = await readLedger(pool, lessonId, live.version);
+    const rounds = new Map([...live.pk].map(([scope, p]) => [scope, p.roundId]));
+    return { live, unflushed, events: rows.length, ...diffTotals(live, recomputeTotals(rows, rounds)) };
+  };
+  const first = await compare();
+  let repaired = 0;
+  let remaining: number | null = null;
+  if (opts.repair) {
+    if (first.unflushed > 0) throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: could not flush pending score events within ${drainMs} ms; not repairing`);
+    const fixes = first.differences.map((d) => ({ what: d.what, of: d.of, member: d.member, delta: d.ledger - d.live }));
+    repaired = fixes.length === 0 ? 0 : await applyScoreFixes(redis, deps.keyPrefix, lessonId, fixes, deps.ttlSeconds, roomIds[0] ?? 'main');
+    remaining = (await compare()).differences.length;
+  }
+  return {
+    lessonId,
+    version: first.live.version,
+    ledgerEvents: first.events,
+    unflushed: first.unflushed,
+    compared: first.compared,
+    differing: first.differences.length,
+    differences: first.differences.slice(0, opts.maxReported ?? 20),
+    repaired,
     remaining,
   };
 }

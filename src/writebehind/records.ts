@@ -2,7 +2,8 @@
 // decoded into MySQL rows, and coalesced so each key is written once per batch
 // with its newest version. Pure: no I/O. The tables they go to are described
 // in store/mysql/stateTables.ts.
-import { ENTITY_ID } from '../model/ids.js';
+import { ENTITY_ID, entityIdPattern } from '../model/ids.js';
+import { LINK_ORIGINS, LINK_STATES, type LinkState } from '../model/interaction.js';
 import type { Entity } from '../store/mysql/stateTables.js';
 
 /** One decoded stream record, ready to be written. */
@@ -33,6 +34,22 @@ function ms(v: string | undefined): Date | null {
 
 function id(v: string | undefined): string | null {
   return v !== undefined && ENTITY_ID.test(v) ? v : null;
+}
+
+/** An optional id: '' (absent) is null, anything else must be an id; undefined when bad. */
+function optId(v: string | undefined): string | null | undefined {
+  if (v === '') return null;
+  return id(v) ?? undefined;
+}
+
+/** Idempotency keys of score events: the id alphabet, up to 128 chars. */
+export const SCORE_KEY = entityIdPattern(128);
+
+const SCORE_KINDS = new Set(['reward', 'answer', 'gift', 'adjust']);
+
+function int(v: string | undefined): number | null {
+  if (v === undefined || !/^-?[0-9]{1,15}$/.test(v)) return null;
+  return Number(v);
 }
 
 /**
@@ -88,9 +105,87 @@ export function decodeRecord(lessonId: number, fields: readonly string[]): WbRec
       if (r === null || seq === null || by === null || !t || f.d === undefined || f.d === '' || Buffer.byteLength(f.d) > MAX_SIGNAL_BYTES) return null;
       return { lessonId, entity: 'signal', version, key: `${r}\u0000${seq}`, row: [lessonId, r, seq, t, by, f.d, version] };
     }
+    case 'score': {
+      // One ledger row (award.lua); the idempotency key never repeats within a lesson.
+      // Optional fields (u, s, st, sd, pk, ps) are left out when empty.
+      for (const k of ['u', 's', 'st', 'sd', 'pk', 'ps']) f[k] ??= '';
+      const key = f.k !== undefined && SCORE_KEY.test(f.k) ? f.k : null;
+      const r = id(f.r);
+      const session = optId(f.s);
+      const u = f.u === '' ? null : uid(f.u);
+      const seat = optId(f.st);
+      const seatSide = f.sd === '' ? null : f.sd === 'left' || f.sd === 'right' ? f.sd : undefined;
+      const n = id(f.n);
+      const points = int(f.p);
+      const round = f.pk === '' ? null : uid(f.pk);
+      const side = f.ps === '' ? null : f.ps === 'a' || f.ps === 'b' ? f.ps : undefined;
+      const by = uid(f.b);
+      if (key === null || r === null || session === undefined || (u === null && f.u !== '') || seat === undefined || seatSide === undefined) return null;
+      if (n === null || f.path === undefined || f.path === '' || f.path.length > 512 || !f.kd || !SCORE_KINDS.has(f.kd) || points === null) return null;
+      if ((round === null && f.pk !== '') || side === undefined || by === null || !t) return null;
+      return { lessonId, entity: 'score', version, key, row: [lessonId, key, r, session, u, seat, seatSide, n, f.path, f.kd, points, round, side, t, by, version] };
+    }
+    case 'pk': {
+      // A PK round as started, or as ended early (pk_start.lua, pk_end.lua).
+      const round = uid(f.id);
+      const r = id(f.r);
+      const a = id(f.a);
+      const b = id(f.b);
+      const st = ms(f.st);
+      const en = ms(f.en);
+      const pa = int(f.pa);
+      const pb = int(f.pb);
+      if (round === null || r === null || a === null || b === null || !st || !en || pa === null || pb === null) return null;
+      if (f.sc === undefined || f.sc.length > 80 || (f.kd !== 'node' && f.kd !== 'seat') || (f.x !== 'run' && f.x !== 'end')) return null;
+      return { lessonId, entity: 'pk', version, key: String(round), row: [lessonId, round, f.sc, r, f.kd, a, b, st, en, f.x, pa, pb, version] };
+    }
+    case 'isess': {
+      // An interaction session (lua/_interaction.lua ia_finish): its newest state.
+      const s = sessionId(f.s);
+      const r = id(f.r);
+      const u = uid(f.u);
+      const c = f.c !== undefined && /^[0-9]{1,6}$/.test(f.c) ? Number(f.c) : null;
+      const at = ms(f.at);
+      const et = f.et === '' ? null : ms(f.et);
+      if (s === null || r === null || u === null || c === null || !at || (f.k !== 'duo' && f.k !== 'multi') || (f.st !== 'active' && f.st !== 'ended')) return null;
+      if ((et === null && f.et !== '') || f.ch === undefined || f.ch === '' || f.ch.length > 128 || (f.why ?? '').length > 16) return null;
+      return { lessonId, entity: 'isession', version, key: s, row: [lessonId, s, r, f.k, c, f.ch, u, f.st, f.why === '' ? null : f.why, at, et, version] };
+    }
+    case 'ilink': {
+      const s = sessionId(f.s);
+      const u = uid(f.u);
+      const g = f.g !== undefined && /^[1-9][0-9]{0,8}$/.test(f.g) ? Number(f.g) : null;
+      const by = f.b === '0' ? 0 : uid(f.b);
+      const origin = f.o !== undefined ? LINK_ORIGINS[f.o as keyof typeof LINK_ORIGINS] : undefined;
+      if (s === null || u === null || g === null || by === null || !origin || !LINK_STATES.includes(f.st as LinkState) || !t) return null;
+      return { lessonId, entity: 'ilink', version, key: `${s}\u0000${u}`, row: [lessonId, s, u, g, f.st, origin, by, t, version] };
+    }
+    case 'ilev': {
+      // One ledger event: (session, seq) never repeats.
+      const s = sessionId(f.s);
+      const n = f.n !== undefined && /^[1-9][0-9]{0,8}$/.test(f.n) ? Number(f.n) : null;
+      const u = uid(f.u);
+      const g = f.g !== undefined && /^[1-9][0-9]{0,8}$/.test(f.g) ? Number(f.g) : null;
+      const by = f.b === '0' ? 0 : uid(f.b);
+      const from = f.f === '' ? '' : LINK_STATES.includes(f.f as LinkState) ? f.f : null;
+      if (s === null || n === null || u === null || g === null || by === null || from === null || !LINK_STATES.includes(f.to as LinkState) || !t) return null;
+      if (f.why === undefined || !/^[a-z_]{1,16}$/.test(f.why)) return null;
+      return { lessonId, entity: 'ilevent', version, key: `${s}\u0000${n}`, row: [lessonId, s, n, u, g, from, f.to, by, f.why, t, version] };
+    }
+    case 'iadmin': {
+      const r = id(f.r);
+      const u = uid(f.u);
+      if (r === null || u === null || (f.m !== '0' && f.m !== '1') || !t) return null;
+      return { lessonId, entity: 'iadmin', version, key: `${r}\u0000${u}`, row: [lessonId, r, u, Number(f.m), t, version] };
+    }
     default:
       return null;
   }
+}
+
+/** An interaction session id (s<n>), or null. */
+function sessionId(v: string | undefined): string | null {
+  return v !== undefined && /^s[1-9][0-9]{0,15}$/.test(v) ? v : null;
 }
 
 /**

@@ -51,8 +51,9 @@ describe.each(GATEWAY_REDIS_MODES)('websocket push on %s', (_mode, target) => {
     const from = c.messages.length;
     c.send({ type: 'subscribe', id, room, ...(after === undefined ? {} : { after }) });
     // A liveness bound, not a speed goal: each first subscribe reads the student's
-    // position (a cold enter), and the bulk test opens 180 at once on a shared machine.
-    return c.next((m) => m.id === id, 15_000, from);
+    // position (a cold enter), and the bulk test opens 180 at once on a shared machine
+    // that, in a whole-suite run, also runs every other test file.
+    return c.next((m) => m.id === id, 30_000, from);
   };
   const seqs = (c: WsClient, room = 'main'): number[] => c.messages.filter((m) => m.type === 'signal' && m.room === room).map((m) => m.seq as number);
   let students: Position[];
@@ -156,12 +157,13 @@ describe.each(GATEWAY_REDIS_MODES)('websocket push on %s', (_mode, target) => {
       sent.push(await publish(`{"page":${i}}`));
       if (i % 5 === 0) await sleep(5);
     }
-    await until('every client got every signal', async () => (clients.every((c) => seqs(c).length >= N) ? true : undefined), 15_000, 20);
+    // A liveness bound: hundreds of clients' frames share a busy 2-core machine with the rest of the suite.
+    await until('every client got every signal', async () => (clients.every((c) => seqs(c).length >= N) ? true : undefined), 45_000, 20);
     for (const c of clients) expect(seqs(c)).toEqual(sent);
     const fetches = gw.signals.cache!.snapshot().total.tailFetches - fetches0;
     expect(fetches).toBeLessThanOrEqual(N);
     for (const c of clients) c.close();
-  });
+  }, 120_000);
 
   it('replays what a reconnecting client missed, then goes live: no gap, no duplicate, even while a publisher runs', async () => {
     const uid = students[3]!.uid;

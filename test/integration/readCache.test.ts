@@ -9,6 +9,8 @@ import { ReadService } from '../../src/services/reads.js';
 import { createRedis, type RedisClient } from '../../src/store/redis/client.js';
 import { formatChannelMessage } from '../../src/store/redis/channel.js';
 import { lessonKeys } from '../../src/store/redis/keys.js';
+import { changeLesson } from '../../src/store/redis/lessonChanges.js';
+import { preEncodedJson } from '../../src/model/preEncoded.js';
 import { createSubscriberClient, LessonChannels } from '../../src/store/redis/lessonChannels.js';
 import { scriptCommand } from '../../src/store/redis/scripts.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
@@ -208,5 +210,249 @@ describe('read service cache', () => {
     expect(code(() => reads.enter(elsewhere, LESSON, null, ''))).toBe('FORBIDDEN');
     expect(code(() => reads.enter(tutor, LESSON, null, ''))).toBe('BAD_REQUEST');
     expect(enterCalls).toBe(before);
+  });
+});
+
+describe('read service cache: soft and hard TTL, with the clock injected', () => {
+  const LESSON2 = 7102;
+  const prefix = uniquePrefix('readttl');
+  let redis: RedisClient;
+  let sub: LessonChannels;
+  let reads: ReadService;
+  let topo: Topology;
+  let t = 1_000_000;
+  let enterCalls = 0;
+  let gate: Promise<void> | null = null;
+  /** Channel messages are dropped while set: a lost invalidation. */
+  let lose = false;
+
+  beforeAll(async () => {
+    redis = createRedis({ mode: 'single', url: TEST_REDIS_URL });
+    topo = compileTestLesson({ lessonId: LESSON2, students: 200, tutors: 2, policy: 'group', seed: 8 });
+    await loadTopology(redis, prefix, topo);
+    const orig = redis[ENTER].bind(redis);
+    (redis as { [ENTER]: typeof orig })[ENTER] = (async (...a: Parameters<typeof orig>) => {
+      enterCalls++;
+      if (gate) await gate;
+      return orig(...a);
+    }) as typeof orig;
+    sub = new LessonChannels(createSubscriberClient({ mode: 'single', url: TEST_REDIS_URL }, `oe-test-subttl-${prefix.replace(/[^a-z0-9]/gi, '')}`), prefix);
+    reads = new ReadService(redis, sub, {
+      keyPrefix: prefix,
+      cacheTtlMs: 6000,
+      cacheSoftTtlMs: 2000,
+      cacheRefreshMaxInFlight: 1,
+      cacheMaxEntries: 1000,
+      cacheMaxBytes: 1 << 24,
+      cacheMaxLessons: 10,
+      onlineCacheMs: 0,
+      onlineWindowMs: 60_000,
+      now: () => t,
+    });
+    const apply = reads.onMessage.bind(reads);
+    reads.onMessage = (lessonId, m) => {
+      if (!lose) apply(lessonId, m);
+    };
+  });
+
+  afterAll(async () => {
+    await sub.close();
+    await dropLesson(redis, prefix, LESSON2);
+    redis.disconnect();
+  });
+
+  const isPromise = (v: unknown): boolean => typeof (v as Promise<unknown>)?.then === 'function';
+  const until = async (cond: () => boolean): Promise<void> => {
+    for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(cond()).toBe(true);
+  };
+  /** Enters until the view is cached (the subscription is confirmed); returns it. */
+  const warm = async (uid: number) => {
+    for (let i = 0; i < 200; i++) {
+      const v = reads.enter(service, LESSON2, uid, '');
+      if (!isPromise(v)) return v as Awaited<typeof v>;
+      await v;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error('never cached');
+  };
+
+  it('serves an entry past its soft TTL at once while one background load replaces it', async () => {
+    const uid = topo.positions[0]!.uid;
+    const first = await warm(uid);
+    expect(first.signedInAt).toBeNull();
+    // A sign-in whose state message is lost: only the TTL can bring it in.
+    lose = true;
+    await redis.hset(lessonKeys(prefix, LESSON2).stateSignIn, String(uid), '1234');
+    t += 1000;
+    expect(reads.enter(service, LESSON2, uid, '')).toBe(first);
+    t += 1001; // past the soft TTL (2000, less up to a quarter)
+    const before = enterCalls;
+    let open!: () => void;
+    gate = new Promise<void>((r) => (open = r));
+    // Served at once, and only one load however many reads arrive meanwhile.
+    for (let i = 0; i < 5; i++) expect(reads.enter(service, LESSON2, uid, '')).toBe(first);
+    expect(enterCalls - before).toBe(1);
+    expect(reads.stats.refreshes.started).toBe(1);
+    gate = null;
+    open();
+    await until(() => (reads.enter(service, LESSON2, uid, '') as { signedInAt: number | null }).signedInAt === 1234);
+    expect(enterCalls - before).toBe(1);
+    lose = false;
+  });
+
+  it('makes a request wait only past the hard TTL', async () => {
+    const uid = topo.positions[1]!.uid;
+    await warm(uid);
+    t += 6001;
+    const before = enterCalls;
+    const v = reads.enter(service, LESSON2, uid, '');
+    expect(isPromise(v)).toBe(true);
+    await v;
+    expect(enterCalls - before).toBe(1);
+    expect(isPromise(reads.enter(service, LESSON2, uid, ''))).toBe(false);
+  });
+
+  it('keeps to its refresh budget: beyond it, due entries are served without a load', async () => {
+    const [a, b] = [topo.positions[2]!.uid, topo.positions[3]!.uid];
+    const va = await warm(a);
+    const vb = await warm(b);
+    t += 2500;
+    const skipped = reads.stats.refreshes.skipped;
+    const before = enterCalls;
+    let open!: () => void;
+    gate = new Promise<void>((r) => (open = r));
+    expect(reads.enter(service, LESSON2, a, '')).toBe(va);
+    expect(reads.enter(service, LESSON2, b, '')).toBe(vb);
+    expect(enterCalls - before).toBe(1);
+    expect(reads.stats.refreshes.skipped).toBe(skipped + 1);
+    gate = null;
+    open();
+    await until(() => reads.enter(service, LESSON2, a, '') !== va);
+    // The budget is free again: b's due entry is now refreshed.
+    await until(() => reads.enter(service, LESSON2, b, '') !== vb);
+    expect(enterCalls - before).toBe(2);
+  });
+
+  it('a re-preload whose message is lost is served no later than the soft TTL plus one refresh', async () => {
+    const uid = topo.positions[4]!.uid;
+    const old = await warm(uid);
+    lose = true;
+    const v2 = await loadTopology(redis, prefix, topo);
+    expect(v2).toBeGreaterThan(old.version);
+    t += 1000;
+    expect(reads.enter(service, LESSON2, uid, '')).toBe(old);
+    t += 1001;
+    expect(reads.enter(service, LESSON2, uid, '')).toBe(old);
+    await until(() => (reads.enter(service, LESSON2, uid, '') as { version: number }).version === v2);
+    const now = reads.enter(service, LESSON2, uid, '') as typeof old;
+    expect(now.lesson.version).toBe(v2);
+    lose = false;
+  });
+
+  it('a re-preload whose message arrives makes the next request wait for the new version', async () => {
+    const uid = topo.positions[5]!.uid;
+    const old = await warm(uid);
+    const versions = reads.stats.invalidations.version;
+    const v3 = await loadTopology(redis, prefix, topo);
+    await until(() => reads.stats.invalidations.version > versions);
+    const v = reads.enter(service, LESSON2, uid, '');
+    expect(isPromise(v)).toBe(true);
+    const fresh = await v;
+    expect([fresh.version, fresh.lesson.version]).toEqual([v3, v3]);
+    expect(fresh.version).toBeGreaterThan(old.version);
+  });
+});
+
+describe('enter: the lesson-level part held per lesson version', () => {
+  const LESSON3 = 7103;
+  const prefix = uniquePrefix('readshared');
+  let redis: RedisClient;
+  let topo: Topology;
+  /** Every enter read goes to Redis (no channel, no entity cache); only the shared part is held. */
+  let reads: ReadService;
+  /** The same reads with no shared part (its bound is too small for any lesson): the full reply each time. */
+  let plain: ReadService;
+  const sharedReplies: number[] = [];
+  const options = { cacheTtlMs: 6000, cacheMaxEntries: 1000, cacheMaxLessons: 10, onlineCacheMs: 0, onlineWindowMs: 60_000 };
+
+  beforeAll(async () => {
+    redis = createRedis({ mode: 'single', url: TEST_REDIS_URL });
+    topo = compileTestLesson({ lessonId: LESSON3, students: 300, tutors: 3, policy: 'group', seed: 11 });
+    await loadTopology(redis, prefix, topo);
+    const orig = redis[ENTER].bind(redis);
+    (redis as { [ENTER]: typeof orig })[ENTER] = (async (...a: Parameters<typeof orig>) => {
+      const r = await orig(...a);
+      if (Number(r[0]) === 0) sharedReplies.push(Number(r[13]));
+      return r;
+    }) as typeof orig;
+    reads = new ReadService(redis, null, { keyPrefix: prefix, cacheMaxBytes: 1 << 24, ...options });
+    plain = new ReadService(redis, null, { keyPrefix: prefix, cacheMaxBytes: 1024, ...options });
+  });
+
+  afterAll(async () => {
+    await dropLesson(redis, prefix, LESSON3);
+    redis.disconnect();
+  });
+
+  /** Enters until a reply leaves out the lesson-level part (the shared part is loaded in the background). */
+  const untilShared = async (uid: number) => {
+    for (let i = 0; i < 200; i++) {
+      await reads.enter(service, LESSON3, uid, '');
+      if (sharedReplies[sharedReplies.length - 1] === 1) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error('the shared part was never used');
+  };
+
+  /** The view through the shared part, checked against the full read, in value and in JSON. */
+  const same = async (uid: number, room = '') => {
+    const got = await reads.enter(service, LESSON3, uid, room);
+    const usedShared = sharedReplies[sharedReplies.length - 1];
+    const want = await plain.enter(service, LESSON3, uid, room);
+    expect(sharedReplies[sharedReplies.length - 1]).toBe(0);
+    expect(got).toEqual(want);
+    expect(preEncodedJson(got)).toBe(JSON.stringify(want));
+    return { got, usedShared };
+  };
+
+  it('fetches only the student part once the lesson-level part is held, and answers the same', async () => {
+    await untilShared(topo.positions[0]!.uid);
+    expect(reads.stats.sharedLoads).toBe(1);
+    for (const p of topo.positions.slice(1, 40)) {
+      const { usedShared } = await same(p.uid);
+      expect(usedShared).toBe(1);
+    }
+    expect(reads.stats.sharedLoads).toBe(1);
+  });
+
+  it('never answers from a held part an in-place change made stale: the change sequence sends the full reply', async () => {
+    const uid = topo.positions[1]!.uid;
+    await untilShared(uid);
+    const before = (await reads.enter(service, LESSON3, uid, '')).lesson.teacherUid;
+    const lk = lessonKeys(prefix, LESSON3);
+    const changed = await changeLesson(redis, lk, { now: Date.now(), teacherUid: before + 1 });
+    expect(changed).not.toBeNull();
+    const { got, usedShared } = await same(uid);
+    expect(usedShared).toBe(0);
+    expect(got.lesson.teacherUid).toBe(before + 1);
+    // The part is loaded again for the new change sequence, and used.
+    await untilShared(topo.positions[2]!.uid);
+    const again = await same(topo.positions[3]!.uid);
+    expect(again.usedShared).toBe(1);
+    expect(again.got.lesson.teacherUid).toBe(before + 1);
+  });
+
+  it('never answers from a held part of an older version after a re-preload', async () => {
+    const uid = topo.positions[4]!.uid;
+    await untilShared(uid);
+    const old = await reads.enter(service, LESSON3, uid, '');
+    const v2 = await loadTopology(redis, prefix, topo);
+    const { got, usedShared } = await same(uid);
+    expect(usedShared).toBe(0);
+    expect([old.version < v2, got.version, got.lesson.version]).toEqual([true, v2, v2]);
+    await untilShared(topo.positions[5]!.uid);
+    const again = await same(topo.positions[6]!.uid);
+    expect([again.usedShared, again.got.version]).toEqual([1, v2]);
   });
 });

@@ -9,6 +9,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 export interface ServeChild {
   child: ChildProcess;
   httpPort: number;
+  grpcPort: number | null;
+  internalPort: number | null;
   /** Sends SIGTERM; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -20,17 +22,19 @@ export async function spawnServe(env: NodeJS.ProcessEnv, args: string[] = []): P
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const ports = await new Promise<{ httpPort: number }>((resolve, reject) => {
+  const ports = await new Promise<{ httpPort: number; grpcPort: number | null; internalPort: number | null }>((resolve, reject) => {
     child.stdout.on('data', (d) => {
       out += d;
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line) as { httpPort: number });
+      if (line) resolve(JSON.parse(line) as { httpPort: number; grpcPort: number | null; internalPort: number | null });
     });
     child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
   });
   return {
     child,
     httpPort: ports.httpPort,
+    grpcPort: ports.grpcPort,
+    internalPort: ports.internalPort,
     stop() {
       child.kill('SIGTERM');
       return exited;

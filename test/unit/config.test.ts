@@ -59,7 +59,7 @@ describe('config', () => {
 
 describe('config spec', () => {
   const fields = (o: object, prefix = ''): string[] =>
-    Object.entries(o).flatMap(([k, v]) => (['api', 'signals', 'writeBehind', 'jobs', 'console'].includes(k) && prefix === '' ? fields(v as object, `${k}.`) : [`${prefix}${k}`]));
+    Object.entries(o).flatMap(([k, v]) => (['api', 'signals', 'writeBehind', 'scores', 'jobs', 'interaction', 'console'].includes(k) && prefix === '' ? fields(v as object, `${k}.`) : [`${prefix}${k}`]));
 
   it('declares every variable once and sets every config field', () => {
     const names = CONFIG_SPEC.map((v) => v.name);
@@ -84,12 +84,28 @@ describe('config spec', () => {
     expect(rows.find((r) => r.name === 'ORGENGINE_KEY_PREFIX')!.value).toBeNull();
   });
 
+  it('takes the TLS certificate and key together, and the internal listener on 127.0.0.1 unless told', () => {
+    expect(() => loadConfig({ ORGENGINE_TLS_CERT_FILE: '/etc/cert.pem' })).toThrow(/ORGENGINE_TLS_KEY_FILE: .*set together/);
+    expect(loadConfig({ ORGENGINE_TLS_CERT_FILE: '/c.pem', ORGENGINE_TLS_KEY_FILE: '/k.pem' }).api).toMatchObject({ tlsCertFile: '/c.pem', tlsKeyFile: '/k.pem' });
+    expect(loadConfig({}).api).toMatchObject({ internalPort: null, internalHost: '127.0.0.1', rateLimits: false, rateAddressPerSecond: 0 });
+    expect(loadConfig({ ORGENGINE_INTERNAL_PORT: '9464' }).api.internalPort).toBe(9464);
+    expect(() => loadConfig({ ORGENGINE_INTERNAL_PORT: '70000' })).toThrow(/ORGENGINE_INTERNAL_PORT/);
+  });
+
   it('never prints the token secret or a URL password', () => {
     const secret = 'k'.repeat(40);
-    const rows = describeConfig({ ORGENGINE_TOKEN_SECRET: secret, ORGENGINE_MYSQL_URL: 'mysql://app:hunter2@db:3306/orgengine', ORGENGINE_REDIS_URL: 'redis://127.0.0.1:6379' });
+    const keys = `a=${'q'.repeat(40)},b=${'z'.repeat(40)}`;
+    const rows = describeConfig({
+      ORGENGINE_TOKEN_SECRET: secret,
+      ORGENGINE_TOKEN_KEYS: keys,
+      ORGENGINE_MYSQL_URL: 'mysql://app:hunter2@db:3306/orgengine',
+      ORGENGINE_REDIS_URL: 'redis://127.0.0.1:6379',
+    });
     const value = (n: string) => rows.find((r) => r.name === n)!.value;
     expect(value('ORGENGINE_TOKEN_SECRET')).toBe('(set, 40 bytes)');
+    expect(value('ORGENGINE_TOKEN_KEYS')).toBe(`(set, ${keys.length} bytes)`);
     expect(JSON.stringify(rows)).not.toContain(secret);
+    expect(JSON.stringify(rows)).not.toContain('q'.repeat(40));
     expect(value('ORGENGINE_MYSQL_URL')).toBe('mysql://app:***@db:3306/orgengine');
     expect(value('ORGENGINE_REDIS_URL')).toBe('redis://127.0.0.1:6379');
   });

@@ -107,3 +107,66 @@ describe('GenCache TTL jitter', () => {
     expect(() => new GenCache({ maxEntries: 1, maxBytes: 1024, ttlMs: 10, ttlJitter: 0.9 })).toThrow(RangeError);
   });
 });
+
+describe('GenCache soft and hard TTL', () => {
+  const T0 = 1_000_000;
+
+  it('serves an entry past its soft TTL, reports it due, and drops it past the hard TTL', () => {
+    let t = T0;
+    const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 6000, softTtlMs: 2000, now: () => t });
+    c.set('a', { v: 1 }, 1, 8);
+    let e = c.lookup('a', 1)!;
+    expect(c.due(e)).toBe(false);
+    t = T0 + 1999;
+    expect(c.due(c.lookup('a', 1)!)).toBe(false);
+    t = T0 + 2000;
+    e = c.lookup('a', 1)!;
+    expect(e.value).toEqual({ v: 1 });
+    expect(c.due(e)).toBe(true);
+    t = T0 + 6000;
+    expect(c.lookup('a', 1)).toBeDefined();
+    t = T0 + 6001;
+    expect(c.lookup('a', 1)).toBeUndefined();
+  });
+
+  it('starts a replaced entry afresh: the soft TTL counts from the refresh', () => {
+    let t = T0;
+    const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 6000, softTtlMs: 2000, now: () => t });
+    c.set('a', { v: 1 }, 1, 8);
+    t = T0 + 2500;
+    expect(c.due(c.lookup('a', 1)!)).toBe(true);
+    c.set('a', { v: 2 }, 1, 8);
+    const e = c.lookup('a', 1)!;
+    expect(e.value).toEqual({ v: 2 });
+    expect(c.due(e)).toBe(false);
+    // The hard TTL too counts from the refresh.
+    t = T0 + 2500 + 6000;
+    expect(c.lookup('a', 1)?.value).toEqual({ v: 2 });
+  });
+
+  it('jitters the soft TTL only, and never lets a short per-entry TTL serve past itself', () => {
+    let t = T0;
+    const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 6000, softTtlMs: 2000, ttlJitter: 0.25, now: () => t, random: () => 1 });
+    c.set('a', { v: 1 }, 1, 8);
+    c.set('short', { v: 2 }, 1, 8, 1000);
+    t = T0 + 1500; // soft 2000 * (1 - 0.25) = 1500
+    expect(c.due(c.lookup('a', 1)!)).toBe(true);
+    t = T0 + 5999; // hard TTL not jittered
+    expect(c.lookup('a', 1)).toBeDefined();
+    // 'short' has no soft stage: its one TTL (1000, jittered to 750) is a hard one.
+    expect(c.lookup('short', 1)).toBeUndefined();
+  });
+
+  it('caps the soft TTL at the hard one', () => {
+    const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 500, softTtlMs: 2000 });
+    expect(c.softTtlMs).toBe(500);
+    expect(() => new GenCache({ maxEntries: 1, maxBytes: 1024, ttlMs: 10, softTtlMs: 0 })).toThrow(/softTtlMs/);
+  });
+
+  it('does not serve a stale generation however fresh the entry', () => {
+    const t = T0;
+    const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 6000, softTtlMs: 2000, now: () => t });
+    c.set('a', { v: 1 }, 1, 8);
+    expect(c.lookup('a', 2)).toBeUndefined();
+  });
+});

@@ -46,7 +46,7 @@ describe('metric families', () => {
   // Every name, type, help text and label set a scrape shows, pinned so that
   // changing how metrics are registered cannot change what dashboards read.
   it('keep their names, types, help and labels on /metrics', async () => {
-    const stats = { hits: { enter: 3 }, misses: { enter: 1 }, invalidations: { version: 2, reset: 0 }, cache: {} };
+    const stats = { hits: { enter: 3 }, misses: { enter: 1 }, invalidations: { version: 2, reset: 0 }, refreshes: { started: 4, failed: 0, skipped: 1 }, cache: {} };
     const m = new Metrics({ reads: () => stats as never, cacheSize: () => ({ entries: 1, bytes: 2, lessons: 3 }) });
     m.route('http', 'enter').observeMs(200, 1);
     m.inFlight = 4;

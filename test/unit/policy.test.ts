@@ -23,6 +23,14 @@ describe('policy validation', () => {
     expect(c.groups).toEqual({ groupCapacity: 6, groupsPerTeam: 6, expandBelowFreeSeats: 6 });
   });
 
+  it('takes a lesson policy\'s interaction timeouts, and leaves the field out when the policy has none', () => {
+    expect(validatePolicyConf(good).interaction).toBeUndefined();
+    expect(validatePolicyConf({ ...good, interaction: { inviteTimeoutMs: 10_000 } }).interaction).toEqual({ inviteTimeoutMs: 10_000, connectTimeoutMs: null });
+    for (const bad of [{ inviteTimeoutMs: 5 }, { connectTimeoutMs: 'soon' }, { inviteTimeoutMs: 1000, extra: 1 }, 'fast']) {
+      expect(() => validatePolicyConf({ ...good, interaction: bad }), JSON.stringify(bad)).toThrow(/conf\.interaction/);
+    }
+  });
+
   it('uses the configured default partition size when the policy has none', () => {
     expect(validatePolicyConf(good, 2000).partitionSize).toBe(2000);
     expect(validatePolicyConf({ ...good, partitionSize: 300 }, 2000).partitionSize).toBe(300);

@@ -7,6 +7,42 @@ import { coalesce, decodeRecord, entryTime, type WbRecord } from '../../src/writ
 
 const flat = (o: Record<string, string>) => Object.entries(o).flat();
 
+describe('interaction records', () => {
+  const t = '1795000000000';
+  const at = new Date(1795000000000);
+  it('decodes sessions, links, ledger events and room admins into their rows', () => {
+    expect(decodeRecord(7, flat({ e: 'isess', v: '20', s: 's3', r: 'main', k: 'multi', c: '9', ch: 'L7-s3', u: '101', st: 'ended', why: 'creator_left', at: t, et: t }))?.row).toEqual([
+      7, 's3', 'main', 'multi', 9, 'L7-s3', 101, 'ended', 'creator_left', at, at, 20,
+    ]);
+    expect(decodeRecord(7, flat({ e: 'isess', v: '20', s: 's3', r: 'main', k: 'duo', c: '2', ch: 'pk', u: '101', st: 'active', why: '', at: t, et: '' }))?.row.slice(8, 11)).toEqual([null, at, null]);
+    expect(decodeRecord(7, flat({ e: 'ilink', v: '21', s: 's3', u: '102', g: '2', st: 'connecting', o: 'a', b: '102', t }))).toMatchObject({
+      entity: 'ilink', key: 's3\u0000102', row: [7, 's3', 102, 2, 'connecting', 'application', 102, at, 21],
+    });
+    expect(decodeRecord(7, flat({ e: 'ilev', v: '22', s: 's3', n: '5', u: '102', g: '1', f: '', to: 'initiated', b: '101', why: 'invite', t }))?.row).toEqual([
+      7, 's3', 5, 102, 1, '', 'initiated', 101, 'invite', at, 22,
+    ]);
+    expect(decodeRecord(7, flat({ e: 'ilev', v: '23', s: 's3', n: '6', u: '102', g: '1', f: 'initiated', to: 'timed_out', b: '0', why: 'timeout', t }))?.row[7]).toBe(0);
+    expect(decodeRecord(7, flat({ e: 'iadmin', v: '24', r: 'main', u: '103', m: '1', t }))?.row).toEqual([7, 'main', 103, 1, at, 24]);
+  });
+
+  it('refuses interaction entries no table can hold', () => {
+    const cases: Array<Record<string, string>> = [
+      { e: 'isess', v: '1', s: 'x3', r: 'main', k: 'multi', c: '9', ch: 'c', u: '1', st: 'active', why: '', at: t, et: '' },
+      { e: 'isess', v: '1', s: 's3', r: 'main', k: 'trio', c: '9', ch: 'c', u: '1', st: 'active', why: '', at: t, et: '' },
+      { e: 'isess', v: '1', s: 's3', r: 'main', k: 'duo', c: '2', ch: '', u: '1', st: 'active', why: '', at: t, et: '' },
+      { e: 'ilink', v: '1', s: 's3', u: '1', g: '1', st: 'flying', o: 'i', b: '1', t },
+      { e: 'ilink', v: '1', s: 's3', u: '1', g: '0', st: 'left', o: 'i', b: '1', t },
+      { e: 'ilink', v: '1', s: 's3', u: '1', g: '1', st: 'left', o: 'z', b: '1', t },
+      { e: 'ilev', v: '1', s: 's3', n: '1', u: '1', g: '1', f: 'nowhere', to: 'left', b: '1', why: 'leave', t },
+      { e: 'ilev', v: '1', s: 's3', n: '1', u: '1', g: '1', f: '', to: 'initiated', b: '1', why: 'Bad Cause!', t },
+      { e: 'iadmin', v: '1', r: 'main', u: '1', m: '2', t },
+    ];
+    for (const bad of cases) {
+      expect(decodeRecord(7, flat(bad)), JSON.stringify(bad)).toBeNull();
+    }
+  });
+});
+
 describe('write-behind records', () => {
   it('decodes every entity the scripts write into its table row', () => {
     const t = '1795000000000';

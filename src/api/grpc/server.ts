@@ -13,9 +13,14 @@ import type { ApiConfig } from '../../config.js';
 import { GrpcStatus, OrgError, toOrgError } from '../../errors.js';
 import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
+import { parseAward, parsePkEnd, parsePkScope, parsePkStart } from '../../services/scoreInputs.js';
+import { parseAdmin, parseCreate, parseEnd, parseHandle, parseLink, parseRtcEvent } from '../../services/interactionInputs.js';
 import { checkId, parseCursor, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
 import type { TransportDeps } from '../transport.js';
+import { retryAfterOf, type LimitClass, type RateLimiter } from '../limits.js';
+import type { RevocationService } from '../../services/revocation.js';
+import { readTlsFiles, type TlsFiles } from '../tls.js';
 import { formatTraceparent, parseTraceparent } from '../../model/trace.js';
 import type { Span } from '../../tracing.js';
 
@@ -24,11 +29,19 @@ export interface GrpcServerDeps extends TransportDeps {
   api: Pick<ApiConfig, 'maxInFlight' | 'membersPageDefault' | 'membersPageMax' | 'retryAfterSeconds'>;
   /** Whether the gateway can serve (Redis reachable). */
   ready(): Promise<boolean>;
+  /** Per-caller rate limits, or null (off). */
+  limits: RateLimiter | null;
+  /** Token revocation for services. */
+  revocation: RevocationService;
+  /** TLS with these files (reloadTls() reads them again), or null: plaintext. */
+  tls: TlsFiles | null;
 }
 
 /** A running gRPC server. */
 export interface GrpcServer {
   listen(port: number, host?: string): Promise<number>;
+  /** Reads the TLS files again; new connections use them. Throws (serving on) when they are unusable. */
+  reloadTls(): void;
   /** Health turns NOT_SERVING, then waits for running calls (up to `graceMs`) and closes. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -39,8 +52,14 @@ export const READ_SERVICE = 'orgengine.v1.ReadService';
 export const SIGNAL_SERVICE = 'orgengine.v1.SignalService';
 /** Full name of the mutation service. */
 export const MUTATION_SERVICE = 'orgengine.v1.MutationService';
+/** Full name of the score service. */
+export const SCORE_SERVICE = 'orgengine.v1.ScoreService';
 /** Full name of the push service (org-node broadcasts). */
 export const PUSH_SERVICE = 'orgengine.v1.PushService';
+/** Full name of the interaction service. */
+export const INTERACTION_SERVICE = 'orgengine.v1.InteractionService';
+/** Full name of the token service (revocation). */
+export const TOKEN_SERVICE = 'orgengine.v1.TokenService';
 /** Full name of the health service. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
@@ -74,6 +93,45 @@ const SERVING = 1;
 const NOT_SERVING = 2;
 const SERVICE_UNKNOWN = 3;
 
+/** The address of a grpc-js peer ('ipv4:1.2.3.4:5678', 'ipv6:[::1]:5678'). */
+const peerAddress = (peer: string): string => {
+  const colon = peer.lastIndexOf(':');
+  return (colon > 0 ? peer.slice(0, colon) : peer).replace(/^ipv[46]:/, '').replace(/^\[|\]$/g, '');
+};
+
+/**
+ * Server credentials whose certificate can be replaced while serving: grpc-js
+ * applies an identity update to its listeners' secure context, so new
+ * connections handshake with the new certificate and the port stays bound.
+ */
+function reloadableTls(files: TlsFiles): { credentials: grpc.ServerCredentials; reload(): void } {
+  const listeners = new Set<(u: { certificate: Buffer; privateKey: Buffer } | null) => void>();
+  let latest: { certificate: Buffer; privateKey: Buffer } | null = null;
+  const reload = (): void => {
+    const { cert, key } = readTlsFiles(files);
+    latest = { certificate: cert, privateKey: key };
+    for (const l of listeners) l(latest);
+  };
+  reload();
+  const provider: grpc.experimental.CertificateProvider = {
+    addCaCertificateListener: () => undefined,
+    removeCaCertificateListener: () => undefined,
+    addIdentityCertificateListener: (l) => {
+      listeners.add(l);
+      // Later, not now: grpc-js subscribes before it registers the listener's
+      // watcher, so an update delivered at once would never reach the listener.
+      setImmediate(() => {
+        if (listeners.has(l)) l(latest);
+      });
+    },
+    removeIdentityCertificateListener: (l) => {
+      listeners.delete(l);
+    },
+  };
+  // grpc-js hands its first argument to the identity slot (its parameter names are swapped); no client certificates.
+  return { credentials: grpc.experimental.createCertificateProviderServerCredentials(provider, null, false), reload };
+}
+
 /** Builds the gRPC server with the read, signal and health services. */
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const { reads, signals, mutations, tokens, metrics, log, api } = deps;
@@ -81,6 +139,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   let inFlight = 0;
   let shuttingDown = false;
+  const tls = deps.tls ? reloadableTls(deps.tls) : null;
 
   const fail = (e: unknown, method: string, span: Span | null = null): Partial<grpc.StatusObject> => {
     const err = toOrgError(e);
@@ -88,11 +147,19 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     const md = new grpc.Metadata();
     md.set('orgengine-code', err.code);
     // The HTTP twin's Retry-After, in seconds, for a call worth retrying unchanged.
-    if (err.temporary && err.grpcStatus === GrpcStatus.UNAVAILABLE) md.set('retry-after', String(api.retryAfterSeconds));
+    const wait = retryAfterOf(err);
+    if (wait !== null) md.set('retry-after', String(wait));
+    else if (err.temporary && err.grpcStatus === GrpcStatus.UNAVAILABLE) md.set('retry-after', String(api.retryAfterSeconds));
     return { code: err.grpcStatus, details: `${err.code}: ${err.message}`, metadata: md };
   };
 
-  const unary = (method: string, run: Handler): grpc.handleUnaryCall<Req, object> => {
+  const { limits } = deps;
+  const unary = (method: string, run: Handler, cls: LimitClass = 'read'): grpc.handleUnaryCall<Req, object> => {
+    const go = (call: grpc.ServerUnaryCall<Req, object>, c: Claims): object | Promise<object> => {
+      requireService(c);
+      if (limits !== null) limits.admit(cls, c, limits.limitsAddresses ? peerAddress(call.getPeer()) : null, performance.now());
+      return run(call.request, c);
+    };
     return (call, callback) => {
       const t0 = performance.now();
       // Only while spans are exported: the call continues the caller's traceparent metadata and answers with its own.
@@ -114,9 +181,8 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
       try {
         if (inFlight >= api.maxInFlight) throw new OrgError('OVERLOADED', `more than ${api.maxInFlight} calls in flight; retry shortly`);
         const auth = call.metadata.get('authorization')[0];
-        const c = tokens.verify(bearerToken(typeof auth === 'string' ? auth : undefined));
-        requireService(c);
-        out = run(call.request, c);
+        const c = tokens.authenticate(bearerToken(typeof auth === 'string' ? auth : undefined), t0);
+        out = c instanceof Promise ? c.then((caller) => go(call, caller)) : go(call, c);
       } catch (e) {
         done(fail(e, method, span));
         return;
@@ -172,8 +238,10 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   server.addService(serviceDefinition(SIGNAL_SERVICE), {
     // after/limit are validated by the service like HTTP's query text (negative, huge, over the maximum: 400).
     ReadSignals: unary('ReadSignals', (req, c) => signals.read(c, checkId('lessonId', req.lessonId), req.roomId as string, req.after, req.limit ?? undefined)),
-    PublishSignal: unary('PublishSignal', (req, c) =>
-      signals.publish(c, checkId('lessonId', req.lessonId), req.roomId as string, req.data).then((s) => ({ seq: s.seq, at: s.at })),
+    PublishSignal: unary(
+      'PublishSignal',
+      (req, c) => signals.publish(c, checkId('lessonId', req.lessonId), req.roomId as string, req.data).then((s) => ({ seq: s.seq, at: s.at })),
+      'publish',
     ),
     ReadSignalLog: unary('ReadSignalLog', (req, c) =>
       deps.playback.read(c, checkId('lessonId', req.lessonId), req.roomId as string, { after: req.after, from: req.from, to: req.to, limit: req.limit ?? undefined }),
@@ -183,20 +251,60 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   // Decoded requests carry every field (absent optionals as null): the input
   // parsers validate them exactly as they do HTTP's path and body.
   server.addService(serviceDefinition(MUTATION_SERVICE), {
-    PickGroup: unary('PickGroup', (req, c) => mutations.pickGroup(c, parsePickGroup({ lessonId: req.lessonId, uid: req.uid, groupId: req.groupId }))),
-    Mute: unary('Mute', (req, c) =>
-      mutations.mute(c, parseMute({ lessonId: req.lessonId, roomId: req.roomId, uid: req.uid, nodeId: req.nodeId, muted: req.muted })),
+    PickGroup: unary('PickGroup', (req, c) => mutations.pickGroup(c, parsePickGroup({ lessonId: req.lessonId, uid: req.uid, groupId: req.groupId })), 'mutation'),
+    Mute: unary(
+      'Mute',
+      (req, c) => mutations.mute(c, parseMute({ lessonId: req.lessonId, roomId: req.roomId, uid: req.uid, nodeId: req.nodeId, muted: req.muted })),
+      'mutation',
     ),
-    SignIn: unary('SignIn', (req, c) => mutations.signIn(c, parseSignIn({ lessonId: req.lessonId, uid: req.uid }))),
-    Heartbeat: unary('Heartbeat', (req, c) => mutations.heartbeat(c, parseHeartbeat({ lessonId: req.lessonId, uid: req.uid, roomId: req.roomId }))),
+    SignIn: unary('SignIn', (req, c) => mutations.signIn(c, parseSignIn({ lessonId: req.lessonId, uid: req.uid })), 'mutation'),
+    Heartbeat: unary('Heartbeat', (req, c) => mutations.heartbeat(c, parseHeartbeat({ lessonId: req.lessonId, uid: req.uid, roomId: req.roomId })), 'mutation'),
+  });
+
+  const { scores } = deps;
+  const boardLimit = (v: unknown): number => parseLimit(v, { def: scores.bounds.boardDefault, max: scores.bounds.boardMax });
+  const optRoom = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : parseEntityId('roomId', v));
+  server.addService(serviceDefinition(SCORE_SERVICE), {
+    Award: unary('Award', (req, c) => scores.award(c, parseAward(req, scores.bounds)), 'mutation'),
+    GetUserBoard: unary('GetUserBoard', (req, c) => scores.userBoard(c, lessonOf(req), optRoom(req.roomId), boardLimit(req.limit))),
+    GetNodeScores: unary('GetNodeScores', (req, c) => scores.nodeScores(c, lessonOf(req), parseEntityId('nodeId', req.nodeId), boardLimit(req.limit))),
+    GetStudentScores: unary('GetStudentScores', (req, c) => scores.student(c, lessonOf(req), checkId('uid', req.uid), optRoom(req.roomId))),
+    StartPk: unary('StartPk', (req, c) => scores.startPk(c, parsePkStart(req, scores.bounds)), 'mutation'),
+    EndPk: unary('EndPk', (req, c) => scores.endPk(c, parsePkEnd(req)), 'mutation'),
+    GetPk: unary('GetPk', (req, c) => scores.pk(c, parsePkScope(req))),
   });
 
   server.addService(serviceDefinition(PUSH_SERVICE), {
-    Broadcast: unary('Broadcast', (req, c) => deps.push.broadcast(c, checkId('lessonId', req.lessonId), req.nodeId as string, req.data)),
+    Broadcast: unary('Broadcast', (req, c) => deps.push.broadcast(c, checkId('lessonId', req.lessonId), req.nodeId as string, req.data), 'publish'),
+  });
+
+  server.addService(serviceDefinition(TOKEN_SERVICE), {
+    Revoke: unary(
+      'Revoke',
+      (req, c) =>
+        deps.revocation.revoke(c, checkId('lessonId', req.lessonId), req.uid === null ? null : checkId('uid', req.uid), req.before ?? null),
+      'mutation',
+    ),
+  });
+
+  // Decoded requests carry every field (absent optionals as null): the same parsers as HTTP's path and body.
+  const ia = deps.interaction;
+  server.addService(serviceDefinition(INTERACTION_SERVICE), {
+    FastCreate: unary('FastCreate', (req, c) => ia.fastCreate(c, parseCreate(req))),
+    Invite: unary('Invite', (req, c) => ia.invite(c, parseLink(req))),
+    Apply: unary('Apply', (req, c) => ia.apply(c, parseLink(req))),
+    Handle: unary('Handle', (req, c) => ia.handle(c, parseHandle(req))),
+    Cancel: unary('Cancel', (req, c) => ia.cancel(c, parseLink(req))),
+    Kick: unary('Kick', (req, c) => ia.kick(c, parseLink(req))),
+    Leave: unary('Leave', (req, c) => ia.leave(c, parseLink(req))),
+    End: unary('End', (req, c) => ia.end(c, parseEnd(req))),
+    RtcEvent: unary('RtcEvent', (req, c) => ia.rtcEvent(c, parseRtcEvent(req))),
+    UniversalInfo: unary('UniversalInfo', (req, c) => ia.universalInfo(c, lessonOf(req), parseEntityId('roomId', req.roomId))),
+    SetRoomAdmin: unary('SetRoomAdmin', (req, c) => ia.setAdmin(c, parseAdmin(req))),
   });
 
   // ---- grpc.health.v1 ----
-  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE, PUSH_SERVICE]);
+  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE, SCORE_SERVICE, PUSH_SERVICE, TOKEN_SERVICE, INTERACTION_SERVICE]);
   const watchers = new Set<grpc.ServerWritableStream<Req, object>>();
   const status = async (): Promise<number> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
   server.addService(serviceDefinition(HEALTH_SERVICE), {
@@ -223,8 +331,12 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   return {
     listen(port, host = '0.0.0.0') {
       return new Promise((resolve, reject) => {
-        server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+        server.bindAsync(`${host}:${port}`, tls?.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
       });
+    },
+    reloadTls() {
+      if (!tls) throw new Error('TLS is not configured');
+      tls.reload();
     },
     async shutdown(graceMs) {
       shuttingDown = true;

@@ -4,8 +4,10 @@
 // copy what the route needs out of `req` first; register onAborted before
 // anything asynchronous; write inside res.cork when answering later; count the
 // request in flight while it waits (and refuse new ones past the bound); turn
-// any error into its status and body through ERROR_TABLE. Routes are plain
-// table entries (routes/*.ts) that never see uWS.
+// any error into its status and body through ERROR_TABLE. A route that needs a
+// token gets it authenticated (verified-token cache, the lesson's revocations
+// held in memory) and charged to the caller's rate limit here, once, before it
+// runs. Routes are plain table entries (routes/*.ts) that never see uWS.
 //
 // Warm reads are the hot path: a route that answers synchronously is written
 // inside the handler, where uWS has already corked the socket and no abort can
@@ -19,6 +21,7 @@ import type { Metrics, RouteMetrics } from '../../metrics.js';
 import { formatTraceparent, parseTraceparent } from '../../model/trace.js';
 import type { Span, Tracing } from '../../tracing.js';
 import { CONTENT_TYPES, encode, encodeError, negotiate, type Format } from '../encoding.js';
+import { retryAfterOf, type LimitClass, type RateLimiter } from '../limits.js';
 
 /** A value, or a promise of it: services answer warm reads synchronously. */
 export type MaybeAsync<T> = T | Promise<T>;
@@ -47,6 +50,8 @@ interface RouteHead {
   params: number;
   /** Read the whole body (bounded by maxBodyBytes) before running. */
   body?: boolean;
+  /** Rate-limit class (default: read for GET, mutation otherwise). */
+  limit?: LimitClass;
 }
 
 /**
@@ -83,6 +88,7 @@ const STATUS_LINE: Record<number, string> = {
   409: '409 Conflict',
   413: '413 Payload Too Large',
   422: '422 Unprocessable Entity',
+  429: '429 Too Many Requests',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };
@@ -95,6 +101,8 @@ interface Exchange extends Req {
   format: Format;
   t0: number;
   aborted: boolean;
+  /** The client's address, read only when the rate limiter limits addresses. */
+  address: string | null;
   /** The request's span, set only while spans are exported: otherwise the request object is what it was without tracing. */
   span?: Span;
 }
@@ -106,6 +114,8 @@ export interface DispatcherDeps {
   metrics: Metrics;
   log: Logger;
   api: Pick<ApiConfig, 'maxBodyBytes' | 'maxInFlight' | 'retryAfterSeconds'>;
+  /** Per-caller rate limits, or null (off). */
+  limits: RateLimiter | null;
   /** True once the server stops accepting: every answer then closes its connection. */
   draining(): boolean;
   /** Spans of requests, only when they are exported (W3C traceparent in, traceparent out). */
@@ -124,7 +134,8 @@ export interface Dispatcher {
 
 /** Builds the dispatcher of one uWS app. */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
-  const { app, tokens, metrics, log, api, draining } = deps;
+  const { app, tokens, metrics, log, api, draining, limits } = deps;
+  const byAddress = limits !== null && limits.limitsAddresses;
   const tracer = deps.tracing?.exporting ? deps.tracing : null;
   let inFlight = 0;
 
@@ -132,19 +143,20 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const tooLarge = (): OrgError => new OrgError('PAYLOAD_TOO_LARGE', `request body exceeds ${api.maxBodyBytes} bytes`);
 
   const retryAfter = String(api.retryAfterSeconds);
-  /** `temporary`: a 503 the client may retry unchanged; it is told when (Retry-After). */
-  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean, temporary = false, span: Span | null = null): void => {
+  /** `retry`: the Retry-After seconds of an answer the client may retry unchanged (a 503, a 429), else null. */
+  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean, retry: string | null = null, span: Span | null = null): void => {
     res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
-    if (temporary && status === 503) res.writeHeader('retry-after', retryAfter);
+    if (retry !== null) res.writeHeader('retry-after', retry);
     if (span) res.writeHeader('traceparent', formatTraceparent(span.context));
     res.end(body, close || draining());
   };
 
-  const exchange = (req: HttpRequest, nParams: number, t0: number, name: string): Exchange => {
+  const exchange = (res: HttpResponse, req: HttpRequest, nParams: number, t0: number, name: string): Exchange => {
     const params: string[] = new Array<string>(nParams);
     for (let i = 0; i < nParams; i++) params[i] = req.getParameter(i) ?? '';
     const accept = req.getHeader('accept');
-    const x: Exchange = { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false };
+    const address = byAddress ? Buffer.from(res.getRemoteAddressAsText()).toString('latin1') : null;
+    const x: Exchange = { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false, address };
     if (tracer) x.span = tracer.startSpan(`HTTP ${name}`, parseTraceparent(req.getHeader('traceparent')), { 'http.route': name });
     return x;
   };
@@ -153,8 +165,23 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const rm: RouteMetrics = metrics.route('http', route.name);
     const name = route.name;
     const nParams = route.params;
-    // Decided once per route, not per request.
-    const invoke: (r: Req) => MaybeAsync<Reply> = route.open ? route.run : (r) => route.run(r, tokens.verify(bearerToken(r.authorization)));
+    const cls: LimitClass = route.limit ?? (route.method === 'get' ? 'read' : 'mutation');
+    // Decided once per route, not per request. A token is verified (cache),
+    // checked against the lesson's revocations (memory; a promise only while
+    // the list is first loaded) and charged to the caller's rate limit.
+    const invoke: (x: Exchange) => MaybeAsync<Reply> = route.open
+      ? route.run
+      : (x) => {
+          const c = tokens.authenticate(bearerToken(x.authorization), x.t0);
+          if (isPromise(c)) {
+            return c.then((caller) => {
+              limits?.admit(cls, caller, x.address, performance.now());
+              return route.run(x, caller);
+            });
+          }
+          if (limits !== null) limits.admit(cls, c, x.address, x.t0);
+          return route.run(x, c);
+        };
 
     /** Writes a reply or an error and records it. `cork` is false only inside the uWS handler (corked already). */
     const respond = (res: HttpResponse, x: Exchange, reply: Reply | null, err: unknown, close: boolean, cork: boolean): void => {
@@ -166,7 +193,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       let status: number;
       let contentType: string;
       let body: Buffer | string;
-      let temporary = false;
+      let retry: string | null = null;
       if (reply) {
         status = reply.status;
         if ('proto' in reply) {
@@ -180,13 +207,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const e = toOrgError(err);
         if (e.code === 'INTERNAL') log.error({ route: name, ...(x.span ? { traceId: x.span.context.traceId } : {}), err: err instanceof Error ? err.stack : String(err) }, 'request failed');
         status = ERROR_TABLE[e.code].http;
-        temporary = ERROR_TABLE[e.code].temporary;
+        const wait = retryAfterOf(e);
+        if (wait !== null) retry = String(wait);
+        else if (ERROR_TABLE[e.code].temporary && status === 503) retry = retryAfter;
         contentType = CONTENT_TYPES[x.format];
         body = encodeError(x.format, e);
       }
       const span = tracer ? (x.span ?? null) : null;
-      if (cork) res.cork(() => send(res, status, contentType, body, close, temporary, span));
-      else send(res, status, contentType, body, close, temporary, span);
+      if (cork) res.cork(() => send(res, status, contentType, body, close, retry, span));
+      else send(res, status, contentType, body, close, retry, span);
       rm.observeMs(status, performance.now() - x.t0);
       span?.end(status >= 500 ? err : undefined);
     };
@@ -232,12 +261,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     };
 
     const plain = (res: HttpResponse, req: HttpRequest): void => {
-      run(res, exchange(req, nParams, performance.now(), name), true);
+      run(res, exchange(res, req, nParams, performance.now(), name), true);
     };
 
     // The body arrives in later callbacks: onAborted before anything else happens.
     const withBody = (res: HttpResponse, req: HttpRequest): void => {
-      const x = exchange(req, nParams, performance.now(), name);
+      const x = exchange(res, req, nParams, performance.now(), name);
       res.onAborted(() => {
         x.aborted = true;
       });

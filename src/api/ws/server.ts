@@ -24,9 +24,12 @@ import { parseClientCommand } from './protocol.js';
 import { encodeError } from '../encoding.js';
 import { statusLine } from '../http/dispatch.js';
 import { parseQuery } from '../params.js';
+import { retryAfterOf, type RateLimiter } from '../limits.js';
 
 /** Close code of a slow consumer (its send buffer passed the bound); reconnect with `after`. */
 export const CLOSE_SLOW_CONSUMER = 4008;
+/** Close code of a connection whose token was revoked; do not reconnect with the same token. */
+export const CLOSE_REVOKED = 4001;
 /** Close code of a draining gateway (RFC 6455 going away); reconnect, to another gateway. */
 export const CLOSE_GOING_AWAY = 1001;
 /** The subprotocol a browser offers beside `bearer.<token>`; echoed back when offered. */
@@ -54,6 +57,8 @@ export interface WsDeps {
   metrics: WsMetrics;
   log: Logger;
   api: Pick<ApiConfig, 'wsMaxPayloadBytes' | 'wsIdleTimeoutSeconds' | 'wsMaxBufferedBytes'>;
+  /** Per-caller rate limits (an upgrade is charged as a read), or null (off). */
+  limits: RateLimiter | null;
   /** True once the server stops accepting: upgrades are refused. */
   draining(): boolean;
 }
@@ -120,6 +125,9 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
     subscribe(t) {
       if (!ud.closed) ws.subscribe(t);
     },
+    revoked() {
+      end(ws, ud, CLOSE_REVOKED, 'token revoked');
+    },
     unsubscribe(t) {
       if (!ud.closed) ws.unsubscribe(t);
     },
@@ -132,7 +140,10 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
     const err = toOrgError(e);
     if (err.code === 'INTERNAL') log.error({ err: e instanceof Error ? e.stack : String(e) }, 'websocket upgrade failed');
     metrics.refused.inc({ code: err.code });
-    res.writeStatus(statusLine(ERROR_TABLE[err.code].http)).writeHeader('content-type', 'application/json').end(encodeError('json', err), true);
+    res.writeStatus(statusLine(ERROR_TABLE[err.code].http)).writeHeader('content-type', 'application/json');
+    const wait = retryAfterOf(err);
+    if (wait !== null) res.writeHeader('retry-after', String(wait));
+    res.end(encodeError('json', err), true);
   };
 
   app.ws<UserData>('/v1/ws', {
@@ -149,6 +160,8 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
       const extensions = req.getHeader('sec-websocket-extensions');
       const authorization = req.getHeader('authorization');
       const rawQuery = req.getQuery() ?? '';
+      const limits = deps.limits;
+      const address = limits?.limitsAddresses ? Buffer.from(res.getRemoteAddressAsText()).toString('latin1') : null;
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
@@ -157,8 +170,14 @@ export function attachWebSocket(deps: WsDeps): WsEndpoint {
       try {
         if (deps.draining()) throw new OrgError('OVERLOADED', 'the gateway is shutting down; reconnect to another');
         const query = parseQuery(rawQuery, ['token', 'lesson']);
-        const caller = tokens.verify(upgradeToken(authorization, query, protocols));
-        opening = hub.open(caller, query.lesson ?? null);
+        // Revocation is checked like every request's (a promise only while the lesson's list is first loaded).
+        const caller = tokens.authenticate(upgradeToken(authorization, query, protocols));
+        const lesson = query.lesson ?? null;
+        const admitted = (c: Awaited<typeof caller>): Promise<PushSession> => {
+          limits?.admit('read', c, address, performance.now());
+          return hub.open(c, lesson);
+        };
+        opening = caller instanceof Promise ? caller.then(admitted) : admitted(caller);
       } catch (e) {
         opening = Promise.reject(e);
       }

@@ -274,6 +274,110 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    name: 'score ledger and PK rounds, written behind from Redis',
+    // The ledger is what reconcile recomputes every live total from: node_path is the
+    // credited node's ancestor path at the time of the event, so a roll-up needs no tree.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS score_ledger (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        idem_key VARCHAR(128) NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        session_id VARCHAR(64) NULL,
+        uid BIGINT UNSIGNED NULL,
+        seat_id VARCHAR(64) NULL,
+        seat_side VARCHAR(8) NULL,
+        node_id VARCHAR(64) NOT NULL,
+        node_path VARCHAR(512) NOT NULL,
+        kind VARCHAR(16) NOT NULL,
+        points INT NOT NULL,
+        pk_round BIGINT UNSIGNED NULL,
+        pk_side CHAR(1) NULL,
+        at DATETIME(3) NOT NULL,
+        by_uid BIGINT UNSIGNED NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, idem_key),
+        KEY ix_score_ledger_version (lesson_id, version)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS score_pk_round (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        round_id BIGINT UNSIGNED NOT NULL,
+        scope VARCHAR(80) NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        kind VARCHAR(8) NOT NULL,
+        side_a VARCHAR(64) NOT NULL,
+        side_b VARCHAR(64) NOT NULL,
+        started_at DATETIME(3) NOT NULL,
+        ends_at DATETIME(3) NOT NULL,
+        status VARCHAR(8) NOT NULL,
+        points_a BIGINT NOT NULL,
+        points_b BIGINT NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, round_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+  {
+    version: 7,
+    name: 'interaction center: sessions, links, the link-event ledger and per-room admins, written behind from Redis',
+    // Sessions and links hold their newest state (version-guarded upserts);
+    // the ledger holds every transition once ((session, seq) never repeats).
+    statements: [
+      `CREATE TABLE IF NOT EXISTS ia_session (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        session_id VARCHAR(24) NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        kind VARCHAR(8) NOT NULL,
+        capacity INT UNSIGNED NOT NULL,
+        channel_id VARCHAR(128) NOT NULL,
+        creator_uid BIGINT UNSIGNED NOT NULL,
+        status VARCHAR(8) NOT NULL,
+        end_reason VARCHAR(16) NULL,
+        created_at DATETIME(3) NOT NULL,
+        ended_at DATETIME(3) NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, session_id),
+        KEY ix_ia_session_room (lesson_id, room_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS ia_link (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        session_id VARCHAR(24) NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        generation INT UNSIGNED NOT NULL,
+        state VARCHAR(20) NOT NULL,
+        origin VARCHAR(12) NOT NULL,
+        by_uid BIGINT UNSIGNED NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, session_id, uid),
+        KEY ix_ia_link_uid (lesson_id, uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS ia_link_event (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        session_id VARCHAR(24) NOT NULL,
+        seq INT UNSIGNED NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        generation INT UNSIGNED NOT NULL,
+        from_state VARCHAR(20) NOT NULL,
+        to_state VARCHAR(20) NOT NULL,
+        by_uid BIGINT UNSIGNED NOT NULL,
+        cause VARCHAR(16) NOT NULL,
+        at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, session_id, seq)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS ia_room_admin (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        uid BIGINT UNSIGNED NOT NULL,
+        granted TINYINT(1) NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, room_id, uid)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+  {
+    version: 8,
     name: 'operations console: audit trail, alarms and their settings',
     statements: [
       // Who did what, when, with which parameters, and how it ended: every console action and every refused call.

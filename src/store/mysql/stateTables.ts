@@ -1,14 +1,18 @@
-// The in-class state tables (migration 3) and the signal playback log
-// (migration 5): what the write-behind flusher upserts, version-guarded, and
-// what reconcile reads back to compare with Redis.
+// The in-class state tables (migration 3), the signal playback log
+// (migration 5) and the score ledger with its PK rounds (migration 6): what the
+// write-behind flusher upserts, version-guarded, and what reconcile reads back
+// to compare with Redis.
 import type { RowDataPacket } from 'mysql2/promise';
 import { inTransaction, type Pool } from './pool.js';
 
+/** Interaction center entities: sessions, links, the link-event ledger, per-room admins. */
+export type InteractionEntity = 'isession' | 'ilink' | 'ilevent' | 'iadmin';
+
 /** What a write-behind record is about; one table each. */
-export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal';
+export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal' | 'score' | 'pk' | InteractionEntity;
 
 /** Entities that are in-class state (one current value per key, compared by reconcile). */
-export type StateEntity = Exclude<Entity, 'signal'>;
+export type StateEntity = Exclude<Entity, 'signal' | 'score' | 'pk' | InteractionEntity>;
 
 /** How an entity maps to its table. */
 export interface TableSpec {
@@ -31,13 +35,42 @@ export const TABLES: Readonly<Record<Entity, TableSpec>> = {
   signin: { table: 'state_signin', columns: ['lesson_id', 'uid', 'signed_in_at', 'version'], keyColumns: 2 },
   online: { table: 'state_online', columns: ['lesson_id', 'room_id', 'uid', 'partition_no', 'last_seen_at', 'version'], keyColumns: 3 },
   signal: { table: 'signal_log', columns: ['lesson_id', 'room_id', 'seq', 'published_at', 'by_uid', 'data', 'version'], keyColumns: 3 },
+  // One row per score event, never changed once written (a replay carries the same version).
+  score: {
+    table: 'score_ledger',
+    columns: [
+      'lesson_id', 'idem_key', 'room_id', 'session_id', 'uid', 'seat_id', 'seat_side', 'node_id', 'node_path',
+      'kind', 'points', 'pk_round', 'pk_side', 'at', 'by_uid', 'version',
+    ],
+    keyColumns: 2,
+  },
+  pk: {
+    table: 'score_pk_round',
+    columns: ['lesson_id', 'round_id', 'scope', 'room_id', 'kind', 'side_a', 'side_b', 'started_at', 'ends_at', 'status', 'points_a', 'points_b', 'version'],
+    keyColumns: 2,
+  },
+  isession: {
+    table: 'ia_session',
+    columns: ['lesson_id', 'session_id', 'room_id', 'kind', 'capacity', 'channel_id', 'creator_uid', 'status', 'end_reason', 'created_at', 'ended_at', 'version'],
+    keyColumns: 2,
+  },
+  ilink: { table: 'ia_link', columns: ['lesson_id', 'session_id', 'uid', 'generation', 'state', 'origin', 'by_uid', 'updated_at', 'version'], keyColumns: 3 },
+  ilevent: {
+    table: 'ia_link_event',
+    columns: ['lesson_id', 'session_id', 'seq', 'uid', 'generation', 'from_state', 'to_state', 'by_uid', 'cause', 'at', 'version'],
+    keyColumns: 3,
+  },
+  iadmin: { table: 'ia_room_admin', columns: ['lesson_id', 'room_id', 'uid', 'granted', 'updated_at', 'version'], keyColumns: 3 },
 };
+
+/** The interaction center's entities, in the order batches write them. */
+export const INTERACTION_ENTITIES: readonly InteractionEntity[] = ['isession', 'ilink', 'ilevent', 'iadmin'];
 
 /** The in-class state entities, in the order batches write them. */
 export const STATE_ENTITIES: readonly StateEntity[] = ['node', 'group', 'mute', 'mutenode', 'signin', 'online'];
 
 /** Every entity, in the order batches write them. */
-export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal'];
+export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal', 'score', 'pk', ...INTERACTION_ENTITIES];
 
 /**
  * ON DUPLICATE KEY UPDATE clause that applies a row only when it is newer:
@@ -139,12 +172,63 @@ export async function readStoredState(pool: Pool, lessonId: number): Promise<Sto
   return out;
 }
 
-/** The highest version any in-class state row of a lesson carries (0: none); one indexed MAX per table. */
+/**
+ * The highest version any in-class state row of a lesson carries, score ledger
+ * and PK rounds included (0: none); one indexed MAX per table.
+ */
 export async function maxStateVersion(pool: Pool, lessonId: number): Promise<number> {
   let max = 0;
-  for (const e of STATE_ENTITIES) {
+  // Score and interaction changes take their versions from the same counter (st:ver), so they count too.
+  for (const e of [...STATE_ENTITIES, 'score', 'pk', 'isession', 'iadmin'] as const) {
     const [rows] = await pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(version), 0) AS v FROM ${TABLES[e].table} WHERE lesson_id = ?`, [lessonId]);
     max = Math.max(max, Number(rows[0]?.v ?? 0));
   }
   return max;
+}
+
+/** A lesson's interaction sessions and links as MySQL holds them (reconcile, tests). */
+export interface StoredInteractions {
+  sessions: Array<{ sessionId: string; roomId: string; kind: string; capacity: number; channelId: string; creator: number; status: string; endReason: string | null; version: number }>;
+  links: Array<{ sessionId: string; uid: number; generation: number; state: string; origin: string; by: number; version: number }>;
+  /** Ledger events per session, in order. */
+  events: Array<{ sessionId: string; seq: number; uid: number; generation: number; from: string; to: string; cause: string; version: number }>;
+  admins: Array<{ roomId: string; uid: number; granted: boolean }>;
+}
+
+/** Every interaction row of a lesson. */
+export async function readStoredInteractions(pool: Pool, lessonId: number): Promise<StoredInteractions> {
+  const q = async (sql: string) => (await pool.query<RowDataPacket[]>(sql, [lessonId]))[0];
+  return {
+    sessions: (await q('SELECT * FROM ia_session WHERE lesson_id = ? ORDER BY session_id')).map((r) => ({
+      sessionId: String(r.session_id),
+      roomId: String(r.room_id),
+      kind: String(r.kind),
+      capacity: Number(r.capacity),
+      channelId: String(r.channel_id),
+      creator: Number(r.creator_uid),
+      status: String(r.status),
+      endReason: r.end_reason === null || r.end_reason === '' ? null : String(r.end_reason),
+      version: Number(r.version),
+    })),
+    links: (await q('SELECT * FROM ia_link WHERE lesson_id = ? ORDER BY session_id, uid')).map((r) => ({
+      sessionId: String(r.session_id),
+      uid: Number(r.uid),
+      generation: Number(r.generation),
+      state: String(r.state),
+      origin: String(r.origin),
+      by: Number(r.by_uid),
+      version: Number(r.version),
+    })),
+    events: (await q('SELECT * FROM ia_link_event WHERE lesson_id = ? ORDER BY session_id, seq')).map((r) => ({
+      sessionId: String(r.session_id),
+      seq: Number(r.seq),
+      uid: Number(r.uid),
+      generation: Number(r.generation),
+      from: String(r.from_state),
+      to: String(r.to_state),
+      cause: String(r.cause),
+      version: Number(r.version),
+    })),
+    admins: (await q('SELECT room_id, uid, granted FROM ia_room_admin WHERE lesson_id = ?')).map((r) => ({ roomId: String(r.room_id), uid: Number(r.uid), granted: Number(r.granted) === 1 })),
+  };
 }

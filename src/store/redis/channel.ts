@@ -15,6 +15,17 @@
 //   bcast:<json>     a message to an org node and everything under it ({"n": nodeId, "b": by,
 //                    "a": at, "d": data}; broadcastStore.ts): pushed to WebSocket clients, changes
 //                    nothing cached (the entity cache ignores it, like `signal`)
+//   score:<roomId>   a room's scores changed: awards (award.lua, at most once per notice interval per
+//                    room), a PK round started or ended (pk_start.lua, pk_end.lua), totals repaired
+//                    (reconcile): the score cache drops the lesson's score reads now and once more an
+//                    interval later, live push tells the room's subscribers; the entity cache ignores it
+//   ia:<roomId>:<sessionId>:<v>  a room's interaction state changed to version <v>
+//                    (lua/_interaction.lua; sessionId '-' for a room admin change): drops
+//                    the room's UniversalInfo and is pushed on the room's topic; changes
+//                    nothing the entity cache holds (it ignores it, like `signal`)
+//   revoke:u<uid>:<ms>  tokens of user <uid> for this lesson issued at or before <ms> are
+//   revoke:all:<ms>     refused (revoke.lua; revoke:all: every token of the lesson); changes
+//                    nothing cached (the entity cache ignores it): auth/revocation.ts applies it
 //   lesson           anything else lesson-wide: drop everything cached for the lesson
 //
 // In Lua: redis.call('SPUBLISH', channelKey, 'state:' .. uid). A gateway treats a
@@ -33,6 +44,10 @@ export type ChannelMessage =
   | { kind: 'room'; roomId: string }
   | { kind: 'signal'; roomId: string; seq: number }
   | { kind: 'broadcast'; nodeId: string; by: number; at: number; data: string }
+  | { kind: 'interaction'; roomId: string; sessionId: string | null; version: number }
+  /** uid null: every token of the lesson. */
+  | { kind: 'revoke'; uid: number | null; before: number }
+  | { kind: 'score'; roomId: string }
   | { kind: 'lesson' };
 
 // Ids carried in messages: the room and node id alphabet, read leniently on
@@ -59,6 +74,12 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `signal:${m.roomId}:${m.seq}`;
     case 'broadcast':
       return `bcast:${JSON.stringify({ n: m.nodeId, b: m.by, a: m.at, d: m.data })}`;
+    case 'interaction':
+      return `ia:${m.roomId}:${m.sessionId ?? '-'}:${m.version}`;
+    case 'revoke':
+      return `revoke:${m.uid === null ? 'all' : `u${m.uid}`}:${m.before}`;
+    case 'score':
+      return `score:${m.roomId}`;
     case 'lesson':
       return 'lesson';
   }
@@ -82,6 +103,8 @@ export function parseChannelMessage(raw: string): ChannelMessage {
       return ID_RE.test(arg) ? { kind: 'mute', roomId: arg } : { kind: 'lesson' };
     case 'room':
       return ID_RE.test(arg) ? { kind: 'room', roomId: arg } : { kind: 'lesson' };
+    case 'score':
+      return ID_RE.test(arg) ? { kind: 'score', roomId: arg } : { kind: 'lesson' };
     case 'signal': {
       // The seq is after the last colon; room ids never contain one, but the id alphabet allows it.
       const j = arg.lastIndexOf(':');
@@ -91,6 +114,21 @@ export function parseChannelMessage(raw: string): ChannelMessage {
     }
     case 'bcast':
       return parseBroadcast(arg);
+    case 'ia': {
+      // Room ids may hold colons: the session id and the version are the last two parts.
+      const j = arg.lastIndexOf(':');
+      const k = j > 0 ? arg.lastIndexOf(':', j - 1) : -1;
+      const roomId = arg.slice(0, k);
+      const sid = arg.slice(k + 1, j);
+      const v = arg.slice(j + 1);
+      const ok = k > 0 && ID_RE.test(roomId) && (sid === '-' || /^s[1-9][0-9]{0,15}$/.test(sid)) && INT_RE.test(v) && Number.isSafeInteger(Number(v));
+      return ok ? { kind: 'interaction', roomId, sessionId: sid === '-' ? null : sid, version: Number(v) } : { kind: 'lesson' };
+    }
+    case 'revoke': {
+      const m = /^(all|u([1-9][0-9]{0,15})):([0-9]{1,16})$/.exec(arg);
+      if (!m || !Number.isSafeInteger(Number(m[3])) || (m[2] !== undefined && !Number.isSafeInteger(Number(m[2])))) return { kind: 'lesson' };
+      return { kind: 'revoke', uid: m[2] === undefined ? null : Number(m[2]), before: Number(m[3]) };
+    }
     default:
       return { kind: 'lesson' };
   }

@@ -12,6 +12,7 @@ import { REPLY_CODES, replyError } from './replyCodes.js';
 import { scriptCommand } from './scripts.js';
 
 const ENTER = scriptCommand('enter');
+const READ_ENTER_SHARED = scriptCommand('readEnterShared');
 const READ_NODE_VIEW = scriptCommand('readNodeView');
 const READ_MEMBERS_PAGE = scriptCommand('readMembersPage');
 const READ_ONLINE = scriptCommand('readOnline');
@@ -20,9 +21,17 @@ const str = (b: unknown): string => (Buffer.isBuffer(b) ? b.toString('latin1') :
 const utf8 = (b: unknown): string => (Buffer.isBuffer(b) ? b.toString('utf8') : String(b));
 const blobLen = (b: unknown): number => (Buffer.isBuffer(b) ? b.length : 0);
 
-/** What enter.lua found for one student. `lesson` is null when the caller already held that version's record. */
+/** What enter.lua found for one student. */
 export interface EnterRead {
   version: number;
+  /** Change sequence of the version's lesson-level part (bumped by in-place changes). */
+  changeSeq: number;
+  /**
+   * True when the reply left out the lesson-level part because the caller holds
+   * it for this version and change sequence: `lesson` is null, `rooms` empty, and
+   * `node` is null unless the student's node was made or changed in class.
+   */
+  shared: boolean;
   lesson: StoredLesson | null;
   position: StoredPosition;
   node: OrgNode | null;
@@ -39,8 +48,12 @@ export interface EnterRead {
 }
 
 /** Runs enter.lua: one round trip. */
-export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number, roomId: string, haveVersion: number): Promise<EnterRead> {
-  const r = await redis[ENTER](lk.head, uid, roomId, haveVersion);
+/**
+ * Runs enter.lua: one round trip. `held` names the lesson-level part the caller
+ * holds (version, change sequence, position bucket count), if any.
+ */
+export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number, roomId: string, held: { version: number; changeSeq: number; posBuckets: number } | null = null): Promise<EnterRead> {
+  const r = await redis[ENTER](lk.head, uid, roomId, held?.version ?? 0, held ? String(held.changeSeq) : '', held?.posBuckets ?? 0);
   if (Number(r[0]) !== REPLY_CODES.enter.OK) throw replyError('enter', r, { lessonId: lk.lessonId, uid, roomId });
   const lessonFlat = r[2] as Buffer[] | null;
   const roomBlobs = (r[5] as Array<Buffer | null>) ?? [];
@@ -56,6 +69,8 @@ export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number,
   bytes += blobLen(r[3]) + blobLen(r[4]) + blobLen(r[8]) + 64;
   return {
     version: Number(str(r[1])),
+    changeSeq: Number(str(r[12])),
+    shared: Number(r[13]) === 1,
     lesson: lessonFlat ? decodeLessonHash(lessonFlat) : null,
     position: decodePosition(r[3] as Buffer),
     node: Buffer.isBuffer(r[4]) ? unpack<OrgNode>(r[4]) : null,
@@ -68,6 +83,40 @@ export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number,
     signedInAt: r[11] === null ? null : Number(str(r[11])),
     bytes,
   };
+}
+
+/** The lesson-level part of enter every student of a lesson shares, as read_enter_shared.lua returns it. */
+export interface EnterSharedRead {
+  version: number;
+  changeSeq: number;
+  /** Position bucket count of the version (the lesson record's posBuckets). */
+  posBuckets: number;
+  lesson: StoredLesson;
+  rooms: Map<string, Room>;
+  /** The version's preloaded org nodes by id. */
+  nodes: Map<string, OrgNode>;
+  /** Reply size, for cache accounting. */
+  bytes: number;
+}
+
+/** Runs read_enter_shared.lua: one round trip, once per lesson version and change sequence per gateway worker. */
+export async function readEnterShared(redis: RedisClient, lk: LessonKeys): Promise<EnterSharedRead> {
+  const r = await redis[READ_ENTER_SHARED](lk.head);
+  if (Number(r[0]) !== REPLY_CODES.readEnterShared.OK) throw replyError('readEnterShared', r, { lessonId: lk.lessonId });
+  let bytes = 0;
+  const byId = <T>(flat: unknown): Map<string, T> => {
+    const out = new Map<string, T>();
+    const a = (flat as Buffer[]) ?? [];
+    for (let i = 0; i + 1 < a.length; i += 2) {
+      out.set(utf8(a[i]), unpack<T>(a[i + 1]!));
+      bytes += a[i + 1]!.length;
+    }
+    return out;
+  };
+  const lessonFlat = r[3] as Buffer[];
+  for (const b of lessonFlat) bytes += blobLen(b);
+  const lesson = decodeLessonHash(lessonFlat);
+  return { version: Number(str(r[1])), changeSeq: Number(str(r[2])), posBuckets: lesson.posBuckets, lesson, rooms: byId<Room>(r[4]), nodes: byId<OrgNode>(r[5]), bytes };
 }
 
 /** A node with its children and ancestors (root first). */

@@ -74,6 +74,14 @@ export class LessonKeys {
     return `${this.base}st:dynseq`;
   }
 
+  /**
+   * Hash of token revocations: field `u<uid>` (that user's tokens) or `all`
+   * (every token of the lesson) -> epoch ms; tokens issued at or before it are refused.
+   */
+  get revocations(): string {
+    return `${this.base}revoked`;
+  }
+
   /** Last write-behind version handed out (strictly increasing per lesson). */
   get stateVersion(): string {
     return `${this.base}st:ver`;
@@ -99,6 +107,61 @@ export class LessonKeys {
     return `${this.base}st:on:${roomId}:${partition}`;
   }
 
+  // ---- Scores (in-class, never versioned; `scope` is `s:<sessionId>` or `r:<roomId>`) ----
+
+  /** Hash idempotency key -> the award's reply (`|`-joined), so a replayed key returns the original result. */
+  get scoreIdem(): string {
+    return `${this.base}sc:idem`;
+  }
+
+  /** Zset uid -> the student's points in the whole lesson (the lesson's user leaderboard). */
+  get scoreUsers(): string {
+    return `${this.base}sc:user`;
+  }
+
+  /** Zset uid -> the student's points earned in one room (the room's leaderboard). */
+  scoreRoom(roomId: string): string {
+    return `${this.base}sc:room:${roomId}`;
+  }
+
+  /** Hash node id -> points of the node and everything under it (rolled up the tree). */
+  get scoreNodes(): string {
+    return `${this.base}sc:node`;
+  }
+
+  /** Zset child node id -> rolled-up points, one per parent: the leaderboard of one level under it. */
+  scoreChildren(parentId: string): string {
+    return `${this.base}sc:kids:${parentId}`;
+  }
+
+  /** Hash seat id -> points earned on that seat in a scope (a session, or a room). */
+  scoreSeats(scope: string): string {
+    return `${this.base}sc:seat:${scope}`;
+  }
+
+  /** Hash: the scope's current (or last) PK round: id, kind, a, b, room, start, end, status, pa, pb, by. */
+  scorePk(scope: string): string {
+    return `${this.base}sc:pk:${scope}`;
+  }
+
+  /**
+   * String with a short expiry: set by the first award in a room within the
+   * notice interval, which alone announces `score:<roomId>` on the lesson channel.
+   */
+  scoreNotice(roomId: string): string {
+    return `${this.base}sc:note:${roomId}`;
+  }
+
+  /** Counter handing out PK round ids (per lesson). */
+  get scorePkSeq(): string {
+    return `${this.base}sc:pkseq`;
+  }
+
+  /** Set of the scopes that have seat totals or PK rounds (so reconcile finds them without SCAN). */
+  get scoreScopes(): string {
+    return `${this.base}sc:scopes`;
+  }
+
   /** Stream of write-behind records (same slot as every state key it records). */
   get writeBehind(): string {
     return `${this.base}wb`;
@@ -113,6 +176,74 @@ export class LessonKeys {
   signalSeq(roomId: string): string {
     return `${this.base}sigseq:${roomId}`;
   }
+
+  // ---- Interaction center (sessions and links; store/redis/interactionStore.ts) ----
+
+  /** Counter handing out the lesson's session ids (s<n>). */
+  get iaSeq(): string {
+    return `${this.base}ia:seq`;
+  }
+
+  /** Hash: one session (room, kind, capacity, channel, creator, status, version, counters). */
+  iaSession(sessionId: string): string {
+    return `${this.base}ia:s:${sessionId}`;
+  }
+
+  /** Hash uid -> link ("state|origin|by|generation|updatedAt") of one session. */
+  iaLinks(sessionId: string): string {
+    return `${this.base}ia:l:${sessionId}`;
+  }
+
+  /** Hash uid -> session id of the user's active link (mutual exclusion across the lesson). */
+  get iaBusy(): string {
+    return `${this.base}ia:busy`;
+  }
+
+  /** Zset of a room's active session ids, by creation time. */
+  iaRoom(roomId: string): string {
+    return `${this.base}ia:room:${roomId}`;
+  }
+
+  /** Zset of the lesson's active session ids, by creation time (reconciliation). */
+  get iaActive(): string {
+    return `${this.base}ia:act`;
+  }
+
+  /** Hash RTC channel id -> the session that last claimed it. */
+  get iaChannels(): string {
+    return `${this.base}ia:ch`;
+  }
+
+  /** Zset "<sessionId>|<uid>" -> deadline (ms) of a pending or connecting link. */
+  get iaDeadlines(): string {
+    return `${this.base}ia:dl`;
+  }
+
+  /** Hash uid -> "<joined|alive|left>:<rtc time ms>": RTC membership of a session's channel as reported. */
+  iaRtc(sessionId: string): string {
+    return `${this.base}ia:rtc:${sessionId}`;
+  }
+
+  /** Set of the RTC event ids a session has applied (duplicates change nothing). */
+  iaRtcEvents(sessionId: string): string {
+    return `${this.base}ia:rtcev:${sessionId}`;
+  }
+
+  /** Hash roomId -> version of the room's interaction state (the newest session version). */
+  get iaRoomVersion(): string {
+    return `${this.base}ia:rv`;
+  }
+
+  /** Set of the uids granted admin of a room (stored in MySQL, cached here). */
+  iaAdmins(roomId: string): string {
+    return `${this.base}ia:adm:${roomId}`;
+  }
+
+  /** Zset checker -> lease expiry (ms): which timeout checker works the lesson (lua/check_slot.lua, one holder). */
+  get iaLease(): string {
+    return `${this.base}ia:lease`;
+  }
+
 
   /** String: the cache-aside copy of one playback page of a room (`query` names the page: range and limit). */
   playbackPage(roomId: string, query: string): string {
@@ -136,6 +267,13 @@ export class VersionKeys {
   get nodes(): string {
     return `${this.base}nodes`;
   }
+  /**
+   * Hash nodeId -> the node's path ('/root/t9/t9.m1/t9.g3'): its precomputed
+   * ancestors as a plain string, so a score roll-up reads them without decoding the node.
+   */
+  get paths(): string {
+    return `${this.base}paths`;
+  }
   /** Hash uid -> msgpack position, bucket = uid mod posBuckets (keeps each hash <= partition size). */
   positions(bucket: number): string {
     return `${this.base}pos:${bucket}`;
@@ -156,6 +294,14 @@ export class VersionKeys {
  */
 export function writeBehindRegistryKey(prefix: string): string {
   return `${prefix}wb:lessons`;
+}
+
+/**
+ * Sorted set (untagged) of lesson ids with interaction state, scored by the
+ * last registration time (ms): the lessons the timeout checker works.
+ */
+export function interactionRegistryKey(prefix: string): string {
+  return `${prefix}ia:lessons`;
 }
 
 /**

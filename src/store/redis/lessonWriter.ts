@@ -70,9 +70,14 @@ export async function writeVersion(
     ...(topo.groups
       ? ['groupCapacity', topo.groups.groupCapacity, 'groupsPerTeam', topo.groups.groupsPerTeam, 'expandBelowFreeSeats', topo.groups.expandBelowFreeSeats]
       : []),
+    // The interaction scripts read the policy's timeouts here (lua/_interaction.lua ia_run).
+    ...(topo.interaction?.inviteTimeoutMs ? ['iaInviteMs', topo.interaction.inviteTimeoutMs] : []),
+    ...(topo.interaction?.connectTimeoutMs ? ['iaConnectMs', topo.interaction.connectTimeoutMs] : []),
   ]);
   await hset(vk.rooms, topo.rooms.flatMap((r) => [r.roomId, pack(r)]));
   await hset(vk.nodes, topo.nodes.flatMap((n) => [n.nodeId, pack(n)]));
+  // Each node's ancestor path as plain text: score roll-ups (award.lua) read it per event.
+  await hset(vk.paths, topo.nodes.flatMap((n) => [n.nodeId, n.path]));
 
   if (withPositions) {
     // Students sharing node and rooms share one encoded value; most do.

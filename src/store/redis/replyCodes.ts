@@ -7,6 +7,7 @@
 // these tables, so the two sides cannot drift apart.
 import { OrgError } from '../../errors.js';
 import type { ScriptName } from './scripts.js';
+import { rolesOf } from '../../model/interaction.js';
 
 /** Codes of every script that reads the readable version (lua/_head.lua). */
 export const HEAD_CODES = { OK: 0, LESSON_NOT_READY: 1, LESSON_NOT_FOUND: 2 } as const;
@@ -27,6 +28,31 @@ export const MUTATION_CODES = {
   NO_FREE_GROUP: 13,
 } as const;
 
+/** Codes of the score scripts (lua/_score.lua). */
+export const SCORE_CODES = {
+  ...MUTATION_CODES,
+  PK_ROUND_RUNNING: 14,
+  PK_ROUND_CLOSED: 15,
+  PK_ROUND_NOT_FOUND: 16,
+  PK_SIDES_INVALID: 17,
+} as const;
+
+/** Codes of the interaction scripts (lua/_interaction.lua): the mutation codes and the interaction center's own. */
+export const INTERACTION_CODES = {
+  ...MUTATION_CODES,
+  USER_NOT_FOUND: 20,
+  SESSION_NOT_FOUND: 21,
+  LINK_NOT_FOUND: 22,
+  INVALID_TRANSITION: 23,
+  USER_BUSY: 24,
+  SESSION_FULL: 25,
+  SESSION_ENDED: 26,
+  FORBIDDEN: 27,
+  CHANNEL_IN_USE: 28,
+  LIMIT_REACHED: 29,
+  BAD_INPUT: 30,
+} as const;
+
 /**
  * Every script that answers with a code first, and what its codes mean. The
  * others (end_preload, check_slot, wb_ack, wb_retire, wb_forget) answer with a
@@ -40,6 +66,7 @@ export const REPLY_CODES = {
   readPosition: HEAD_CODES,
   readNodeView: HEAD_CODES,
   enter: { ...HEAD_CODES, STUDENT_NOT_FOUND: 3, ROOM_NOT_FOUND: 4, ROOM_NOT_MEMBER: 5 },
+  readEnterShared: HEAD_CODES,
   readMembersPage: { ...HEAD_CODES, ROOM_NOT_FOUND: 3 },
   readOnline: { ...HEAD_CODES, ROOM_NOT_FOUND: 3 },
   readSignals: { ...HEAD_CODES, ROOM_NOT_FOUND: 3 },
@@ -52,6 +79,19 @@ export const REPLY_CODES = {
   heartbeat: MUTATION_CODES,
   wbRejournal: MUTATION_CODES,
   wbRestore: { OK: 0 },
+  award: SCORE_CODES,
+  pkStart: SCORE_CODES,
+  pkEnd: { OK: 0, BACKPRESSURE: 12, PK_ROUND_CLOSED: 15, PK_ROUND_NOT_FOUND: 16 },
+  readScores: SCORE_CODES,
+  iaCreate: INTERACTION_CODES,
+  iaLink: INTERACTION_CODES,
+  iaEnd: INTERACTION_CODES,
+  iaRtc: INTERACTION_CODES,
+  iaExpire: INTERACTION_CODES,
+  iaRtcCheck: INTERACTION_CODES,
+  iaInfo: INTERACTION_CODES,
+  iaAdmin: INTERACTION_CODES,
+  iaRejournal: INTERACTION_CODES,
 } as const satisfies Partial<Record<ScriptName, Readonly<Record<string, number>>>>;
 
 /** A script whose reply starts with a code. */
@@ -63,8 +103,13 @@ export interface ReplyContext {
   uid?: number;
   roomId?: string;
   nodeId?: string;
+  /** A PK round's scope (`s:<sessionId>` or `r:<roomId>`) and id. */
+  scope?: string;
+  roundId?: string;
   /** The version a preload run wrote (switchVersion). */
   version?: number;
+  /** The interaction session acted on. */
+  sessionId?: string;
 }
 
 const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
@@ -117,6 +162,45 @@ export function replyError(script: CodedScript, reply: ReadonlyArray<unknown>, c
       return new OrgError('NO_FREE_GROUP', `every group of ${who}'s tutor is full and no more may be created`);
     case 'PAYLOAD_TOO_LARGE':
       return new OrgError('PAYLOAD_TOO_LARGE', `signal payload of ${Number(reply[1])} bytes is too large`);
+    case 'PK_ROUND_RUNNING':
+      return new OrgError('PK_ROUND_RUNNING', `${L}: PK round ${str(reply[1])} runs in ${ctx.scope ?? 'this scope'} until ${str(reply[2])}; one round at a time`, {
+        roundId: Number(reply[1]),
+        endsAt: Number(reply[2]),
+      });
+    case 'PK_ROUND_CLOSED':
+      return new OrgError('PK_ROUND_CLOSED', `${L}: PK round ${str(reply[1])} is not running (ended ${str(reply[2]) || 'or not started'})`, {
+        roundId: Number(reply[1]),
+        endedAt: reply[2] === '' || reply[2] === undefined ? null : Number(reply[2]),
+      });
+    case 'PK_ROUND_NOT_FOUND':
+      return new OrgError('PK_ROUND_NOT_FOUND', `${L}: no PK round ${ctx.roundId ? `${ctx.roundId} ` : ''}in ${ctx.scope ?? 'this scope'}`);
+    case 'PK_SIDES_INVALID':
+      return new OrgError('BAD_REQUEST', `${L}: PK sides ${node}: ${str(reply[1])}`);
+    case 'USER_NOT_FOUND':
+      return new OrgError('USER_NOT_FOUND', `user ${str(reply[1])} is not a member of ${L}`, { uid: Number(str(reply[1])) });
+    case 'SESSION_NOT_FOUND':
+      return new OrgError('SESSION_NOT_FOUND', `${L} has no interaction session ${JSON.stringify(str(reply[1] ?? ctx.sessionId ?? ''))}`);
+    case 'LINK_NOT_FOUND':
+      return new OrgError('LINK_NOT_FOUND', `user ${str(reply[1])} has no link in session ${ctx.sessionId ?? '?'} of ${L}`);
+    case 'INVALID_TRANSITION':
+      return new OrgError('INVALID_TRANSITION', `a link cannot go from ${str(reply[1])} to ${str(reply[2])}`, { from: str(reply[1]), to: str(reply[2]) });
+    case 'USER_BUSY':
+      return new OrgError('USER_BUSY', `user ${str(reply[1])} is already in interaction ${str(reply[2])} of ${L}`, { uid: Number(str(reply[1])), sessionId: str(reply[2]) });
+    case 'SESSION_FULL':
+      return new OrgError('SESSION_FULL', `session ${ctx.sessionId ?? ''} is full (${str(reply[1])}/${str(reply[2])} seats)`, { seated: Number(reply[1]), capacity: Number(reply[2]) });
+    case 'SESSION_ENDED':
+      return new OrgError('SESSION_ENDED', `session ${ctx.sessionId ?? ''} has ended (${str(reply[1])})`, { reason: str(reply[1]) });
+    case 'FORBIDDEN':
+      return new OrgError('FORBIDDEN', `roles ${rolesOf(Number(reply[2])).join(', ') || 'none'} may not ${str(reply[1])} in session ${ctx.sessionId ?? ''}`, {
+        permission: str(reply[1]),
+        roles: rolesOf(Number(reply[2])),
+      });
+    case 'CHANNEL_IN_USE':
+      return new OrgError('CHANNEL_IN_USE', `the RTC channel is held by active session ${str(reply[1])}`, { sessionId: str(reply[1]) });
+    case 'LIMIT_REACHED':
+      return new OrgError('LIMIT_REACHED', `too many ${str(reply[1])} (${str(reply[2])}/${str(reply[3])})`, { what: str(reply[1]), count: Number(reply[2]), max: Number(reply[3]) });
+    case 'BAD_INPUT':
+      return new OrgError('BAD_REQUEST', str(reply[1]));
     case 'LOCKED':
       return new OrgError('PRELOAD_IN_PROGRESS', `${L} is being preloaded by another run`);
     case 'LOCK_LOST':

@@ -22,6 +22,7 @@ export const SCRIPTS = {
   readRoom: { file: 'read_room.lua', keys: 1, buffer: true },
   readPosition: { file: 'read_position.lua', keys: 1, buffer: true },
   enter: { file: 'enter.lua', keys: 1, buffer: true },
+  readEnterShared: { file: 'read_enter_shared.lua', keys: 1, buffer: true },
   readNodeView: { file: 'read_node_view.lua', keys: 1, buffer: true },
   readMembersPage: { file: 'read_members_page.lua', keys: 1 },
   readOnline: { file: 'read_online.lua', keys: 1 },
@@ -40,12 +41,27 @@ export const SCRIPTS = {
   wbRejournal: { file: 'wb_rejournal.lua', keys: 3 },
   wsPresence: { file: 'ws_presence.lua', keys: 1 },
   wbRestore: { file: 'wb_restore.lua', keys: 4 },
+  revoke: { file: 'revoke.lua', keys: 1 },
+  award: { file: 'award.lua', keys: 4 },
+  pkStart: { file: 'pk_start.lua', keys: 3 },
+  pkEnd: { file: 'pk_end.lua', keys: 3 },
+  readScores: { file: 'read_scores.lua', keys: 1 },
+  iaCreate: { file: 'ia_create.lua', keys: 1 },
+  iaLink: { file: 'ia_link.lua', keys: 1 },
+  iaEnd: { file: 'ia_end.lua', keys: 1 },
+  iaRtc: { file: 'ia_rtc.lua', keys: 1 },
+  iaExpire: { file: 'ia_expire.lua', keys: 1 },
+  iaRtcCheck: { file: 'ia_rtc_check.lua', keys: 1 },
+  iaInfo: { file: 'ia_info.lua', keys: 1 },
+  iaAdmin: { file: 'ia_admin.lua', keys: 1 },
+  iaRejournal: { file: 'ia_rejournal.lua', keys: 1 },
 } as const;
 
 /** The name of a script in SCRIPTS. */
 export type ScriptName = keyof typeof SCRIPTS;
 
 type Arg = string | number | Buffer;
+type Flag = '0' | '1';
 
 /** Each script's arguments (KEYS, then ARGV) and its reply, as ioredis passes and returns them. */
 interface ScriptSignatures {
@@ -61,7 +77,8 @@ interface ScriptSignatures {
   readLesson: { args: [head: string]; reply: unknown[] };
   readRoom: { args: [head: string, roomId: Arg]; reply: unknown[] };
   readPosition: { args: [head: string, uid: Arg]; reply: unknown[] };
-  enter: { args: [head: string, uid: number, roomId: string, haveVersion: number]; reply: unknown[] };
+  enter: { args: [head: string, uid: number, roomId: string, haveVersion: number, haveChangeSeq: string, posBuckets: number]; reply: unknown[] };
+  readEnterShared: { args: [head: string]; reply: unknown[] };
   readNodeView: { args: [head: string, nodeId: string]; reply: unknown[] };
   readMembersPage: { args: [head: string, roomId: string, partition: number, after: string, limit: number, onePartition: '0' | '1']; reply: unknown[] };
   readOnline: { args: [head: string, roomId: string, since: number]; reply: unknown[] };
@@ -96,7 +113,49 @@ interface ScriptSignatures {
   wbRetire: { args: [stream: string]; reply: number };
   wbForget: { args: [registry: string, lessonId: Arg, score: string]; reply: number };
   wsPresence: { args: [head: string, now: number, windowMs: number, ttl: number, ...groups: Arg[]]; reply: number };
+  revoke: { args: [revocations: string, field: string, before: number, keepSeconds: number, channel: string]; reply: number };
   wbRestore: { args: [stateKey: string, seats: string, ver: string, channel: string, entity: string, minVersion: string, ttl: number, ...pairs: string[]]; reply: [code: number, changed: number] };
+  award: {
+    args: [
+      head: string, idem: string, ver: string, stream: string,
+      key: string, roomId: string, sessionId: string, target: 'u' | 'n', who: string, seatId: string, seatSide: string,
+      kind: string, points: number, now: number, by: number, roundId: string, maxStream: number, ttl: number, noticeMs: number, channel: string,
+    ];
+    reply: Array<number | string>;
+  };
+  pkStart: {
+    args: [
+      head: string, ver: string, stream: string,
+      scope: string, roomId: string, kind: 'node' | 'seat', a: string, b: string, now: number, durationMs: number, by: number, maxStream: number, ttl: number, channel: string,
+    ];
+    reply: Array<number | string>;
+  };
+  pkEnd: { args: [pk: string, ver: string, stream: string, roundId: string, now: number, maxStream: number, ttl: number, channel: string, scope: string, by: number]; reply: Array<number | string> };
+  readScores: { args: [head: string, what: 'room' | 'lesson' | 'node' | 'student' | 'pk', id: string, n: string | number]; reply: Array<number | string> };
+  iaCreate: {
+    args: [
+      head: string, roomId: string, kind: string, capacity: number, channelId: string, invitee: string, creator: string, admin: Flag, tutor: Flag, service: Flag,
+      masks: string, now: number, inviteMs: number, connectMs: number, maxStream: number, ttl: number, maxSessionsPerRoom: number, maxPending: number, channelPrefix: string,
+    ];
+    reply: unknown[];
+  };
+  iaLink: {
+    args: [
+      head: string, op: string, sessionId: string, uid: string, caller: string, admin: Flag, tutor: Flag, service: Flag, masks: string,
+      now: number, inviteMs: number, connectMs: number, maxStream: number, ttl: number, maxPending: number,
+    ];
+    reply: unknown[];
+  };
+  iaEnd: { args: [head: string, sessionId: string, caller: string, admin: Flag, tutor: Flag, service: Flag, masks: string, now: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaRtc: {
+    args: [head: string, channelId: string, uid: string, event: string, eventId: string, at: number, now: number, connectMs: number, maxStream: number, ttl: number, maxEvents: number];
+    reply: unknown[];
+  };
+  iaExpire: { args: [head: string, now: number, limit: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaRtcCheck: { args: [head: string, now: number, graceMs: number, limit: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaInfo: { args: [head: string, roomId: string]; reply: unknown[] };
+  iaAdmin: { args: [head: string, roomId: string, uid: string, on: Flag, now: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaRejournal: { args: [head: string, now: number, maxStream: number, ttl: number, ...sessionIds: string[]]; reply: unknown[] };
   wbRejournal: {
     args: [
       stateKey: string, ver: string, stream: string,

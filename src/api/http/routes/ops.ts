@@ -1,5 +1,8 @@
 // Operations endpoints: liveness, readiness and metrics. Open (no token): load
-// balancers and scrapers call them.
+// balancers and scrapers call them. /healthz stays on the public port (load
+// balancers need it); /readyz and /metrics are operator endpoints, moved to the
+// internal listener when one is configured (they tell anyone who asks the
+// route names, cache sizes, lesson counts and Redis state).
 import type { Route } from '../dispatch.js';
 
 /** What the ops routes need. */
@@ -12,8 +15,8 @@ export interface OpsRoutesDeps {
   draining(): boolean;
 }
 
-/** GET /healthz, /readyz, /metrics. */
-export function opsRoutes(deps: OpsRoutesDeps): Route[] {
+/** GET /healthz: the process answers. */
+export function healthRoutes(): Route[] {
   return [
     {
       method: 'get',
@@ -23,6 +26,12 @@ export function opsRoutes(deps: OpsRoutesDeps): Route[] {
       open: true,
       run: () => ({ status: 200, contentType: 'application/json', text: '{"status":"ok"}' }),
     },
+  ];
+}
+
+/** GET /readyz, /metrics: the operator endpoints. */
+export function operatorRoutes(deps: OpsRoutesDeps): Route[] {
+  return [
     {
       method: 'get',
       pattern: '/readyz',

@@ -22,6 +22,7 @@ export function pushRoutes({ push }: PushRoutesDeps): Route[] {
       name: 'broadcast',
       params: 2,
       body: true,
+      limit: 'publish',
       run: (r, c) => {
         const lessonId = parseId('lessonId', r.params[0]);
         return push.broadcast(c, lessonId, r.params[1]!, dataBody(r)).then(CREATED_BroadcastResult);

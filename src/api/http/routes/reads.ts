@@ -129,6 +129,8 @@ export function readRoutes({ reads, api }: ReadRoutesDeps): Route[] {
       name: 'enter',
       params: 1,
       body: true,
+      // An enter reads: the read class, like GET.
+      limit: 'read',
       run: (r, c) => {
         const lessonId = lessonOf(r.params);
         parseQuery(r.query, []);

@@ -55,6 +55,7 @@ export function signalRoutes({ signals, playback }: SignalRoutesDeps): Route[] {
       method: 'post',
       pattern: '/v1/lessons/:lessonId/rooms/:roomId/signals',
       name: 'publish_signal',
+      limit: 'publish',
       params: 2,
       body: true,
       run: (r, c) => {

@@ -10,12 +10,14 @@ local E_LESSON_NOT_FOUND = 2    -- {2}: never preloaded here
 
 -- The readable version (string) and the key base of that version
 -- ("<prefix>{L<id>}:v<n>:", same hash tag as the head), or nil, nil and the reply
--- for a lesson readers cannot read.
-local function readable(head)
-  local h = redis.call('HMGET', head, 'version', 'status')
+-- for a lesson readers cannot read. With `field`, the head's value of that field
+-- comes fourth (false when unset), read in the same HMGET.
+local function readable(head, field)
+  local h
+  if field then h = redis.call('HMGET', head, 'version', 'status', field) else h = redis.call('HMGET', head, 'version', 'status') end
   if not h[1] then
     if h[2] then return nil, nil, {E_LESSON_NOT_READY, h[2]} end
     return nil, nil, {E_LESSON_NOT_FOUND}
   end
-  return h[1], version_base_of(lesson_base(head), h[1]), nil
+  return h[1], version_base_of(lesson_base(head), h[1]), nil, h[3] or false
 end

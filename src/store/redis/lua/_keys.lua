@@ -43,6 +43,12 @@ local function key_nodes(vb)
   return vb .. 'nodes'
 end
 
+-- VersionKeys.paths
+-- @inline
+local function key_paths(vb)
+  return vb .. 'paths'
+end
+
 -- VersionKeys.index
 -- @inline
 local function key_index(vb)
@@ -113,4 +119,148 @@ end
 -- @inline
 local function key_state_online(base, room, partition)
   return base .. 'st:on:' .. room .. ':' .. string.format('%d', partition)
+end
+
+-- LessonKeys.scoreIdem
+-- @inline
+local function key_score_idem(base)
+  return base .. 'sc:idem'
+end
+
+-- LessonKeys.scoreUsers
+-- @inline
+local function key_score_users(base)
+  return base .. 'sc:user'
+end
+
+-- LessonKeys.scoreRoom(room)
+-- @inline
+local function key_score_room(base, room)
+  return base .. 'sc:room:' .. room
+end
+
+-- LessonKeys.scoreNodes
+-- @inline
+local function key_score_nodes(base)
+  return base .. 'sc:node'
+end
+
+-- LessonKeys.scoreChildren(parent)
+-- @inline
+local function key_score_children(base, parent)
+  return base .. 'sc:kids:' .. parent
+end
+
+-- LessonKeys.scoreSeats(scope)
+-- @inline
+local function key_score_seats(base, scope)
+  return base .. 'sc:seat:' .. scope
+end
+
+-- LessonKeys.scorePk(scope)
+-- @inline
+local function key_score_pk(base, scope)
+  return base .. 'sc:pk:' .. scope
+end
+
+-- LessonKeys.scoreNotice(room)
+-- @inline
+local function key_score_notice(base, room)
+  return base .. 'sc:note:' .. room
+end
+
+-- LessonKeys.scorePkSeq
+-- @inline
+local function key_score_pk_seq(base)
+  return base .. 'sc:pkseq'
+end
+
+-- LessonKeys.scoreScopes
+-- @inline
+local function key_score_scopes(base)
+  return base .. 'sc:scopes'
+end
+
+-- LessonKeys.stateVersion
+-- @inline
+local function key_state_ver(base)
+  return base .. 'st:ver'
+end
+
+-- LessonKeys.writeBehind
+-- @inline
+local function key_wb(base)
+  return base .. 'wb'
+end
+
+-- LessonKeys.iaSeq
+-- @inline
+local function key_ia_seq(base)
+  return base .. 'ia:seq'
+end
+
+-- LessonKeys.iaSession(sessionId)
+-- @inline
+local function key_ia_session(base, sid)
+  return base .. 'ia:s:' .. sid
+end
+
+-- LessonKeys.iaLinks(sessionId)
+-- @inline
+local function key_ia_links(base, sid)
+  return base .. 'ia:l:' .. sid
+end
+
+-- LessonKeys.iaBusy
+-- @inline
+local function key_ia_busy(base)
+  return base .. 'ia:busy'
+end
+
+-- LessonKeys.iaRoom(roomId)
+-- @inline
+local function key_ia_room(base, room)
+  return base .. 'ia:room:' .. room
+end
+
+-- LessonKeys.iaActive
+-- @inline
+local function key_ia_active(base)
+  return base .. 'ia:act'
+end
+
+-- LessonKeys.iaChannels
+-- @inline
+local function key_ia_channels(base)
+  return base .. 'ia:ch'
+end
+
+-- LessonKeys.iaDeadlines
+-- @inline
+local function key_ia_deadlines(base)
+  return base .. 'ia:dl'
+end
+
+-- LessonKeys.iaRtc(sessionId)
+-- @inline
+local function key_ia_rtc(base, sid)
+  return base .. 'ia:rtc:' .. sid
+end
+
+-- LessonKeys.iaRtcEvents(sessionId)
+-- @inline
+local function key_ia_rtc_events(base, sid)
+  return base .. 'ia:rtcev:' .. sid
+end
+
+-- LessonKeys.iaRoomVersion
+-- @inline
+local function key_ia_room_version(base)
+  return base .. 'ia:rv'
+end
+
+-- LessonKeys.iaAdmins(roomId)
+-- @inline
+local function key_ia_admins(base, room)
+  return base .. 'ia:adm:' .. room
 end

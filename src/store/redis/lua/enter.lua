@@ -1,5 +1,5 @@
 -- enter: everything a student needs to join a room, in one round trip: the lesson
--- record, the student's position, rooms and org node (with path), the group it
+-- record (left out when the caller holds it, see ARGV[3]), the student's position, rooms and org node (with path), the group it
 -- picked, whether it is muted in the room (itself or any node on its path or its
 -- group's path), and when it signed in.
 -- Version and in-class state keys are derived from KEYS[1] (same hash tag, same
@@ -7,24 +7,36 @@
 -- KEYS[1] lesson head hash ("<base>head")
 -- ARGV[1] uid (decimal integer)
 -- ARGV[2] room id to enter ('' = the student's first room)
--- ARGV[3] version whose lesson record the caller already holds ('0' = none); the
---         record is left out of the reply when it is still the readable version
+-- ARGV[3] version whose lesson-level part (record, every room, every preloaded
+--         node) the caller holds ('0' = none)
+-- ARGV[4] change sequence it holds that part under ('' = none). The sequence is
+--         bumped by every in-place change of the version (change_lesson,
+--         move_students). When version and sequence both still match, the reply
+--         leaves out the lesson record, the room blobs and a node blob the
+--         version holds (a node made or changed in class, in st:dyn, is sent).
+-- ARGV[5] the held version's position bucket count (lesson record posBuckets),
+--         used instead of reading it when the part is current
 -- Returns
---   {OK, version, lesson HGETALL or false, position blob, node blob or false,
---    {blobs of the student's rooms}, room id entered, group id or false,
---    group node blob or false, muted itself 0|1, muted node id or false,
---    signed-in ms or false}
+--   {OK, version, lesson HGETALL or false (left out), position blob, node blob or false,
+--    {blobs of the student's rooms} or false (left out), room id entered,
+--    group id or false, group node blob or false, muted itself 0|1,
+--    muted node id or false, signed-in ms or false, change sequence,
+--    1 when the lesson-level part was left out else 0}
 --   | _head.lua's codes | or one of these:
 -- @include _head.lua
 local E_STUDENT_NOT_FOUND = 3   -- {3, version}: the student has no position in the lesson
 local E_ROOM_NOT_FOUND = 4      -- {4, version, roomId}: the room does not exist
 local E_ROOM_NOT_MEMBER = 5     -- {5, version, roomId}: the room exists but the student is not a member
-local version, vb, unreadable = readable(KEYS[1])
+local version, vb, unreadable, seq = readable(KEYS[1], 'changeSeq')
 if unreadable then return unreadable end
 local base = lesson_base(KEYS[1])
 local uid = ARGV[1]
+local changeSeq = seq or '0'
+local shared = ARGV[3] == version and ARGV[4] == changeSeq
 
-local buckets = tonumber(redis.call('HGET', key_lesson(vb), 'posBuckets') or '0') or 0
+-- The caller holding the lesson-level part sends the version's position bucket count with it.
+local buckets
+if shared then buckets = tonumber(ARGV[5]) or 0 else buckets = tonumber(redis.call('HGET', key_lesson(vb), 'posBuckets') or '0') or 0 end
 local pos = false
 if buckets >= 1 then
   pos = redis.call('HGET', key_positions(vb, position_bucket(uid, buckets)), uid)
@@ -46,16 +58,20 @@ elseif not member then
   if redis.call('HEXISTS', key_rooms(vb), roomId) == 1 then return {E_ROOM_NOT_MEMBER, version, roomId} end
   return {E_ROOM_NOT_FOUND, version, roomId}
 end
-local rooms = redis.call('HMGET', key_rooms(vb), unpack(roomIds))
+local rooms = false
+if not shared then rooms = redis.call('HMGET', key_rooms(vb), unpack(roomIds)) end
 
 -- Nodes created or changed in class (st:dyn) override the preloaded ones.
 local dyn = key_state_dyn(base)
 local function node(id)
   local b = redis.call('HGET', dyn, id)
-  if not b then b = redis.call('HGET', key_nodes(vb), id) end
-  return b
+  if b then return b, true end
+  return redis.call('HGET', key_nodes(vb), id), false
 end
-local nodeBlob = node(p.n)
+local nodeBlob, nodeDyn = node(p.n)
+-- The caller holds the version's own nodes: only one made or changed in class is sent.
+local sentNode = nodeBlob
+if shared and not nodeDyn then sentNode = false end
 local groupId = redis.call('HGET', key_state_group(base), uid)
 local groupBlob = false
 if groupId then groupBlob = node(groupId) end
@@ -89,5 +105,5 @@ for i, f in ipairs(flags) do
 end
 local signin = redis.call('HGET', key_state_signin(base), uid)
 local lesson = false
-if ARGV[3] ~= version then lesson = redis.call('HGETALL', key_lesson(vb)) end
-return {OK, version, lesson, pos, nodeBlob, rooms, roomId, groupId, groupBlob, mutedSelf, mutedNode, signin}
+if not shared then lesson = redis.call('HGETALL', key_lesson(vb)) end
+return {OK, version, lesson, pos, sentNode, rooms, roomId, groupId, groupBlob, mutedSelf, mutedNode, signin, changeSeq, shared and 1 or 0}
