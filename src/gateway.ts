@@ -35,6 +35,7 @@ import { writeBehindRegistryKey } from './store/redis/keys.js';
 import { createSubscriberClient, LessonChannels } from './store/redis/lessonChannels.js';
 import type { Flusher } from './writebehind/flusher.js';
 import { LessonRegistry } from './writebehind/registry.js';
+import { createTracing, type Tracing } from './tracing.js';
 
 /** How to run one gateway. */
 export interface GatewayOptions {
@@ -55,6 +56,8 @@ export interface GatewayOptions {
   flush?: boolean;
   /** Port of the internal listener for /readyz and /metrics (0 = any free port); null or absent: ORGENGINE_INTERNAL_PORT, else none. */
   internalPort?: number | null;
+  /** Request spans (default: exported to ORGENGINE_OTLP_ENDPOINT when set, else none). */
+  tracing?: Tracing;
 }
 
 /** A running gateway. */
@@ -278,7 +281,10 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     return { ok, checks };
   };
 
+  // The OpenTelemetry SDK is loaded only with an endpoint; without one the transports do no tracing work at all.
+  const tracing = opts.tracing ?? (await createTracing(config.otlpEndpoint, 'orgengine-gateway'));
   const http = createHttpServer({
+    tracing,
     reads,
     signals: signals.service,
     mutations,
@@ -306,7 +312,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     httpPort = await http.listen(opts.port, opts.host);
     if (internalPort !== null) boundInternal = await http.listenInternal(internalPort, api.internalHost);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, scores, interaction, push, playback, tokens, metrics, log, api, ready: async () => ready().ok, limits, revocation, tls });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, scores, interaction, push, playback, tokens, metrics, log, api, tracing, ready: async () => ready().ok, limits, revocation, tls });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
@@ -376,6 +382,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         await channels.close();
         if (ownRedis) await closeRedis(redis);
         if (writer) await closeRedis(writer.client);
+        if (!opts.tracing) await tracing.shutdown();
       })();
       return closing;
     },

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Metrics } from '../metrics.js';
+import type { Tracing } from '../tracing.js';
 import type { InteractionService } from '../services/interaction.js';
 import type { MutationService } from '../services/mutations.js';
 import type { PlaybackService } from '../services/playback.js';
@@ -29,4 +30,6 @@ export interface TransportDeps {
   tokens: TokenVerifier;
   metrics: Metrics;
   log: Logger;
+  /** Request spans, when they are exported (ORGENGINE_OTLP_ENDPOINT); absent or not exporting: no tracing work per request. */
+  tracing?: Tracing;
 }

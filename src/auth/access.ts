@@ -133,6 +133,11 @@ export function authorizeRoomAdmin(c: Caller, lessonId: number): void {
   assertRole(c, ['teacher', 'service'], 'grant or revoke room admins');
 }
 
+/** Every call of the operations console (its reads and its actions): operators only. */
+export function authorizeConsole(c: Caller, what: string): void {
+  assertRole(c, ['operator'], what);
+}
+
 /**
  * Throws FORBIDDEN unless the caller is a platform service. A rule about a
  * transport, not an operation (gRPC is for platform services), so the gRPC

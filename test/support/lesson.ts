@@ -80,9 +80,9 @@ export async function loadSyntheticLesson(
 }
 
 /** Writes a synthetic lesson's source rows and binds it to a built-in policy; returns the source. */
-export async function seedLesson(pool: Pool, lessonId: number, policy: string, students: number, tutors: number) {
+export async function seedLesson(pool: Pool, lessonId: number, policy: string, students: number, tutors: number, startTime = START) {
   await installBuiltinPolicies(pool);
-  const src = syntheticLesson({ lessonId, ordinal: lessonId % 1000, students, tutors, seed: 5, startTime: START });
+  const src = syntheticLesson({ lessonId, ordinal: lessonId % 1000, students, tutors, seed: 5, startTime });
   await writeLessonSource(pool, src, 1000);
   await bindPolicy(pool, lessonId, policy);
   return src;

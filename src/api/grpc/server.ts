@@ -21,6 +21,8 @@ import type { TransportDeps } from '../transport.js';
 import { retryAfterOf, type LimitClass, type RateLimiter } from '../limits.js';
 import type { RevocationService } from '../../services/revocation.js';
 import { readTlsFiles, type TlsFiles } from '../tls.js';
+import { formatTraceparent, parseTraceparent } from '../../model/trace.js';
+import type { Span } from '../../tracing.js';
 
 /** What the gRPC server needs. */
 export interface GrpcServerDeps extends TransportDeps {
@@ -133,14 +135,15 @@ function reloadableTls(files: TlsFiles): { credentials: grpc.ServerCredentials; 
 /** Builds the gRPC server with the read, signal and health services. */
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const { reads, signals, mutations, tokens, metrics, log, api } = deps;
+  const tracer = deps.tracing?.exporting ? deps.tracing : null;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   let inFlight = 0;
   let shuttingDown = false;
   const tls = deps.tls ? reloadableTls(deps.tls) : null;
 
-  const fail = (e: unknown, method: string): Partial<grpc.StatusObject> => {
+  const fail = (e: unknown, method: string, span: Span | null = null): Partial<grpc.StatusObject> => {
     const err = toOrgError(e);
-    if (err.code === 'INTERNAL') log.error({ method, err: e instanceof Error ? e.stack : String(e) }, 'rpc failed');
+    if (err.code === 'INTERNAL') log.error({ method, traceId: span?.context.traceId, err: e instanceof Error ? e.stack : String(e) }, 'rpc failed');
     const md = new grpc.Metadata();
     md.set('orgengine-code', err.code);
     // The HTTP twin's Retry-After, in seconds, for a call worth retrying unchanged.
@@ -159,8 +162,18 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     };
     return (call, callback) => {
       const t0 = performance.now();
+      // Only while spans are exported: the call continues the caller's traceparent metadata and answers with its own.
+      let span: Span | null = null;
+      if (tracer) {
+        const tp = call.metadata.get('traceparent')[0];
+        span = tracer.startSpan(`gRPC ${method}`, parseTraceparent(typeof tp === 'string' ? tp : null), { 'rpc.method': method });
+        const md = new grpc.Metadata();
+        md.set('traceparent', formatTraceparent(span.context));
+        call.sendMetadata(md);
+      }
       const done = (err: Partial<grpc.StatusObject> | null, value?: object) => {
         metrics.observe('grpc', method, err ? String(err.code) : '0', (performance.now() - t0) / 1000);
+        span?.end(err && err.code === GrpcStatus.INTERNAL ? err.details : undefined);
         if (err) callback(err as grpc.ServiceError);
         else callback(null, value);
       };
@@ -171,7 +184,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         const c = tokens.authenticate(bearerToken(typeof auth === 'string' ? auth : undefined), t0);
         out = c instanceof Promise ? c.then((caller) => go(call, caller)) : go(call, c);
       } catch (e) {
-        done(fail(e, method));
+        done(fail(e, method, span));
         return;
       }
       if (!(out instanceof Promise)) {
@@ -189,7 +202,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         (e: unknown) => {
           inFlight--;
           metrics.inFlight--;
-          done(fail(e, method));
+          done(fail(e, method, span));
         },
       );
     };

@@ -84,7 +84,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const build = (): Generation => {
     if (deps.tls) readTlsFiles(deps.tls);
     const app = deps.tls ? uWS.SSLApp({ cert_file_name: deps.tls.certFile, key_file_name: deps.tls.keyFile }) : uWS.App();
-    const dispatch = createDispatcher({ app, tokens: deps.tokens, metrics: deps.metrics, log: deps.log, api: deps.api, limits: deps.limits, draining: isDraining });
+    const dispatch = createDispatcher({ app, tokens: deps.tokens, metrics: deps.metrics, log: deps.log, api: deps.api, limits: deps.limits, draining: isDraining, tracing: deps.tracing });
     dispatch.add(healthRoutes());
     if (!deps.internal) dispatch.add(operatorRoutes(ops));
     dispatch.add(readRoutes(deps));

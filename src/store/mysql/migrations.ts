@@ -376,4 +376,45 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 8,
+    name: 'operations console: audit trail, alarms and their settings',
+    statements: [
+      // Who did what, when, with which parameters, and how it ended: every console action and every refused call.
+      `CREATE TABLE IF NOT EXISTS console_audit (
+        audit_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        at DATETIME(3) NOT NULL,
+        uid BIGINT UNSIGNED NULL,
+        role VARCHAR(16) NULL,
+        action VARCHAR(64) NOT NULL,
+        params TEXT NOT NULL,
+        result VARCHAR(16) NOT NULL,
+        detail TEXT NULL,
+        PRIMARY KEY (audit_id),
+        KEY ix_console_audit_at (at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      // One row per alarm episode. open_key is the alarm key while it fires and NULL once resolved, so the
+      // unique key lets exactly one process raise (and one resolve) an episode, however many consoles run.
+      `CREATE TABLE IF NOT EXISTS console_alarm (
+        alarm_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        alarm_key VARCHAR(160) NOT NULL,
+        open_key VARCHAR(160) NULL,
+        kind VARCHAR(32) NOT NULL,
+        lesson_id BIGINT UNSIGNED NULL,
+        message VARCHAR(1024) NOT NULL,
+        raised_at DATETIME(3) NOT NULL,
+        resolved_at DATETIME(3) NULL,
+        PRIMARY KEY (alarm_id),
+        UNIQUE KEY uk_console_alarm_open (open_key),
+        KEY ix_console_alarm_raised (raised_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS console_setting (
+        name VARCHAR(64) NOT NULL,
+        value TEXT NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        updated_by BIGINT UNSIGNED NULL,
+        PRIMARY KEY (name)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];
