@@ -3,6 +3,7 @@
 #   - Redis        127.0.0.1:6379  (no persistence)
 #   - MariaDB      127.0.0.1:3306  (root, empty password over TCP) + databases
 #                  `orgengine` and `orgengine_test`
+#   - Debian's chromium (the console's browser tests drive it with playwright-core)
 #   - a local Redis Cluster of 3 masters + 3 replicas for the cluster tests
 #     (cluster-require-full-coverage no, so a slot without a master does not
 #     stop the others); its state lives in .run/cluster/<port>/ and its seed
@@ -403,6 +404,21 @@ ensure_cluster() {
   say "redis cluster: started on $CLUSTER_NODES"
 }
 
+# --------------------------------------------------------------- chromium ---
+
+# The console's browser tests drive Debian's Chromium through playwright-core
+# (/usr/bin/chromium; playwright's own browser downloads are not used).
+CHROMIUM_STATUS=""
+ensure_chromium() {
+  if [[ -x /usr/bin/chromium ]]; then
+    CHROMIUM_STATUS="already installed"
+  else
+    apt_install chromium
+    CHROMIUM_STATUS="installed"
+  fi
+  say "chromium: $CHROMIUM_STATUS (/usr/bin/chromium)"
+}
+
 # ------------------------------------------------------------------- main ---
 
 MODE=up
@@ -433,6 +449,7 @@ fi
 ensure_redis
 ensure_mariadb
 ensure_cluster
+ensure_chromium
 
 cat <<EOF
 
@@ -440,6 +457,7 @@ cat <<EOF
   redis          127.0.0.1:$REDIS_PORT  ($REDIS_STATUS; log $REDIS_LOG)
   mariadb        $MYSQL_HOST:$MYSQL_PORT  ($MYSQL_STATUS; root, no password; databases: ${DATABASES[*]})
   redis cluster  $CLUSTER_NODES  ($CLUSTER_STATUS; state in ${CLUSTER_DIR#"$ROOT"/}/<port>/, list in ${NODES_FILE#"$ROOT"/})
+  chromium       /usr/bin/chromium  ($CHROMIUM_STATUS; for the console's browser tests)
 
 export ORGENGINE_TEST_CLUSTER_NODES=$CLUSTER_NODES
 EOF

@@ -37,14 +37,20 @@ export interface Config {
   mysqlPoolSize: number;
   preloadLockSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** OTLP/HTTP traces URL spans are exported to; null: none (trace ids are still carried and logged). */
+  otlpEndpoint: string | null;
   /** The edge gateway (HTTP, gRPC, auth, local cache). */
   api: ApiConfig;
   signals: SignalConfig;
   /** In-class mutation bounds and the write-behind flusher. */
   writeBehind: WriteBehindConfig;
+  /** Score events, leaderboards and PK rounds. */
+  scores: ScoresConfig;
   jobs: JobsConfig;
   /** The interaction center: timeouts, bounds, the timeout checker, UniversalInfo's cache. */
   interaction: InteractionConfig;
+  /** The operations console and its alarms. */
+  console: ConsoleConfig;
 }
 
 /** Timeouts and bounds of the interaction center. */
@@ -81,6 +87,33 @@ export interface InteractionConfig {
   seatDefaultDuo: string;
   /** The layout template of a multi session created without one. */
   seatDefaultMulti: string;
+}
+
+/** The operations console (`orgengine console`), its alarm evaluation and webhook notifications. */
+export interface ConsoleConfig {
+  /** Directory of the built console web app (index.html and assets). */
+  staticDir: string;
+  /** Largest request body the console accepts (policies, settings). */
+  maxBodyBytes: number;
+  /** How often the console evaluates alarm conditions (ms). */
+  alarmEvalMs: number;
+  /** Webhook URLs notified of alarms (a raise and a resolve each); more can be added in the console. */
+  webhooks: string[];
+  /** Tries of one webhook delivery before it is given up. */
+  webhookAttempts: number;
+  /** First retry delay of a webhook delivery, doubled each retry. */
+  webhookBackoffMs: number;
+  /** Longest one webhook POST may take. */
+  webhookTimeoutMs: number;
+  /** Gateway base URLs whose /readyz the console probes (a not-ready gateway raises an alarm). */
+  gateways: string[];
+  /** Alarm defaults (the console's alarm settings page overrides them). */
+  overrunFactor: number;
+  wbLagMs: number;
+  wbStreamLength: number;
+  checkMismatches: number;
+  /** How often a worker moves live_room.status along the lesson's times (seconds; 0: never). */
+  roomStatusSeconds: number;
 }
 
 /** Distributed preload: BullMQ queues, workers, checks and the sweep. */
@@ -249,6 +282,24 @@ export interface WriteBehindConfig {
   durabilityTimeoutMs: number;
 }
 
+/** Bounds of score events, leaderboards and PK rounds. */
+export interface ScoresConfig {
+  /** Points one event may carry, inclusive; negative ones only with kind `adjust`. */
+  minPoints: number;
+  maxPoints: number;
+  /** Entries a leaderboard read may ask for, and its default. */
+  boardMax: number;
+  boardDefault: number;
+  /** Backstop TTL of cached score reads (notices on the lesson channel retire them first). */
+  cacheTtlMs: number;
+  /** Score reads each gateway worker caches at most. */
+  cacheMaxEntries: number;
+  /** Awards announce a room's change at most once per this interval (and readers re-read once more after it). */
+  noticeMs: number;
+  /** Longest PK round. */
+  pkMaxSeconds: number;
+}
+
 /** Shortest token secret accepted (bytes of UTF-8). */
 export const MIN_TOKEN_SECRET_BYTES = 32;
 
@@ -288,7 +339,7 @@ function tokenKeys(name: string, field: FieldOf<TokenKey[] | null>, meaning: str
   };
 }
 
-type Section = 'api' | 'signals' | 'writeBehind' | 'jobs' | 'interaction';
+type Section = 'api' | 'signals' | 'writeBehind' | 'scores' | 'jobs' | 'interaction' | 'console';
 /** A Config field a variable sets, as a dotted path ('ttlSeconds', 'api.maxInFlight'). */
 export type ConfigField = Exclude<keyof Config, Section> | { [S in Section]: `${S}.${keyof Config[S] & string}` }[Section];
 type FieldValue<F extends ConfigField> = F extends `${infer S extends Section}.${infer K}`
@@ -471,6 +522,35 @@ function clusterNodes(name: string, field: FieldOf<RedisTarget>, meaning: string
   };
 }
 
+/** Comma-separated http(s) URLs; empty when unset. */
+function urlList(name: string, field: FieldOf<string[]>, meaning: string): VarSpec {
+  return {
+    name,
+    field,
+    type: 'string',
+    default: '(none)',
+    range: 'http(s) URL,...',
+    meaning,
+    parse(raw) {
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => {
+          let u: URL;
+          try {
+            u = new URL(s);
+          } catch {
+            throw new ConfigError(name, `not a URL: ${JSON.stringify(s)}`);
+          }
+          if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(name, `expected http: or https: URL, got ${u.protocol}`);
+          return s;
+        });
+    },
+    fallback: () => [],
+  };
+}
+
 const single = (u: string): RedisTarget => ({ mode: 'single', url: u });
 const REDIS_PROTOCOLS = ['redis:', 'rediss:'];
 /** A prefix with exactly one non-empty {hash tag}, so every BullMQ key lands in one Cluster slot. */
@@ -497,6 +577,14 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_MYSQL_POOL_SIZE', 'mysqlPoolSize', 8, [1, 256], 'MySQL connection pool size'),
   int('ORGENGINE_PRELOAD_LOCK_SECONDS', 'preloadLockSeconds', 600, [5, 86_400], 'how long a preload holds its per-lesson lock before another may take over'),
   oneOf('ORGENGINE_LOG_LEVEL', 'logLevel', LOG_LEVELS, 'info', 'pino level; one-shot CLI commands default to warn'),
+  text('ORGENGINE_OTLP_ENDPOINT', 'otlpEndpoint', null, 'http(s) URL', 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces) gateways, workers and the console export spans to; unset: no export, the OpenTelemetry SDK is not loaded and gateways do no tracing work per request', (v) => {
+    try {
+      const p = new URL(v).protocol;
+      return p === 'http:' || p === 'https:' ? null : `expected an http: or https: URL, got ${p}`;
+    } catch {
+      return `not a URL: ${JSON.stringify(v)}`;
+    }
+  }),
 
   text('ORGENGINE_TOKEN_SECRET', 'api.tokenSecret', null, `at least ${MIN_TOKEN_SECRET_BYTES} bytes`, 'HMAC-SHA256 key of tokens without a key id; serve and token need it or ORGENGINE_TOKEN_KEYS', (v) => {
     const bytes = Buffer.byteLength(v, 'utf8');
@@ -598,6 +686,14 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_DURABILITY_TIMEOUT_MS', 'writeBehind.durabilityTimeoutMs', 100, [1, 60_000], 'WAIT timeout with replica durability; short of replicas the write answers 503 BACKEND_UNAVAILABLE (may or may not be applied); below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS'),
   int('ORGENGINE_MAX_DYNAMIC_GROUPS_PER_TEAM', 'writeBehind.maxDynamicGroupsPerTeam', 50, [0, 10_000], 'groups created in class per team at most'),
 
+  int('ORGENGINE_SCORE_MIN_POINTS', 'scores.minPoints', -1000, [-1_000_000_000, 0], 'fewest points one score event may carry (below 0 only for kind adjust); outside the range is 400'),
+  int('ORGENGINE_SCORE_MAX_POINTS', 'scores.maxPoints', 1000, [1, 1_000_000_000], 'most points one score event may carry; more is 400 BAD_REQUEST'),
+  int('ORGENGINE_SCORE_BOARD_MAX', 'scores.boardMax', 100, [1, 10_000], 'most entries one leaderboard read may ask for'),
+  int('ORGENGINE_SCORE_BOARD_DEFAULT', 'scores.boardDefault', 10, [1, 10_000], 'leaderboard entries when a read gives no limit; at most ORGENGINE_SCORE_BOARD_MAX'),
+  int('ORGENGINE_SCORE_CACHE_TTL_MS', 'scores.cacheTtlMs', 2000, [0, 60_000], 'backstop TTL of the score reads (leaderboards, totals, ranks) each gateway caches: the longest a lost notice keeps one (0: no cache)'),
+  int('ORGENGINE_SCORE_CACHE_MAX_ENTRIES', 'scores.cacheMaxEntries', 50_000, [100, 10_000_000], 'score reads cached per gateway worker (each at most ORGENGINE_SCORE_BOARD_MAX entries)'),
+  int('ORGENGINE_SCORE_NOTICE_MS', 'scores.noticeMs', 100, [10, 60_000], "awards announce a room's score change on the lesson channel at most once per this interval; gateways drop cached score reads and push a scores message then and once more an interval later"),
+  int('ORGENGINE_PK_MAX_SECONDS', 'scores.pkMaxSeconds', 3600, [1, 86_400], 'longest PK round a start may ask for'),
   int('ORGENGINE_IA_INVITE_TIMEOUT_MS', 'interaction.inviteTimeoutMs', 20_000, [100, 3_600_000], 'an invitation or application not answered in this long times out (timed_out); a lesson policy may override'),
   int('ORGENGINE_IA_CONNECT_TIMEOUT_MS', 'interaction.connectTimeoutMs', 15_000, [100, 3_600_000], 'an accepted link whose RTC join is not reported in this long fails (connect_timed_out); a lesson policy may override'),
   int('ORGENGINE_IA_DEFAULT_CAPACITY', 'interaction.defaultCapacity', 9, [2, 1000], 'seats of a multi session when the request names none (host + 8)'),
@@ -634,6 +730,22 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_CHANGE_CONCURRENCY', 'jobs.changeConcurrency', 4, [1, 64], 'change batches one worker process applies at once'),
   int('ORGENGINE_MAX_CHANGE_BATCH', 'jobs.maxChangeBatch', 500, [1, 10_000], 'moves accepted in one change batch (LIMIT_EXCEEDED above)'),
   int('ORGENGINE_WORKER_METRICS_PORT', 'jobs.metricsPort', 9465, [0, 65_535], "port of a preload worker's /metrics (0: none)"),
+
+  text('ORGENGINE_CONSOLE_STATIC_DIR', 'console.staticDir', 'dist/console', 'a directory', 'built console web app (npm run build:console); a relative path is taken from the orgengine package directory', (v) =>
+    v.length > 0 && v.length <= 4096 ? null : 'expected a directory path',
+  ),
+  int('ORGENGINE_CONSOLE_MAX_BODY_BYTES', 'console.maxBodyBytes', 65_536, [1024, 16 * 1024 * 1024], 'largest console request body; larger is refused with 413 PAYLOAD_TOO_LARGE'),
+  int('ORGENGINE_ALARM_EVAL_MS', 'console.alarmEvalMs', 15_000, [50, 3_600_000], 'how often the console evaluates alarm conditions'),
+  urlList('ORGENGINE_ALARM_WEBHOOKS', 'console.webhooks', 'webhook URLs told of every alarm raised and resolved (JSON POST); the alarm settings page adds more'),
+  int('ORGENGINE_ALARM_WEBHOOK_ATTEMPTS', 'console.webhookAttempts', 5, [1, 100], 'tries of one webhook delivery before it is given up (counted on /metrics)'),
+  int('ORGENGINE_ALARM_WEBHOOK_BACKOFF_MS', 'console.webhookBackoffMs', 1000, [1, 600_000], 'first retry delay of a webhook delivery, doubled each retry'),
+  int('ORGENGINE_ALARM_WEBHOOK_TIMEOUT_MS', 'console.webhookTimeoutMs', 5000, [10, 120_000], 'longest one webhook POST may take'),
+  urlList('ORGENGINE_CONSOLE_GATEWAYS', 'console.gateways', 'gateway base URLs whose /readyz the console probes; a not-ready one raises an alarm'),
+  numeric('ORGENGINE_ALARM_OVERRUN_FACTOR', 'console.overrunFactor', 1, [0.1, 100], 'default: a preload is overrun when it takes longer than this times its expected duration', { fraction: true }),
+  int('ORGENGINE_ALARM_WB_LAG_MS', 'console.wbLagMs', 60_000, [1, 86_400_000], 'default: alarm when a lesson\'s oldest unflushed write-behind record is older than this'),
+  int('ORGENGINE_ALARM_WB_STREAM_LENGTH', 'console.wbStreamLength', 50_000, [1, 10_000_000], 'default: alarm when a lesson\'s write-behind stream holds this many records (back pressure starts at ORGENGINE_WB_MAX_STREAM_LENGTH)'),
+  int('ORGENGINE_ALARM_CHECK_MISMATCHES', 'console.checkMismatches', 1, [1, 1_000_000], 'default: alarm when a check finds at least this many mismatches'),
+  int('ORGENGINE_ROOM_STATUS_SECONDS', 'console.roomStatusSeconds', 30, [0, 86_400], 'how often a preload worker moves live_room.status scheduled -> live -> closed by the rooms\' times (0: never)'),
 ];
 
 /** Rules between variables, checked once every field is read. */
@@ -645,6 +757,10 @@ const CROSS_CHECKS: ReadonlyArray<{ variable: string; complaint(c: Config): stri
       wb.durability === 'replica' && wb.durabilityTimeoutMs >= api.redisCommandTimeoutMs
         ? `must be below ORGENGINE_REDIS_COMMAND_TIMEOUT_MS (${api.redisCommandTimeoutMs}), got ${wb.durabilityTimeoutMs}`
         : null,
+  },
+  {
+    variable: 'ORGENGINE_SCORE_BOARD_DEFAULT',
+    complaint: ({ scores }) => (scores.boardDefault > scores.boardMax ? `must not exceed ORGENGINE_SCORE_BOARD_MAX (${scores.boardMax}), got ${scores.boardDefault}` : null),
   },
   {
     variable: 'ORGENGINE_TOKEN_SIGNING_KID',

@@ -71,6 +71,11 @@ export const ERROR_TABLE = {
   NODE_NOT_IN_ROOM: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   GROUP_FULL: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   NO_FREE_GROUP: { http: 409, grpc: GrpcStatus.RESOURCE_EXHAUSTED, temporary: false },
+  /** One PK round at a time per session or room: another one runs. */
+  PK_ROUND_RUNNING: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  /** The PK round named has ended (or not started). */
+  PK_ROUND_CLOSED: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
+  PK_ROUND_NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND, temporary: false },
   POLICY_NOT_BOUND: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: false },
   LESSON_NOT_READY: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, temporary: true },
   PRELOAD_IN_PROGRESS: { http: 409, grpc: GrpcStatus.ABORTED, temporary: true },

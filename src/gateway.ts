@@ -14,12 +14,13 @@ import { createHttpServer } from './api/http/server.js';
 import { nativeUws } from './api/http/uws.js';
 import { backendError } from './errors.js';
 import { ConfigError, requireTokenKeys, variableOf, type Config, type ConfigField } from './config.js';
-import { createFlusher, createInteractionService, createMutationService } from './main.js';
+import { createFlusher, createInteractionService, createMutationService, createScoreService } from './main.js';
 import type { InteractionService } from './services/interaction.js';
 import { Metrics, registerBreakerMetrics, registerSecurityMetrics } from './metrics.js';
 import { RevocationService } from './services/revocation.js';
 import { readRevocations } from './store/redis/revocationStore.js';
 import type { MutationService } from './services/mutations.js';
+import type { ScoreService } from './services/scores.js';
 import { ReadService } from './services/reads.js';
 import { PlaybackService } from './services/playback.js';
 import { PushHub } from './services/push.js';
@@ -34,6 +35,7 @@ import { writeBehindRegistryKey } from './store/redis/keys.js';
 import { createSubscriberClient, LessonChannels } from './store/redis/lessonChannels.js';
 import type { Flusher } from './writebehind/flusher.js';
 import { LessonRegistry } from './writebehind/registry.js';
+import { createTracing, type Tracing } from './tracing.js';
 
 /** How to run one gateway. */
 export interface GatewayOptions {
@@ -54,6 +56,8 @@ export interface GatewayOptions {
   flush?: boolean;
   /** Port of the internal listener for /readyz and /metrics (0 = any free port); null or absent: ORGENGINE_INTERNAL_PORT, else none. */
   internalPort?: number | null;
+  /** Request spans (default: exported to ORGENGINE_OTLP_ENDPOINT when set, else none). */
+  tracing?: Tracing;
 }
 
 /** A running gateway. */
@@ -70,6 +74,8 @@ export interface Gateway {
   reads: ReadService;
   signals: SignalRuntime;
   mutations: MutationService;
+  /** Score ledger, totals, boards and PK rounds. */
+  scores: ScoreService;
   /** The interaction center. */
   interaction: InteractionService;
   /** The in-process write-behind flusher, or null (`orgengine flush` runs elsewhere). */
@@ -223,6 +229,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   });
   const wsMetrics = registerWsMetrics(metrics.registry, () => push);
   const mutations = createMutationService({ config, redis: writeRedis }, { registry, metrics: metrics.registry });
+  // Score writes go to the write connection (WAIT under replica durability), and the score reads with them.
+  const scores = createScoreService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels });
   // Interaction writes go through the write connection; UniversalInfo's cache hears the lesson channels.
   // Playback and stored layout templates read MySQL; the pool connects on first use.
   const pool = createMysqlPool(config.mysqlUrl, config.mysqlPoolSize);
@@ -273,10 +281,14 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     return { ok, checks };
   };
 
+  // The OpenTelemetry SDK is loaded only with an endpoint; without one the transports do no tracing work at all.
+  const tracing = opts.tracing ?? (await createTracing(config.otlpEndpoint, 'orgengine-gateway'));
   const http = createHttpServer({
+    tracing,
     reads,
     signals: signals.service,
     mutations,
+    scores,
     interaction,
     push,
     playback,
@@ -300,13 +312,14 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     httpPort = await http.listen(opts.port, opts.host);
     if (internalPort !== null) boundInternal = await http.listenInternal(internalPort, api.internalHost);
     if (opts.grpcPort !== null) {
-      grpc = createGrpcServer({ reads, signals: signals.service, mutations, interaction, push, playback, tokens, metrics, log, api, ready: async () => ready().ok, limits, revocation, tls });
+      grpc = createGrpcServer({ reads, signals: signals.service, mutations, scores, interaction, push, playback, tokens, metrics, log, api, tracing, ready: async () => ready().ok, limits, revocation, tls });
       grpcPort = await grpc.listen(opts.grpcPort, opts.host);
     }
   } catch (e) {
     http.stopAccepting();
     http.closeWebSockets();
     push.close();
+    scores.close();
     if (readyTimer) clearInterval(readyTimer);
     guard?.close();
     writer?.guard.close();
@@ -339,6 +352,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     reads,
     signals,
     mutations,
+    scores,
     interaction,
     flusher,
     channels,
@@ -361,12 +375,14 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
         await flusher?.stop();
         await pool.end().catch(() => undefined);
         signals.close();
+        scores.close();
         reads.close();
         interaction.close();
         revocations.clear();
         await channels.close();
         if (ownRedis) await closeRedis(redis);
         if (writer) await closeRedis(writer.client);
+        if (!opts.tracing) await tracing.shutdown();
       })();
       return closing;
     },

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { InteractionService } from './services/interaction.js';
 import { MutationService } from './services/mutations.js';
+import { ScoreService } from './services/scores.js';
 import type { LessonChannels } from './store/redis/lessonChannels.js';
 import { createMysqlPool } from './store/mysql/pool.js';
 import { createRedis, type RedisClient } from './store/redis/client.js';
@@ -58,6 +59,26 @@ export function createMutationService(
     ttlSeconds: config.ttlSeconds,
     wb: config.writeBehind,
     onlineWindowMs: config.api.onlineWindowMs,
+    registry: opts.registry,
+    metrics: opts.metrics,
+    now: opts.now,
+  });
+}
+
+/** The score service over `parts.redis` (ledger, totals, boards, PK rounds), bounded by the config. */
+export function createScoreService(
+  parts: Pick<App, 'config' | 'redis'>,
+  opts: { metrics?: Registry; now?: () => number; registry?: LessonRegistry; channels?: LessonChannels | null } = {},
+): ScoreService {
+  const { config, redis } = parts;
+  return new ScoreService({
+    redis,
+    keyPrefix: config.keyPrefix,
+    ttlSeconds: config.ttlSeconds,
+    scores: config.scores,
+    wb: config.writeBehind,
+    channels: opts.channels,
+    maxLessons: config.api.cacheMaxLessons,
     registry: opts.registry,
     metrics: opts.metrics,
     now: opts.now,

@@ -8,7 +8,7 @@ import protobuf from 'protobufjs';
 export const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
 
 /** Files loaded into the root. */
-export const PROTO_FILES = ['orgengine/v1/types.proto', 'orgengine/v1/read_service.proto', 'orgengine/v1/signal_service.proto', 'orgengine/v1/mutation_service.proto', 'orgengine/v1/push.proto', 'orgengine/v1/token_service.proto', 'orgengine/v1/interaction_service.proto', 'grpc/health/v1/health.proto'];
+export const PROTO_FILES = ['orgengine/v1/types.proto', 'orgengine/v1/read_service.proto', 'orgengine/v1/signal_service.proto', 'orgengine/v1/mutation_service.proto', 'orgengine/v1/score_service.proto', 'orgengine/v1/push.proto', 'orgengine/v1/token_service.proto', 'orgengine/v1/interaction_service.proto', 'grpc/health/v1/health.proto'];
 
 let root: protobuf.Root | undefined;
 

@@ -13,6 +13,8 @@ export const PUBLISHER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 export const MUTER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 /** Roles allowed to broadcast to an org node over the long connection. */
 export const BROADCASTER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
+/** Roles allowed to award points and run PK rounds. */
+export const SCORER_ROLES: readonly Role[] = ['teacher', 'tutor', 'service'];
 /** Roles allowed to send heartbeats (a student for itself, a platform service for any student). */
 export const HEARTBEAT_ROLES: readonly Role[] = ['student', 'service'];
 
@@ -91,6 +93,18 @@ export function authorizeHeartbeat(c: Caller, lessonId: number, uid: number): vo
   assertSelfIfStudent(c, uid, 'send heartbeats');
 }
 
+/** Awarding points (or adjusting them): teachers, tutors and services of the lesson; never a student. */
+export function authorizeAward(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, SCORER_ROLES, 'award points');
+}
+
+/** Starting or ending a PK round: teachers, tutors and services of the lesson. */
+export function authorizePk(c: Caller, lessonId: number): void {
+  assertLessonScope(c, lessonId);
+  assertRole(c, SCORER_ROLES, 'run PK rounds');
+}
+
 /**
  * Who acts in an interaction operation. The lesson roles map onto session
  * roles (model/interaction.ts ROLE_PERMISSIONS): the teacher is admin in every
@@ -119,6 +133,11 @@ export function authorizeRoomAdmin(c: Caller, lessonId: number): void {
   assertRole(c, ['teacher', 'service'], 'grant or revoke room admins');
 }
 
+/** Every call of the operations console (its reads and its actions): operators only. */
+export function authorizeConsole(c: Caller, what: string): void {
+  assertRole(c, ['operator'], what);
+}
+
 /**
  * Throws FORBIDDEN unless the caller is a platform service. A rule about a
  * transport, not an operation (gRPC is for platform services), so the gRPC
@@ -134,5 +153,15 @@ export function requireService(c: Caller): void {
  */
 export function authorizeRevoke(c: Caller, lessonId: number): void {
   assertRole(c, ['service'], 'revoke tokens');
+  assertLessonScope(c, lessonId);
+}
+
+/**
+ * A kick that also revokes the kicked user's tokens of the lesson (expelling a
+ * student from class, not only from a session): services and the lesson's
+ * teacher.
+ */
+export function authorizeKickRevoke(c: Caller, lessonId: number): void {
+  assertRole(c, ['service', 'teacher'], 'revoke tokens on kick');
   assertLessonScope(c, lessonId);
 }

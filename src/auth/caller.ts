@@ -6,15 +6,15 @@
 import { OrgError } from '../errors.js';
 
 /** Roles a caller may have. */
-export const ROLES = ['student', 'teacher', 'tutor', 'service'] as const;
+export const ROLES = ['student', 'teacher', 'tutor', 'service', 'operator'] as const;
 /** One of ROLES. */
 export type Role = (typeof ROLES)[number];
 
-/** An authenticated caller: a client (student, teacher, tutor) or a platform service. */
+/** An authenticated caller: a client (student, teacher, tutor), a platform service, or an operator (console only). */
 export interface Caller {
   uid: number;
   role: Role;
-  /** The one lesson the caller may act on, or '*' for every lesson (service callers only). */
+  /** The one lesson the caller may act on, or '*' for every lesson (service and operator callers only). */
   lesson: number | '*';
 }
 
@@ -32,6 +32,8 @@ export interface Actor {
 
 /** Throws FORBIDDEN unless the caller may act on `lessonId`. */
 export function assertLessonScope(caller: Caller, lessonId: number): void {
+  // Operator tokens open the console, never the classroom API: a leaked one reads no lesson through a gateway.
+  if (caller.role === 'operator') throw new OrgError('FORBIDDEN', 'an operator token is for the console, not the classroom API');
   if (caller.lesson !== '*' && caller.lesson !== lessonId) {
     throw new OrgError('FORBIDDEN', `${caller.role} ${caller.uid} is scoped to lesson ${caller.lesson}, not ${lessonId}`);
   }

@@ -50,7 +50,9 @@ export function checkClaims(c: Claims): string | null {
   if (!Number.isSafeInteger(c.uid) || c.uid < 1) return `uid must be a positive integer, got ${JSON.stringify(c.uid)}`;
   if (!(ROLES as readonly string[]).includes(c.role)) return `role must be one of ${ROLES.join('|')}, got ${JSON.stringify(c.role)}`;
   if (c.lesson === '*') {
-    if (c.role !== 'service') return `only service tokens may cover every lesson ('*'); a ${c.role} token names one lesson`;
+    if (c.role !== 'service' && c.role !== 'operator') return `only service and operator tokens may cover every lesson ('*'); a ${c.role} token names one lesson`;
+  } else if (c.role === 'operator') {
+    return `an operator token covers every lesson: lesson must be '*', got ${JSON.stringify(c.lesson)}`;
   } else if (!Number.isSafeInteger(c.lesson) || c.lesson < 1) {
     return `lesson must be a positive integer or '*', got ${JSON.stringify(c.lesson)}`;
   }

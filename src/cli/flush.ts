@@ -4,7 +4,7 @@ import { OrgError } from '../errors.js';
 import { createFlusher, stopSignal } from '../main.js';
 import { createRegistry } from '../metrics.js';
 import { serveMetrics } from '../metricsServer.js';
-import { reconcileLesson, type ReconcileReport } from '../services/reconcile.js';
+import { reconcileLesson, reconcileScores, type ReconcileReport, type ScoreReconcileReport } from '../services/reconcile.js';
 import { intOpt, LESSON, withApp, type Command, type Values } from './command.js';
 
 /** Lesson ids from `--lesson 1,2,3` (none when absent). */
@@ -68,6 +68,14 @@ function reconcileLines(r: ReconcileReport): string {
   return lines.join('\n');
 }
 
+function scoreLines(r: ScoreReconcileReport): string {
+  const counts = Object.entries(r.compared).map(([k, n]) => `${k}=${n}`).join(' ');
+  const lines = [`  scores    ledger=${r.ledgerEvents} events up to version ${r.version}; compared ${counts}; differing=${r.differing}${r.unflushed > 0 ? ` (unflushed=${r.unflushed}: may be pending events)` : ''}`];
+  for (const d of r.differences) lines.push(`  ! score ${d.what} ${d.of ? `${d.of} ` : ''}${d.member}: redis=${d.live} ledger=${d.ledger}`);
+  if (r.remaining !== null) lines.push(`  scores repaired: increments=${r.repaired} remaining=${r.remaining}`);
+  return lines.join('\n');
+}
+
 /** `--from`: which side a repair trusts (only with --repair). */
 function fromOpt(v: Values): 'redis' | 'mysql' {
   const raw = v.from === undefined ? 'redis' : String(v.from);
@@ -79,24 +87,42 @@ function fromOpt(v: Values): 'redis' | 'mysql' {
 /** `orgengine reconcile`. */
 const reconcileCommand: Command = {
   name: 'reconcile',
-  summary: "compare a lesson's in-class state in Redis with MySQL; exit 1 while differences remain",
-  usage: ['reconcile --lesson ID [--repair [--from redis|mysql]]'],
+  summary: "compare a lesson's in-class state, interaction sessions and score totals in Redis with MySQL; exit 1 while differences remain",
+  usage: ['reconcile --lesson ID [--repair [--from redis|mysql]] [--every SECONDS]'],
   options: {
     lesson: LESSON,
-    repair: { type: 'boolean', help: "re-journal Redis's value of every differing key and flush it (--from mysql: put MySQL's value back into Redis instead)" },
+    every: { type: 'string', value: 'SECONDS', help: 'run again every SECONDS until SIGINT/SIGTERM (the periodic reconciliation job); exit 1 if the last run left differences' },
+    repair: {
+      type: 'boolean',
+      help: "re-journal Redis's value of every differing key and flush it (--from mysql: put MySQL's value back into Redis instead); score totals are always set to the ledger's",
+    },
     from: { type: 'string', value: 'redis|mysql', help: 'the side a repair trusts: redis (default) or mysql, after Redis rolled back (picks, sign-ins, mutes)' },
   },
   example: 'orgengine reconcile --lesson 100001 --repair --from mysql',
   run({ config, values: v, out }) {
+    const every = v.every === undefined ? null : intOpt(v, 'every');
+    if (every !== null && every < 1) throw new OrgError('BAD_REQUEST', `--every must be at least 1 second, got ${every}`);
     return withApp(config, async (app) => {
-      const r = await reconcileLesson(
-        { redis: app.redis, pool: app.pool, keyPrefix: config.keyPrefix, ttlSeconds: config.ttlSeconds, wb: config.writeBehind, batchRows: config.mysqlBatchRows, log: app.log },
-        intOpt(v, 'lesson'),
-        { repair: v.repair === true, from: fromOpt(v) },
-      );
-      out.result(r, reconcileLines(r));
-      const left = r.remaining ?? r.differences.length + r.seatMismatches.length + r.interaction.differing;
-      return left === 0 ? 0 : 1;
+      const deps = { redis: app.redis, pool: app.pool, keyPrefix: config.keyPrefix, ttlSeconds: config.ttlSeconds, wb: config.writeBehind, batchRows: config.mysqlBatchRows, log: app.log };
+      const lessonId = intOpt(v, 'lesson');
+      const from = fromOpt(v);
+      const once = async (): Promise<number> => {
+        const r = await reconcileLesson(deps, lessonId, { repair: v.repair === true, from });
+        const s = await reconcileScores(deps, lessonId, { repair: v.repair === true });
+        out.result({ ...r, scores: s }, `${reconcileLines(r)}\n${scoreLines(s)}`);
+        const left = (r.remaining ?? r.differences.length + r.seatMismatches.length + r.interaction.differing) + (s.remaining ?? s.differing);
+        return left === 0 ? 0 : 1;
+      };
+      if (every === null) return once();
+      const stop = stopSignal();
+      let stopped = false;
+      void stop.then(() => (stopped = true));
+      let code = 0;
+      while (!stopped) {
+        code = await once();
+        await Promise.race([stop, new Promise((r) => setTimeout(r, every * 1000).unref())]);
+      }
+      return code;
     });
   },
 };

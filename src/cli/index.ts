@@ -6,6 +6,7 @@ import { loadConfig } from '../config.js';
 import { OrgError } from '../errors.js';
 import { commandList, helpText, parseCommandArgs, usageText, type Command } from './command.js';
 import { CONFIG_COMMANDS } from './config.js';
+import { CONSOLE_COMMANDS } from './console.js';
 import { DB_COMMANDS } from './db.js';
 import { FLUSH_COMMANDS } from './flush.js';
 import { JOBS_COMMANDS } from './jobs.js';
@@ -15,7 +16,7 @@ import { SERVE_COMMANDS } from './serve.js';
 import { TEMPLATE_COMMANDS } from './template.js';
 
 /** Every command, in the order `orgengine --help` lists them. */
-export const COMMANDS: readonly Command[] = [...DB_COMMANDS, ...PRELOAD_COMMANDS, ...JOBS_COMMANDS, ...FLUSH_COMMANDS, ...CONFIG_COMMANDS, ...SERVE_COMMANDS, ...TEMPLATE_COMMANDS];
+export const COMMANDS: readonly Command[] = [...DB_COMMANDS, ...PRELOAD_COMMANDS, ...JOBS_COMMANDS, ...FLUSH_COMMANDS, ...CONFIG_COMMANDS, ...SERVE_COMMANDS, ...CONSOLE_COMMANDS, ...TEMPLATE_COMMANDS];
 
 /** One-shot commands print their own results; their logs stay quiet unless ORGENGINE_LOG_LEVEL asks. */
 const QUIET_DEFAULTS = { ORGENGINE_LOG_LEVEL: 'warn' };

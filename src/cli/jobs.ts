@@ -8,6 +8,7 @@ import { WorkerMetrics } from '../preload/metrics.js';
 import { ensureSweep, scheduleDay, sweepAll, sweepDay } from '../preload/schedule.js';
 import { dayStatus, type DayStatus } from '../preload/status.js';
 import { startWorkers, WORKER_ROLES, type WorkerRole } from '../preload/worker.js';
+import { createTracing } from '../tracing.js';
 import { boundedIntOpt, DATE, strOpt, withJobs, type Command } from './command.js';
 
 /**
@@ -30,7 +31,8 @@ const workerCommand: Command = {
     return withJobs(config, async (app, jobs) => {
       const stop = stopSignal();
       const metrics = new WorkerMetrics();
-      const workers = startWorkers({ pool: app.pool, redis: app.redis, jobs, config, log: app.log, metrics }, { roles, preloadConcurrency: concurrency });
+      const tracing = await createTracing(config.otlpEndpoint, 'orgengine-worker');
+      const workers = startWorkers({ pool: app.pool, redis: app.redis, jobs, config, log: app.log, metrics, tracing }, { roles, preloadConcurrency: concurrency });
       if (roles.includes('sweep')) await ensureSweep(jobs, config.jobs.sweepMinutes);
       // Interaction deadlines and RTC reconciliation: a leased loop beside the queues (every worker runs one).
       const checker = new InteractionChecker({
@@ -57,6 +59,7 @@ const workerCommand: Command = {
       server?.close();
       await checker.stop();
       await workers.close();
+      await tracing.shutdown();
       return 0;
     });
   },

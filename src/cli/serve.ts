@@ -78,7 +78,7 @@ async function revokeCommand({ config, values: v, out }: Parameters<Command['run
 const tokenCommand: Command = {
   name: 'token',
   summary: 'mint an access token with the signing key, or revoke tokens of a lesson',
-  usage: ["token --uid U --role student|teacher|tutor|service --lesson ID|'*' [--ttl SECONDS]", 'token revoke --lesson ID [--uid U] [--before TIME]'],
+  usage: ["token --uid U --role student|teacher|tutor|service|operator --lesson ID|'*' [--ttl SECONDS]", 'token revoke --lesson ID [--uid U] [--before TIME]'],
   options: {
     uid: { type: 'string', value: 'U', help: 'user id the token speaks for (revoke: the user whose tokens are refused; default every user)' },
     role: { type: 'string', value: 'ROLE', help: ROLES.join('|') },

@@ -80,3 +80,21 @@ export function parseLimit(raw: unknown, b: LimitBounds): number {
   if (!Number.isSafeInteger(n) || n < min || n > b.max) throw new OrgError('BAD_REQUEST', `limit must be an integer from ${min} to ${b.max}, got ${JSON.stringify(raw)}`);
   return n;
 }
+
+const ID_TEXT = /^[1-9][0-9]{0,15}$/;
+
+/** A positive integer id (lesson id, uid) given as text or a number; `name` is the field named in the error. */
+export function parseId(raw: unknown, name: string): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && ID_TEXT.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new OrgError('BAD_REQUEST', `${name} must be a positive integer, got ${JSON.stringify(raw ?? null)}`, { field: name });
+  return n;
+}
+
+/** A calendar day, YYYY-MM-DD (UTC), that exists. */
+export function parseDate(raw: unknown, name: string): string {
+  const t = typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(raw) ? Date.parse(`${raw}T00:00:00Z`) : NaN;
+  // Date.parse rolls 2026-02-30 over into March: the day must read back as given.
+  const ok = !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === raw;
+  if (!ok) throw new OrgError('BAD_REQUEST', `${name} must be YYYY-MM-DD (a real day), got ${JSON.stringify(raw ?? null)}`, { field: name });
+  return raw as string;
+}

@@ -10,6 +10,7 @@
 import { FlowProducer, Queue, type FlowJob, type JobsOptions } from 'bullmq';
 import type { JobsConfig, RedisTarget } from '../config.js';
 import { OrgError } from '../errors.js';
+import { parseDate } from '../model/input.js';
 import { createRedis, type RedisClient } from '../store/redis/client.js';
 import { JobKeys } from '../store/redis/keys.js';
 
@@ -25,12 +26,15 @@ export interface PreloadJobData {
   students: number;
   /** Duration after which the run raises an overrun alarm. */
   expectedMs: number;
+  /** W3C traceparent of the request that enqueued it (the job's span continues that trace). */
+  traceparent?: string;
 }
 
 /** Data of a check job. */
 export interface CheckJobData {
   lessonId: number;
   date: string;
+  traceparent?: string;
 }
 
 /** What a preload job returns (kept by the queue, read by its check). */
@@ -43,13 +47,9 @@ export interface PreloadJobResult {
   tookOverRunId: number | null;
 }
 
-const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
-
 /** Checks a YYYY-MM-DD day; returns its start (UTC ms). */
 export function parseDay(date: string): number {
-  const day = DATE_RE.test(date) ? Date.parse(`${date}T00:00:00Z`) : NaN;
-  if (Number.isNaN(day)) throw new OrgError('BAD_REQUEST', `date must be YYYY-MM-DD, got ${JSON.stringify(date)}`);
-  return day;
+  return Date.parse(`${parseDate(date, 'date')}T00:00:00Z`);
 }
 
 /** Job id of a lesson's preload on a day (exactly three ':'-parts, as BullMQ requires of custom ids with ':'). */
@@ -94,6 +94,8 @@ export interface LessonToPreload {
   date: string;
   startTime: number;
   students: number;
+  /** W3C traceparent of the request that asks for it, carried into the jobs. */
+  traceparent?: string;
 }
 
 /** The queues of one process, on one connection. */
@@ -133,7 +135,7 @@ export class Jobs {
     return {
       name: 'check',
       queueName: QUEUES.check,
-      data: { lessonId: l.lessonId, date: l.date } satisfies CheckJobData,
+      data: { lessonId: l.lessonId, date: l.date, ...(l.traceparent ? { traceparent: l.traceparent } : {}) } satisfies CheckJobData,
       opts: {
         jobId: checkJobId(l.lessonId, l.date),
         priority,

@@ -16,6 +16,7 @@ const WORKER_METRICS = {
   checkDelays: counter({ name: 'orgengine_check_delayed_total', help: 'Checks delayed because the cluster-wide limit was reached' }),
   checksRunning: gauge({ name: 'orgengine_checks_running', help: 'Checks running in this process' }),
   changes: counter({ name: 'orgengine_change_jobs_total', help: 'Change batches by result', labelNames: ['result'] }),
+  roomStatusChanges: counter({ name: 'orgengine_room_status_changes_total', help: 'live_room rows moved along scheduled -> live -> closed by their times' }),
   lessons: gauge({ name: 'orgengine_preload_lessons', help: 'Lessons of a watched day by preload state', labelNames: ['date', 'state'] }),
 };
 
@@ -31,6 +32,7 @@ export class WorkerMetrics {
   readonly checksRunning = this.m.checksRunning;
   readonly changes = this.m.changes;
   readonly lessons = this.m.lessons;
+  readonly roomStatusChanges = this.m.roomStatusChanges;
 
   /** Sets the per-state lesson gauge from day statuses (called on scrape). */
   setDays(days: readonly DayStatus[]): void {

@@ -18,10 +18,10 @@ export async function lessonsToPreload(pool: Pool, date: string): Promise<Lesson
  * Enqueues a lesson's preload ahead of every scheduled one (reopen). Returns
  * 'pending' when its preload for the day is queued or running already.
  */
-export async function enqueueReopen(jobs: Jobs, pool: Pool, lessonId: number, startTime: number): Promise<'enqueued' | 'pending'> {
+export async function enqueueReopen(jobs: Jobs, pool: Pool, lessonId: number, startTime: number, traceparent?: string): Promise<'enqueued' | 'pending'> {
   const date = new Date(startTime).toISOString().slice(0, 10);
   if (!(await jobs.clearFinished(lessonId, date))) return 'pending';
-  await jobs.enqueue([{ lessonId, date, startTime, students: await enrolmentCount(pool, lessonId) }], { priority: 1 });
+  await jobs.enqueue([{ lessonId, date, startTime, students: await enrolmentCount(pool, lessonId), ...(traceparent ? { traceparent } : {}) }], { priority: 1 });
   await watchDate(jobs, date);
   return 'enqueued';
 }

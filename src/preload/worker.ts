@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { LOCAL_TRACING, parseTraceparent, type Tracing } from '../tracing.js';
 import { toOrgError, type OrgError } from '../errors.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys } from '../store/redis/keys.js';
@@ -24,6 +25,7 @@ import { readVersionCounts } from '../store/redis/lessonReader.js';
 import { endPreload, preloadLockHolder, readPreloadHead } from '../store/redis/preloadLock.js';
 import type { Pool } from '../store/mysql/pool.js';
 import { adoptRun } from '../store/mysql/preloadRuns.js';
+import { advanceRoomStatus } from '../store/mysql/roomStatus.js';
 import { applyChange, parseChangeRequest, type ChangeResult } from './changes.js';
 import { runCheck } from './check.js';
 import { Jobs, QUEUES, type CheckJobData, type PreloadJobData, type PreloadJobResult } from './jobs.js';
@@ -46,6 +48,24 @@ export interface WorkerDeps {
   config: Config;
   log: Logger;
   metrics?: WorkerMetrics;
+  /** Spans of preload and check jobs (default: trace ids only, nothing exported). */
+  tracing?: Tracing;
+}
+
+/**
+ * Runs a job's work in a span that continues the trace of whoever enqueued it
+ * (job data `traceparent`), with the trace id on every log line of that work.
+ */
+async function inSpan<R>(deps: WorkerDeps, name: string, job: Job<{ lessonId: number; traceparent?: string }>, fn: (deps: WorkerDeps) => Promise<R>): Promise<R> {
+  const span = (deps.tracing ?? LOCAL_TRACING).startSpan(name, parseTraceparent(job.data.traceparent), { 'orgengine.lesson_id': job.data.lessonId, 'orgengine.job_id': String(job.id) });
+  try {
+    const r = await fn({ ...deps, log: deps.log.child({ traceId: span.context.traceId }) });
+    span.end();
+    return r;
+  } catch (e) {
+    span.end(e instanceof DelayedError ? undefined : e);
+    throw e;
+  }
 }
 
 /** Options of one worker process. */
@@ -55,6 +75,8 @@ export interface WorkerOptions {
   checkConcurrency?: number;
   /** Called at each preload stage (progress; tests pause a worker here to kill it mid-job). */
   onStage?: (data: PreloadJobData, stage: PreloadStage) => void | Promise<void>;
+  /** Clock of the room-status updates (tests). */
+  now?: () => number;
 }
 
 /** A running worker process. */
@@ -62,10 +84,12 @@ export class PreloadWorkers {
   constructor(
     readonly workers: Worker[],
     readonly metrics: WorkerMetrics,
+    private readonly timers: NodeJS.Timeout[] = [],
   ) {}
 
   /** Stops taking jobs, waits for the running ones, closes. */
   async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
     await Promise.allSettled(this.workers.map((w) => w.close()));
   }
 }
@@ -202,7 +226,7 @@ export function startWorkers(deps: WorkerDeps, opts: WorkerOptions = {}): Preloa
   };
   if (roles.includes('preload')) {
     watch(
-      new Worker<PreloadJobData, PreloadJobResult>(QUEUES.preload, (job, token) => processPreload(deps, metrics, opts, job, token), {
+      new Worker<PreloadJobData, PreloadJobResult>(QUEUES.preload, (job, token) => inSpan(deps, 'preload', job, (d) => processPreload(d, metrics, opts, job, token)), {
         ...common,
         concurrency: opts.preloadConcurrency ?? cfg.preloadConcurrency,
       }),
@@ -210,7 +234,7 @@ export function startWorkers(deps: WorkerDeps, opts: WorkerOptions = {}): Preloa
     );
   }
   if (roles.includes('check')) {
-    watch(new Worker<CheckJobData>(QUEUES.check, (job, token) => processCheck(deps, metrics, job, token), { ...common, concurrency: opts.checkConcurrency ?? cfg.checkConcurrency }), QUEUES.check);
+    watch(new Worker<CheckJobData>(QUEUES.check, (job, token) => inSpan(deps, 'check', job, (d) => processCheck(d, metrics, job, token)), { ...common, concurrency: opts.checkConcurrency ?? cfg.checkConcurrency }), QUEUES.check);
   }
   if (roles.includes('changes')) {
     watch(new Worker(QUEUES.changes, (job) => processChange(deps, metrics, job), { ...common, concurrency: cfg.changeConcurrency }), QUEUES.changes);
@@ -225,6 +249,21 @@ export function startWorkers(deps: WorkerDeps, opts: WorkerOptions = {}): Preloa
       QUEUES.sweep,
     );
   }
-  return new PreloadWorkers(workers, metrics);
+  const timers: NodeJS.Timeout[] = [];
+  // The sweep role keeps the day on track, rooms' statuses included: scheduled -> live -> closed by their times.
+  const roomEvery = deps.config.console.roomStatusSeconds;
+  if (roles.includes('sweep') && roomEvery > 0) {
+    const tick = () =>
+      void advanceRoomStatus(deps.pool, (opts.now ?? Date.now)())
+        .then((n) => {
+          if (n > 0) metrics.roomStatusChanges.inc(n);
+        })
+        .catch((e: Error) => deps.log.warn({ err: e.message }, 'room status update failed'));
+    tick();
+    const t = setInterval(tick, roomEvery * 1000);
+    t.unref();
+    timers.push(t);
+  }
+  return new PreloadWorkers(workers, metrics, timers);
 }
 

@@ -13,7 +13,7 @@
 // and a warm answer is synchronous (no Redis round trip).
 import type { Counter, Registry } from 'prom-client';
 import type { InteractionConfig, WriteBehindConfig } from '../config.js';
-import { authorizeLessonRead, authorizeRoomAdmin, authorizeRtcEvent, interactionActor } from '../auth/access.js';
+import { authorizeKickRevoke, authorizeLessonRead, authorizeRoomAdmin, authorizeRtcEvent, interactionActor } from '../auth/access.js';
 import type { Actor, Caller } from '../auth/caller.js';
 import { backendError, OrgError } from '../errors.js';
 import { counter, registerMetrics } from '../metrics.js';
@@ -25,7 +25,9 @@ import { InteractionStore, type CreateResult, type LinkOp, type LinkResult, type
 import { interactionRegistryKey, writeBehindRegistryKey } from '../store/redis/keys.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
 import { LessonRegistry } from '../writebehind/registry.js';
-import type { AdminInput, CreateInput, EndInput, HandleInput, LinkInput, RtcEventInput, SeatInput, SwitchInput } from './interactionInputs.js';
+import type { AdminInput, CreateInput, EndInput, HandleInput, KickInput, LinkInput, RtcEventInput, SeatInput, SwitchInput } from './interactionInputs.js';
+import { registeredWrite } from './registeredWrite.js';
+import { revokeTokens } from './revocation.js';
 import type { SeatOp } from '../model/seats.js';
 import type { SeatResult } from '../store/redis/interactionStore.js';
 import { SeatTemplates } from './seatTemplates.js';
@@ -84,8 +86,8 @@ const MAX_CACHED_ROOMS = 100_000;
 export class InteractionService {
   readonly store: InteractionStore;
   readonly templates: SeatTemplates;
-  private readonly registry: LessonRegistry;
-  private readonly checkRegistry: LessonRegistry;
+  /** The flusher's registry and the timeout checker's: a lesson is in both before its first write. */
+  private readonly registries: readonly LessonRegistry[];
   private readonly now: () => number;
   private readonly counter: Counter | null;
   private readonly cache = new Map<string, CachedRoom>();
@@ -117,8 +119,10 @@ export class InteractionService {
       permissionMasks: PERMISSION_MASKS,
       durability: durabilityOf(o.wb),
     });
-    this.registry = o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
-    this.checkRegistry = o.checkRegistry ?? new LessonRegistry(o.redis, interactionRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
+    this.registries = [
+      o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now),
+      o.checkRegistry ?? new LessonRegistry(o.redis, interactionRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now),
+    ];
     this.counter = o.metrics
       ? registerMetrics(o.metrics, {
           ops: counter({ name: 'orgengine_interaction_ops_total', help: 'interaction operations by operation and outcome (ok or error code)', labelNames: ['op', 'outcome'] }),
@@ -208,9 +212,27 @@ export class InteractionService {
     return this.linkOp('cancel', c, input, false);
   }
 
-  /** Remove a seated user (initiator, admins). */
-  kick(c: Caller, input: LinkInput): Promise<LinkResult> {
-    return this.linkOp('kick', c, input, true);
+  /**
+   * Remove a seated user (initiator, admins). With `revokeTokens` (services,
+   * the lesson's teacher) the user's tokens of the lesson issued until now are
+   * refused too, on every gateway within the revocation bound: expelled from
+   * class, not only from the session. The kick is applied first; if the
+   * revocation then fails the error says so and names the route to retry it.
+   */
+  async kick(c: Caller, input: LinkInput | KickInput): Promise<LinkResult> {
+    const revoke = 'revokeTokens' in input && input.revokeTokens;
+    if (revoke) authorizeKickRevoke(c, input.lessonId);
+    const r = await this.linkOp('kick', c, input, true);
+    if (!revoke) return r;
+    try {
+      const rv = await revokeTokens(this.o.redis, this.o.keyPrefix, input.lessonId, r.uid, this.now());
+      return { ...r, tokensRevokedBefore: rv.before };
+    } catch (e) {
+      const err = backendError(e);
+      throw new OrgError(err.code, `the kick was applied (version ${r.version}) but revoking user ${r.uid}'s tokens failed: ${err.message}; retry with POST /v1/lessons/${input.lessonId}/revocations`, {
+        kicked: r,
+      });
+    }
   }
 
   /** Give up one's own seat. */
@@ -306,20 +328,8 @@ export class InteractionService {
   }
 
   /** Registers the lesson for the flusher if due, runs the operation, counts the outcome. */
-  private async run<T>(op: string, lessonId: number, call: () => Promise<T>): Promise<T> {
-    try {
-      const reg = this.registry.ensure(lessonId);
-      if (reg) await reg;
-      const check = this.checkRegistry.ensure(lessonId);
-      if (check) await check;
-      const r = await call();
-      this.counter?.inc({ op, outcome: 'ok' });
-      return r;
-    } catch (e) {
-      const err = backendError(e);
-      this.counter?.inc({ op, outcome: err.code });
-      throw err;
-    }
+  private run<T>(op: string, lessonId: number, call: () => Promise<T>): Promise<T> {
+    return registeredWrite(this.registries, this.counter, op, lessonId, call);
   }
 
   /** Subscribes the lesson's channel on first use; true once its messages flow (only then is caching safe). */

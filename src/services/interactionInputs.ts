@@ -31,6 +31,11 @@ export interface LinkInput {
   by: number | null;
 }
 
+/** Kick: a link operation that may also revoke the kicked user's tokens of the lesson. */
+export interface KickInput extends LinkInput {
+  revokeTokens: boolean;
+}
+
 /** Handle: accept or reject an invitation (by the invitee) or an application. */
 export interface HandleInput extends LinkInput {
   accept: boolean;
@@ -195,6 +200,15 @@ export function parseSwitch(raw: unknown): SwitchInput {
 export function parseLink(raw: unknown): LinkInput {
   const o = obj(raw, ['lessonId', 'sessionId', 'uid', 'by']);
   return { lessonId: int(o, 'lessonId'), sessionId: sessionId(o), uid: optInt(o, 'uid'), by: optInt(o, 'by') };
+}
+
+/** Parses {lessonId, sessionId, uid, by?, revokeTokens?}: Kick; revokeTokens needs the kicked uid. */
+export function parseKick(raw: unknown): KickInput {
+  const o = obj(raw, ['lessonId', 'sessionId', 'uid', 'by', 'revokeTokens']);
+  const revokeTokens = absent(o.revokeTokens) ? false : bool(o, 'revokeTokens');
+  const uid = optInt(o, 'uid');
+  if (revokeTokens && uid === null) throw new OrgError('BAD_REQUEST', 'uid: a kick that revokes tokens names the kicked user', { field: 'uid' });
+  return { lessonId: int(o, 'lessonId'), sessionId: sessionId(o), uid, by: optInt(o, 'by'), revokeTokens };
 }
 
 /** Parses {lessonId, sessionId, uid, accept, by?}. */

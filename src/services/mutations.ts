@@ -15,7 +15,6 @@
 // Online counts are read by ReadService.online (read_online.lua), not here.
 import type { Counter, Registry } from 'prom-client';
 import type { WriteBehindConfig } from '../config.js';
-import { backendError } from '../errors.js';
 import { counter, registerMetrics } from '../metrics.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { writeBehindRegistryKey } from '../store/redis/keys.js';
@@ -24,6 +23,7 @@ import { MutationStore, type HeartbeatResult, type MuteResult, type PickGroupRes
 import { LessonRegistry } from '../writebehind/registry.js';
 import { authorizeHeartbeat, authorizeMute, authorizePickGroup, authorizeSignIn } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
+import { registeredWrite } from './registeredWrite.js';
 import type { HeartbeatInput, MuteInput, PickGroupInput, SignInInput } from './mutationInputs.js';
 
 /** The mutations' results, as the store builds them; transports name them from here. */
@@ -51,7 +51,8 @@ export interface MutationServiceOptions {
 /** The in-class mutations of every lesson, for one Redis (or Cluster). */
 export class MutationService {
   private readonly store: MutationStore;
-  private readonly registry: LessonRegistry;
+  /** The flusher's registry: a lesson is registered before its first write (and again when due). */
+  private readonly registries: readonly LessonRegistry[];
   private readonly now: () => number;
   private readonly counter: Counter | null;
 
@@ -70,7 +71,7 @@ export class MutationService {
       onlineWindowMs,
       durability: durabilityOf(o.wb),
     });
-    this.registry = o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now);
+    this.registries = [o.registry ?? new LessonRegistry(o.redis, writeBehindRegistryKey(o.keyPrefix), o.wb.registerEverySeconds * 1000, this.now)];
     this.counter = o.metrics
       ? registerMetrics(o.metrics, { mutations: counter({ name: 'orgengine_mutations_total', help: 'in-class mutations by operation and outcome (ok, noop, error code)', labelNames: ['op', 'outcome'] }) }).mutations
       : null;
@@ -101,17 +102,7 @@ export class MutationService {
   }
 
   /** Registers the lesson for the flusher if due, runs the mutation, counts the outcome; failures go through backendError. */
-  private async run<T>(op: string, lessonId: number, call: () => Promise<T>): Promise<T> {
-    try {
-      const reg = this.registry.ensure(lessonId);
-      if (reg) await reg;
-      const r = await call();
-      this.counter?.inc({ op, outcome: 'ok' });
-      return r;
-    } catch (e) {
-      const err = backendError(e);
-      this.counter?.inc({ op, outcome: err.code });
-      throw err;
-    }
+  private run<T>(op: string, lessonId: number, call: () => Promise<T>): Promise<T> {
+    return registeredWrite(this.registries, this.counter, op, lessonId, call);
   }
 }

@@ -62,6 +62,7 @@ export type ServerMessage =
   | ({ type: 'state'; lessonId: number; uid: number; cause: 'changed' | 'moved' } & StudentState)
   | { type: 'node'; lessonId: number; nodeId: string; by: number; at: number; data: string }
   | { type: 'lesson'; lessonId: number; version: number | null }
+  | { type: 'scores'; lessonId: number; room: string }
   | { type: 'interaction'; lessonId: number; room: string; sessionId: string | null; version: number }
   | { type: 'reset'; room: string; reason: 'restarted' | 'trimmed'; firstSeq: number; lastSeq: number }
   | { type: 'error'; id?: string; code: ErrorCode; message: string };
@@ -93,6 +94,7 @@ export interface PushFanout {
 export type PushOptions = Pick<Config, 'keyPrefix' | 'ttlSeconds'> & {
   api: Pick<ApiConfig, 'wsMaxSubscriptions' | 'wsMaxConnections' | 'wsPresenceIntervalMs' | 'onlineWindowMs'>;
   signals: Pick<Config['signals'], 'maxReadLimit' | 'maxStalenessMs' | 'retain' | 'maxPayloadBytes'>;
+  scores: Pick<Config['scores'], 'noticeMs'>;
 };
 
 /** What the hub reports (the transport turns it into metrics). */
@@ -197,6 +199,8 @@ export class PushHub {
   private opening = 0;
   private subscriptions = 0;
   private closed = false;
+  /** Rooms (topic -> timer) whose trailing `scores` push, one notice interval after a notice, is scheduled. */
+  private readonly scoreTrailing = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly deps: PushHubDeps) {
     this.opts = deps.config;
@@ -523,6 +527,9 @@ export class PushHub {
       case 'mute':
         void this.refreshRoomMutes(lessonId, m.roomId);
         return;
+      case 'score':
+        this.pushScores(lessonId, m.roomId);
+        return;
       case 'interaction':
         // The room's interaction state moved to `version`: clients order it with what UniversalInfo answered.
         this.fanout.publish(TOPIC.room(lessonId, m.roomId), { type: 'interaction', lessonId, room: m.roomId, sessionId: m.sessionId, version: m.version });
@@ -546,6 +553,23 @@ export class PushHub {
       default:
         return;
     }
+  }
+
+  /**
+   * A room's scores changed (awards: at most one notice per interval; a PK round
+   * started or ended; totals repaired): tells its subscribers now, and once more
+   * when the interval is over, since awards later in it announce nothing.
+   */
+  private pushScores(lessonId: number, roomId: string): void {
+    const topic = TOPIC.room(lessonId, roomId);
+    this.fanout?.publish(topic, { type: 'scores', lessonId, room: roomId });
+    if (this.scoreTrailing.has(topic)) return;
+    const t = setTimeout(() => {
+      this.scoreTrailing.delete(topic);
+      this.fanout?.publish(topic, { type: 'scores', lessonId, room: roomId });
+    }, this.opts.scores.noticeMs);
+    t.unref();
+    this.scoreTrailing.set(topic, t);
   }
 
   /** Re-reads a student's state after a change announced for it; pushes it to its sockets when it differs. */
@@ -682,6 +706,8 @@ export class PushHub {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    for (const t of this.scoreTrailing.values()) clearTimeout(t);
+    this.scoreTrailing.clear();
     this.unlisten();
     for (const id of this.lessons.keys()) this.deps.channels.remove(id);
     this.lessons.clear();

@@ -135,7 +135,7 @@ export interface ReadStats {
   hits: Record<CacheKind, number>;
   misses: Record<CacheKind, number>;
   /** Channel messages by kind (signal messages are not invalidations), and connection resets. */
-  invalidations: Record<Exclude<ChannelMessage['kind'], 'signal' | 'broadcast' | 'revoke' | 'interaction'> | 'reset', number>;
+  invalidations: Record<Exclude<ChannelMessage['kind'], 'signal' | 'broadcast' | 'revoke' | 'score' | 'interaction'> | 'reset', number>;
   /** Background refreshes of entries past their soft TTL: started, failed, and not started because the budget was spent. */
   refreshes: { started: number; failed: number; skipped: number };
   /** Loads of a lesson's shared enter part, and those that failed. */
@@ -332,8 +332,8 @@ export class ReadService {
 
   /** Applies one channel message (exposed for tests). */
   onMessage(lessonId: number, m: ChannelMessage): void {
-    // A room's signal log moved, a broadcast to WebSocket clients, a token revocation, an interaction change: nothing the entity cache holds changed.
-    if (m.kind === 'signal' || m.kind === 'broadcast' || m.kind === 'revoke' || m.kind === 'interaction') return;
+    // A room's signal log moved, a broadcast to WebSocket clients, a token revocation, scores, an interaction change: nothing the entity cache holds changed.
+    if (m.kind === 'signal' || m.kind === 'broadcast' || m.kind === 'revoke' || m.kind === 'score' || m.kind === 'interaction') return;
     const st = this.lessons.get(lessonId);
     if (!st) return;
     this.stats.invalidations[m.kind]++;

@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import type { WriteBehindConfig } from '../config.js';
 import { OrgError } from '../errors.js';
 import type { Pool } from '../store/mysql/pool.js';
+import { diffTotals, recomputeTotals, type TotalDifference, type TotalKind } from '../model/scores.js';
+import { readLedger } from '../store/mysql/scoreLedger.js';
 import { readStoredInteractions, readStoredState, STATE_ENTITIES, type StateEntity, type StoredState } from '../store/mysql/stateTables.js';
 import { PERMISSION_MASKS } from '../model/interaction.js';
 import { InteractionStore } from '../store/redis/interactionStore.js';
@@ -19,6 +21,8 @@ import type { RedisClient } from '../store/redis/client.js';
 import { readInClassState, readSeats, rejournal, RESTORABLE, restoreFromMysql, unflushedRecords, type InClassState } from '../store/redis/inClassState.js';
 import { lessonKeys } from '../store/redis/keys.js';
 import { readLesson } from '../store/redis/lessonReader.js';
+import { applyScoreFixes, readScoreSnapshot, type ScoreSnapshot } from '../store/redis/scoreStore.js';
+import { oldestUnflushedVersion } from '../store/redis/writeBehindStream.js';
 import { Flusher } from '../writebehind/flusher.js';
 import { detectRollback, type RollbackCheck } from '../writebehind/rollback.js';
 
@@ -355,6 +359,104 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
     rollback,
     rejournaled,
     restored,
+    remaining,
+  };
+}
+
+/** The outcome of a score reconcile. */
+export interface ScoreReconcileReport {
+  lessonId: number;
+  /** st:ver of the Redis snapshot: the ledger was read up to this version. */
+  version: number;
+  /** Ledger rows the totals were recomputed from. */
+  ledgerEvents: number;
+  /** Records still in the stream when compared, when those up to `version` could not all be flushed in time (differences may be pending records). */
+  unflushed: number;
+  compared: Record<TotalKind, number>;
+  differing: number;
+  /** The first `maxReported` differences. */
+  differences: TotalDifference[];
+  /** Increments a repair applied. */
+  repaired: number;
+  /** Differences left after a repair (null without repair). */
+  remaining: number | null;
+}
+
+/**
+ * Compares a lesson's live score totals in Redis with a recomputation from
+ * MySQL's ledger, at one moment: every total is read in one MULTI with the
+ * lesson's version counter V, the stream is flushed so every event up to V is
+ * in MySQL, and the ledger is read up to V. Events arriving meanwhile are in
+ * neither side, so a lesson in use reconciles cleanly. Repair moves each
+ * differing total to the ledger's value by an increment (an award landing
+ * meanwhile keeps its effect), publishes `score:<room>`, and compares again.
+ */
+export async function reconcileScores(deps: ReconcileDeps, lessonId: number, opts: Pick<ReconcileOptions, 'repair' | 'maxReported' | 'drainTimeoutMs'> = {}): Promise<ScoreReconcileReport> {
+  if (!Number.isSafeInteger(lessonId) || lessonId < 1) throw new OrgError('BAD_REQUEST', `lesson id must be a positive integer, got ${lessonId}`);
+  const { redis, pool } = deps;
+  const now = deps.now ?? Date.now;
+  const lk = lessonKeys(deps.keyPrefix, lessonId);
+  const { lesson, rooms } = await readLesson(redis, lk);
+  const roomIds = rooms.map((r) => r.roomId);
+  // Every node may head a level board: the readable version's and those created in class.
+  const nodeIds = [...new Set([...(await redis.hkeys(lk.version(lesson.version).nodes)), ...(await redis.hkeys(lk.stateDynamicNodes))])];
+  const drainMs = opts.drainTimeoutMs ?? 30_000;
+  const flusher = new Flusher({
+    redis,
+    pool,
+    keyPrefix: deps.keyPrefix,
+    wb: deps.wb,
+    batchRows: deps.batchRows,
+    lessons: [lessonId],
+    consumer: `reconcile-scores:${process.pid}:${now()}`,
+    log: deps.log,
+  });
+
+  /**
+   * Flushes until every record up to `version` is in MySQL (the stream's oldest
+   * record is newer, or it is empty), or the deadline: events keep arriving in a
+   * lesson in use, so waiting for an empty stream could take forever.
+   */
+  const flushedUpTo = async (version: number): Promise<boolean> => {
+    const deadline = now() + drainMs;
+    for (;;) {
+      const oldest = await oldestUnflushedVersion(redis, lk.writeBehind);
+      if (oldest === null || oldest > version) return true;
+      if (now() >= deadline) return false;
+      const r = await flusher.cycle().catch((e: unknown) => {
+        deps.log?.warn({ err: e instanceof Error ? e.message : String(e) }, 'score reconcile: flush cycle failed; retrying');
+        return null;
+      });
+      if (!r || r.records === 0) await new Promise((res) => setTimeout(res, deps.wb.pollMs));
+    }
+  };
+
+  const compare = async () => {
+    const live: ScoreSnapshot = await readScoreSnapshot(redis, deps.keyPrefix, lessonId, roomIds, nodeIds);
+    const flushed = await flushedUpTo(live.version);
+    const unflushed = flushed ? 0 : await unflushedRecords(redis, lk);
+    const rows = await readLedger(pool, lessonId, live.version);
+    const rounds = new Map([...live.pk].map(([scope, p]) => [scope, p.roundId]));
+    return { live, unflushed, events: rows.length, ...diffTotals(live, recomputeTotals(rows, rounds)) };
+  };
+  const first = await compare();
+  let repaired = 0;
+  let remaining: number | null = null;
+  if (opts.repair) {
+    if (first.unflushed > 0) throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: could not flush pending score events within ${drainMs} ms; not repairing`);
+    const fixes = first.differences.map((d) => ({ what: d.what, of: d.of, member: d.member, delta: d.ledger - d.live }));
+    repaired = fixes.length === 0 ? 0 : await applyScoreFixes(redis, deps.keyPrefix, lessonId, fixes, deps.ttlSeconds, roomIds[0] ?? 'main');
+    remaining = (await compare()).differences.length;
+  }
+  return {
+    lessonId,
+    version: first.live.version,
+    ledgerEvents: first.events,
+    unflushed: first.unflushed,
+    compared: first.compared,
+    differing: first.differences.length,
+    differences: first.differences.slice(0, opts.maxReported ?? 20),
+    repaired,
     remaining,
   };
 }

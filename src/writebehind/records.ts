@@ -2,7 +2,7 @@
 // decoded into MySQL rows, and coalesced so each key is written once per batch
 // with its newest version. Pure: no I/O. The tables they go to are described
 // in store/mysql/stateTables.ts.
-import { ENTITY_ID } from '../model/ids.js';
+import { ENTITY_ID, entityIdPattern } from '../model/ids.js';
 import { LINK_ORIGINS, LINK_STATES, type LinkState } from '../model/interaction.js';
 import { SEAT_TEMPLATE_ID } from '../model/seats.js';
 import type { Entity } from '../store/mysql/stateTables.js';
@@ -35,6 +35,22 @@ function ms(v: string | undefined): Date | null {
 
 function id(v: string | undefined): string | null {
   return v !== undefined && ENTITY_ID.test(v) ? v : null;
+}
+
+/** An optional id: '' (absent) is null, anything else must be an id; undefined when bad. */
+function optId(v: string | undefined): string | null | undefined {
+  if (v === '') return null;
+  return id(v) ?? undefined;
+}
+
+/** Idempotency keys of score events: the id alphabet, up to 128 chars. */
+export const SCORE_KEY = entityIdPattern(128);
+
+const SCORE_KINDS = new Set(['reward', 'answer', 'gift', 'adjust']);
+
+function int(v: string | undefined): number | null {
+  if (v === undefined || !/^-?[0-9]{1,15}$/.test(v)) return null;
+  return Number(v);
 }
 
 /**
@@ -89,6 +105,40 @@ export function decodeRecord(lessonId: number, fields: readonly string[]): WbRec
       const by = uid(f.u);
       if (r === null || seq === null || by === null || !t || f.d === undefined || f.d === '' || Buffer.byteLength(f.d) > MAX_SIGNAL_BYTES) return null;
       return { lessonId, entity: 'signal', version, key: `${r}\u0000${seq}`, row: [lessonId, r, seq, t, by, f.d, version] };
+    }
+    case 'score': {
+      // One ledger row (award.lua); the idempotency key never repeats within a lesson.
+      // Optional fields (u, s, st, sd, pk, ps) are left out when empty.
+      for (const k of ['u', 's', 'st', 'sd', 'pk', 'ps']) f[k] ??= '';
+      const key = f.k !== undefined && SCORE_KEY.test(f.k) ? f.k : null;
+      const r = id(f.r);
+      const session = optId(f.s);
+      const u = f.u === '' ? null : uid(f.u);
+      const seat = optId(f.st);
+      const seatSide = f.sd === '' ? null : f.sd === 'left' || f.sd === 'right' ? f.sd : undefined;
+      const n = id(f.n);
+      const points = int(f.p);
+      const round = f.pk === '' ? null : uid(f.pk);
+      const side = f.ps === '' ? null : f.ps === 'a' || f.ps === 'b' ? f.ps : undefined;
+      const by = uid(f.b);
+      if (key === null || r === null || session === undefined || (u === null && f.u !== '') || seat === undefined || seatSide === undefined) return null;
+      if (n === null || f.path === undefined || f.path === '' || f.path.length > 512 || !f.kd || !SCORE_KINDS.has(f.kd) || points === null) return null;
+      if ((round === null && f.pk !== '') || side === undefined || by === null || !t) return null;
+      return { lessonId, entity: 'score', version, key, row: [lessonId, key, r, session, u, seat, seatSide, n, f.path, f.kd, points, round, side, t, by, version] };
+    }
+    case 'pk': {
+      // A PK round as started, or as ended early (pk_start.lua, pk_end.lua).
+      const round = uid(f.id);
+      const r = id(f.r);
+      const a = id(f.a);
+      const b = id(f.b);
+      const st = ms(f.st);
+      const en = ms(f.en);
+      const pa = int(f.pa);
+      const pb = int(f.pb);
+      if (round === null || r === null || a === null || b === null || !st || !en || pa === null || pb === null) return null;
+      if (f.sc === undefined || f.sc.length > 80 || (f.kd !== 'node' && f.kd !== 'seat') || (f.x !== 'run' && f.x !== 'end')) return null;
+      return { lessonId, entity: 'pk', version, key: String(round), row: [lessonId, round, f.sc, r, f.kd, a, b, st, en, f.x, pa, pb, version] };
     }
     case 'isess': {
       // An interaction session (lua/_interaction.lua ia_finish): its newest state.

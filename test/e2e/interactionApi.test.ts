@@ -191,6 +191,53 @@ describe.each(GATEWAY_REDIS_MODES)('interaction API on %s', (mode, target) => {
     expect(await redis.get(k.stateVersion)).toBe(before);
   });
 
+  it("a kick with revokeTokens (the lesson's teacher) also refuses the kicked student's tokens of the lesson; a student host may not, and its refused kick writes nothing", async () => {
+    const M = students[14]!;
+    const N = students[15]!;
+    const teacherTok = tokens.mint({ uid: topo.lesson.teacherUid, role: 'teacher', lesson: LESSON, exp: hour() });
+    const created = await post('/rooms/main/interactions', studentTok(M), { kind: 'multi', invitee: N });
+    expect(created.status).toBe(201);
+    const sid: string = created.body.sessionId;
+    expect((await post(`/interactions/${sid}/handle`, studentTok(N), { accept: true })).status).toBe(200);
+    const nTok = studentTok(N);
+    const enter = (token: string) => call(base, `${P}/enter`, { token });
+    expect((await enter(nTok)).status).toBe(200);
+    const k = lessonKeys(prefix, LESSON);
+    const before = await redis.get(k.stateVersion);
+    // The student who hosts the session may kick from it, but not expel from class.
+    const refused = await post(`/interactions/${sid}/kick`, studentTok(M), { uid: N, revokeTokens: true });
+    expect([refused.status, refused.body.error?.code]).toEqual([403, 'FORBIDDEN']);
+    const noUid = await post(`/interactions/${sid}/kick`, teacherTok, { revokeTokens: true });
+    expect([noUid.status, noUid.body.error?.code]).toEqual([400, 'BAD_REQUEST']);
+    const notBool = await post(`/interactions/${sid}/kick`, teacherTok, { uid: N, revokeTokens: 'yes' });
+    expect([notBool.status, notBool.body.error?.code]).toEqual([400, 'BAD_REQUEST']);
+    expect(await redis.get(k.stateVersion)).toBe(before);
+    expect((await enter(nTok)).status).toBe(200);
+
+    const kicked = await post(`/interactions/${sid}/kick`, teacherTok, { uid: N, revokeTokens: true });
+    expect(kicked.status, JSON.stringify(kicked.body)).toBe(200);
+    expect(kicked.body).toMatchObject({ uid: N, state: 'kicked' });
+    expect(kicked.body.tokensRevokedBefore).toBeGreaterThan(0);
+    // Refused within the revocation bound (the channel, else the backstop re-read).
+    const refusedAfter = await until('the kicked student refused', async () => {
+      const r = await enter(nTok);
+      return r.status === 401 ? r : undefined;
+    }, 20_000, 20);
+    expect(refusedAfter.body.error).toMatchObject({ code: 'UNAUTHENTICATED', message: 'token revoked' });
+    // The host's own token is untouched, and the student may come back with a token issued later.
+    expect((await enter(studentTok(M))).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await enter(studentTok(N))).status).toBe(200);
+    // A plain kick (no revokeTokens) revokes nothing.
+    const again = await post(`/interactions/${sid}/invite`, studentTok(M), { uid: N });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect((await post(`/interactions/${sid}/handle`, studentTok(N), { accept: true })).status).toBe(200);
+    const plain = await post(`/interactions/${sid}/kick`, studentTok(M), { uid: N });
+    expect(plain.status).toBe(200);
+    expect(plain.body.tokensRevokedBefore).toBeUndefined();
+    expect((await enter(studentTok(N))).status).toBe(200);
+  });
+
   it('serves orgengine.v1.InteractionService over gRPC with the error table mapping', async () => {
     const [, , , , , , , , I, J, K] = students as number[];
     const c = await rpc(grpcc.interaction, 'FastCreate', { lessonId: LESSON, roomId: 'main', kind: 'duo', invitee: J, by: I }, serviceTok);
@@ -214,6 +261,8 @@ describe.each(GATEWAY_REDIS_MODES)('interaction API on %s', (mode, target) => {
     ].sort((a, b) => Number(a[0]) - Number(b[0])));
     const end = await rpc(grpcc.interaction, 'End', { lessonId: LESSON, sessionId: sid }, serviceTok);
     expect(end.value.version).toBeGreaterThan(h.value.version);
+    const noUid = await rpc(grpcc.interaction, 'Kick', { lessonId: LESSON, sessionId: sid, revokeTokens: true }, serviceTok);
+    expect([noUid.error?.code, noUid.error?.orgCode]).toEqual([3, 'BAD_REQUEST']);
     const gone = await rpc(grpcc.interaction, 'Kick', { lessonId: LESSON, sessionId: 's99999', uid: J }, serviceTok);
     expect([gone.error?.code, gone.error?.orgCode]).toEqual([5, 'SESSION_NOT_FOUND']);
   });

@@ -2,7 +2,7 @@
 // shape whatever the encoding, so encodings can be compared with deep equality.
 import * as grpc from '@grpc/grpc-js';
 import { unpack } from 'msgpackr';
-import { HEALTH_SERVICE, INTERACTION_SERVICE, MUTATION_SERVICE, PUSH_SERVICE, READ_SERVICE, SIGNAL_SERVICE, TOKEN_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
+import { HEALTH_SERVICE, INTERACTION_SERVICE, MUTATION_SERVICE, PUSH_SERVICE, READ_SERVICE, SCORE_SERVICE, SIGNAL_SERVICE, TOKEN_SERVICE, serviceDefinition } from '../../src/api/grpc/server.js';
 import { decodeProto } from '../../src/api/proto.js';
 
 /** A decoded HTTP response. */
@@ -35,11 +35,11 @@ export async function call(
   return { status: r.status, contentType: ct, body, headers: r.headers };
 }
 
-/** gRPC clients of the read, signal, mutation, push, token and health services (plaintext unless `credentials` say otherwise). */
+/** gRPC clients of the read, signal, mutation, score, push, token and health services (plaintext unless `credentials` say otherwise). */
 export function grpcClients(
   port: number,
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
-): { read: any; signals: any; mutations: any; push: any; tokens: any; interaction: any; health: any; close(): void } {
+): { read: any; signals: any; mutations: any; scores: any; push: any; tokens: any; interaction: any; health: any; close(): void } {
   const client = (name: string, short: string): any => {
     const C = grpc.makeGenericClientConstructor(serviceDefinition(name), short);
     return new C(`127.0.0.1:${port}`, credentials);
@@ -48,6 +48,7 @@ export function grpcClients(
   const signals = client(SIGNAL_SERVICE, 'SignalService');
   const mutations = client(MUTATION_SERVICE, 'MutationService');
   const push = client(PUSH_SERVICE, 'PushService');
+  const scores = client(SCORE_SERVICE, 'ScoreService');
   const tokens = client(TOKEN_SERVICE, 'TokenService');
   const health = client(HEALTH_SERVICE, 'Health');
   const interaction = client(INTERACTION_SERVICE, 'InteractionService');
@@ -55,12 +56,13 @@ export function grpcClients(
     read,
     signals,
     mutations,
+    scores,
     push,
     tokens,
     interaction,
     health,
     close() {
-      for (const c of [read, signals, mutations, push, tokens, interaction, health]) c.close();
+      for (const c of [read, signals, mutations, scores, push, tokens, interaction, health]) c.close();
     },
   };
 }

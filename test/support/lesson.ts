@@ -80,9 +80,9 @@ export async function loadSyntheticLesson(
 }
 
 /** Writes a synthetic lesson's source rows and binds it to a built-in policy; returns the source. */
-export async function seedLesson(pool: Pool, lessonId: number, policy: string, students: number, tutors: number) {
+export async function seedLesson(pool: Pool, lessonId: number, policy: string, students: number, tutors: number, startTime = START) {
   await installBuiltinPolicies(pool);
-  const src = syntheticLesson({ lessonId, ordinal: lessonId % 1000, students, tutors, seed: 5, startTime: START });
+  const src = syntheticLesson({ lessonId, ordinal: lessonId % 1000, students, tutors, seed: 5, startTime });
   await writeLessonSource(pool, src, 1000);
   await bindPolicy(pool, lessonId, policy);
   return src;
@@ -96,8 +96,8 @@ export function tutorOf(src: ReturnType<typeof syntheticLesson>): Map<number, nu
 /**
  * Deletes every key of the given lessons under `prefix`: the readable version
  * (through its index), head and counters, in-class state (per room: mutes,
- * online partitions, signals), the write-behind stream, and their entries in
- * the write-behind registry. `roomIds` adds rooms the version no longer lists.
+ * online partitions, signals), score totals and PK rounds, the write-behind
+ * stream, and their entries in the write-behind registry. `roomIds` adds rooms the version no longer lists.
  */
 export async function dropLessonKeys(redis: RedisClient, prefix: string, lessonIds: number | readonly number[], roomIds: readonly string[] = []): Promise<void> {
   const ids = typeof lessonIds === 'number' ? [lessonIds] : lessonIds;
@@ -113,9 +113,14 @@ export async function dropLessonKeys(redis: RedisClient, prefix: string, lessonI
     }
     const keys = [
       lk.stateSeats, lk.stateDynamicChildren, lk.stateDynamicSeq, lk.stateVersion, lk.writeBehind,
+      lk.scoreIdem, lk.scoreUsers, lk.scoreNodes, lk.scorePkSeq, lk.scoreScopes,
     ];
+    // Score totals: a level board per node (preloaded or created in class), seats and PK rounds per scope.
+    const nodeIds = [...(v > 0 ? await redis.hkeys(lk.version(v).nodes) : []), ...(await redis.hkeys(lk.stateDynamicNodes))];
+    for (const n of nodeIds) keys.push(lk.scoreChildren(n));
+    for (const scope of await redis.smembers(lk.scoreScopes)) keys.push(lk.scoreSeats(scope), lk.scorePk(scope));
     for (const [roomId, partitions] of rooms) {
-      keys.push(lk.stateMuted(roomId), lk.stateMutedNodes(roomId), lk.signals(roomId), lk.signalSeq(roomId));
+      keys.push(lk.stateMuted(roomId), lk.stateMutedNodes(roomId), lk.signals(roomId), lk.signalSeq(roomId), lk.scoreRoom(roomId), lk.scorePk(`r:${roomId}`));
       for (let p = 0; p < partitions; p++) keys.push(lk.stateOnline(roomId, p));
     }
     // One slot per lesson, so one UNLINK per chunk works on Cluster too.

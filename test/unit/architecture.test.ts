@@ -78,9 +78,9 @@ describe('architecture', () => {
     for (const i of graph.get('config.ts')!) expect(i.target, `config.ts -> ${i.target}`).toBe('errors.ts');
   });
 
-  it('transports import services, auth, model and errors (config and metrics as types), never the store', () => {
+  it('transports import services, auth, model and errors (config, metrics and tracing as types), never the store', () => {
     const allowed = ['api', 'services', 'auth', 'model', 'errors'];
-    const typesOnly = ['config', 'metrics'];
+    const typesOnly = ['config', 'metrics', 'tracing'];
     for (const [file, imps] of graph) {
       if (layer(file) === 'auth') for (const i of imps) expect(['auth', 'errors'], `${file} -> ${i.target}`).toContain(layer(i.target));
       if (layer(file) !== 'api') continue;

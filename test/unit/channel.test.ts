@@ -12,6 +12,7 @@ describe('channel messages', () => {
       { kind: 'mute', roomId: 't9.in' },
       { kind: 'room', roomId: 'main' },
       { kind: 'signal', roomId: 't9.in', seq: 42 },
+      { kind: 'score', roomId: 't9.in' },
       { kind: 'broadcast', nodeId: 't9.g3', by: 9001, at: 1795240000000, data: 'a:b "quoted" 回放' },
       { kind: 'interaction', roomId: 't9.in', sessionId: 's12', version: 1795985333119432 },
       { kind: 'interaction', roomId: 'a:b', sessionId: null, version: 7 },

@@ -63,7 +63,7 @@ describe('orgengine CLI', () => {
 
   it('checks option values before connecting anywhere and names the option', async () => {
     const role = await cli(['token', '--uid', '1', '--role', 'nobody', '--lesson', '1']);
-    expect([role.code, role.stderr]).toEqual([2, 'error BAD_REQUEST: --role must be one of student|teacher|tutor|service, got "nobody"\n']);
+    expect([role.code, role.stderr]).toEqual([2, 'error BAD_REQUEST: --role must be one of student|teacher|tutor|service|operator, got "nobody"\n']);
     expect((await cli(['serve', '--port', '70000'])).stderr).toContain('--port must be 0-65535, got 70000');
     expect((await cli(['serve'])).stderr).toContain('--port is required');
     expect((await cli(['schedule', '--date', '2026-03-02', '--sweep-minutes', '0'])).stderr).toContain('--sweep-minutes must be from 1 to 1440');

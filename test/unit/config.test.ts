@@ -59,7 +59,7 @@ describe('config', () => {
 
 describe('config spec', () => {
   const fields = (o: object, prefix = ''): string[] =>
-    Object.entries(o).flatMap(([k, v]) => (['api', 'signals', 'writeBehind', 'jobs', 'interaction'].includes(k) && prefix === '' ? fields(v as object, `${k}.`) : [`${prefix}${k}`]));
+    Object.entries(o).flatMap(([k, v]) => (['api', 'signals', 'writeBehind', 'scores', 'jobs', 'interaction', 'console'].includes(k) && prefix === '' ? fields(v as object, `${k}.`) : [`${prefix}${k}`]));
 
   it('declares every variable once and sets every config field', () => {
     const names = CONFIG_SPEC.map((v) => v.name);

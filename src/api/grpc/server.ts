@@ -13,7 +13,8 @@ import type { ApiConfig } from '../../config.js';
 import { GrpcStatus, OrgError, toOrgError } from '../../errors.js';
 import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
-import { parseAdmin, parseCreate, parseEnd, parseHandle, parseLink, parseRtcEvent, parseSeat, parseSwitch } from '../../services/interactionInputs.js';
+import { parseAward, parsePkEnd, parsePkScope, parsePkStart } from '../../services/scoreInputs.js';
+import { parseAdmin, parseCreate, parseEnd, parseHandle, parseKick, parseLink, parseRtcEvent, parseSeat, parseSwitch } from '../../services/interactionInputs.js';
 import { templateView } from '../../services/seatTemplates.js';
 import { checkId, parseCursor, parsePartition } from '../params.js';
 import { decodeProto, encodeProto, protoRoot } from '../proto.js';
@@ -21,6 +22,8 @@ import type { TransportDeps } from '../transport.js';
 import { retryAfterOf, type LimitClass, type RateLimiter } from '../limits.js';
 import type { RevocationService } from '../../services/revocation.js';
 import { readTlsFiles, type TlsFiles } from '../tls.js';
+import { formatTraceparent, parseTraceparent } from '../../model/trace.js';
+import type { Span } from '../../tracing.js';
 
 /** What the gRPC server needs. */
 export interface GrpcServerDeps extends TransportDeps {
@@ -50,6 +53,8 @@ export const READ_SERVICE = 'orgengine.v1.ReadService';
 export const SIGNAL_SERVICE = 'orgengine.v1.SignalService';
 /** Full name of the mutation service. */
 export const MUTATION_SERVICE = 'orgengine.v1.MutationService';
+/** Full name of the score service. */
+export const SCORE_SERVICE = 'orgengine.v1.ScoreService';
 /** Full name of the push service (org-node broadcasts). */
 export const PUSH_SERVICE = 'orgengine.v1.PushService';
 /** Full name of the interaction service. */
@@ -131,14 +136,15 @@ function reloadableTls(files: TlsFiles): { credentials: grpc.ServerCredentials; 
 /** Builds the gRPC server with the read, signal and health services. */
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const { reads, signals, mutations, tokens, metrics, log, api } = deps;
+  const tracer = deps.tracing?.exporting ? deps.tracing : null;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   let inFlight = 0;
   let shuttingDown = false;
   const tls = deps.tls ? reloadableTls(deps.tls) : null;
 
-  const fail = (e: unknown, method: string): Partial<grpc.StatusObject> => {
+  const fail = (e: unknown, method: string, span: Span | null = null): Partial<grpc.StatusObject> => {
     const err = toOrgError(e);
-    if (err.code === 'INTERNAL') log.error({ method, err: e instanceof Error ? e.stack : String(e) }, 'rpc failed');
+    if (err.code === 'INTERNAL') log.error({ method, traceId: span?.context.traceId, err: e instanceof Error ? e.stack : String(e) }, 'rpc failed');
     const md = new grpc.Metadata();
     md.set('orgengine-code', err.code);
     // The HTTP twin's Retry-After, in seconds, for a call worth retrying unchanged.
@@ -157,8 +163,18 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     };
     return (call, callback) => {
       const t0 = performance.now();
+      // Only while spans are exported: the call continues the caller's traceparent metadata and answers with its own.
+      let span: Span | null = null;
+      if (tracer) {
+        const tp = call.metadata.get('traceparent')[0];
+        span = tracer.startSpan(`gRPC ${method}`, parseTraceparent(typeof tp === 'string' ? tp : null), { 'rpc.method': method });
+        const md = new grpc.Metadata();
+        md.set('traceparent', formatTraceparent(span.context));
+        call.sendMetadata(md);
+      }
       const done = (err: Partial<grpc.StatusObject> | null, value?: object) => {
         metrics.observe('grpc', method, err ? String(err.code) : '0', (performance.now() - t0) / 1000);
+        span?.end(err && err.code === GrpcStatus.INTERNAL ? err.details : undefined);
         if (err) callback(err as grpc.ServiceError);
         else callback(null, value);
       };
@@ -169,7 +185,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         const c = tokens.authenticate(bearerToken(typeof auth === 'string' ? auth : undefined), t0);
         out = c instanceof Promise ? c.then((caller) => go(call, caller)) : go(call, c);
       } catch (e) {
-        done(fail(e, method));
+        done(fail(e, method, span));
         return;
       }
       if (!(out instanceof Promise)) {
@@ -187,7 +203,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         (e: unknown) => {
           inFlight--;
           metrics.inFlight--;
-          done(fail(e, method));
+          done(fail(e, method, span));
         },
       );
     };
@@ -246,6 +262,19 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     Heartbeat: unary('Heartbeat', (req, c) => mutations.heartbeat(c, parseHeartbeat({ lessonId: req.lessonId, uid: req.uid, roomId: req.roomId })), 'mutation'),
   });
 
+  const { scores } = deps;
+  const boardLimit = (v: unknown): number => parseLimit(v, { def: scores.bounds.boardDefault, max: scores.bounds.boardMax });
+  const optRoom = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : parseEntityId('roomId', v));
+  server.addService(serviceDefinition(SCORE_SERVICE), {
+    Award: unary('Award', (req, c) => scores.award(c, parseAward(req, scores.bounds)), 'mutation'),
+    GetUserBoard: unary('GetUserBoard', (req, c) => scores.userBoard(c, lessonOf(req), optRoom(req.roomId), boardLimit(req.limit))),
+    GetNodeScores: unary('GetNodeScores', (req, c) => scores.nodeScores(c, lessonOf(req), parseEntityId('nodeId', req.nodeId), boardLimit(req.limit))),
+    GetStudentScores: unary('GetStudentScores', (req, c) => scores.student(c, lessonOf(req), checkId('uid', req.uid), optRoom(req.roomId))),
+    StartPk: unary('StartPk', (req, c) => scores.startPk(c, parsePkStart(req, scores.bounds)), 'mutation'),
+    EndPk: unary('EndPk', (req, c) => scores.endPk(c, parsePkEnd(req)), 'mutation'),
+    GetPk: unary('GetPk', (req, c) => scores.pk(c, parsePkScope(req))),
+  });
+
   server.addService(serviceDefinition(PUSH_SERVICE), {
     Broadcast: unary('Broadcast', (req, c) => deps.push.broadcast(c, checkId('lessonId', req.lessonId), req.nodeId as string, req.data), 'publish'),
   });
@@ -267,7 +296,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     Apply: unary('Apply', (req, c) => ia.apply(c, parseLink(req))),
     Handle: unary('Handle', (req, c) => ia.handle(c, parseHandle(req))),
     Cancel: unary('Cancel', (req, c) => ia.cancel(c, parseLink(req))),
-    Kick: unary('Kick', (req, c) => ia.kick(c, parseLink(req))),
+    Kick: unary('Kick', (req, c) => ia.kick(c, parseKick(req))),
     Leave: unary('Leave', (req, c) => ia.leave(c, parseLink(req))),
     End: unary('End', (req, c) => ia.end(c, parseEnd(req))),
     RtcEvent: unary('RtcEvent', (req, c) => ia.rtcEvent(c, parseRtcEvent(req))),
@@ -287,7 +316,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   });
 
   // ---- grpc.health.v1 ----
-  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE, PUSH_SERVICE, TOKEN_SERVICE, INTERACTION_SERVICE]);
+  const known = new Set(['', READ_SERVICE, SIGNAL_SERVICE, MUTATION_SERVICE, SCORE_SERVICE, PUSH_SERVICE, TOKEN_SERVICE, INTERACTION_SERVICE]);
   const watchers = new Set<grpc.ServerWritableStream<Req, object>>();
   const status = async (): Promise<number> => (!shuttingDown && (await deps.ready().catch(() => false)) ? SERVING : NOT_SERVING);
   server.addService(serviceDefinition(HEALTH_SERVICE), {

@@ -18,6 +18,8 @@ import { bearerToken, type Claims, type TokenVerifier } from '../../auth/tokens.
 import type { ApiConfig } from '../../config.js';
 import { ERROR_TABLE, OrgError, toOrgError } from '../../errors.js';
 import type { Metrics, RouteMetrics } from '../../metrics.js';
+import { formatTraceparent, parseTraceparent } from '../../model/trace.js';
+import type { Span, Tracing } from '../../tracing.js';
 import { CONTENT_TYPES, encode, encodeError, negotiate, type Format } from '../encoding.js';
 import { retryAfterOf, type LimitClass, type RateLimiter } from '../limits.js';
 
@@ -101,6 +103,8 @@ interface Exchange extends Req {
   aborted: boolean;
   /** The client's address, read only when the rate limiter limits addresses. */
   address: string | null;
+  /** The request's span, set only while spans are exported: otherwise the request object is what it was without tracing. */
+  span?: Span;
 }
 
 /** What the dispatcher needs. */
@@ -114,6 +118,8 @@ export interface DispatcherDeps {
   limits: RateLimiter | null;
   /** True once the server stops accepting: every answer then closes its connection. */
   draining(): boolean;
+  /** Spans of requests, only when they are exported (W3C traceparent in, traceparent out). */
+  tracing?: Tracing;
 }
 
 /** Registers routes on a uWS app with the shared discipline. */
@@ -130,6 +136,7 @@ export interface Dispatcher {
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { app, tokens, metrics, log, api, draining, limits } = deps;
   const byAddress = limits !== null && limits.limitsAddresses;
+  const tracer = deps.tracing?.exporting ? deps.tracing : null;
   let inFlight = 0;
 
   const overloaded = (): OrgError => new OrgError('OVERLOADED', `more than ${api.maxInFlight} requests in flight; retry shortly`);
@@ -137,18 +144,21 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   const retryAfter = String(api.retryAfterSeconds);
   /** `retry`: the Retry-After seconds of an answer the client may retry unchanged (a 503, a 429), else null. */
-  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean, retry: string | null = null): void => {
+  const send = (res: HttpResponse, status: number, contentType: string, body: Buffer | string, close: boolean, retry: string | null = null, span: Span | null = null): void => {
     res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
     if (retry !== null) res.writeHeader('retry-after', retry);
+    if (span) res.writeHeader('traceparent', formatTraceparent(span.context));
     res.end(body, close || draining());
   };
 
-  const exchange = (res: HttpResponse, req: HttpRequest, nParams: number, t0: number): Exchange => {
+  const exchange = (res: HttpResponse, req: HttpRequest, nParams: number, t0: number, name: string): Exchange => {
     const params: string[] = new Array<string>(nParams);
     for (let i = 0; i < nParams; i++) params[i] = req.getParameter(i) ?? '';
     const accept = req.getHeader('accept');
     const address = byAddress ? Buffer.from(res.getRemoteAddressAsText()).toString('latin1') : null;
-    return { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false, address };
+    const x: Exchange = { params, query: req.getQuery() ?? '', accept, authorization: req.getHeader('authorization'), body: null, format: negotiate(accept), t0, aborted: false, address };
+    if (tracer) x.span = tracer.startSpan(`HTTP ${name}`, parseTraceparent(req.getHeader('traceparent')), { 'http.route': name });
+    return x;
   };
 
   const register = (route: Route): void => {
@@ -177,6 +187,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const respond = (res: HttpResponse, x: Exchange, reply: Reply | null, err: unknown, close: boolean, cork: boolean): void => {
       if (x.aborted) {
         rm.observeMs('aborted', performance.now() - x.t0);
+        if (tracer) x.span?.end('aborted');
         return;
       }
       let status: number;
@@ -194,7 +205,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         }
       } else {
         const e = toOrgError(err);
-        if (e.code === 'INTERNAL') log.error({ route: name, err: err instanceof Error ? err.stack : String(err) }, 'request failed');
+        if (e.code === 'INTERNAL') log.error({ route: name, ...(x.span ? { traceId: x.span.context.traceId } : {}), err: err instanceof Error ? err.stack : String(err) }, 'request failed');
         status = ERROR_TABLE[e.code].http;
         const wait = retryAfterOf(e);
         if (wait !== null) retry = String(wait);
@@ -202,9 +213,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         contentType = CONTENT_TYPES[x.format];
         body = encodeError(x.format, e);
       }
-      if (cork) res.cork(() => send(res, status, contentType, body, close, retry));
-      else send(res, status, contentType, body, close, retry);
+      const span = tracer ? (x.span ?? null) : null;
+      if (cork) res.cork(() => send(res, status, contentType, body, close, retry, span));
+      else send(res, status, contentType, body, close, retry, span);
       rm.observeMs(status, performance.now() - x.t0);
+      span?.end(status >= 500 ? err : undefined);
     };
 
     const settle = (res: HttpResponse, x: Exchange, reply: Reply | null, err: unknown): void => {
@@ -248,12 +261,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     };
 
     const plain = (res: HttpResponse, req: HttpRequest): void => {
-      run(res, exchange(res, req, nParams, performance.now()), true);
+      run(res, exchange(res, req, nParams, performance.now(), name), true);
     };
 
     // The body arrives in later callbacks: onAborted before anything else happens.
     const withBody = (res: HttpResponse, req: HttpRequest): void => {
-      const x = exchange(res, req, nParams, performance.now());
+      const x = exchange(res, req, nParams, performance.now(), name);
       res.onAborted(() => {
         x.aborted = true;
       });

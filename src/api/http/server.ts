@@ -20,6 +20,7 @@ import { interactionRoutes } from './routes/interaction.js';
 import { mutationRoutes } from './routes/mutations.js';
 import { healthRoutes, operatorRoutes } from './routes/ops.js';
 import { readRoutes } from './routes/reads.js';
+import { scoreRoutes } from './routes/scores.js';
 import { pushRoutes } from './routes/push.js';
 import { signalRoutes } from './routes/signals.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -83,12 +84,13 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const build = (): Generation => {
     if (deps.tls) readTlsFiles(deps.tls);
     const app = deps.tls ? uWS.SSLApp({ cert_file_name: deps.tls.certFile, key_file_name: deps.tls.keyFile }) : uWS.App();
-    const dispatch = createDispatcher({ app, tokens: deps.tokens, metrics: deps.metrics, log: deps.log, api: deps.api, limits: deps.limits, draining: isDraining });
+    const dispatch = createDispatcher({ app, tokens: deps.tokens, metrics: deps.metrics, log: deps.log, api: deps.api, limits: deps.limits, draining: isDraining, tracing: deps.tracing });
     dispatch.add(healthRoutes());
     if (!deps.internal) dispatch.add(operatorRoutes(ops));
     dispatch.add(readRoutes(deps));
     dispatch.add(signalRoutes(deps));
     dispatch.add(mutationRoutes(deps));
+    dispatch.add(scoreRoutes(deps));
     dispatch.add(pushRoutes(deps));
     dispatch.add(tokenRoutes(deps));
     dispatch.add(interactionRoutes(deps));

@@ -274,6 +274,50 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    name: 'score ledger and PK rounds, written behind from Redis',
+    // The ledger is what reconcile recomputes every live total from: node_path is the
+    // credited node's ancestor path at the time of the event, so a roll-up needs no tree.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS score_ledger (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        idem_key VARCHAR(128) NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        session_id VARCHAR(64) NULL,
+        uid BIGINT UNSIGNED NULL,
+        seat_id VARCHAR(64) NULL,
+        seat_side VARCHAR(8) NULL,
+        node_id VARCHAR(64) NOT NULL,
+        node_path VARCHAR(512) NOT NULL,
+        kind VARCHAR(16) NOT NULL,
+        points INT NOT NULL,
+        pk_round BIGINT UNSIGNED NULL,
+        pk_side CHAR(1) NULL,
+        at DATETIME(3) NOT NULL,
+        by_uid BIGINT UNSIGNED NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, idem_key),
+        KEY ix_score_ledger_version (lesson_id, version)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS score_pk_round (
+        lesson_id BIGINT UNSIGNED NOT NULL,
+        round_id BIGINT UNSIGNED NOT NULL,
+        scope VARCHAR(80) NOT NULL,
+        room_id VARCHAR(64) NOT NULL,
+        kind VARCHAR(8) NOT NULL,
+        side_a VARCHAR(64) NOT NULL,
+        side_b VARCHAR(64) NOT NULL,
+        started_at DATETIME(3) NOT NULL,
+        ends_at DATETIME(3) NOT NULL,
+        status VARCHAR(8) NOT NULL,
+        points_a BIGINT NOT NULL,
+        points_b BIGINT NOT NULL,
+        version BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (lesson_id, round_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+  {
+    version: 7,
     name: 'interaction center: sessions, links, the link-event ledger and per-room admins, written behind from Redis',
     // Sessions and links hold their newest state (version-guarded upserts);
     // the ledger holds every transition once ((session, seq) never repeats).
@@ -333,7 +377,48 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
-    version: 7,
+    version: 8,
+    name: 'operations console: audit trail, alarms and their settings',
+    statements: [
+      // Who did what, when, with which parameters, and how it ended: every console action and every refused call.
+      `CREATE TABLE IF NOT EXISTS console_audit (
+        audit_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        at DATETIME(3) NOT NULL,
+        uid BIGINT UNSIGNED NULL,
+        role VARCHAR(16) NULL,
+        action VARCHAR(64) NOT NULL,
+        params TEXT NOT NULL,
+        result VARCHAR(16) NOT NULL,
+        detail TEXT NULL,
+        PRIMARY KEY (audit_id),
+        KEY ix_console_audit_at (at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      // One row per alarm episode. open_key is the alarm key while it fires and NULL once resolved, so the
+      // unique key lets exactly one process raise (and one resolve) an episode, however many consoles run.
+      `CREATE TABLE IF NOT EXISTS console_alarm (
+        alarm_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        alarm_key VARCHAR(160) NOT NULL,
+        open_key VARCHAR(160) NULL,
+        kind VARCHAR(32) NOT NULL,
+        lesson_id BIGINT UNSIGNED NULL,
+        message VARCHAR(1024) NOT NULL,
+        raised_at DATETIME(3) NOT NULL,
+        resolved_at DATETIME(3) NULL,
+        PRIMARY KEY (alarm_id),
+        UNIQUE KEY uk_console_alarm_open (open_key),
+        KEY ix_console_alarm_raised (raised_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS console_setting (
+        name VARCHAR(64) NOT NULL,
+        value TEXT NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        updated_by BIGINT UNSIGNED NULL,
+        PRIMARY KEY (name)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+  {
+    version: 9,
     name: 'mic seats: layout templates, the seat ledger, and the template a session follows',
     statements: [
       `ALTER TABLE ia_session ADD COLUMN IF NOT EXISTS template_id VARCHAR(32) NOT NULL DEFAULT '' AFTER ended_at`,

@@ -54,6 +54,22 @@ export async function bindPolicy(pool: Pool, lessonId: number, policyName: strin
   return p.policyId;
 }
 
+/** Every policy, by name, with when it changed and how many lessons are bound to it. */
+export async function listPolicies(pool: Pool): Promise<Array<{ policyId: number; name: string; confText: string; description: string; updatedAt: number; lessons: number }>> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT p.policy_id, p.name, p.conf, p.description, p.updated_at, (SELECT COUNT(*) FROM lesson_policy lp WHERE lp.policy_id = p.policy_id) AS lessons
+       FROM policy p ORDER BY p.name`,
+  );
+  return rows.map((r) => ({
+    policyId: Number(r.policy_id),
+    name: String(r.name),
+    confText: String(r.conf),
+    description: String(r.description),
+    updatedAt: (r.updated_at as Date).getTime(),
+    lessons: Number(r.lessons),
+  }));
+}
+
 function toPolicy(r: RowDataPacket): PolicyRow {
   return { policyId: Number(r.policy_id), name: String(r.name), confText: String(r.conf), description: String(r.description) };
 }

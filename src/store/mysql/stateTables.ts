@@ -1,6 +1,7 @@
-// The in-class state tables (migration 3) and the signal playback log
-// (migration 5): what the write-behind flusher upserts, version-guarded, and
-// what reconcile reads back to compare with Redis.
+// The in-class state tables (migration 3), the signal playback log
+// (migration 5) and the score ledger with its PK rounds (migration 6): what the
+// write-behind flusher upserts, version-guarded, and what reconcile reads back
+// to compare with Redis.
 import type { RowDataPacket } from 'mysql2/promise';
 import { inTransaction, type Pool } from './pool.js';
 
@@ -8,10 +9,10 @@ import { inTransaction, type Pool } from './pool.js';
 export type InteractionEntity = 'isession' | 'ilink' | 'ilevent' | 'iadmin' | 'iseat';
 
 /** What a write-behind record is about; one table each. */
-export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal' | InteractionEntity;
+export type Entity = 'group' | 'node' | 'mute' | 'mutenode' | 'signin' | 'online' | 'signal' | 'score' | 'pk' | InteractionEntity;
 
 /** Entities that are in-class state (one current value per key, compared by reconcile). */
-export type StateEntity = Exclude<Entity, 'signal' | InteractionEntity>;
+export type StateEntity = Exclude<Entity, 'signal' | 'score' | 'pk' | InteractionEntity>;
 
 /** How an entity maps to its table. */
 export interface TableSpec {
@@ -34,6 +35,20 @@ export const TABLES: Readonly<Record<Entity, TableSpec>> = {
   signin: { table: 'state_signin', columns: ['lesson_id', 'uid', 'signed_in_at', 'version'], keyColumns: 2 },
   online: { table: 'state_online', columns: ['lesson_id', 'room_id', 'uid', 'partition_no', 'last_seen_at', 'version'], keyColumns: 3 },
   signal: { table: 'signal_log', columns: ['lesson_id', 'room_id', 'seq', 'published_at', 'by_uid', 'data', 'version'], keyColumns: 3 },
+  // One row per score event, never changed once written (a replay carries the same version).
+  score: {
+    table: 'score_ledger',
+    columns: [
+      'lesson_id', 'idem_key', 'room_id', 'session_id', 'uid', 'seat_id', 'seat_side', 'node_id', 'node_path',
+      'kind', 'points', 'pk_round', 'pk_side', 'at', 'by_uid', 'version',
+    ],
+    keyColumns: 2,
+  },
+  pk: {
+    table: 'score_pk_round',
+    columns: ['lesson_id', 'round_id', 'scope', 'room_id', 'kind', 'side_a', 'side_b', 'started_at', 'ends_at', 'status', 'points_a', 'points_b', 'version'],
+    keyColumns: 2,
+  },
   isession: {
     table: 'ia_session',
     columns: ['lesson_id', 'session_id', 'room_id', 'kind', 'capacity', 'channel_id', 'creator_uid', 'status', 'end_reason', 'created_at', 'ended_at', 'template_id', 'version'],
@@ -61,7 +76,7 @@ export const INTERACTION_ENTITIES: readonly InteractionEntity[] = ['isession', '
 export const STATE_ENTITIES: readonly StateEntity[] = ['node', 'group', 'mute', 'mutenode', 'signin', 'online'];
 
 /** Every entity, in the order batches write them. */
-export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal', ...INTERACTION_ENTITIES];
+export const ENTITIES: readonly Entity[] = [...STATE_ENTITIES, 'signal', 'score', 'pk', ...INTERACTION_ENTITIES];
 
 /**
  * ON DUPLICATE KEY UPDATE clause that applies a row only when it is newer:
@@ -163,11 +178,14 @@ export async function readStoredState(pool: Pool, lessonId: number): Promise<Sto
   return out;
 }
 
-/** The highest version any in-class state row of a lesson carries (0: none); one indexed MAX per table. */
+/**
+ * The highest version any in-class state row of a lesson carries, score ledger
+ * and PK rounds included (0: none); one indexed MAX per table.
+ */
 export async function maxStateVersion(pool: Pool, lessonId: number): Promise<number> {
   let max = 0;
-  // Interaction changes take their versions from the same counter (st:ver), so they count too.
-  for (const e of [...STATE_ENTITIES, 'isession', 'iadmin'] as const) {
+  // Score and interaction changes take their versions from the same counter (st:ver), so they count too.
+  for (const e of [...STATE_ENTITIES, 'score', 'pk', 'isession', 'iadmin'] as const) {
     const [rows] = await pool.query<RowDataPacket[]>(`SELECT COALESCE(MAX(version), 0) AS v FROM ${TABLES[e].table} WHERE lesson_id = ?`, [lessonId]);
     max = Math.max(max, Number(rows[0]?.v ?? 0));
   }

@@ -15,6 +15,10 @@
 //   bcast:<json>     a message to an org node and everything under it ({"n": nodeId, "b": by,
 //                    "a": at, "d": data}; broadcastStore.ts): pushed to WebSocket clients, changes
 //                    nothing cached (the entity cache ignores it, like `signal`)
+//   score:<roomId>   a room's scores changed: awards (award.lua, at most once per notice interval per
+//                    room), a PK round started or ended (pk_start.lua, pk_end.lua), totals repaired
+//                    (reconcile): the score cache drops the lesson's score reads now and once more an
+//                    interval later, live push tells the room's subscribers; the entity cache ignores it
 //   ia:<roomId>:<sessionId>:<v>  a room's interaction state changed to version <v>
 //                    (lua/_interaction.lua; sessionId '-' for a room admin change): drops
 //                    the room's UniversalInfo and is pushed on the room's topic; changes
@@ -43,6 +47,7 @@ export type ChannelMessage =
   | { kind: 'interaction'; roomId: string; sessionId: string | null; version: number }
   /** uid null: every token of the lesson. */
   | { kind: 'revoke'; uid: number | null; before: number }
+  | { kind: 'score'; roomId: string }
   | { kind: 'lesson' };
 
 // Ids carried in messages: the room and node id alphabet, read leniently on
@@ -73,6 +78,8 @@ export function formatChannelMessage(m: ChannelMessage): string {
       return `ia:${m.roomId}:${m.sessionId ?? '-'}:${m.version}`;
     case 'revoke':
       return `revoke:${m.uid === null ? 'all' : `u${m.uid}`}:${m.before}`;
+    case 'score':
+      return `score:${m.roomId}`;
     case 'lesson':
       return 'lesson';
   }
@@ -96,6 +103,8 @@ export function parseChannelMessage(raw: string): ChannelMessage {
       return ID_RE.test(arg) ? { kind: 'mute', roomId: arg } : { kind: 'lesson' };
     case 'room':
       return ID_RE.test(arg) ? { kind: 'room', roomId: arg } : { kind: 'lesson' };
+    case 'score':
+      return ID_RE.test(arg) ? { kind: 'score', roomId: arg } : { kind: 'lesson' };
     case 'signal': {
       // The seq is after the last colon; room ids never contain one, but the id alphabet allows it.
       const j = arg.lastIndexOf(':');

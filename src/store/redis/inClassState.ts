@@ -162,3 +162,22 @@ export async function stateVersion(redis: RedisClient, lk: LessonKeys): Promise<
   const v = await redis.get(lk.stateVersion);
   return v === null ? null : Number(v);
 }
+
+/** A lesson's write-behind backlog: records not yet in MySQL and the time of the oldest one (ms), null when empty. */
+export async function writeBehindBacklog(redis: RedisClient, lk: LessonKeys): Promise<{ length: number; oldestAt: number | null }> {
+  const [length, first] = await Promise.all([redis.xlen(lk.writeBehind), redis.xrange(lk.writeBehind, '-', '+', 'COUNT', 1)]);
+  const id = first[0]?.[0];
+  return { length, oldestAt: id === undefined ? null : Number(id.slice(0, id.indexOf('-'))) };
+}
+
+/** Lesson ids in the write-behind registry: every lesson a flusher watches (mutated recently). */
+export async function watchedLessons(redis: RedisClient, registryKey: string): Promise<number[]> {
+  return (await redis.zrange(registryKey, 0, -1)).map(Number).filter((n) => Number.isSafeInteger(n) && n > 0);
+}
+
+/** The last signal sequence number of each room (0 when none was published). */
+export async function signalSeqs(redis: RedisClient, lk: LessonKeys, roomIds: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const id of roomIds) out.set(id, Number((await redis.get(lk.signalSeq(id))) ?? 0));
+  return out;
+}

@@ -73,6 +73,8 @@ export interface LinkResult {
   generation: number;
   sessionStatus: 'active' | 'ended';
   version: number;
+  /** Kick with revokeTokens: the user's tokens of the lesson issued at or before it (epoch ms) are refused. */
+  tokensRevokedBefore?: number;
 }
 
 /** Result of a seat operation. */

@@ -107,6 +107,61 @@ export class LessonKeys {
     return `${this.base}st:on:${roomId}:${partition}`;
   }
 
+  // ---- Scores (in-class, never versioned; `scope` is `s:<sessionId>` or `r:<roomId>`) ----
+
+  /** Hash idempotency key -> the award's reply (`|`-joined), so a replayed key returns the original result. */
+  get scoreIdem(): string {
+    return `${this.base}sc:idem`;
+  }
+
+  /** Zset uid -> the student's points in the whole lesson (the lesson's user leaderboard). */
+  get scoreUsers(): string {
+    return `${this.base}sc:user`;
+  }
+
+  /** Zset uid -> the student's points earned in one room (the room's leaderboard). */
+  scoreRoom(roomId: string): string {
+    return `${this.base}sc:room:${roomId}`;
+  }
+
+  /** Hash node id -> points of the node and everything under it (rolled up the tree). */
+  get scoreNodes(): string {
+    return `${this.base}sc:node`;
+  }
+
+  /** Zset child node id -> rolled-up points, one per parent: the leaderboard of one level under it. */
+  scoreChildren(parentId: string): string {
+    return `${this.base}sc:kids:${parentId}`;
+  }
+
+  /** Hash seat id -> points earned on that seat in a scope (a session, or a room). */
+  scoreSeats(scope: string): string {
+    return `${this.base}sc:seat:${scope}`;
+  }
+
+  /** Hash: the scope's current (or last) PK round: id, kind, a, b, room, start, end, status, pa, pb, by. */
+  scorePk(scope: string): string {
+    return `${this.base}sc:pk:${scope}`;
+  }
+
+  /**
+   * String with a short expiry: set by the first award in a room within the
+   * notice interval, which alone announces `score:<roomId>` on the lesson channel.
+   */
+  scoreNotice(roomId: string): string {
+    return `${this.base}sc:note:${roomId}`;
+  }
+
+  /** Counter handing out PK round ids (per lesson). */
+  get scorePkSeq(): string {
+    return `${this.base}sc:pkseq`;
+  }
+
+  /** Set of the scopes that have seat totals or PK rounds (so reconcile finds them without SCAN). */
+  get scoreScopes(): string {
+    return `${this.base}sc:scopes`;
+  }
+
   /** Stream of write-behind records (same slot as every state key it records). */
   get writeBehind(): string {
     return `${this.base}wb`;
@@ -211,6 +266,13 @@ export class VersionKeys {
   /** Hash nodeId -> msgpack node (with child ids). */
   get nodes(): string {
     return `${this.base}nodes`;
+  }
+  /**
+   * Hash nodeId -> the node's path ('/root/t9/t9.m1/t9.g3'): its precomputed
+   * ancestors as a plain string, so a score roll-up reads them without decoding the node.
+   */
+  get paths(): string {
+    return `${this.base}paths`;
   }
   /** Hash uid -> msgpack position, bucket = uid mod posBuckets (keeps each hash <= partition size). */
   positions(bucket: number): string {

@@ -76,6 +76,8 @@ export async function writeVersion(
   ]);
   await hset(vk.rooms, topo.rooms.flatMap((r) => [r.roomId, pack(r)]));
   await hset(vk.nodes, topo.nodes.flatMap((n) => [n.nodeId, pack(n)]));
+  // Each node's ancestor path as plain text: score roll-ups (award.lua) read it per event.
+  await hset(vk.paths, topo.nodes.flatMap((n) => [n.nodeId, n.path]));
 
   if (withPositions) {
     // Students sharing node and rooms share one encoded value; most do.

@@ -28,6 +28,15 @@ export const MUTATION_CODES = {
   NO_FREE_GROUP: 13,
 } as const;
 
+/** Codes of the score scripts (lua/_score.lua). */
+export const SCORE_CODES = {
+  ...MUTATION_CODES,
+  PK_ROUND_RUNNING: 14,
+  PK_ROUND_CLOSED: 15,
+  PK_ROUND_NOT_FOUND: 16,
+  PK_SIDES_INVALID: 17,
+} as const;
+
 /** Codes of the interaction scripts (lua/_interaction.lua): the mutation codes and the interaction center's own. */
 export const INTERACTION_CODES = {
   ...MUTATION_CODES,
@@ -80,6 +89,10 @@ export const REPLY_CODES = {
   heartbeat: MUTATION_CODES,
   wbRejournal: MUTATION_CODES,
   wbRestore: { OK: 0 },
+  award: SCORE_CODES,
+  pkStart: SCORE_CODES,
+  pkEnd: { OK: 0, BACKPRESSURE: 12, PK_ROUND_CLOSED: 15, PK_ROUND_NOT_FOUND: 16 },
+  readScores: SCORE_CODES,
   iaCreate: INTERACTION_CODES,
   iaLink: INTERACTION_CODES,
   iaEnd: INTERACTION_CODES,
@@ -101,6 +114,9 @@ export interface ReplyContext {
   uid?: number;
   roomId?: string;
   nodeId?: string;
+  /** A PK round's scope (`s:<sessionId>` or `r:<roomId>`) and id. */
+  scope?: string;
+  roundId?: string;
   /** The version a preload run wrote (switchVersion). */
   version?: number;
   /** The interaction session acted on. */
@@ -157,6 +173,20 @@ export function replyError(script: CodedScript, reply: ReadonlyArray<unknown>, c
       return new OrgError('NO_FREE_GROUP', `every group of ${who}'s tutor is full and no more may be created`);
     case 'PAYLOAD_TOO_LARGE':
       return new OrgError('PAYLOAD_TOO_LARGE', `signal payload of ${Number(reply[1])} bytes is too large`);
+    case 'PK_ROUND_RUNNING':
+      return new OrgError('PK_ROUND_RUNNING', `${L}: PK round ${str(reply[1])} runs in ${ctx.scope ?? 'this scope'} until ${str(reply[2])}; one round at a time`, {
+        roundId: Number(reply[1]),
+        endsAt: Number(reply[2]),
+      });
+    case 'PK_ROUND_CLOSED':
+      return new OrgError('PK_ROUND_CLOSED', `${L}: PK round ${str(reply[1])} is not running (ended ${str(reply[2]) || 'or not started'})`, {
+        roundId: Number(reply[1]),
+        endedAt: reply[2] === '' || reply[2] === undefined ? null : Number(reply[2]),
+      });
+    case 'PK_ROUND_NOT_FOUND':
+      return new OrgError('PK_ROUND_NOT_FOUND', `${L}: no PK round ${ctx.roundId ? `${ctx.roundId} ` : ''}in ${ctx.scope ?? 'this scope'}`);
+    case 'PK_SIDES_INVALID':
+      return new OrgError('BAD_REQUEST', `${L}: PK sides ${node}: ${str(reply[1])}`);
     case 'USER_NOT_FOUND':
       return new OrgError('USER_NOT_FOUND', `user ${str(reply[1])} is not a member of ${L}`, { uid: Number(str(reply[1])) });
     case 'SESSION_NOT_FOUND':

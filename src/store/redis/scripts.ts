@@ -42,6 +42,10 @@ export const SCRIPTS = {
   wsPresence: { file: 'ws_presence.lua', keys: 1 },
   wbRestore: { file: 'wb_restore.lua', keys: 4 },
   revoke: { file: 'revoke.lua', keys: 1 },
+  award: { file: 'award.lua', keys: 4 },
+  pkStart: { file: 'pk_start.lua', keys: 3 },
+  pkEnd: { file: 'pk_end.lua', keys: 3 },
+  readScores: { file: 'read_scores.lua', keys: 1 },
   iaCreate: { file: 'ia_create.lua', keys: 1 },
   iaLink: { file: 'ia_link.lua', keys: 1 },
   iaEnd: { file: 'ia_end.lua', keys: 1 },
@@ -112,6 +116,23 @@ interface ScriptSignatures {
   wsPresence: { args: [head: string, now: number, windowMs: number, ttl: number, ...groups: Arg[]]; reply: number };
   revoke: { args: [revocations: string, field: string, before: number, keepSeconds: number, channel: string]; reply: number };
   wbRestore: { args: [stateKey: string, seats: string, ver: string, channel: string, entity: string, minVersion: string, ttl: number, ...pairs: string[]]; reply: [code: number, changed: number] };
+  award: {
+    args: [
+      head: string, idem: string, ver: string, stream: string,
+      key: string, roomId: string, sessionId: string, target: 'u' | 'n', who: string, seatId: string, seatSide: string,
+      kind: string, points: number, now: number, by: number, roundId: string, maxStream: number, ttl: number, noticeMs: number, channel: string,
+    ];
+    reply: Array<number | string>;
+  };
+  pkStart: {
+    args: [
+      head: string, ver: string, stream: string,
+      scope: string, roomId: string, kind: 'node' | 'seat', a: string, b: string, now: number, durationMs: number, by: number, maxStream: number, ttl: number, channel: string,
+    ];
+    reply: Array<number | string>;
+  };
+  pkEnd: { args: [pk: string, ver: string, stream: string, roundId: string, now: number, maxStream: number, ttl: number, channel: string, scope: string, by: number]; reply: Array<number | string> };
+  readScores: { args: [head: string, what: 'room' | 'lesson' | 'node' | 'student' | 'pk', id: string, n: string | number]; reply: Array<number | string> };
   iaCreate: {
     args: [
       head: string, roomId: string, kind: string, capacity: number, channelId: string, invitee: string, creator: string, admin: Flag, tutor: Flag, service: Flag,

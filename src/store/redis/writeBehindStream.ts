@@ -28,3 +28,17 @@ export async function forgetLesson(redis: RedisClient, registryKey: string, less
 export async function retireStream(redis: RedisClient, stream: string): Promise<boolean> {
   return (await redis[WB_RETIRE](stream)) === 1;
 }
+
+/**
+ * The version of the oldest record still in a lesson's stream (not yet flushed
+ * and acknowledged), or null when the stream is empty. Records enter the stream
+ * in version order (each script takes its version and appends in one step), so
+ * every record up to a version V is in MySQL once this is null or above V.
+ */
+export async function oldestUnflushedVersion(redis: RedisClient, stream: string): Promise<number | null> {
+  const first = await redis.xrange(stream, '-', '+', 'COUNT', 1);
+  const fields = first[0]?.[1];
+  if (!fields) return null;
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'v') return Number(fields[i + 1]);
+  return null;
+}

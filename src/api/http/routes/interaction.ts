@@ -4,7 +4,7 @@
 // change's version. UniversalInfo answers synchronously when warm.
 import { parseJsonBody } from '../../../model/input.js';
 import type { InteractionService } from '../../../services/interaction.js';
-import { parseAdmin, parseCreate, parseEnd, parseHandle, parseLink, parseRtcEvent, parseSeat, parseSwitch } from '../../../services/interactionInputs.js';
+import { parseAdmin, parseCreate, parseEnd, parseHandle, parseKick, parseLink, parseRtcEvent, parseSeat, parseSwitch } from '../../../services/interactionInputs.js';
 import { templateView } from '../../../services/seatTemplates.js';
 import { SEAT_OPS, type SeatOp } from '../../../model/seats.js';
 import { parseEntityId } from '../../../model/input.js';
@@ -30,7 +30,7 @@ const SESSION = '/v1/lessons/:lessonId/interactions/:sessionId';
 
 /** FastCreate, the link operations, End, RtcEvent, UniversalInfo and room admins. */
 export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): Route[] {
-  const link = (name: 'invite' | 'apply' | 'cancel' | 'kick' | 'leave'): Route => ({
+  const link = (name: 'invite' | 'apply' | 'cancel' | 'leave'): Route => ({
     method: 'post',
     pattern: `${SESSION}/${name}`,
     name: `ia_${name}`,
@@ -68,7 +68,18 @@ export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): R
     link('invite'),
     link('apply'),
     link('cancel'),
-    link('kick'),
+    {
+      method: 'post',
+      pattern: `${SESSION}/kick`,
+      name: 'ia_kick',
+      params: 2,
+      body: true,
+      run: (r, c) => {
+        parseQuery(r.query, []);
+        const b = parseJsonBody(r.body, ['uid', 'by', 'revokeTokens'], '{"uid": number, "by"?: number, "revokeTokens"?: boolean}');
+        return ia.kick(c, parseKick({ ...b, lessonId: r.params[0], sessionId: r.params[1] })).then(OK_Link);
+      },
+    },
     link('leave'),
     {
       method: 'post',

@@ -43,6 +43,12 @@ local function key_nodes(vb)
   return vb .. 'nodes'
 end
 
+-- VersionKeys.paths
+-- @inline
+local function key_paths(vb)
+  return vb .. 'paths'
+end
+
 -- VersionKeys.index
 -- @inline
 local function key_index(vb)
@@ -113,6 +119,66 @@ end
 -- @inline
 local function key_state_online(base, room, partition)
   return base .. 'st:on:' .. room .. ':' .. string.format('%d', partition)
+end
+
+-- LessonKeys.scoreIdem
+-- @inline
+local function key_score_idem(base)
+  return base .. 'sc:idem'
+end
+
+-- LessonKeys.scoreUsers
+-- @inline
+local function key_score_users(base)
+  return base .. 'sc:user'
+end
+
+-- LessonKeys.scoreRoom(room)
+-- @inline
+local function key_score_room(base, room)
+  return base .. 'sc:room:' .. room
+end
+
+-- LessonKeys.scoreNodes
+-- @inline
+local function key_score_nodes(base)
+  return base .. 'sc:node'
+end
+
+-- LessonKeys.scoreChildren(parent)
+-- @inline
+local function key_score_children(base, parent)
+  return base .. 'sc:kids:' .. parent
+end
+
+-- LessonKeys.scoreSeats(scope)
+-- @inline
+local function key_score_seats(base, scope)
+  return base .. 'sc:seat:' .. scope
+end
+
+-- LessonKeys.scorePk(scope)
+-- @inline
+local function key_score_pk(base, scope)
+  return base .. 'sc:pk:' .. scope
+end
+
+-- LessonKeys.scoreNotice(room)
+-- @inline
+local function key_score_notice(base, room)
+  return base .. 'sc:note:' .. room
+end
+
+-- LessonKeys.scorePkSeq
+-- @inline
+local function key_score_pk_seq(base)
+  return base .. 'sc:pkseq'
+end
+
+-- LessonKeys.scoreScopes
+-- @inline
+local function key_score_scopes(base)
+  return base .. 'sc:scopes'
 end
 
 -- LessonKeys.stateVersion
