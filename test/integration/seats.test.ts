@@ -130,9 +130,9 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const s = await session(sid);
     expectSeatInvariants(s);
     expect(new Set(s.seats.map((q) => q.uid)).size).toBe(9);
-    // Full: no free seat left for anyone.
+    // Every seat taken: the session is full too.
     const [X] = fresh(1);
-    await svc.invite(student(H!), { lessonId: L, sessionId: sid, uid: X!, by: null }).catch((e: unknown) => e);
+    expect(await codeOf(svc.invite(student(H!), { lessonId: L, sessionId: sid, uid: X!, by: null }))).toBe('SESSION_FULL');
   });
 
   it('capabilities: an audio-only seat cannot turn its camera on (409 SEAT_CAPABILITY), and a refusal writes nothing', async () => {
@@ -174,6 +174,15 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     expect([s.seats[1]!.uid, s.seats[3]!.uid, s.seats[2]!.locked]).toEqual([C, B, true]);
     expectSeatInvariants(s);
     expect(await codeOf(svc.seat(student(B!), 'unlock', { lessonId: L, sessionId: sid, uid: null, seat: 2, other: null, media: null, by: null }))).toBe('FORBIDDEN');
+    // With every free seat locked, a seatless user finds none; unlocking one lets it sit there.
+    const at = (o: 'lock' | 'unlock', seat: number) => svc.seat(student(A!), o, { lessonId: L, sessionId: sid, uid: null, seat, other: null, media: null, by: null });
+    await svc.seat(student(B!), 'leave', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null });
+    for (let q = 3; q < 9; q++) await at('lock', q);
+    expect(await codeOf(svc.seat(student(B!), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null }))).toBe('NO_FREE_SEAT');
+    await at('unlock', 6);
+    expect((await svc.seat(student(B!), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null })).seat).toBe(6);
+    // Locking again is no change: no new version.
+    expect((await at('lock', 4)).version).toBeNull();
   });
 
   it('switching layout: duo -> video keeps the host on a host-only seat and the guest on its index; a layout too small is 409 and writes nothing', async () => {
