@@ -14,7 +14,7 @@ import { OrgError } from '../errors.js';
 import type { Pool } from '../store/mysql/pool.js';
 import { diffTotals, recomputeTotals, type TotalDifference, type TotalKind } from '../model/scores.js';
 import { readLedger } from '../store/mysql/scoreLedger.js';
-import { readStoredInteractions, readStoredState, STATE_ENTITIES, type StateEntity, type StoredState } from '../store/mysql/stateTables.js';
+import { readSeatEvents, readStoredInteractions, readStoredState, STATE_ENTITIES, type StateEntity, type StoredState } from '../store/mysql/stateTables.js';
 import { PERMISSION_MASKS } from '../model/interaction.js';
 import { InteractionStore } from '../store/redis/interactionStore.js';
 import type { RedisClient } from '../store/redis/client.js';
@@ -83,7 +83,10 @@ export interface ReconcileReport {
   interaction: InteractionReconcile;
 }
 
-/** Interaction sessions and links compared (the ledger has no Redis copy to compare with). */
+/**
+ * Interaction sessions and links compared (the link ledger has no Redis copy to compare with); each
+ * session's mic seats are compared with the seat ledger replayed (a difference names `seats:<sid>`).
+ */
 export interface InteractionReconcile {
   sessions: number;
   links: number;
@@ -101,17 +104,33 @@ export interface InteractionReconcile {
 async function compareInteractions(store: InteractionStore, pool: Pool, lessonId: number) {
   const inRedis = await store.allSessions(lessonId);
   const stored = await readStoredInteractions(pool, lessonId);
-  const sess = new Map(stored.sessions.map((s) => [s.sessionId, `${s.status}|${s.endReason ?? ''}|${s.version}|${s.kind}|${s.capacity}|${s.creator}|${s.channelId}|${s.roomId}`]));
+  const sess = new Map(
+    stored.sessions.map((s) => [s.sessionId, `${s.status}|${s.endReason ?? ''}|${s.version}|${s.kind}|${s.capacity}|${s.creator}|${s.channelId}|${s.roomId}|${s.template}`]),
+  );
+  // The mic seat ledger replayed: each session's seats as MySQL's rows leave them.
+  const replayed = new Map<string, Map<number, string>>();
+  for (const e of await readSeatEvents(pool, lessonId)) {
+    let m = replayed.get(e.sessionId);
+    if (!m) replayed.set(e.sessionId, (m = new Map()));
+    m.set(e.seat, `${e.uid}|${e.locked}|${e.mic}|${e.cam}`);
+  }
   const links = new Map(stored.links.map((l) => [`${l.sessionId}\u0000${l.uid}`, `${l.state}|${l.generation}|${l.origin}|${l.by}`]));
   const differences: InteractionReconcile['differences'] = [];
   const bad = new Set<string>();
   let nLinks = 0;
   for (const s of inRedis) {
-    const r = `${s.status}|${s.endReason ?? ''}|${s.version}|${s.kind}|${s.capacity}|${s.creator}|${s.channelId}|${s.roomId}`;
+    const r = `${s.status}|${s.endReason ?? ''}|${s.version}|${s.kind}|${s.capacity}|${s.creator}|${s.channelId}|${s.roomId}|${s.template}`;
     const m = sess.get(s.sessionId) ?? null;
     sess.delete(s.sessionId);
     if (m !== r) {
       differences.push({ sessionId: s.sessionId, uid: null, redis: r, mysql: m });
+      bad.add(s.sessionId);
+    }
+    const seatsRedis = s.seats.map((q) => `${q.uid ?? 0}|${q.locked ? 1 : 0}|${q.mic ? 1 : 0}|${q.cam ? 1 : 0}`).join(',');
+    const rows = replayed.get(s.sessionId);
+    const seatsMysql = s.seats.map((q) => rows?.get(q.seat) ?? '0|0|0|0').join(',');
+    if (seatsRedis !== seatsMysql) {
+      differences.push({ sessionId: `seats:${s.sessionId}`, uid: null, redis: seatsRedis, mysql: seatsMysql });
       bad.add(s.sessionId);
     }
     for (const l of s.links) {

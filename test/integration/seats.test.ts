@@ -12,6 +12,7 @@ import { InteractionService } from '../../src/services/interaction.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
 import { interactionRegistryKey, lessonKeys, seatTemplatesKey } from '../../src/store/redis/keys.js';
 import { Flusher } from '../../src/writebehind/flusher.js';
+import { reconcileLesson } from '../../src/services/reconcile.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -274,6 +275,15 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const [sess] = await db.pool.query<RowDataPacket[]>('SELECT session_id, template_id FROM ia_session WHERE lesson_id = ?', [L]);
     expect(new Map(sess.map((r) => [String(r.session_id), String(r.template_id)]))).toEqual(new Map(all.map((x) => [x.sessionId, x.template])));
     for (const x of all) expectSeatInvariants(x);
+    // reconcile replays the seat ledger against Redis's seats: a lost row is found, and a repair re-journals the seats.
+    const deps = { redis, pool: db.pool, keyPrefix: config.keyPrefix, ttlSeconds: 3600, wb: config.writeBehind, batchRows: 500 };
+    expect((await reconcileLesson(deps, L)).interaction.differing).toBe(0);
+    await db.pool.query('DELETE FROM ia_seat_event WHERE lesson_id = ? AND session_id = ? ORDER BY seq DESC LIMIT 1', [L, sid]);
+    const found = await reconcileLesson(deps, L);
+    expect(found.interaction.differences.map((d) => d.sessionId)).toEqual([`seats:${sid}`]);
+    const repaired = await reconcileLesson(deps, L, { repair: true });
+    expect([repaired.interaction.rejournaled, repaired.remaining]).toEqual([1, 0]);
+    expect((await reconcileLesson(deps, L)).interaction.differing).toBe(0);
   });
 
   it.runIf(mode === 'single')('orgengine template put / list / show / sync: validated, stored in MySQL, cached in Redis', async () => {
