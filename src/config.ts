@@ -442,7 +442,7 @@ function oneOf<W extends string>(name: string, field: ConfigField, words: readon
   };
 }
 
-/** Why a default layout template id is not one, or null. */
+/** Why a default layout template id is not one, or null (model/seats.ts SEAT_TEMPLATE_ID; config imports only errors). */
 function seatTemplateIdComplaint(v: string): string | null {
   return /^[a-z0-9][a-z0-9._-]{0,31}$/.test(v) ? null : 'expected 1-32 chars of [a-z0-9._-]';
 }

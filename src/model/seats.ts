@@ -45,7 +45,6 @@ export type SeatMedia = (typeof SEAT_MEDIA)[number];
 
 /** A template id: 1-32 chars of [a-z0-9._-]. */
 export const SEAT_TEMPLATE_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
-const TEMPLATE_ID = SEAT_TEMPLATE_ID;
 const AREA = /^[a-z0-9_-]{1,16}$/;
 
 const seat = (video: boolean, hostOnly: boolean, side: SeatSide | null, area: string | null): SeatSpec => ({ video, audio: true, hostOnly, side, area });
@@ -98,7 +97,7 @@ export function parseTemplate(raw: unknown, maxSeats: number): SeatTemplate {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('template', 'expected a JSON object');
   const o = raw as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!['id', 'name', 'kind', 'seats'].includes(k)) throw bad(k, 'unknown field (known: id, name, kind, seats)');
-  if (typeof o.id !== 'string' || !TEMPLATE_ID.test(o.id)) throw bad('id', `expected 1-32 chars of [a-z0-9._-], got ${JSON.stringify(o.id) ?? 'nothing'}`);
+  if (typeof o.id !== 'string' || !SEAT_TEMPLATE_ID.test(o.id)) throw bad('id', `expected 1-32 chars of [a-z0-9._-], got ${JSON.stringify(o.id) ?? 'nothing'}`);
   if (typeof o.name !== 'string' || o.name.length < 1 || o.name.length > 128) throw bad('name', 'expected 1-128 characters');
   if (typeof o.kind !== 'string' || !SESSION_KINDS.includes(o.kind as SessionKind)) throw bad('kind', `expected ${SESSION_KINDS.join(' | ')}, got ${JSON.stringify(o.kind) ?? 'nothing'}`);
   if (!Array.isArray(o.seats) || o.seats.length < 2 || o.seats.length > maxSeats) {
