@@ -224,10 +224,9 @@ end
 -- Writes seat i's state with its ledger record (op: what changed it).
 local function seat_put(R, S, i, q, op, by)
   local v = q.u .. '|' .. q.l .. '|' .. q.m .. '|' .. q.c
-  S.f['q' .. i] = v
-  redis.call('HSET', S.key, 'q' .. i, v)
-  local n = redis.call('HINCRBY', S.key, 'qn', 1)
-  S.f.qn = tostring(n)
+  local n = (tonumber(S.f.qn) or 0) + 1
+  S.f['q' .. i], S.f.qn = v, tostring(n)
+  redis.call('HSET', S.key, 'q' .. i, v, 'qn', n)
   redis.call('XADD', R.stream, '*', 'e', 'iseat', 'v', ia_version(R), 's', S.id, 'n', n, 'q', i, 'u', q.u, 'l', q.l, 'm', q.m, 'c', q.c,
     'op', op, 'b', by, 't', R.now)
   S.changed = true
