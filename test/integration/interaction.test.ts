@@ -424,7 +424,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     }
   });
 
-  it('kill -9 of a process mid-flow loses no acknowledged transition: each one is in the ledger in MySQL', async () => {
+  it('kill -9 of a process mid-flow loses no acknowledged transition or seat change: each one is in its ledger in MySQL', async () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
     const env = {
       ...process.env,
@@ -434,13 +434,17 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
       ORGENGINE_LOG_LEVEL: 'error',
     };
     const acks: string[] = [];
+    const seatAcks: string[] = [];
     let partial = '';
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/interactionChild.ts', String(L), fresh(24).join(',')], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
     child.stdout!.on('data', (d: Buffer) => {
       const lines = (partial + d.toString('utf8')).split('\n');
       partial = lines.pop()!;
-      for (const l of lines) if (l.startsWith('ack ')) acks.push(l);
+      for (const l of lines) {
+        if (l.startsWith('ack ')) acks.push(l);
+        else if (l.startsWith('seat ')) seatAcks.push(l.slice(5));
+      }
     });
     try {
       const deadline = Date.now() + 30_000;
@@ -456,6 +460,10 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     const ledger = new Set(stored.events.map((e) => `${e.sessionId} ${e.uid} ${e.to} ${e.version}`));
     const missing = acks.map((a) => a.slice(4)).filter((a) => !ledger.has(a));
     expect(missing).toEqual([]);
+    // Every acknowledged mic seat change is in the seat ledger with its version.
+    expect(seatAcks.length).toBeGreaterThan(0);
+    const seatLedger = new Set((await readSeatEvents(db.pool, L)).map((e) => `${e.sessionId} ${e.seat} ${e.version}`));
+    expect(seatAcks.filter((a) => !seatLedger.has(a))).toEqual([]);
     for (const s of await svc.store.allSessions(L)) if (s.status === 'active') await svc.end(service, { lessonId: L, sessionId: s.sessionId, by: null });
     await expectInvariants();
   });

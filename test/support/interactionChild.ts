@@ -1,7 +1,8 @@
 // A stand-in gateway for crash tests of the interaction center: runs the
 // seed's flow over and over (a platform service acting for the users) until
-// killed, printing one line per acknowledged transition:
+// killed, printing one line per acknowledged transition and mic seat change:
 //   ack <sessionId> <uid> <state> <version>
+//   seat <sessionId> <seat> <version>
 // Usage: node --import tsx test/support/interactionChild.ts <lessonId> <uid,uid,...>
 // (uids in groups of four; configuration from the ORGENGINE_* environment).
 import type { Caller } from '../../src/auth/caller.js';
@@ -41,6 +42,11 @@ async function flows(A: number, B: number, C: number, D: number): Promise<never>
     r = await svc.handle(service, { ...link(D), accept: true });
     ack(c.sessionId, D, r.state, r.version);
     await rtc(D, 'joined');
+    // B moves to seat 5 and the host mutes its mic there.
+    const mv = await svc.seat(service, 'move', { lessonId, sessionId: c.sessionId, uid: B, seat: 5, other: null, media: null, by: A });
+    if (mv.version !== null) process.stdout.write(`seat ${c.sessionId} ${mv.seat} ${mv.version}\n`);
+    const mu = await svc.seat(service, 'mute', { lessonId, sessionId: c.sessionId, uid: null, seat: 5, other: null, media: 'mic', by: A });
+    if (mu.version !== null) process.stdout.write(`seat ${c.sessionId} ${mu.seat} ${mu.version}\n`);
     await rtc(A, 'left');
   }
 }
