@@ -339,13 +339,13 @@ export class Flusher {
       this.opts.log?.warn({ err: errMsg(e), lessons: [...touched].map((ls) => ls.lessonId), records: entries.length, traceIds }, 'write-behind batch not written; records stay pending');
       throw e;
     }
+    const committed = this.now();
+    const t2 = performance.now();
+    this.metrics.writeSeconds.observe((t2 - t1) / 1000);
     span?.end();
     if (this.opts.log?.isLevelEnabled('debug')) {
       this.opts.log.debug({ lessons: [...touched].map((ls) => ls.lessonId), records: entries.length, rows: sink.rows, traceIds }, 'write-behind batch written');
     }
-    const committed = this.now();
-    const t2 = performance.now();
-    this.metrics.writeSeconds.observe((t2 - t1) / 1000);
 
     const byLesson = new Map<WatchedLesson, string[]>();
     for (const e of entries) {
