@@ -122,6 +122,6 @@ if uid ~= '' then rec[#rec + 1] = 'u'; rec[#rec + 1] = uid end
 if session ~= '' then rec[#rec + 1] = 's'; rec[#rec + 1] = session end
 if seat ~= '' then rec[#rec + 1] = 'st'; rec[#rec + 1] = seat; rec[#rec + 1] = 'sd'; rec[#rec + 1] = seatSide end
 if side ~= '' then rec[#rec + 1] = 'pk'; rec[#rec + 1] = roundId; rec[#rec + 1] = 'ps'; rec[#rec + 1] = side end
-redis.call('XADD', KEYS[4], '*', unpack(rec))
+wb_append(KEYS[4], ARGV[17], unpack(rec))
 if redis.call('SET', key_score_notice(base, room), '1', 'PX', ARGV[15], 'NX') then redis.call('SPUBLISH', ARGV[16], 'score:' .. room) end
 return {OK, 0, reply}

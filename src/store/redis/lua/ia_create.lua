@@ -23,7 +23,7 @@
 -- Returns {OK, session id, version, channel id} | {error code, detail...}; an error writes nothing.
 -- @include _interaction.lua
 
-local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[11]), ttl = ARGV[15], maxStream = ARGV[14], inviteMs = tonumber(ARGV[12]), connectMs = tonumber(ARGV[13])})
+local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[11]), ttl = ARGV[15], maxStream = ARGV[14], inviteMs = tonumber(ARGV[12]), connectMs = tonumber(ARGV[13]), tr = ARGV[19]})
 if not R then return err end
 local room, kind, me, invitee = ARGV[1], ARGV[2], ARGV[6], ARGV[5]
 if redis.call('HEXISTS', key_rooms(R.vb), room) == 0 then return {E_ROOM_NOT_FOUND} end

@@ -44,6 +44,6 @@ if full then return full end
 local ver = next_version(KEYS[4], ARGV[7])
 if on then redis.call('SADD', set, target) else redis.call('SREM', set, target) end
 redis.call('EXPIRE', set, ARGV[7])
-redis.call('XADD', KEYS[5], '*', 'e', entity, 'v', ver, 'r', room, field, target, 'm', on and '1' or '0', 't', ARGV[5])
+wb_append(KEYS[5], ARGV[9], 'e', entity, 'v', ver, 'r', room, field, target, 'm', on and '1' or '0', 't', ARGV[5])
 redis.call('SPUBLISH', ARGV[8], msg)
 return {OK, 1, ver}
