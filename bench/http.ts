@@ -19,7 +19,7 @@
 //                    [--connections 64] [--server-cpus 0] [--load-cpus 1] [--loader preload|redis]
 //                    [--redis-url URL] [--warm-students 1000] [--cpu-prof] [--no-write]
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -214,7 +214,15 @@ function startGateway(setup: Setup, redisUrl: string, variant: GatewayVariant, n
     mkdirSync(profileDir, { recursive: true });
     node.push('--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${new Date().toISOString().slice(0, 19).replace(/:/g, '')}-${name}.cpuprofile`);
   }
-  return startServer(`gateway ${variant}`, [...node, 'bin/orgengine.js', 'serve', '--port', '0', '--host', '127.0.0.1', '--json', ...(GATEWAY_ARGS[variant] ?? [])], { cpus, env, cwd: ROOT });
+  let cwd = ROOT;
+  if (variant === 'checkout') {
+    const dir = process.env.ORGENGINE_BENCH_VERSUS_DIR;
+    if (!dir || !existsSync(join(dir, 'bin/orgengine.js')) || !existsSync(join(dir, 'node_modules'))) {
+      throw new Error('the checkout variant runs the gateway of ORGENGINE_BENCH_VERSUS_DIR: set it to another checkout with node_modules (git worktree add DIR REV && npm ci there)');
+    }
+    cwd = dir;
+  }
+  return startServer(`gateway ${variant}`, [...node, 'bin/orgengine.js', 'serve', '--port', '0', '--host', '127.0.0.1', '--json', ...(GATEWAY_ARGS[variant] ?? [])], { cpus, env, cwd });
 }
 
 function startTs(name: string, file: string, args: string[], env: NodeJS.ProcessEnv): Promise<ServerProc> {

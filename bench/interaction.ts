@@ -19,10 +19,15 @@
 // ceiling beside UniversalInfo warm (wrk, same bytes on the wire).
 //
 //   npm run bench:interaction -- [--seconds 10] [--flows 64] [--lessons 4] [--students 240] [--info-ratio 0.5] [--cluster] [--cpu-prof]
+//                                 [--flusher process|gateway]
 //
 // The gateway is pinned to core 0, this process (the flow driver) and wrk to
-// core 1 when taskset works. Uses its own database and key prefix, removed at the end.
-import { execFile, spawn } from 'node:child_process';
+// core 1 when taskset works. Write-behind is on either way: `--flusher process`
+// (the default, as ORGENGINE_FLUSH_IN_GATEWAY defaults to false) runs
+// `orgengine flush` beside the gateway on core 1 and reports its CPU per
+// operation apart from the gateway's; `--flusher gateway` runs the flusher
+// inside the gateway, so the gateway's figure includes it. Uses its own database and key prefix, removed at the end.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -53,6 +58,7 @@ const { values: args } = parseArgs({
     'wrk-flows': { type: 'string', default: '32' },
     cluster: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    flusher: { type: 'string', default: 'process' },
   },
 });
 
@@ -210,12 +216,14 @@ async function main(): Promise<void> {
   const nLessons = Number(args.lessons);
   const infoRatio = Number(args['info-ratio']);
   const tag = randomUUID().slice(0, 8);
+  const flusherMode = args.flusher;
+  if (flusherMode !== 'process' && flusherMode !== 'gateway') throw new Error(`--flusher must be process or gateway, got ${flusherMode}`);
   const env: Record<string, string> = {
     ORGENGINE_MYSQL_URL: `mysql://root@127.0.0.1:3306/orgengine_bench_ia_${tag}`,
     ORGENGINE_KEY_PREFIX: `bench:ia:${tag}:`,
     ORGENGINE_TOKEN_SECRET: SECRET,
     ORGENGINE_LOG_LEVEL: 'warn',
-    ORGENGINE_FLUSH_IN_GATEWAY: 'true',
+    ORGENGINE_FLUSH_IN_GATEWAY: flusherMode === 'gateway' ? 'true' : 'false',
     ...(args.cluster ? { ORGENGINE_REDIS_CLUSTER_NODES: process.env.ORGENGINE_TEST_CLUSTER_NODES ?? readFileSync(join(root, '.run/cluster.nodes'), 'utf8').trim() } : {}),
   };
   const config = loadConfig({ ...process.env, ...env });
@@ -229,6 +237,7 @@ async function main(): Promise<void> {
   const files: string[] = [];
   const roomIds = new Set<string>();
   let gw: Awaited<ReturnType<typeof spawnGateway>> | null = null;
+  let flusher: ChildProcess | null = null;
   try {
     await migrate(app.pool);
     // Slots: four students of a lesson in one of its rooms, at most 16 per room (below ORGENGINE_IA_MAX_SESSIONS_PER_ROOM).
@@ -259,6 +268,12 @@ async function main(): Promise<void> {
     const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${new Date().toISOString().slice(0, 19).replace(/:/g, '')}-interaction.cpuprofile`] : [];
     gw = await spawnGateway({ ...env }, { ...(pin ? { cpu: 0 } : {}), nodeArgs });
     const port = gw.port;
+    if (flusherMode === 'process') {
+      const fa = ['bin/orgengine.js', 'flush'];
+      flusher = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '1', process.execPath, ...fa] : fa, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+    // The process whose CPU is the flusher's: taskset execs node in place, so the pid is node's.
+    const flusherCpu = (): number => (flusher?.pid ? cpuSeconds(flusher.pid) : 0);
     const agent = new Agent({ keepAlive: true, maxSockets: flows * 2 });
     const http = (method: string, path: string, auth: string, body?: object): Promise<{ status: number; body: any }> =>
       new Promise((resolve, reject) => {
@@ -351,15 +366,17 @@ async function main(): Promise<void> {
       return (performance.now() - t0) / 1000;
     };
 
-    console.log(`interaction bench: ${flows} flows at once over ${slots.length} slots in ${nLessons} lessons, UniversalInfo after a step with p=${infoRatio}, ${seconds}s (+${args.warmup}s warm-up), ${args.cluster ? 'cluster' : 'single'} Redis, write-behind in the gateway`);
+    console.log(`interaction bench: ${flows} flows at once over ${slots.length} slots in ${nLessons} lessons, UniversalInfo after a step with p=${infoRatio}, ${seconds}s (+${args.warmup}s warm-up), ${args.cluster ? 'cluster' : 'single'} Redis, write-behind on (flusher ${flusherMode === 'process' ? 'as its own process on core 1' : 'in the gateway'})`);
     console.log(`gateway ${pin ? 'on core 0' : 'NOT pinned'}, driver and wrk ${pin ? 'on core 1' : 'NOT pinned'}; ${cpus()[0]?.model ?? ''}; a shared, busy machine`);
     await run(Number(args.warmup));
     for (const k of Object.keys(errors)) delete errors[k];
     for (const k of Object.keys(unexpected)) delete unexpected[k];
     measuring = true;
     const cpu0 = cpuSeconds(gw.child.pid!);
+    const fcpu0 = flusherCpu();
     const elapsed = await run(seconds);
     const gwCpu = (cpuSeconds(gw.child.pid!) - cpu0) / elapsed;
+    const flCpu = (flusherCpu() - fcpu0) / elapsed;
     measuring = false;
 
     // The same flow driven by wrk (one connection per thread, a flow per thread at a time): the
@@ -372,10 +389,12 @@ async function main(): Promise<void> {
     writeFileSync(flowScript, interactionWrkScript(slotsFile, service.slice(7), infoRatio, tag));
     const wa = ['-t', String(wrkFlows), '-c', String(wrkFlows), `-d${seconds}s`, '-s', flowScript, `http://127.0.0.1:${port}`, '--', String(wrkFlows)];
     const wcpu0 = cpuSeconds(gw.child.pid!);
+    const wfcpu0 = flusherCpu();
     const wt0 = performance.now();
     const { stdout: wout } = pin ? await execFileP('taskset', ['-c', '1', 'wrk', ...wa]) : await execFileP('wrk', wa);
     const wElapsed = (performance.now() - wt0) / 1000;
     const wrkGwCpu = (cpuSeconds(gw.child.pid!) - wcpu0) / wElapsed;
+    const wrkFlCpu = (flusherCpu() - wfcpu0) / wElapsed;
     const wline = wout.split('\n').find((l) => l.startsWith('JSON '));
     if (!wline) throw new Error(`unexpected wrk output:\n${wout}`);
     const wr = JSON.parse(wline.slice(5)) as { requests: number; seconds: number; p50: number; p99: number; flows: number; ops: number; unexpected: number; failed: number; transport: number };
@@ -468,10 +487,18 @@ async function main(): Promise<void> {
       flows, slots: slots.length, lessons: nLessons, infoRatio, seconds: elapsed, redis: args.cluster ? 'cluster' : 'single',
       flowsPerSecond: flowsDone / elapsed,
       opsPerSecond: ops / elapsed,
+      flusher: flusherMode,
       gatewayCpuCores: gwCpu,
       opsPerGatewayCoreSecond: ops / elapsed / Math.max(gwCpu, 1e-9),
+      flusherCpuCores: flCpu,
+      flusherUsPerOp: flusherMode === 'process' ? (flCpu * 1e6) / Math.max(ops / elapsed, 1e-9) : null,
       perStep,
-      wrkDriver: { flowsAtOnce: wrkFlows, ...wr, flowsPerSecond: wr.flows / wr.seconds, opsPerSecond: wr.requests / wr.seconds, gatewayCpuCores: wrkGwCpu, opsPerGatewayCoreSecond: wr.requests / wr.seconds / Math.max(wrkGwCpu, 1e-9) },
+      wrkDriver: {
+        flowsAtOnce: wrkFlows, ...wr, flowsPerSecond: wr.flows / wr.seconds, opsPerSecond: wr.requests / wr.seconds, gatewayCpuCores: wrkGwCpu,
+        opsPerGatewayCoreSecond: wr.requests / wr.seconds / Math.max(wrkGwCpu, 1e-9),
+        flusherCpuCores: wrkFlCpu,
+        flusherUsPerOp: flusherMode === 'process' ? (wrkFlCpu * 1e6) / Math.max(wr.requests / wr.seconds, 1e-9) : null,
+      },
       errors,
       unexpected,
       universalInfoWarm: pairs.map((p) => p.info),
@@ -481,18 +508,20 @@ async function main(): Promise<void> {
       mysqlEqualsRedis: mismatches === 0,
       compared: { sessions, links, mismatches },
     };
-    console.log(`flows/s ${result.flowsPerSecond.toFixed(0)}   operations/s ${result.opsPerSecond.toFixed(0)} (UniversalInfo included)   gateway CPU ${(gwCpu * 100).toFixed(0)}% of a core -> ${result.opsPerGatewayCoreSecond.toFixed(0)} ops per gateway core-second`);
+    const fl = (cores: number, us: number | null) => (us === null ? 'flusher in the gateway' : `flusher process CPU ${(cores * 100).toFixed(0)}% (${us.toFixed(0)} µs per operation)`);
+    console.log(`flows/s ${result.flowsPerSecond.toFixed(0)}   operations/s ${result.opsPerSecond.toFixed(0)} (UniversalInfo included)   gateway CPU ${(gwCpu * 100).toFixed(0)}% of a core -> ${result.opsPerGatewayCoreSecond.toFixed(0)} ops per gateway core-second   ${fl(flCpu, result.flusherUsPerOp)}`);
     console.log('step                 n        p50 ms   p99 ms');
     for (const s of perStep) console.log(`${s.step.padEnd(20)} ${String(s.n).padStart(8)} ${s.p50.toFixed(2).padStart(8)} ${s.p99.toFixed(2).padStart(8)}`);
     console.log(`errors ${JSON.stringify(errors)}   unexpected states ${JSON.stringify(unexpected)}`);
     const wd = result.wrkDriver;
-    console.log(`wrk driver (${wrkFlows} flows at once): flows/s ${wd.flowsPerSecond.toFixed(0)}   operations/s ${wd.opsPerSecond.toFixed(0)}   gateway CPU ${(wrkGwCpu * 100).toFixed(0)}% -> ${wd.opsPerGatewayCoreSecond.toFixed(0)} ops per gateway core-second   p50 ${wd.p50.toFixed(2)} ms p99 ${wd.p99.toFixed(2)} ms   failed ${wd.failed} unexpected ${wd.unexpected} transport errors ${wd.transport}`);
+    console.log(`wrk driver (${wrkFlows} flows at once): flows/s ${wd.flowsPerSecond.toFixed(0)}   operations/s ${wd.opsPerSecond.toFixed(0)}   gateway CPU ${(wrkGwCpu * 100).toFixed(0)}% -> ${wd.opsPerGatewayCoreSecond.toFixed(0)} ops per gateway core-second   ${fl(wd.flusherCpuCores, wd.flusherUsPerOp)}   p50 ${wd.p50.toFixed(2)} ms p99 ${wd.p99.toFixed(2)} ms   failed ${wd.failed} unexpected ${wd.unexpected} transport errors ${wd.transport}`);
     console.log(`UniversalInfo warm ${pairs.map((p) => p.info.toFixed(0)).join(', ')} req/s  vs uWS static ceiling ${pairs.map((p) => p.ceiling.toFixed(0)).join(', ')} req/s  -> ${result.infoToCeiling.toFixed(2)}x`);
     console.log(`MySQL equals Redis after the drain: ${result.mysqlEqualsRedis} (${sessions} sessions, ${links} links, ${mismatches} mismatches)`);
     console.log(`result: ${writeResult('interaction', result)}`);
     if (args['cpu-prof']) console.log(`gateway CPU profile (written when it stops): ${profileDir} (summarise: npx tsx bench/profile-top.ts <file>)`);
   } finally {
     if (gw) await stopGateway(gw.child);
+    if (flusher) await stopGateway(flusher);
     for (const f of files) rmSync(f, { force: true });
     for (const id of lessonIds) {
       const k = lessonKeys(config.keyPrefix, id);

@@ -45,6 +45,8 @@ export const GATEWAY_VARIANTS = {
   /** `serve --workers 1` / `--workers 2` (arguments in GATEWAY_ARGS), cache as configured. */
   'workers-1': {},
   'workers-2': {},
+  /** The gateway of another checkout (ORGENGINE_BENCH_VERSUS_DIR, with its own node_modules), cache as configured: an earlier revision, same run. */
+  checkout: {},
 } satisfies Record<string, Record<string, string>>;
 /** A key of GATEWAY_VARIANTS. */
 export type GatewayVariant = keyof typeof GATEWAY_VARIANTS;
@@ -206,6 +208,15 @@ export const SCENARIOS: Scenario[] = [
     requests: (l) => warm(l).map((s) => enterReq(l, s)),
     fastify: false,
     targets: [{ what: '>= 0.95 of limits off (paired rounds)', field: 'ratioToVersus', atLeast: 0.95 }],
+  },
+  {
+    name: 'enter-warm-versus',
+    title: 'warm enter: this checkout (A) vs the gateway of ORGENGINE_BENCH_VERSUS_DIR (B), paired: what a change costs',
+    gateway: 'warm',
+    versus: 'checkout',
+    requests: (l) => warm(l).map((s) => enterReq(l, s)),
+    fastify: false,
+    targets: [],
   },
   {
     name: 'refresh',

@@ -236,7 +236,9 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const pool = createMysqlPool(config.mysqlUrl, config.mysqlPoolSize);
   const interaction = createInteractionService({ config, redis: writeRedis }, { registry, metrics: metrics.registry, channels, pool });
   const playback = new PlaybackService({ pool, redis, keyPrefix: config.keyPrefix, api });
-  const flusher = (opts.flush ?? api.flushInGateway) ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry }) : null;
+  // The OpenTelemetry SDK is loaded only with an endpoint; without one the transports do no tracing work at all.
+  const tracing = opts.tracing ?? (await createTracing(config.otlpEndpoint, 'orgengine-gateway'));
+  const flusher = (opts.flush ?? api.flushInGateway) ? createFlusher({ config, redis, pool, log }, { metrics: metrics.registry, tracing }) : null;
 
   // Readiness answers from state the gateway already holds: the breakers, the
   // connection states and the last background read of the ready lesson. A
@@ -281,8 +283,6 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     return { ok, checks };
   };
 
-  // The OpenTelemetry SDK is loaded only with an endpoint; without one the transports do no tracing work at all.
-  const tracing = opts.tracing ?? (await createTracing(config.otlpEndpoint, 'orgengine-gateway'));
   const http = createHttpServer({
     tracing,
     reads,

@@ -108,7 +108,7 @@ export function createInteractionService(
 /** A write-behind flusher over `parts`' Redis and MySQL (call start(), and stop() on shutdown). */
 export function createFlusher(
   parts: Pick<App, 'config' | 'redis' | 'pool' | 'log'>,
-  opts: Pick<FlusherOptions, 'lessons' | 'metrics' | 'consumer' | 'onFlush'> = {},
+  opts: Pick<FlusherOptions, 'lessons' | 'metrics' | 'consumer' | 'onFlush' | 'tracing'> = {},
 ): Flusher {
   const { config } = parts;
   return new Flusher({

@@ -4,7 +4,7 @@
 // exported through OpenTelemetry's OTLP exporter only when
 // ORGENGINE_OTLP_ENDPOINT is set: the SDK and the exporter are loaded then and
 // only then; without it a span is two random ids and nothing else.
-import { ROOT_CONTEXT, SpanStatusCode, trace, type Span as OtelSpan, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, trace, type Span as OtelSpan, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { childContext, type TraceContext } from './model/trace.js';
 
 export { childContext, formatTraceparent, parseTraceparent, type TraceContext } from './model/trace.js';
@@ -20,7 +20,8 @@ export interface Span {
 export interface Tracing {
   /** Spans are exported (an OTLP endpoint is configured). */
   readonly exporting: boolean;
-  startSpan(name: string, parent: TraceContext | null, attributes?: Record<string, string | number | boolean>): Span;
+  /** `links`: spans this one relates to without being their child (a write-behind batch links the requests it writes). */
+  startSpan(name: string, parent: TraceContext | null, attributes?: Record<string, string | number | boolean>, links?: readonly TraceContext[]): Span;
   /** Flushes exported spans and stops the exporter. */
   shutdown(): Promise<void>;
 }
@@ -34,6 +35,8 @@ export const LOCAL_TRACING: Tracing = {
   async shutdown() {},
 };
 
+const remote = (c: TraceContext): SpanContext => ({ traceId: c.traceId, spanId: c.spanId, traceFlags: c.flags, isRemote: true });
+
 class OtelTracing implements Tracing {
   readonly exporting = true;
   constructor(
@@ -41,9 +44,9 @@ class OtelTracing implements Tracing {
     private readonly close: () => Promise<void>,
   ) {}
 
-  startSpan(name: string, parent: TraceContext | null, attributes?: Record<string, string | number | boolean>): Span {
-    const ctx = parent ? trace.setSpanContext(ROOT_CONTEXT, { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true }) : ROOT_CONTEXT;
-    const s: OtelSpan = this.tracer.startSpan(name, { attributes }, ctx);
+  startSpan(name: string, parent: TraceContext | null, attributes?: Record<string, string | number | boolean>, links?: readonly TraceContext[]): Span {
+    const ctx = parent ? trace.setSpanContext(ROOT_CONTEXT, remote(parent)) : ROOT_CONTEXT;
+    const s: OtelSpan = this.tracer.startSpan(name, { attributes, links: links?.map((l) => ({ context: remote(l) })) }, ctx);
     const sc = s.spanContext();
     return {
       context: { traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags },

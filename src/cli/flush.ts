@@ -4,6 +4,7 @@ import { OrgError } from '../errors.js';
 import { createFlusher, stopSignal } from '../main.js';
 import { createRegistry } from '../metrics.js';
 import { serveMetrics } from '../metricsServer.js';
+import { createTracing } from '../tracing.js';
 import { reconcileLesson, reconcileScores, type ReconcileReport, type ScoreReconcileReport } from '../services/reconcile.js';
 import { intOpt, LESSON, withApp, type Command, type Values } from './command.js';
 
@@ -32,11 +33,13 @@ const flushCommand: Command = {
   run({ config, values: v, out }) {
     return withApp(config, async (app) => {
       const metrics = createRegistry({ defaultMetrics: true });
-      const flusher = createFlusher(app, { lessons: lessonList(v), metrics });
+      const tracing = await createTracing(app.config.otlpEndpoint, 'orgengine-flusher');
+      const flusher = createFlusher(app, { lessons: lessonList(v), metrics, tracing });
       if (v.drain) {
         const ok = await flusher.drain(10 * 60_000);
         const n = (await metrics.getSingleMetric('orgengine_wb_records_total')?.get())?.values[0]?.value ?? 0;
         out.result({ drained: ok, records: n }, ok ? `drained: ${n} record(s) flushed` : 'not drained within 10 min');
+        await tracing.shutdown();
         return ok ? 0 : 1;
       }
       const stop = stopSignal();
@@ -45,6 +48,7 @@ const flushCommand: Command = {
       app.log.info({ consumer: flusher.consumer, metricsPort: server?.port ?? null }, 'flusher started');
       await stop;
       await flusher.stop();
+      await tracing.shutdown();
       server?.server.close();
       app.log.info('flusher stopped');
       return 0;

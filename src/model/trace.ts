@@ -1,6 +1,7 @@
 // W3C trace context: the traceparent header's fields, read leniently (a bad
 // header starts a new trace rather than failing the request) and written back.
 // Pure; spans and their export live in src/tracing.ts.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 
 /** A position in a trace: the W3C traceparent's fields. */
@@ -40,3 +41,51 @@ export function childContext(parent: TraceContext | null): TraceContext {
   return { traceId: parent?.traceId ?? randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex'), flags: parent?.flags ?? 1 };
 }
 
+
+/**
+ * The trace of the work running now, for code that does not take a context
+ * argument (the store stamps it on write-behind records). Entered by the
+ * transports only while spans are exported: with tracing off nothing runs in a
+ * scope and currentTraceId() is ''.
+ */
+const scope = new AsyncLocalStorage<TraceContext>();
+
+/** Runs fn(arg) with `ctx` as the current trace (and every continuation it starts). */
+export function inTrace<A, R>(ctx: TraceContext, fn: (arg: A) => R, arg: A): R {
+  return scope.run(ctx, fn, arg);
+}
+
+/** The current trace id (32 lowercase hex), or '' outside a traced scope. */
+export function currentTraceId(): string {
+  return scope.getStore()?.traceId ?? '';
+}
+
+/**
+ * The current trace as write-behind records carry it ("<trace id>-<span id>",
+ * the traceparent's middle: the span id lets the flusher link its batch to the
+ * request), or '' outside a traced scope.
+ */
+export function currentTraceStamp(): string {
+  const c = scope.getStore();
+  return c ? `${c.traceId}-${c.spanId}` : '';
+}
+
+/** A write-behind record's trace: its trace id and, when stamped, the span that made the change. */
+export interface TraceStamp {
+  traceId: string;
+  spanId: string | null;
+}
+
+const STAMP = /^([0-9a-f]{32})(?:-([0-9a-f]{16}))?$/;
+
+/**
+ * Reads a record's trace stamp: a trace id, optionally "-<span id>". Anything
+ * else (or all-zero ids) is null: a bad stamp is ignored, never an error.
+ */
+export function parseTraceStamp(v: string | undefined): TraceStamp | null {
+  if (v === undefined || v.length > 49) return null;
+  const m = STAMP.exec(v);
+  if (!m || /^0+$/.test(m[1]!)) return null;
+  const spanId = m[2] !== undefined && !/^0+$/.test(m[2]) ? m[2] : null;
+  return { traceId: m[1]!, spanId };
+}

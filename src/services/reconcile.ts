@@ -38,6 +38,11 @@ export interface ReconcileDeps {
   now?: () => number;
 }
 
+/** A flusher of one lesson's stream under its own consumer name: what a reconcile drains before comparing. */
+function lessonFlusher(deps: ReconcileDeps, lessonId: number, consumer: string): Flusher {
+  return new Flusher({ redis: deps.redis, pool: deps.pool, keyPrefix: deps.keyPrefix, wb: deps.wb, batchRows: deps.batchRows, lessons: [lessonId], consumer, log: deps.log });
+}
+
 /** Options of one reconcile. */
 export interface ReconcileOptions {
   repair?: boolean;
@@ -248,16 +253,7 @@ export async function reconcileLesson(deps: ReconcileDeps, lessonId: number, opt
   const drainMs = opts.drainTimeoutMs ?? 30_000;
   const from = opts.from ?? 'redis';
   if (from !== 'redis' && from !== 'mysql') throw new OrgError('BAD_REQUEST', `from must be redis or mysql, got ${JSON.stringify(from)}`);
-  const flusher = new Flusher({
-    redis,
-    pool,
-    keyPrefix: deps.keyPrefix,
-    wb: deps.wb,
-    batchRows: deps.batchRows,
-    lessons: [lessonId],
-    consumer: `reconcile:${process.pid}:${now()}`,
-    log: deps.log,
-  });
+  const flusher = lessonFlusher(deps, lessonId, `reconcile:${process.pid}:${now()}`);
   if (opts.repair && !(await flusher.drain(drainMs))) {
     throw new OrgError('BACKEND_UNAVAILABLE', `lesson ${lessonId}: could not flush pending records within ${drainMs} ms; not repairing`);
   }
@@ -420,16 +416,7 @@ export async function reconcileScores(deps: ReconcileDeps, lessonId: number, opt
   // Every node may head a level board: the readable version's and those created in class.
   const nodeIds = [...new Set([...(await redis.hkeys(lk.version(lesson.version).nodes)), ...(await redis.hkeys(lk.stateDynamicNodes))])];
   const drainMs = opts.drainTimeoutMs ?? 30_000;
-  const flusher = new Flusher({
-    redis,
-    pool,
-    keyPrefix: deps.keyPrefix,
-    wb: deps.wb,
-    batchRows: deps.batchRows,
-    lessons: [lessonId],
-    consumer: `reconcile-scores:${process.pid}:${now()}`,
-    log: deps.log,
-  });
+  const flusher = lessonFlusher(deps, lessonId, `reconcile-scores:${process.pid}:${now()}`);
 
   /**
    * Flushes until every record up to `version` is in MySQL (the stream's oldest

@@ -17,12 +17,14 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { WriteBehindConfig } from '../config.js';
+import type { TraceContext } from '../model/trace.js';
 import { lessonsAround } from '../store/mysql/lessons.js';
 import type { Pool } from '../store/mysql/pool.js';
 import { writeStateRows } from '../store/mysql/stateTables.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { lessonKeys, writeBehindRegistryKey } from '../store/redis/keys.js';
 import { ackRecords, forgetLesson, retireStream } from '../store/redis/writeBehindStream.js';
+import type { Span, Tracing } from '../tracing.js';
 import { flusherMetrics, type FlusherMetrics } from './metrics.js';
 import { detectRollback, type RollbackCheck } from './rollback.js';
 import { coalesce, decodeRecord, entryTime, type WbRecord } from './records.js';
@@ -54,6 +56,8 @@ export interface FlusherOptions {
   concurrency?: number;
   metrics?: Registry;
   log?: Logger;
+  /** When it exports, each batch's MySQL write is a span linked to the requests whose records it writes. */
+  tracing?: Tracing;
   now?: () => number;
   /** Called after each committed and acknowledged batch (benchmarks, tests). */
   onFlush?: (info: FlushInfo) => void;
@@ -108,6 +112,22 @@ interface Batch {
 }
 
 const errMsg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Distinct traces of one batch named in its log lines and linked from its span, at most. */
+export const MAX_BATCH_TRACES = 16;
+
+/** The distinct traces a batch's records carry (first MAX_BATCH_TRACES). */
+function batchTraces(records: readonly WbRecord[]): TraceContext[] {
+  const out: TraceContext[] = [];
+  for (const r of records) {
+    const t = r.trace;
+    if (t === undefined || out.some((o) => o.traceId === t.traceId)) continue;
+    // A stamp without its span id still names the trace; its link then points at no span in particular.
+    out.push({ traceId: t.traceId, spanId: t.spanId ?? '', flags: 1 });
+    if (out.length === MAX_BATCH_TRACES) break;
+  }
+  return out;
+}
 
 /** Reads lesson streams and writes them behind to MySQL. */
 export class Flusher {
@@ -302,6 +322,12 @@ export class Flusher {
       }
     }
 
+    const traces = batchTraces(records);
+    const traceIds = traces.map((t) => t.traceId);
+    const tracing = this.opts.tracing?.exporting ? this.opts.tracing : null;
+    const span: Span | null = tracing
+      ? tracing.startSpan('write-behind batch', null, { 'orgengine.wb.records': entries.length, 'orgengine.wb.lessons': touched.size, 'orgengine.wb.trace_ids': traceIds.join(',') }, traces.filter((t) => t.spanId !== ''))
+      : null;
     const t1 = performance.now();
     let sink;
     try {
@@ -309,11 +335,17 @@ export class Flusher {
     } catch (e) {
       for (const ls of touched) ls.readPending = true;
       this.metrics.retries.inc({ stage: 'mysql' });
+      span?.end(e);
+      this.opts.log?.warn({ err: errMsg(e), lessons: [...touched].map((ls) => ls.lessonId), records: entries.length, traceIds }, 'write-behind batch not written; records stay pending');
       throw e;
     }
     const committed = this.now();
     const t2 = performance.now();
     this.metrics.writeSeconds.observe((t2 - t1) / 1000);
+    span?.end();
+    if (this.opts.log?.isLevelEnabled('debug')) {
+      this.opts.log.debug({ lessons: [...touched].map((ls) => ls.lessonId), records: entries.length, rows: sink.rows, traceIds }, 'write-behind batch written');
+    }
 
     const byLesson = new Map<WatchedLesson, string[]>();
     for (const e of entries) {

@@ -5,6 +5,7 @@
 import { ENTITY_ID, entityIdPattern } from '../model/ids.js';
 import { LINK_ORIGINS, LINK_STATES, type LinkState } from '../model/interaction.js';
 import { SEAT_TEMPLATE_ID } from '../model/seats.js';
+import { parseTraceStamp, type TraceStamp } from '../model/trace.js';
 import type { Entity } from '../store/mysql/stateTables.js';
 
 /** One decoded stream record, ready to be written. */
@@ -17,6 +18,8 @@ export interface WbRecord {
   key: string;
   /** Column values in the entity table's column order (lesson_id first, version last). */
   row: unknown[];
+  /** The trace of the request that made the change (the record's optional `tr`), when it had a valid one. */
+  trace?: TraceStamp;
 }
 
 /** Largest signal payload a record may carry: what the signal_log TEXT column holds. */
@@ -54,12 +57,23 @@ function int(v: string | undefined): number | null {
 }
 
 /**
- * Decodes one stream entry's flat field list (e, v, then the entity's fields).
+ * Decodes one stream entry's flat field list (e, v, then the entity's fields,
+ * and `tr`, the trace stamp, when the change was traced).
  * Returns null for an entry no table can hold; the flusher counts and logs those.
  */
 export function decodeRecord(lessonId: number, fields: readonly string[]): WbRecord | null {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const r = decodeEntity(lessonId, f);
+  // An optional trace stamp: a malformed one is dropped, never the record.
+  if (r !== null && f.tr !== undefined) {
+    const trace = parseTraceStamp(f.tr);
+    if (trace) r.trace = trace;
+  }
+  return r;
+}
+
+function decodeEntity(lessonId: number, f: Record<string, string>): WbRecord | null {
   const version = f.v !== undefined && /^[0-9]{1,16}$/.test(f.v) ? Number(f.v) : NaN;
   if (!Number.isSafeInteger(version) || version < 1) return null;
   const t = ms(f.t);

@@ -1,5 +1,6 @@
 // W3C traceparent parsing and formatting, and spans without an exporter.
 import { describe, expect, it } from 'vitest';
+import { currentTraceId, currentTraceStamp, inTrace, parseTraceStamp } from '../../src/model/trace.js';
 import { childContext, formatTraceparent, LOCAL_TRACING, parseTraceparent } from '../../src/tracing.js';
 
 const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -48,5 +49,21 @@ describe('traceparent', () => {
     s.end(new Error('ignored'));
     expect(LOCAL_TRACING.exporting).toBe(false);
     await LOCAL_TRACING.shutdown();
+  });
+});
+
+describe('trace scope', () => {
+  it('is empty outside a scope and follows async continuations inside one', async () => {
+    expect(currentTraceId()).toBe('');
+    expect(currentTraceStamp()).toBe('');
+    const ctx = parseTraceparent(TP)!;
+    const seen = await inTrace(ctx, async (n: number) => {
+      await new Promise((r) => setTimeout(r, 1));
+      return [currentTraceId(), currentTraceStamp(), n];
+    }, 3);
+    expect(seen).toEqual([ctx.traceId, `${ctx.traceId}-${ctx.spanId}`, 3]);
+    expect(currentTraceStamp()).toBe('');
+    expect(parseTraceStamp(currentTraceStamp())).toBeNull();
+    expect(parseTraceStamp(`${ctx.traceId}-${ctx.spanId}`)).toEqual({ traceId: ctx.traceId, spanId: ctx.spanId });
   });
 });

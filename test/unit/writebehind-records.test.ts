@@ -148,3 +148,28 @@ describe('mutation inputs', () => {
     expect(bad(() => parseHeartbeat({ lessonId: 1, uid: 1, roomId: 'x'.repeat(65) }))).toBe('roomId');
   });
 });
+
+describe('record trace stamps', () => {
+  const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const SPAN = '00f067aa0ba902b7';
+  const signin = (extra: Record<string, string>) => decodeRecord(7, flat({ e: 'signin', v: '5', u: '101', t: '1795000000000', ...extra }));
+
+  it('decodes a trace stamp, with or without its span', () => {
+    expect(signin({ tr: `${TRACE}-${SPAN}` })?.trace).toEqual({ traceId: TRACE, spanId: SPAN });
+    expect(signin({ tr: TRACE })?.trace).toEqual({ traceId: TRACE, spanId: null });
+    expect(signin({ tr: `${TRACE}-0000000000000000` })?.trace).toEqual({ traceId: TRACE, spanId: null });
+    expect(signin({})?.trace).toBeUndefined();
+  });
+
+  it('ignores a bad stamp and keeps the record', () => {
+    for (const bad of ['', 'x', TRACE.toUpperCase(), TRACE.slice(1), `${TRACE}0`, '0'.repeat(32), `${TRACE}-${SPAN}0`, `${TRACE}-zz`, `${TRACE}-${SPAN}`.repeat(2)]) {
+      const r = signin({ tr: bad });
+      expect(r?.row, bad).toEqual([7, 101, new Date(1795000000000), 5]);
+      expect(r?.trace, bad).toBeUndefined();
+    }
+  });
+
+  it('a stamp does not make a bad record good', () => {
+    expect(decodeRecord(7, flat({ e: 'signin', v: '5', u: 'x', t: '1', tr: TRACE }))).toBeNull();
+  });
+});

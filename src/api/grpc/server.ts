@@ -22,7 +22,7 @@ import type { TransportDeps } from '../transport.js';
 import { retryAfterOf, type LimitClass, type RateLimiter } from '../limits.js';
 import type { RevocationService } from '../../services/revocation.js';
 import { readTlsFiles, type TlsFiles } from '../tls.js';
-import { formatTraceparent, parseTraceparent } from '../../model/trace.js';
+import { formatTraceparent, inTrace, parseTraceparent } from '../../model/trace.js';
 import type { Span } from '../../tracing.js';
 
 /** What the gRPC server needs. */
@@ -183,7 +183,11 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         if (inFlight >= api.maxInFlight) throw new OrgError('OVERLOADED', `more than ${api.maxInFlight} calls in flight; retry shortly`);
         const auth = call.metadata.get('authorization')[0];
         const c = tokens.authenticate(bearerToken(typeof auth === 'string' ? auth : undefined), t0);
-        out = c instanceof Promise ? c.then((caller) => go(call, caller)) : go(call, c);
+        if (span) {
+          // The call runs in its trace scope (write-behind records carry it); only while spans are exported.
+          const ctx = span.context;
+          out = c instanceof Promise ? c.then((caller) => inTrace(ctx, (cl: Claims) => go(call, cl), caller)) : inTrace(ctx, (cl: Claims) => go(call, cl), c);
+        } else out = c instanceof Promise ? c.then((caller) => go(call, caller)) : go(call, c);
       } catch (e) {
         done(fail(e, method, span));
         return;

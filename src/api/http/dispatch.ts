@@ -18,7 +18,7 @@ import { bearerToken, type Claims, type TokenVerifier } from '../../auth/tokens.
 import type { ApiConfig } from '../../config.js';
 import { ERROR_TABLE, OrgError, toOrgError } from '../../errors.js';
 import type { Metrics, RouteMetrics } from '../../metrics.js';
-import { formatTraceparent, parseTraceparent } from '../../model/trace.js';
+import { formatTraceparent, inTrace, parseTraceparent } from '../../model/trace.js';
 import type { Span, Tracing } from '../../tracing.js';
 import { CONTENT_TYPES, encode, encodeError, negotiate, type Format } from '../encoding.js';
 import { retryAfterOf, type LimitClass, type RateLimiter } from '../limits.js';
@@ -238,7 +238,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       }
       let out: MaybeAsync<Reply>;
       try {
-        out = invoke(x);
+        // Only while spans are exported does the route run in the request's trace scope (write-behind records carry it).
+        out = tracer && x.span ? inTrace(x.span.context, invoke, x) : invoke(x);
       } catch (e) {
         respond(res, x, null, e, false, !inHandler);
         return;

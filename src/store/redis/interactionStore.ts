@@ -5,6 +5,7 @@
 // message, atomically; a refused operation writes nothing. Here the scripts
 // get their arguments and their replies become typed results or typed errors
 // (replyCodes.ts).
+import { currentTraceStamp } from '../../model/trace.js';
 import type { Actor } from '../../auth/caller.js';
 import {
   ROLE_BITS,
@@ -228,7 +229,7 @@ export class InteractionStore {
     const r = await durably(o.redis, this.d, (c) => c[CREATE](
       this.head(lessonId), s.roomId, s.kind, s.capacity, s.channelId ?? '', s.invitee === null ? '' : String(s.invitee), String(creator.uid),
       flag(creator.admin), flag(creator.tutor), flag(creator.service), o.permissionMasks, now, o.inviteTimeoutMs, o.connectTimeoutMs,
-      o.maxStreamLength, o.ttlSeconds, o.maxSessionsPerRoom, o.maxPendingPerSession, `L${lessonId}-`, s.templateId, s.spec,
+      o.maxStreamLength, o.ttlSeconds, o.maxSessionsPerRoom, o.maxPendingPerSession, `L${lessonId}-`, s.templateId, s.spec, currentTraceStamp(),
     ));
     this.check('iaCreate', r, { lessonId, roomId: s.roomId, uid: s.invitee ?? creator.uid });
     return { lessonId, sessionId: str(r[1]), version: Number(str(r[2])), channelId: str(r[3]) };
@@ -239,7 +240,7 @@ export class InteractionStore {
     const o = this.o;
     const r = await durably(o.redis, this.d, (c) => c[LINK](
       this.head(lessonId), op, sessionId, String(uid), String(actor.uid), flag(actor.admin), flag(actor.tutor), flag(actor.service), o.permissionMasks,
-      now, o.inviteTimeoutMs, o.connectTimeoutMs, o.maxStreamLength, o.ttlSeconds, o.maxPendingPerSession,
+      now, o.inviteTimeoutMs, o.connectTimeoutMs, o.maxStreamLength, o.ttlSeconds, o.maxPendingPerSession, currentTraceStamp(),
     ));
     this.check('iaLink', r, { lessonId, uid, sessionId });
     return {
@@ -259,6 +260,7 @@ export class InteractionStore {
     const r = await durably(o.redis, this.d, (c) => c[SEAT](
       this.head(lessonId), a.op, a.sessionId, a.uid === null ? '' : String(a.uid), a.seat === null ? '' : String(a.seat), a.second, String(actor.uid),
       flag(actor.admin), flag(actor.tutor), flag(actor.service), o.permissionMasks, now, o.maxStreamLength, o.ttlSeconds, a.templateId, a.kind, a.spec,
+      currentTraceStamp(),
     ));
     this.check('iaSeat', r, { lessonId, uid: a.uid ?? actor.uid, sessionId: a.sessionId });
     const seat = str(r[2]);
@@ -269,7 +271,7 @@ export class InteractionStore {
   async end(lessonId: number, sessionId: string, actor: Actor, now: number): Promise<{ lessonId: number; sessionId: string; version: number }> {
     const o = this.o;
     const r = await durably(o.redis, this.d, (c) => c[END](
-      this.head(lessonId), sessionId, String(actor.uid), flag(actor.admin), flag(actor.tutor), flag(actor.service), o.permissionMasks, now, o.maxStreamLength, o.ttlSeconds,
+      this.head(lessonId), sessionId, String(actor.uid), flag(actor.admin), flag(actor.tutor), flag(actor.service), o.permissionMasks, now, o.maxStreamLength, o.ttlSeconds, currentTraceStamp(),
     ));
     this.check('iaEnd', r, { lessonId, sessionId });
     return { lessonId, sessionId, version: Number(str(r[1])) };
@@ -279,7 +281,7 @@ export class InteractionStore {
   async rtc(lessonId: number, e: { channelId: string; uid: number; event: 'joined' | 'alive' | 'left'; eventId: string; at: number }, now: number): Promise<RtcResult> {
     const o = this.o;
     const r = await durably(o.redis, this.d, (c) => c[RTC](
-      this.head(lessonId), e.channelId, String(e.uid), e.event, e.eventId, e.at, now, o.connectTimeoutMs, o.maxStreamLength, o.ttlSeconds, o.maxRtcEventsPerSession,
+      this.head(lessonId), e.channelId, String(e.uid), e.event, e.eventId, e.at, now, o.connectTimeoutMs, o.maxStreamLength, o.ttlSeconds, o.maxRtcEventsPerSession, currentTraceStamp(),
     ));
     this.check('iaRtc', r, { lessonId, uid: e.uid, sessionId: e.channelId });
     return { lessonId, sessionId: str(r[1]), version: verOf(r[2]), outcome: str(r[3]) as RtcResult['outcome'], state: str(r[4]) as LinkState | '', sessionVersion: Number(str(r[5] ?? '0')) };
@@ -360,7 +362,7 @@ export class InteractionStore {
   /** Grants (`on`) or revokes a user's admin role in a room. */
   async setAdmin(lessonId: number, roomId: string, uid: number, on: boolean, now: number): Promise<{ changed: boolean; version: number | null }> {
     const o = this.o;
-    const r = await durably(o.redis, this.d, (c) => c[ADMIN](this.head(lessonId), roomId, String(uid), flag(on), now, o.maxStreamLength, o.ttlSeconds));
+    const r = await durably(o.redis, this.d, (c) => c[ADMIN](this.head(lessonId), roomId, String(uid), flag(on), now, o.maxStreamLength, o.ttlSeconds, currentTraceStamp()));
     this.check('iaAdmin', r, { lessonId, roomId, uid });
     return { changed: Number(r[1]) === 1, version: verOf(r[2]) };
   }

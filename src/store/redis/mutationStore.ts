@@ -5,6 +5,7 @@
 // Here the scripts get their keys (from keys.ts, cached per lesson so the hot
 // path builds no strings) and their replies become typed results, or typed
 // errors through replyCodes.ts.
+import { currentTraceStamp } from '../../model/trace.js';
 import type { RedisClient } from './client.js';
 import { durably, MEMORY, type Durability } from './durability.js';
 import { lessonKeys, type LessonKeys } from './keys.js';
@@ -123,7 +124,7 @@ export class MutationStore {
     const k = this.keysOf(lessonId);
     const r = await durably(this.o.redis, this.d, (c) => c[PICK_GROUP](
       k.head, k.group, k.seats, k.dyn, k.dynKids, k.dynSeq, k.ver, k.stream,
-      String(uid), groupId ?? '', now, this.o.maxStreamLength, this.o.maxDynamicGroupsPerTeam, this.o.ttlSeconds, k.channel, lessonId,
+      String(uid), groupId ?? '', now, this.o.maxStreamLength, this.o.maxDynamicGroupsPerTeam, this.o.ttlSeconds, k.channel, lessonId, currentTraceStamp(),
     ));
     if (Number(r[0]) !== MUTATION_CODES.OK) throw replyError('pickGroup', r, { lessonId, uid, nodeId: groupId ?? '' });
     const changed = Number(r[3]) === 1;
@@ -145,7 +146,7 @@ export class MutationStore {
     const isUid = m.uid !== undefined;
     const r = await durably(this.o.redis, this.d, (c) => c[MUTE](
       k.head, k.lk.stateMuted(m.roomId), k.lk.stateMutedNodes(m.roomId), k.ver, k.stream,
-      m.roomId, isUid ? 'u' : 'n', isUid ? String(m.uid) : m.nodeId!, m.muted ? '1' : '0', now, this.o.maxStreamLength, this.o.ttlSeconds, k.channel,
+      m.roomId, isUid ? 'u' : 'n', isUid ? String(m.uid) : m.nodeId!, m.muted ? '1' : '0', now, this.o.maxStreamLength, this.o.ttlSeconds, k.channel, currentTraceStamp(),
     ));
     if (Number(r[0]) !== MUTATION_CODES.OK) throw replyError('mute', r, { lessonId: m.lessonId, uid: m.uid, roomId: m.roomId, nodeId: m.nodeId });
     const changed = Number(r[1]) === 1;
@@ -163,7 +164,7 @@ export class MutationStore {
   /** Records a student's arrival; the first sign-in wins. */
   async signIn(lessonId: number, uid: number, now: number): Promise<SignInResult> {
     const k = this.keysOf(lessonId);
-    const r = await durably(this.o.redis, this.d, (c) => c[SIGN_IN](k.head, k.signIn, k.ver, k.stream, String(uid), now, this.o.maxStreamLength, this.o.ttlSeconds, k.channel));
+    const r = await durably(this.o.redis, this.d, (c) => c[SIGN_IN](k.head, k.signIn, k.ver, k.stream, String(uid), now, this.o.maxStreamLength, this.o.ttlSeconds, k.channel, currentTraceStamp()));
     if (Number(r[0]) !== MUTATION_CODES.OK) throw replyError('signIn', r, { lessonId, uid });
     const first = Number(r[2]) === 1;
     return { lessonId, uid, signedInAt: Number(str(r[1])), first, version: first ? Number(str(r[3])) : null };
@@ -172,7 +173,7 @@ export class MutationStore {
   /** A student is online in a room. */
   async heartbeat(lessonId: number, uid: number, roomId: string, now: number): Promise<HeartbeatResult> {
     const k = this.keysOf(lessonId);
-    const r = await durably(this.o.redis, this.d, (c) => c[HEARTBEAT](k.head, k.ver, k.stream, String(uid), roomId, now, this.o.onlineWindowMs, this.o.maxStreamLength, this.o.ttlSeconds));
+    const r = await durably(this.o.redis, this.d, (c) => c[HEARTBEAT](k.head, k.ver, k.stream, String(uid), roomId, now, this.o.onlineWindowMs, this.o.maxStreamLength, this.o.ttlSeconds, currentTraceStamp()));
     if (Number(r[0]) !== MUTATION_CODES.OK) throw replyError('heartbeat', r, { lessonId, uid, roomId });
     return {
       lessonId,

@@ -5,6 +5,7 @@
 // total, and increments that move a total to the ledger's value). Keys come
 // from keys.ts; replies become typed results, or typed errors through
 // replyCodes.ts.
+import { currentTraceStamp } from '../../model/trace.js';
 import { scopeOf, type ScoreTotals, type TotalKind } from '../../model/scores.js';
 import { formatChannelMessage } from './channel.js';
 import type { RedisClient } from './client.js';
@@ -138,7 +139,7 @@ export class ScoreStore {
     const r = await durably(this.o.redis, this.d, (c) => c[AWARD](
       lk.head, lk.scoreIdem, lk.stateVersion, lk.writeBehind,
       e.key, e.roomId, e.sessionId ?? '', isUid ? 'u' : 'n', isUid ? String(e.uid) : e.nodeId!, e.seatId ?? '', e.side ?? '',
-      e.kind, e.points, now, by, e.roundId === null ? '' : String(e.roundId), this.o.maxStreamLength, this.o.ttlSeconds, this.o.noticeMs, lk.channel,
+      e.kind, e.points, now, by, e.roundId === null ? '' : String(e.roundId), this.o.maxStreamLength, this.o.ttlSeconds, this.o.noticeMs, lk.channel, currentTraceStamp(),
     ));
     if (Number(r[0]) !== SCORE_CODES.OK) {
       throw replyError('award', r, {
@@ -175,7 +176,7 @@ export class ScoreStore {
     const lk = this.keysOf(p.lessonId);
     const scope = scopeOf(p.roomId, p.sessionId);
     const r = await durably(this.o.redis, this.d, (c) =>
-      c[PK_START](lk.head, lk.stateVersion, lk.writeBehind, scope, p.roomId, p.kind, p.a, p.b, now, p.durationMs, by, this.o.maxStreamLength, this.o.ttlSeconds, lk.channel),
+      c[PK_START](lk.head, lk.stateVersion, lk.writeBehind, scope, p.roomId, p.kind, p.a, p.b, now, p.durationMs, by, this.o.maxStreamLength, this.o.ttlSeconds, lk.channel, currentTraceStamp()),
     );
     if (Number(r[0]) !== SCORE_CODES.OK) {
       const nodeId = Number(r[0]) === SCORE_CODES.NODE_NOT_FOUND || Number(r[0]) === SCORE_CODES.NODE_NOT_IN_ROOM ? str(r[1]) : `${p.a} / ${p.b}`;
@@ -191,7 +192,7 @@ export class ScoreStore {
   async endPk(lessonId: number, scope: string, roundId: number, now: number, by: number): Promise<PkRound> {
     const lk = this.keysOf(lessonId);
     const r = await durably(this.o.redis, this.d, (c) =>
-      c[PK_END](lk.scorePk(scope), lk.stateVersion, lk.writeBehind, String(roundId), now, this.o.maxStreamLength, this.o.ttlSeconds, lk.channel, scope, by),
+      c[PK_END](lk.scorePk(scope), lk.stateVersion, lk.writeBehind, String(roundId), now, this.o.maxStreamLength, this.o.ttlSeconds, lk.channel, scope, by, currentTraceStamp()),
     );
     if (Number(r[0]) !== SCORE_CODES.OK) throw replyError('pkEnd', r, { lessonId, scope, roundId: String(roundId) });
     // a, b, pa, pb, start, end, kind, room, version

@@ -64,7 +64,11 @@ export type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number | Buffer;
 type Flag = '0' | '1';
 
-/** Each script's arguments (KEYS, then ARGV) and its reply, as ioredis passes and returns them. */
+/**
+ * Each script's arguments (KEYS, then ARGV) and its reply, as ioredis passes and returns them.
+ * `trace`: the caller's trace stamp (model/trace.ts currentTraceStamp), stamped on the
+ * write-behind records the script appends; '' or absent when untraced.
+ */
 interface ScriptSignatures {
   beginPreload: {
     args: [head: string, lock: string, vseq: string, token: string, lockMs: number, runId: number, now: number, ttl: number, takeOverPrefix?: string, jobKey?: string];
@@ -86,7 +90,7 @@ interface ScriptSignatures {
   publishSignal: {
     args: [
       head: string, seqKey: string, zsetKey: string, ver: string, stream: string,
-      roomId: string, payload: string, by: number, now: number, retain: number, ttl: number, channel: string, maxBytes: number, maxStream: number,
+      roomId: string, payload: string, by: number, now: number, retain: number, ttl: number, channel: string, maxBytes: number, maxStream: number, trace?: string,
     ];
     reply: unknown[];
   };
@@ -97,19 +101,19 @@ interface ScriptSignatures {
   pickGroup: {
     args: [
       head: string, group: string, seats: string, dyn: string, dynKids: string, dynSeq: string, ver: string, stream: string,
-      uid: Arg, groupId: Arg, now: number, maxStream: number, maxDynamic: number, ttl: number, channel: string, lessonId: number,
+      uid: Arg, groupId: Arg, now: number, maxStream: number, maxDynamic: number, ttl: number, channel: string, lessonId: number, trace?: string,
     ];
     reply: Array<number | string>;
   };
   mute: {
     args: [
       head: string, muted: string, mutedNodes: string, ver: string, stream: string,
-      roomId: Arg, kind: 'u' | 'n', target: Arg, on: '1' | '0', now: number, maxStream: number, ttl: number, channel: string,
+      roomId: Arg, kind: 'u' | 'n', target: Arg, on: '1' | '0', now: number, maxStream: number, ttl: number, channel: string, trace?: string,
     ];
     reply: Array<number | string>;
   };
-  signIn: { args: [head: string, signIn: string, ver: string, stream: string, uid: Arg, now: number, maxStream: number, ttl: number, channel: string]; reply: Array<number | string> };
-  heartbeat: { args: [head: string, ver: string, stream: string, uid: Arg, roomId: Arg, now: number, windowMs: number, maxStream: number, ttl: number]; reply: Array<number | string> };
+  signIn: { args: [head: string, signIn: string, ver: string, stream: string, uid: Arg, now: number, maxStream: number, ttl: number, channel: string, trace?: string]; reply: Array<number | string> };
+  heartbeat: { args: [head: string, ver: string, stream: string, uid: Arg, roomId: Arg, now: number, windowMs: number, maxStream: number, ttl: number, trace?: string]; reply: Array<number | string> };
   wbAck: { args: [stream: string, group: string, ...ids: string[]]; reply: number };
   wbRetire: { args: [stream: string]; reply: number };
   wbForget: { args: [registry: string, lessonId: Arg, score: string]; reply: number };
@@ -120,48 +124,48 @@ interface ScriptSignatures {
     args: [
       head: string, idem: string, ver: string, stream: string,
       key: string, roomId: string, sessionId: string, target: 'u' | 'n', who: string, seatId: string, seatSide: string,
-      kind: string, points: number, now: number, by: number, roundId: string, maxStream: number, ttl: number, noticeMs: number, channel: string,
+      kind: string, points: number, now: number, by: number, roundId: string, maxStream: number, ttl: number, noticeMs: number, channel: string, trace?: string,
     ];
     reply: Array<number | string>;
   };
   pkStart: {
     args: [
       head: string, ver: string, stream: string,
-      scope: string, roomId: string, kind: 'node' | 'seat', a: string, b: string, now: number, durationMs: number, by: number, maxStream: number, ttl: number, channel: string,
+      scope: string, roomId: string, kind: 'node' | 'seat', a: string, b: string, now: number, durationMs: number, by: number, maxStream: number, ttl: number, channel: string, trace?: string,
     ];
     reply: Array<number | string>;
   };
-  pkEnd: { args: [pk: string, ver: string, stream: string, roundId: string, now: number, maxStream: number, ttl: number, channel: string, scope: string, by: number]; reply: Array<number | string> };
+  pkEnd: { args: [pk: string, ver: string, stream: string, roundId: string, now: number, maxStream: number, ttl: number, channel: string, scope: string, by: number, trace?: string]; reply: Array<number | string> };
   readScores: { args: [head: string, what: 'room' | 'lesson' | 'node' | 'student' | 'pk', id: string, n: string | number]; reply: Array<number | string> };
   iaCreate: {
     args: [
       head: string, roomId: string, kind: string, capacity: number, channelId: string, invitee: string, creator: string, admin: Flag, tutor: Flag, service: Flag,
       masks: string, now: number, inviteMs: number, connectMs: number, maxStream: number, ttl: number, maxSessionsPerRoom: number, maxPending: number, channelPrefix: string,
-      templateId: string, seatSpec: string,
+      templateId: string, seatSpec: string, trace?: string,
     ];
     reply: unknown[];
   };
   iaLink: {
     args: [
       head: string, op: string, sessionId: string, uid: string, caller: string, admin: Flag, tutor: Flag, service: Flag, masks: string,
-      now: number, inviteMs: number, connectMs: number, maxStream: number, ttl: number, maxPending: number,
+      now: number, inviteMs: number, connectMs: number, maxStream: number, ttl: number, maxPending: number, trace?: string,
     ];
     reply: unknown[];
   };
-  iaEnd: { args: [head: string, sessionId: string, caller: string, admin: Flag, tutor: Flag, service: Flag, masks: string, now: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaEnd: { args: [head: string, sessionId: string, caller: string, admin: Flag, tutor: Flag, service: Flag, masks: string, now: number, maxStream: number, ttl: number, trace?: string]; reply: unknown[] };
   iaRtc: {
-    args: [head: string, channelId: string, uid: string, event: string, eventId: string, at: number, now: number, connectMs: number, maxStream: number, ttl: number, maxEvents: number];
+    args: [head: string, channelId: string, uid: string, event: string, eventId: string, at: number, now: number, connectMs: number, maxStream: number, ttl: number, maxEvents: number, trace?: string];
     reply: unknown[];
   };
   iaExpire: { args: [head: string, now: number, limit: number, maxStream: number, ttl: number]; reply: unknown[] };
   iaRtcCheck: { args: [head: string, now: number, graceMs: number, limit: number, maxStream: number, ttl: number]; reply: unknown[] };
   iaInfo: { args: [head: string, roomId: string]; reply: unknown[] };
-  iaAdmin: { args: [head: string, roomId: string, uid: string, on: Flag, now: number, maxStream: number, ttl: number]; reply: unknown[] };
+  iaAdmin: { args: [head: string, roomId: string, uid: string, on: Flag, now: number, maxStream: number, ttl: number, trace?: string]; reply: unknown[] };
   iaRejournal: { args: [head: string, now: number, maxStream: number, ttl: number, ...sessionIds: string[]]; reply: unknown[] };
   iaSeat: {
     args: [
       head: string, op: string, sessionId: string, uid: string, seat: string, second: string, caller: string, admin: Flag, tutor: Flag, service: Flag, masks: string,
-      now: number, maxStream: number, ttl: number, templateId: string, kind: string, seatSpec: string,
+      now: number, maxStream: number, ttl: number, templateId: string, kind: string, seatSpec: string, trace?: string,
     ];
     reply: unknown[];
   };

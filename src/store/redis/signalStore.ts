@@ -1,6 +1,7 @@
 // A room's signal log in Redis: publish (one script: sequence, zset, trim,
 // notify) and the tail read (one script: room check, counter, range). Both are
 // one round trip; script codes become typed errors in replyCodes.ts.
+import { currentTraceStamp } from '../../model/trace.js';
 import { decodeSignalMember, type Signal } from '../../model/signal.js';
 import type { RedisClient } from './client.js';
 import { durably, MEMORY, type Durability } from './durability.js';
@@ -62,6 +63,7 @@ export async function publishSignal(
     lk.channel,
     bounds.maxPayloadBytes,
     bounds.maxStreamLength,
+    currentTraceStamp(),
   ));
   if (Number(reply[0]) !== REPLY_CODES.publishSignal.OK) throw replyError('publishSignal', reply, { lessonId: lk.lessonId, roomId });
   return { seq: Number(reply[1]), at, by, data: payload };

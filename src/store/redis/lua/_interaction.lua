@@ -72,7 +72,7 @@ local function link_of(v)
 end
 
 -- A run of one script over one lesson: what every helper below needs.
--- a: ARGV-derived settings {now, ttl, maxStream, inviteMs, connectMs}.
+-- a: ARGV-derived settings {now, ttl, maxStream, inviteMs, connectMs, tr = trace stamp or nil}.
 local function ia_run(head, a)
   local vb, err = version_base(head)
   if not vb then return nil, err end
@@ -82,7 +82,7 @@ local function ia_run(head, a)
   return {
     head = head, vb = vb, base = base, now = a.now, ttl = a.ttl, maxStream = a.maxStream,
     inviteMs = tonumber(pol[1]) or a.inviteMs, connectMs = tonumber(pol[2]) or a.connectMs,
-    stream = key_wb(base), ver = nil, touched = {}, out = {},
+    stream = key_wb(base), ver = nil, touched = {}, out = {}, tr = a.tr,
   }, nil
 end
 
@@ -176,14 +176,14 @@ end
 local function ia_ledger(R, S, uid, g, from, to, by, cause)
   local n = redis.call('HINCRBY', S.key, 'n', 1)
   S.f.n = tostring(n)
-  redis.call('XADD', R.stream, '*', 'e', 'ilev', 'v', ia_version(R), 's', S.id, 'n', n, 'u', uid, 'g', g, 'f', from, 'to', to,
+  wb_append(R.stream, R.tr, 'e', 'ilev', 'v', ia_version(R), 's', S.id, 'n', n, 'u', uid, 'g', g, 'f', from, 'to', to,
     'b', by, 'why', cause, 't', R.now)
 end
 
 -- Writes link l of uid (its hash entry and its write-behind record).
 local function ia_put_link(R, S, uid, l)
   redis.call('HSET', S.links, uid, l.st .. '|' .. l.o .. '|' .. l.by .. '|' .. l.g .. '|' .. l.u)
-  redis.call('XADD', R.stream, '*', 'e', 'ilink', 'v', ia_version(R), 's', S.id, 'u', uid, 'g', l.g, 'st', l.st, 'o', l.o, 'b', l.by, 't', l.u)
+  wb_append(R.stream, R.tr, 'e', 'ilink', 'v', ia_version(R), 's', S.id, 'u', uid, 'g', l.g, 'st', l.st, 'o', l.o, 'b', l.by, 't', l.u)
 end
 
 -- Counter field of S moved by d (seated 'a', pending 'p').
@@ -227,7 +227,7 @@ local function seat_put(R, S, i, q, op, by)
   local n = (tonumber(S.f.qn) or 0) + 1
   S.f['q' .. i], S.f.qn = v, tostring(n)
   redis.call('HSET', S.key, 'q' .. i, v, 'qn', n)
-  redis.call('XADD', R.stream, '*', 'e', 'iseat', 'v', ia_version(R), 's', S.id, 'n', n, 'q', i, 'u', q.u, 'l', q.l, 'm', q.m, 'c', q.c,
+  wb_append(R.stream, R.tr, 'e', 'iseat', 'v', ia_version(R), 's', S.id, 'n', n, 'q', i, 'u', q.u, 'l', q.l, 'm', q.m, 'c', q.c,
     'op', op, 'b', by, 't', R.now)
   S.changed = true
 end
@@ -382,7 +382,7 @@ local function ia_finish(R)
       f.v = ver
       redis.call('HSET', S.key, 'v', ver)
       redis.call('HSET', rv, f.r, ver)
-      redis.call('XADD', R.stream, '*', 'e', 'isess', 'v', ver, 's', sid, 'r', f.r, 'k', f.k, 'c', f.c, 'ch', f.ch, 'u', f.by,
+      wb_append(R.stream, R.tr, 'e', 'isess', 'v', ver, 's', sid, 'r', f.r, 'k', f.k, 'c', f.c, 'ch', f.ch, 'u', f.by,
         'st', f.st, 'why', f.why or '', 'at', f.at, 'et', f.et or '', 'tp', f.tp or '')
       redis.call('SPUBLISH', key_channel(R.base), 'ia:' .. f.r .. ':' .. sid .. ':' .. ver)
     end

@@ -42,6 +42,17 @@ local function room_partition(pos, room)
   return nil
 end
 
+-- A student's position when it is a member of `room`, else nil and the error
+-- reply: STUDENT_NOT_FOUND, ROOM_NOT_FOUND or STUDENT_NOT_IN_ROOM. A room in the
+-- student's position exists; only a miss needs telling the errors apart.
+local function member_position(vb, uid, room)
+  local pos = position(vb, redis.call('HGET', key_lesson(vb), 'posBuckets'), uid)
+  if pos and room_partition(pos, room) then return pos end
+  if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return nil, {E_ROOM_NOT_FOUND} end
+  if not pos then return nil, {E_STUDENT_NOT_FOUND} end
+  return nil, {E_STUDENT_NOT_IN_ROOM}
+end
+
 -- A node blob: the readable version's, else one created in class.
 local function node_blob(vb, dyn, id)
   return redis.call('HGET', key_nodes(vb), id) or redis.call('HGET', dyn, id)

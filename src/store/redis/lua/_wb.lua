@@ -15,3 +15,14 @@ local function next_version(key, ttl)
   end
   return string.format('%.0f', v)
 end
+
+-- Appends a write-behind record (field, value, ...) to a stream. With a trace
+-- stamp (the caller's trailing ARGV; nil or '' when untraced) the record also
+-- carries it as 'tr', which the flusher logs and links its batch span to.
+local function wb_append(stream, tr, ...)
+  if not tr or tr == '' then return redis.call('XADD', stream, '*', ...) end
+  local f = {...}
+  f[#f + 1] = 'tr'
+  f[#f + 1] = tr
+  return redis.call('XADD', stream, '*', unpack(f))
+end

@@ -41,16 +41,8 @@ local base = lesson_base(KEYS[1])
 local node, path, uid
 if tkind == 'u' then
   uid = target
-  local pos = position(vb, redis.call('HGET', key_lesson(vb), 'posBuckets'), uid)
-  if not pos then
-    if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
-    return {E_STUDENT_NOT_FOUND}
-  end
-  -- A room in the student's position exists; only a miss needs telling the two errors apart.
-  if not room_partition(pos, room) then
-    if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
-    return {E_STUDENT_NOT_IN_ROOM}
-  end
+  local pos, miss = member_position(vb, uid, room)
+  if not pos then return miss end
   -- The student's place in the tree now: the group it picked in class, else where the preload put it.
   node = redis.call('HGET', key_state_group(base), uid) or pos.n
   path = node_path(vb, base, node)
@@ -130,6 +122,6 @@ if uid ~= '' then rec[#rec + 1] = 'u'; rec[#rec + 1] = uid end
 if session ~= '' then rec[#rec + 1] = 's'; rec[#rec + 1] = session end
 if seat ~= '' then rec[#rec + 1] = 'st'; rec[#rec + 1] = seat; rec[#rec + 1] = 'sd'; rec[#rec + 1] = seatSide end
 if side ~= '' then rec[#rec + 1] = 'pk'; rec[#rec + 1] = roundId; rec[#rec + 1] = 'ps'; rec[#rec + 1] = side end
-redis.call('XADD', KEYS[4], '*', unpack(rec))
+wb_append(KEYS[4], ARGV[17], unpack(rec))
 if redis.call('SET', key_score_notice(base, room), '1', 'PX', ARGV[15], 'NX') then redis.call('SPUBLISH', ARGV[16], 'score:' .. room) end
 return {OK, 0, reply}

@@ -42,7 +42,7 @@ redis.call('EXPIRE', key, ARGV[6])
 local last = now
 if prev and prev > now then last = prev end
 local s = string.format('%.0f', last)
-redis.call('XADD', KEYS[3], '*', 'e', 'online', 'v', ver, 'r', room, 'u', uid, 'p', p, 't', s)
+wb_append(KEYS[3], ARGV[7], 'e', 'online', 'v', ver, 'r', room, 'u', uid, 'p', p, 't', s)
 local came = 0
 if not prev or prev < now - window then came = 1 end
 return {OK, p, s, came, ver}

@@ -10,7 +10,7 @@
 -- Returns {OK, changed 0|1, version or ''} | {error code, detail...}; an error writes nothing.
 -- @include _interaction.lua
 
-local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[4]), ttl = ARGV[6], maxStream = ARGV[5], inviteMs = 0, connectMs = 0})
+local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[4]), ttl = ARGV[6], maxStream = ARGV[5], inviteMs = 0, connectMs = 0, tr = ARGV[7]})
 if not R then return err end
 local room, uid, on = ARGV[1], ARGV[2], ARGV[3] == '1'
 if redis.call('HEXISTS', key_rooms(R.vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
@@ -22,7 +22,7 @@ if full then return full end
 local ver = ia_version(R)
 if on then redis.call('SADD', set, uid) else redis.call('SREM', set, uid) end
 redis.call('EXPIRE', set, R.ttl)
-redis.call('XADD', R.stream, '*', 'e', 'iadmin', 'v', ver, 'r', room, 'u', uid, 'm', on and '1' or '0', 't', R.now)
+wb_append(R.stream, R.tr, 'e', 'iadmin', 'v', ver, 'r', room, 'u', uid, 'm', on and '1' or '0', 't', R.now)
 redis.call('HSET', key_ia_room_version(R.base), room, ver)
 redis.call('SPUBLISH', key_channel(R.base), 'ia:' .. room .. ':-:' .. ver)
 return {OK, 1, ver}

@@ -22,10 +22,11 @@
 -- ARGV[18] default channel id prefix
 -- ARGV[19] layout template id
 -- ARGV[20] its seat spec (model/seats.ts encodeSpec)
+-- ARGV[21] trace stamp ('' when untraced), stamped on the write-behind records
 -- Returns {OK, session id, version, channel id} | {error code, detail...}; an error writes nothing.
 -- @include _interaction.lua
 
-local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[11]), ttl = ARGV[15], maxStream = ARGV[14], inviteMs = tonumber(ARGV[12]), connectMs = tonumber(ARGV[13])})
+local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[11]), ttl = ARGV[15], maxStream = ARGV[14], inviteMs = tonumber(ARGV[12]), connectMs = tonumber(ARGV[13]), tr = ARGV[21]})
 if not R then return err end
 local room, kind, me, invitee = ARGV[1], ARGV[2], ARGV[6], ARGV[5]
 if redis.call('HEXISTS', key_rooms(R.vb), room) == 0 then return {E_ROOM_NOT_FOUND} end

@@ -12,7 +12,7 @@
 -- Returns {OK, version} | {error code, detail...}; an error writes nothing.
 -- @include _interaction.lua
 
-local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[7]), ttl = ARGV[9], maxStream = ARGV[8], inviteMs = 0, connectMs = 0})
+local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[7]), ttl = ARGV[9], maxStream = ARGV[8], inviteMs = 0, connectMs = 0, tr = ARGV[10]})
 if not R then return err end
 local S = ia_session(R, ARGV[1])
 if not S then return {E_SESSION_NOT_FOUND, ARGV[1]} end

@@ -19,7 +19,7 @@
 -- Returns {OK, version, session status, link state, generation} | {error code, detail...}; an error writes nothing.
 -- @include _interaction.lua
 
-local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[9]), ttl = ARGV[13], maxStream = ARGV[12], inviteMs = tonumber(ARGV[10]), connectMs = tonumber(ARGV[11])})
+local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[9]), ttl = ARGV[13], maxStream = ARGV[12], inviteMs = tonumber(ARGV[10]), connectMs = tonumber(ARGV[11]), tr = ARGV[15]})
 if not R then return err end
 local op, sid, uid = ARGV[1], ARGV[2], ARGV[3]
 local S = ia_session(R, sid)

@@ -18,7 +18,7 @@
 -- outcome: applied | duplicate | stale | unlinked | noop | ended. An error writes nothing.
 -- @include _interaction.lua
 
-local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[6]), ttl = ARGV[9], maxStream = ARGV[8], inviteMs = 0, connectMs = tonumber(ARGV[7])})
+local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[6]), ttl = ARGV[9], maxStream = ARGV[8], inviteMs = 0, connectMs = tonumber(ARGV[7]), tr = ARGV[11]})
 if not R then return err end
 local uid, ev, id, at = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local sid = redis.call('HGET', key_ia_channels(R.base), ARGV[1])

@@ -20,10 +20,11 @@
 -- ARGV[14] switch: template id
 -- ARGV[15] switch: the template's session kind
 -- ARGV[16] switch: the template's seat spec
+-- ARGV[17] trace stamp ('' when untraced), stamped on the write-behind records
 -- Returns {OK, version or '' (nothing changed), seat or ''} | {error code, detail...}; an error writes nothing.
 -- @include _interaction.lua
 
-local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[11]), ttl = ARGV[13], maxStream = ARGV[12], inviteMs = 0, connectMs = 0})
+local R, err = ia_run(KEYS[1], {now = tonumber(ARGV[11]), ttl = ARGV[13], maxStream = ARGV[12], inviteMs = 0, connectMs = 0, tr = ARGV[17]})
 if not R then return err end
 local op, sid = ARGV[1], ARGV[2]
 local S = ia_session(R, sid)

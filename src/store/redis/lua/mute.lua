@@ -23,16 +23,8 @@ local vb, err = version_base(KEYS[1])
 if not vb then return err end
 local set, entity, field, msg
 if kind == 'u' then
-  local pos = position(vb, redis.call('HGET', key_lesson(vb), 'posBuckets'), target)
-  if not pos then
-    if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
-    return {E_STUDENT_NOT_FOUND}
-  end
-  -- A room in the student's position exists; only a miss needs telling the two errors apart.
-  if not room_partition(pos, room) then
-    if redis.call('HEXISTS', key_rooms(vb), room) == 0 then return {E_ROOM_NOT_FOUND} end
-    return {E_STUDENT_NOT_IN_ROOM}
-  end
+  local _, miss = member_position(vb, target, room)
+  if miss then return miss end
   set, entity, field, msg = KEYS[2], 'mute', 'u', 'state:' .. target
 else
   local rb = redis.call('HGET', key_rooms(vb), room)
@@ -52,6 +44,6 @@ if full then return full end
 local ver = next_version(KEYS[4], ARGV[7])
 if on then redis.call('SADD', set, target) else redis.call('SREM', set, target) end
 redis.call('EXPIRE', set, ARGV[7])
-redis.call('XADD', KEYS[5], '*', 'e', entity, 'v', ver, 'r', room, field, target, 'm', on and '1' or '0', 't', ARGV[5])
+wb_append(KEYS[5], ARGV[9], 'e', entity, 'v', ver, 'r', room, field, target, 'm', on and '1' or '0', 't', ARGV[5])
 redis.call('SPUBLISH', ARGV[8], msg)
 return {OK, 1, ver}

@@ -133,7 +133,7 @@ local ver = next_version(KEYS[7], ttl)
 redis.call('HINCRBY', KEYS[3], gid, 1)
 if cur then redis.call('HINCRBY', KEYS[3], cur, -1) end
 redis.call('HSET', KEYS[2], uid, gid)
-redis.call('XADD', KEYS[8], '*', 'e', 'group', 'v', ver, 'u', uid, 'g', gid, 't', now)
+wb_append(KEYS[8], ARGV[9], 'e', 'group', 'v', ver, 'u', uid, 'g', gid, 't', now)
 redis.call('SPUBLISH', ARGV[7], 'state:' .. uid)
 
 -- Dynamic expansion of the team the student joined.
@@ -157,7 +157,7 @@ if below > 0 then
     free = free + cap
     created = created + 1
     reply[#reply + 1] = id
-    redis.call('XADD', KEYS[8], '*', 'e', 'node', 'v', ver, 'n', id, 'p', team.nodeId, 'c', cap, 'path', path, 'd', team.depth + 1, 't', now)
+    wb_append(KEYS[8], ARGV[9], 'e', 'node', 'v', ver, 'n', id, 'p', team.nodeId, 'c', cap, 'path', path, 'd', team.depth + 1, 't', now)
     redis.call('SPUBLISH', ARGV[7], 'node:' .. id)
   end
   if created > 0 then

@@ -29,7 +29,7 @@ if n >= tonumber(ARGV[3]) then return {E_BACKPRESSURE, n} end
 local ver = next_version(KEYS[2], ARGV[4])
 local stop = string.format('%.0f', math.max(now, tonumber(h[6])))
 redis.call('HSET', KEYS[1], 'end', stop, 'status', 'end')
-redis.call('XADD', KEYS[3], '*', 'e', 'pk', 'v', ver, 'id', h[1], 'sc', ARGV[6], 'r', h[5], 'kd', h[2], 'a', h[3], 'b', h[4],
+wb_append(KEYS[3], ARGV[8], 'e', 'pk', 'v', ver, 'id', h[1], 'sc', ARGV[6], 'r', h[5], 'kd', h[2], 'a', h[3], 'b', h[4],
   'st', h[6], 'en', stop, 'x', 'end', 'pa', h[9], 'pb', h[10], 't', ARGV[2], 'by', ARGV[7])
 redis.call('SPUBLISH', ARGV[5], 'score:' .. h[5])
 return {OK, h[3], h[4], h[9], h[10], h[6], stop, h[2], h[5], ver}

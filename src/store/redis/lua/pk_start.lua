@@ -49,7 +49,7 @@ redis.call('HSET', pk, 'id', id, 'kind', kind, 'a', a, 'b', b, 'room', room, 'st
 redis.call('EXPIRE', pk, ARGV[10])
 redis.call('SADD', key_score_scopes(base), scope)
 redis.call('EXPIRE', key_score_scopes(base), ARGV[10])
-redis.call('XADD', KEYS[3], '*', 'e', 'pk', 'v', ver, 'id', id, 'sc', scope, 'r', room, 'kd', kind, 'a', a, 'b', b,
+wb_append(KEYS[3], ARGV[12], 'e', 'pk', 'v', ver, 'id', id, 'sc', scope, 'r', room, 'kd', kind, 'a', a, 'b', b,
   'st', now, 'en', stop, 'x', 'run', 'pa', '0', 'pb', '0', 't', now, 'by', ARGV[8])
 redis.call('SPUBLISH', ARGV[11], 'score:' .. room)
 return {OK, id, now, stop, ver}

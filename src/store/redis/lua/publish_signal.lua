@@ -47,6 +47,6 @@ redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[4] .. ':' .. ARGV[3] .. ':' 
 redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
-redis.call('XADD', KEYS[5], '*', 'e', 'signal', 'v', ver, 'r', ARGV[1], 's', seq, 't', ARGV[4], 'u', ARGV[3], 'd', ARGV[2])
+wb_append(KEYS[5], ARGV[10], 'e', 'signal', 'v', ver, 'r', ARGV[1], 's', seq, 't', ARGV[4], 'u', ARGV[3], 'd', ARGV[2])
 redis.call('SPUBLISH', ARGV[7], 'signal:' .. ARGV[1] .. ':' .. seq)
 return {OK, seq, ver}

@@ -25,6 +25,6 @@ if full then return full end
 local ver = next_version(KEYS[3], ARGV[4])
 redis.call('HSET', KEYS[2], uid, ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('XADD', KEYS[4], '*', 'e', 'signin', 'v', ver, 'u', uid, 't', ARGV[2])
+wb_append(KEYS[4], ARGV[6], 'e', 'signin', 'v', ver, 'u', uid, 't', ARGV[2])
 redis.call('SPUBLISH', ARGV[5], 'state:' .. uid)
 return {OK, ARGV[2], 1, ver}
