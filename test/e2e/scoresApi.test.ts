@@ -175,8 +175,8 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
     await post(`${L}/scores`, teacherTok, { key: 'warm-1', roomId: 'main', uid, kind: 'reward', points: 50 });
     // The cache TTL is a minute: seeing the award sooner means the notice retired the cached board.
     // A liveness bound, not a timing goal: the notice crosses the lesson channel of a busy machine.
-    await until('the board to show the award', async () => ((await board()).entries.find((e) => e.uid === uid)?.points === 50 ? true : undefined), 15_000);
-    expect(await ws.next((m) => m.type === 'scores', 15_000, seen)).toEqual({ type: 'scores', lessonId: LESSON, room: 'main' });
+    await until('the board to show the award', async () => ((await board()).entries.find((e) => e.uid === uid)?.points === 50 ? true : undefined), 30_000);
+    expect(await ws.next((m) => m.type === 'scores', 30_000, seen)).toEqual({ type: 'scores', lessonId: LESSON, room: 'main' });
     ws.close();
     const proto = await get(`${L}/nodes/root/scores?limit=5`, teacherTok, 'proto', 'orgengine.v1.NodeScores');
     expect(proto.status).toBe(200);
