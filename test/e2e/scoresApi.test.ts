@@ -172,7 +172,8 @@ describe.each(GATEWAY_REDIS_MODES)('scores API on %s', (mode, target) => {
     ws.send({ type: 'subscribe', room: 'main' });
     await ws.next((m) => m.type === 'subscribed');
     const seen = ws.messages.length;
-    await post(`${L}/scores`, teacherTok, { key: 'warm-1', roomId: 'main', uid, kind: 'reward', points: 50 });
+    const awarded = await post(`${L}/scores`, teacherTok, { key: 'warm-1', roomId: 'main', uid, kind: 'reward', points: 50 });
+    expect(awarded.status, JSON.stringify(awarded.body)).toBeLessThan(300);
     // The cache TTL is a minute: seeing the award sooner means the notice retired the cached board.
     // A liveness bound, not a timing goal: the notice crosses the lesson channel of a busy machine.
     await until('the board to show the award', async () => ((await board()).entries.find((e) => e.uid === uid)?.points === 50 ? true : undefined), 30_000);
