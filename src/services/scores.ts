@@ -123,7 +123,9 @@ export class ScoreService {
     this.unlisten =
       channels?.listen({
         onMessage: (lessonId, m) => this.onMessage(lessonId, m),
-        onDown: () => this.cache.clear(),
+        // Messages may be lost while the connection is down: a read already in flight
+        // must not be cached either, so every lesson's generation moves on.
+        onDown: () => this.retireAll(),
       }) ?? null;
   }
 
@@ -134,6 +136,12 @@ export class ScoreService {
     this.trailing.clear();
     for (const id of this.gens.keys()) this.o.channels?.remove(id);
     this.gens.clear();
+    this.cache.clear();
+  }
+
+  /** Drops every cached score read and outdates every read in flight. */
+  private retireAll(): void {
+    for (const id of this.gens.keys()) this.gens.set(id, ++this.gen);
     this.cache.clear();
   }
 
@@ -232,7 +240,8 @@ export class ScoreService {
     return this.flights.run(key, async () => {
       try {
         const v = await load();
-        if (subscribed && this.gens.get(lessonId) === gen) this.cache.set(key, v, gen, entryBytes(boardSize(v)));
+        // Cached only when the lesson's notices flowed the whole time: subscribed before and after, no notice or loss meanwhile.
+        if (subscribed && this.gens.get(lessonId) === gen && this.o.channels?.isSubscribed(lessonId)) this.cache.set(key, v, gen, entryBytes(boardSize(v)));
         return v;
       } catch (e) {
         throw backendError(e);
