@@ -53,7 +53,7 @@ describe.each(GATEWAY_REDIS_MODES)('websocket push on %s', (_mode, target) => {
     // A liveness bound, not a speed goal: each first subscribe reads the student's
     // position (a cold enter), and the bulk test opens 180 at once on a shared machine
     // that, in a whole-suite run, also runs every other test file.
-    return c.next((m) => m.id === id, 30_000, from);
+    return c.next((m) => m.id === id, 60_000, from);
   };
   const seqs = (c: WsClient, room = 'main'): number[] => c.messages.filter((m) => m.type === 'signal' && m.room === room).map((m) => m.seq as number);
   let students: Position[];
