@@ -25,18 +25,10 @@ import { compileTestLesson, dropLessonKeys, loadSyntheticLesson, loadTopology, S
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
 import { expectSeatInvariants } from '../support/seats.js';
+import { outcomeOf } from '../support/errors.js';
 
 const service: Caller = { uid: 1, role: 'service', lesson: '*' };
 
-async function codeOf(p: Promise<unknown>): Promise<ErrorCode | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isOrgError(e)) return e.code;
-    throw e;
-  }
-}
 
 describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
   const L = mode === 'single' ? 1401 : 1402;
@@ -242,7 +234,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     const s = (await svc.store.session(L, duo.sessionId))!;
     expect([s.endReason, s.links.find((l) => l.uid === A)!.state]).toEqual(['peer_left', 'ended']);
     const ended = await writes();
-    expect(await codeOf(svc.invite(student(A!), { lessonId: L, sessionId: duo.sessionId, uid: C!, by: null }))).toBe('SESSION_ENDED');
+    expect(await outcomeOf(svc.invite(student(A!), { lessonId: L, sessionId: duo.sessionId, uid: C!, by: null }))).toBe('SESSION_ENDED');
     expect(await writes()).toEqual(ended);
     // Both are free again: a new session reuses the channel.
     expect((await svc.fastCreate(student(A!), { lessonId: L, roomId: 'main', kind: 'duo', capacity: null, channelId: `pk-${L}-${mode}`, invitee: B!, by: null })).channelId).toBe(`pk-${L}-${mode}`);
@@ -282,7 +274,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
       ['a student grants room admins', () => svc.setAdmin(student(A!), { lessonId: L, roomId: 'main', uid: C!, granted: true })],
       ['a caller of another lesson', () => svc.end({ uid: topo.lesson.teacherUid, role: 'teacher', lesson: L + 1000 }, { lessonId: L, sessionId: sid, by: null })],
     ];
-    for (const [what, p] of refused) expect(await codeOf(p()), what).toBe('FORBIDDEN');
+    for (const [what, p] of refused) expect(await outcomeOf(p()), what).toBe('FORBIDDEN');
     expect(await writes()).toEqual(before);
 
     // The creator accepts D; a tutor kicks its own student; a granted room admin invites; the teacher ends.
@@ -290,15 +282,15 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     const own = studentsOf.get(tutors[1]!)!.at(-1)!;
     await svc.invite(teacher, link(own));
     await svc.handle(student(own), { ...link(null), accept: true });
-    expect(await codeOf(svc.kick(tutor(tutors[0]!), link(own))), 'another tutor').toBe(studentsOf.get(tutors[0]!)!.includes(own) ? 'ok' : 'FORBIDDEN');
+    expect(await outcomeOf(svc.kick(tutor(tutors[0]!), link(own))), 'another tutor').toBe(studentsOf.get(tutors[0]!)!.includes(own) ? 'ok' : 'FORBIDDEN');
     expect((await svc.kick(tutor(tutors[1]!), link(own))).state).toBe('kicked');
-    expect(await codeOf(svc.invite(student(C!), link(C!)))).toBe('FORBIDDEN');
+    expect(await outcomeOf(svc.invite(student(C!), link(C!)))).toBe('FORBIDDEN');
     expect((await svc.setAdmin(teacher, { lessonId: L, roomId: 'main', uid: C!, granted: true })).changed).toBe(true);
     const asAdmin = await svc.universalInfo(teacher, L, 'main');
     expect(asAdmin.admins).toContain(C!);
     expect((await svc.kick(student(C!), link(B!))).state).toBe('kicked');
     await svc.setAdmin(service, { lessonId: L, roomId: 'main', uid: C!, granted: false });
-    expect(await codeOf(svc.kick(student(C!), link(D!)))).toBe('FORBIDDEN');
+    expect(await outcomeOf(svc.kick(student(C!), link(D!)))).toBe('FORBIDDEN');
     // A service acts for anyone: here it cancels E's invitation made by A.
     expect((await svc.cancel(service, link(E!))).state).toBe('cancelled');
     expect((await svc.end(teacher, { lessonId: L, sessionId: sid, by: null })).version).toBeGreaterThan(0);
@@ -309,7 +301,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
       const c2 = await svc.fastCreate(service, { lessonId: L, roomId: inRoom.roomId, kind: 'multi', capacity: null, channelId: null, invitee: G!, by: F! });
       await svc.handle(student(G!), { lessonId: L, sessionId: c2.sessionId, uid: null, accept: true, by: null });
       expect((await svc.kick(tutor(tutors[2]!), { lessonId: L, sessionId: c2.sessionId, uid: G!, by: null })).state).toBe('kicked');
-      expect(await codeOf(svc.kick(tutor(tutors[3]!), { lessonId: L, sessionId: c2.sessionId, uid: F!, by: null }))).toBe('FORBIDDEN');
+      expect(await outcomeOf(svc.kick(tutor(tutors[3]!), { lessonId: L, sessionId: c2.sessionId, uid: F!, by: null }))).toBe('FORBIDDEN');
       await svc.end(service, { lessonId: L, sessionId: c2.sessionId, by: null });
     }
     await expectInvariants();
@@ -346,9 +338,9 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
   it('races: many users apply and are accepted at once and the seats hold; two hosts invite one user at once and one wins', async () => {
     const [A, ...rest] = fresh(31);
     const c = await svc.fastCreate(student(A!), { lessonId: L, roomId: 'main', kind: 'multi', capacity: 5, channelId: null, invitee: null, by: null });
-    const applied = await Promise.all(rest.map((u) => codeOf(svc.apply(student(u), { lessonId: L, sessionId: c.sessionId, uid: null, by: null }))));
+    const applied = await Promise.all(rest.map((u) => outcomeOf(svc.apply(student(u), { lessonId: L, sessionId: c.sessionId, uid: null, by: null }))));
     expect(applied.every((x) => x === 'ok')).toBe(true);
-    const accepted = await Promise.all(rest.map((u) => codeOf(svc.handle(student(A!), { lessonId: L, sessionId: c.sessionId, uid: u, accept: true, by: null }))));
+    const accepted = await Promise.all(rest.map((u) => outcomeOf(svc.handle(student(A!), { lessonId: L, sessionId: c.sessionId, uid: u, accept: true, by: null }))));
     expect(accepted.filter((x) => x === 'ok')).toHaveLength(4);
     expect(accepted.filter((x) => x === 'SESSION_FULL')).toHaveLength(rest.length - 4);
     const s = (await svc.store.session(L, c.sessionId))!;
@@ -357,7 +349,7 @@ describe.each(REDIS_MODES)('interaction center on %s Redis', (mode) => {
     const [H1, H2, X] = fresh(3);
     const s1 = await svc.fastCreate(student(H1!), { lessonId: L, roomId: 'main', kind: 'duo', capacity: null, channelId: null, invitee: null, by: null });
     const s2 = await svc.fastCreate(student(H2!), { lessonId: L, roomId: 'main', kind: 'duo', capacity: null, channelId: null, invitee: null, by: null });
-    const both = await Promise.all([s1, s2].map((s, i) => codeOf(svc.invite(student([H1!, H2!][i]!), { lessonId: L, sessionId: s.sessionId, uid: X!, by: null }))));
+    const both = await Promise.all([s1, s2].map((s, i) => outcomeOf(svc.invite(student([H1!, H2!][i]!), { lessonId: L, sessionId: s.sessionId, uid: X!, by: null }))));
     expect(both.sort()).toEqual(['USER_BUSY', 'ok']);
     await expectInvariants();
   });

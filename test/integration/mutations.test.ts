@@ -17,6 +17,7 @@ import { dropLessonKeys, inClassSnapshot, seedLesson, tutorOf } from '../support
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { Cluster, Redis } from 'ioredis';
 import { REDIS_MODES, redisTarget, testRedis } from '../support/redis.js';
+import { outcomeOf } from '../support/errors.js';
 
 const GROUP_LESSON = 501;
 const PLAIN_LESSON = 502;
@@ -28,15 +29,6 @@ const service: Caller = { uid: 1, role: 'service', lesson: '*' };
 const teacher: Caller = { uid: 2, role: 'teacher', lesson: GROUP_LESSON };
 const student = (uid: number, lesson: number = GROUP_LESSON): Caller => ({ uid, role: 'student', lesson });
 
-async function codeOf(p: Promise<unknown>): Promise<ErrorCode | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isOrgError(e)) return e.code;
-    throw e;
-  }
-}
 
 describe.each(REDIS_MODES)('in-class mutations on %s Redis', (mode) => {
   // MySQL state tables are per lesson, so each Redis mode gets its own database.
@@ -222,7 +214,7 @@ describe.each(REDIS_MODES)('in-class mutations on %s Redis', (mode) => {
       ['a teacher sending heartbeats', 'FORBIDDEN', () => svc.heartbeat(teacher, { lessonId: GROUP_LESSON, uid: a, roomId: 'main' })],
     ];
     const got = [];
-    for (const [what, , call] of cases) got.push([what, await codeOf(call())]);
+    for (const [what, , call] of cases) got.push([what, await outcomeOf(call())]);
     expect(got).toEqual(cases.map(([what, code]) => [what, code]));
     expect(await snapshot()).toEqual(before);
   });
@@ -235,10 +227,10 @@ describe.each(REDIS_MODES)('in-class mutations on %s Redis', (mode) => {
     const tight = new MutationService({ redis, keyPrefix: config.keyPrefix, ttlSeconds: 3600, wb: { ...config.writeBehind, maxStreamLength: len } });
     const before = await snapshot();
     const codes = [
-      await codeOf(tight.signIn(service, { lessonId: GROUP_LESSON, uid: uids[3]! })),
-      await codeOf(tight.mute(teacher, { lessonId: GROUP_LESSON, roomId: 'main', uid: uids[3]!, muted: true })),
-      await codeOf(tight.heartbeat(service, { lessonId: GROUP_LESSON, uid: uids[3]!, roomId: 'main' })),
-      await codeOf(tight.pickGroup(service, { lessonId: GROUP_LESSON, uid: uids[3]!, groupId: groupsOf(tutor.get(uids[3]!)!).at(-1)! })),
+      await outcomeOf(tight.signIn(service, { lessonId: GROUP_LESSON, uid: uids[3]! })),
+      await outcomeOf(tight.mute(teacher, { lessonId: GROUP_LESSON, roomId: 'main', uid: uids[3]!, muted: true })),
+      await outcomeOf(tight.heartbeat(service, { lessonId: GROUP_LESSON, uid: uids[3]!, roomId: 'main' })),
+      await outcomeOf(tight.pickGroup(service, { lessonId: GROUP_LESSON, uid: uids[3]!, groupId: groupsOf(tutor.get(uids[3]!)!).at(-1)! })),
     ];
     expect(codes).toEqual(['BACKPRESSURE', 'BACKPRESSURE', 'BACKPRESSURE', 'BACKPRESSURE']);
     expect(await snapshot()).toEqual(before);
@@ -302,7 +294,7 @@ describe.each(REDIS_MODES)('in-class mutations on %s Redis', (mode) => {
     expect(await count()).toBe(2);
     const main = await online('main');
     expect(main.partitions.reduce((x, y) => x + y, 0)).toBe(main.online);
-    expect(await codeOf(online('nope'))).toBe('ROOM_NOT_FOUND');
+    expect(await outcomeOf(online('nope'))).toBe('ROOM_NOT_FOUND');
   });
 
   it('publishes state:<uid> and mute:<room> on the lesson shard channel, exactly for changes', async () => {

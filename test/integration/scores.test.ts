@@ -9,7 +9,6 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../src/auth/caller.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { isOrgError, type ErrorCode } from '../../src/errors.js';
 import { prng } from '../../src/model/synthetic.js';
 import type { OrgNode } from '../../src/model/topology.js';
 import { preloadLesson } from '../../src/preload/preload.js';
@@ -26,6 +25,7 @@ import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.j
 import { dropLessonKeys, seedLesson } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
+import { outcomeOf } from '../support/errors.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const LESSON = 801;
@@ -38,15 +38,6 @@ const service: Caller = { uid: 1, role: 'service', lesson: '*' };
 const teacher: Caller = { uid: 2, role: 'teacher', lesson: LESSON };
 type Rows = RowDataPacket[];
 
-async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<ErrorCode | 'ok'> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-    return 'ok';
-  } catch (e) {
-    if (isOrgError(e)) return e.code;
-    throw e;
-  }
-}
 
 /** A score event to a student or a node in the main room, with defaults. */
 const ev = (over: Partial<ScoreEvent> & { key: string }): ScoreEvent => ({
@@ -169,20 +160,20 @@ describe.each(REDIS_MODES)('scores on %s Redis', (mode) => {
   it('refusals write nothing: a student awarding (403), points out of range (400), unknown student, node or room (404), another lesson (403)', async () => {
     const before = await snapshot();
     const uid = uids[3]!;
-    expect(await codeOf(svc.award({ uid, role: 'student', lesson: LESSON }, ev({ key: 'bad-1', uid, points: 1 })))).toBe('FORBIDDEN');
-    expect(await codeOf(svc.award({ uid: 9, role: 'teacher', lesson: LESSON + 1 }, ev({ key: 'bad-2', uid, points: 1 })))).toBe('FORBIDDEN');
+    expect(await outcomeOf(svc.award({ uid, role: 'student', lesson: LESSON }, ev({ key: 'bad-1', uid, points: 1 })))).toBe('FORBIDDEN');
+    expect(await outcomeOf(svc.award({ uid: 9, role: 'teacher', lesson: LESSON + 1 }, ev({ key: 'bad-2', uid, points: 1 })))).toBe('FORBIDDEN');
     const raw = { lessonId: LESSON, key: 'bad-3', roomId: 'main', uid, kind: 'reward', points: config.scores.maxPoints + 1 };
-    expect(await codeOf(() => parseAward(raw, config.scores))).toBe('BAD_REQUEST');
-    expect(await codeOf(() => parseAward({ ...raw, points: -1 }, config.scores))).toBe('BAD_REQUEST'); // only adjust takes points away
-    expect(await codeOf(() => parseAward({ ...raw, points: 0, kind: 'adjust' }, config.scores))).toBe('BAD_REQUEST');
-    expect(await codeOf(() => parseAward({ ...raw, points: config.scores.minPoints - 1, kind: 'adjust' }, config.scores))).toBe('BAD_REQUEST');
-    expect(await codeOf(() => parseAward({ ...raw, points: 1, nodeId: 'root' }, config.scores))).toBe('BAD_REQUEST'); // both uid and nodeId
-    expect(await codeOf(() => parseAward({ ...raw, points: 1, kind: 'bribe' }, config.scores))).toBe('BAD_REQUEST');
-    expect(await codeOf(svc.award(service, ev({ key: 'bad-4', uid: 999_999_999, points: 1 })))).toBe('STUDENT_NOT_FOUND');
-    expect(await codeOf(svc.award(service, ev({ key: 'bad-5', nodeId: 'no.such.node', points: 1 })))).toBe('NODE_NOT_FOUND');
-    expect(await codeOf(svc.award(service, ev({ key: 'bad-6', uid, roomId: 'no-room', points: 1 })))).toBe('ROOM_NOT_FOUND');
-    expect(await codeOf(svc.award(service, ev({ key: 'bad-7', uid, points: 1, roundId: 999 })))).toBe('PK_ROUND_NOT_FOUND');
-    expect(await codeOf(svc.startPk({ uid, role: 'student', lesson: LESSON }, { lessonId: LESSON, roomId: 'main', sessionId: null, kind: 'seat', a: 'left', b: 'right', durationMs: 1000 }))).toBe('FORBIDDEN');
+    expect(await outcomeOf(() => parseAward(raw, config.scores))).toBe('BAD_REQUEST');
+    expect(await outcomeOf(() => parseAward({ ...raw, points: -1 }, config.scores))).toBe('BAD_REQUEST'); // only adjust takes points away
+    expect(await outcomeOf(() => parseAward({ ...raw, points: 0, kind: 'adjust' }, config.scores))).toBe('BAD_REQUEST');
+    expect(await outcomeOf(() => parseAward({ ...raw, points: config.scores.minPoints - 1, kind: 'adjust' }, config.scores))).toBe('BAD_REQUEST');
+    expect(await outcomeOf(() => parseAward({ ...raw, points: 1, nodeId: 'root' }, config.scores))).toBe('BAD_REQUEST'); // both uid and nodeId
+    expect(await outcomeOf(() => parseAward({ ...raw, points: 1, kind: 'bribe' }, config.scores))).toBe('BAD_REQUEST');
+    expect(await outcomeOf(svc.award(service, ev({ key: 'bad-4', uid: 999_999_999, points: 1 })))).toBe('STUDENT_NOT_FOUND');
+    expect(await outcomeOf(svc.award(service, ev({ key: 'bad-5', nodeId: 'no.such.node', points: 1 })))).toBe('NODE_NOT_FOUND');
+    expect(await outcomeOf(svc.award(service, ev({ key: 'bad-6', uid, roomId: 'no-room', points: 1 })))).toBe('ROOM_NOT_FOUND');
+    expect(await outcomeOf(svc.award(service, ev({ key: 'bad-7', uid, points: 1, roundId: 999 })))).toBe('PK_ROUND_NOT_FOUND');
+    expect(await outcomeOf(svc.startPk({ uid, role: 'student', lesson: LESSON }, { lessonId: LESSON, roomId: 'main', sessionId: null, kind: 'seat', a: 'left', b: 'right', durationMs: 1000 }))).toBe('FORBIDDEN');
     expect(await snapshot()).toEqual(before);
     // A refused key was not burnt: it can still be used.
     expect((await svc.award(service, ev({ key: 'bad-4', uid, points: 1 }))).replayed).toBe(false);
@@ -198,12 +189,12 @@ describe.each(REDIS_MODES)('scores on %s Redis', (mode) => {
     expect((await svc.award(service, ev({ key: 'pk-before', uid: ua, points: 4 }))).roundId).toBeNull();
     const round = await svc.startPk(teacher, { lessonId: LESSON, roomId: 'main', sessionId: null, kind: 'node', a: ta, b: tb, durationMs: 10_000 });
     expect(round).toMatchObject({ running: true, startAt: now, endAt: now + 10_000, pointsA: 0, pointsB: 0, winner: null, scope: 'r:main' });
-    expect(await codeOf(svc.startPk(teacher, { lessonId: LESSON, roomId: 'main', sessionId: null, kind: 'node', a: ta, b: tb, durationMs: 5000 }))).toBe('PK_ROUND_RUNNING');
+    expect(await outcomeOf(svc.startPk(teacher, { lessonId: LESSON, roomId: 'main', sessionId: null, kind: 'node', a: ta, b: tb, durationMs: 5000 }))).toBe('PK_ROUND_RUNNING');
     // A session has its own scope: a round may run there at the same time.
     const inSession = await svc.startPk(teacher, { lessonId: LESSON, roomId: 'main', sessionId: 'sess-1', kind: 'seat', a: 'left', b: 'right', durationMs: 10_000 });
     expect(inSession.scope).toBe('s:sess-1');
     // Overlapping sides are refused.
-    expect(await codeOf(svc.startPk(teacher, { lessonId: LESSON, roomId: 'main', sessionId: 'sess-2', kind: 'node', a: ta, b: 'root', durationMs: 5000 }))).toBe('BAD_REQUEST');
+    expect(await outcomeOf(svc.startPk(teacher, { lessonId: LESSON, roomId: 'main', sessionId: 'sess-2', kind: 'node', a: ta, b: 'root', durationMs: 5000 }))).toBe('BAD_REQUEST');
 
     now += 1;
     const a1 = await svc.award(service, ev({ key: 'pk-a1', uid: ua, points: 6, roundId: round.roundId }));
@@ -220,9 +211,9 @@ describe.each(REDIS_MODES)('scores on %s Redis', (mode) => {
     now = round.endAt;
     expect((await svc.award(service, ev({ key: 'pk-at-end', uid: ub, points: 100 }))).side).toBeNull();
     const before = await snapshot();
-    expect(await codeOf(svc.award(service, ev({ key: 'pk-late', uid: ub, points: 1, roundId: round.roundId })))).toBe('PK_ROUND_CLOSED');
+    expect(await outcomeOf(svc.award(service, ev({ key: 'pk-late', uid: ub, points: 1, roundId: round.roundId })))).toBe('PK_ROUND_CLOSED');
     expect(await snapshot()).toEqual(before);
-    expect(await codeOf(svc.endPk(teacher, { lessonId: LESSON, roomId: 'main', sessionId: null, roundId: round.roundId }))).toBe('PK_ROUND_CLOSED');
+    expect(await outcomeOf(svc.endPk(teacher, { lessonId: LESSON, roomId: 'main', sessionId: null, roundId: round.roundId }))).toBe('PK_ROUND_CLOSED');
     const result = await svc.pk(service, { lessonId: LESSON, roomId: 'main', sessionId: null });
     expect(result).toMatchObject({ roundId: round.roundId, running: false, pointsA: 6, pointsB: 6, winner: 'tie', winnerSide: null });
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../src/auth/caller.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { isOrgError, type ErrorCode } from '../../src/errors.js';
+import { isOrgError } from '../../src/errors.js';
 import type { Topology } from '../../src/model/topology.js';
 import { InteractionService } from '../../src/services/interaction.js';
 import type { RedisClient } from '../../src/store/redis/client.js';
@@ -23,16 +23,8 @@ import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
 import { expectSeatInvariants } from '../support/seats.js';
 import type { RowDataPacket } from 'mysql2/promise';
+import { outcomeOf } from '../support/errors.js';
 
-async function codeOf(p: Promise<unknown> | unknown): Promise<ErrorCode | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isOrgError(e)) return e.code;
-    throw e;
-  }
-}
 
 describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
   const L = mode === 'single' ? 1451 : 1452;
@@ -122,18 +114,18 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     // Everyone gives the seat up, then all race for seat 4.
     for (const g of G) await svc.seat(student(g), 'leave', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null });
     expect((await session(sid)).seats.filter((q) => q.uid !== null).map((q) => q.uid)).toEqual([H]);
-    const race = await Promise.all(G.map((g) => codeOf(svc.seat(student(g), 'take', { lessonId: L, sessionId: sid, uid: null, seat: 4, other: null, media: null, by: null }))));
+    const race = await Promise.all(G.map((g) => outcomeOf(svc.seat(student(g), 'take', { lessonId: L, sessionId: sid, uid: null, seat: 4, other: null, media: null, by: null }))));
     expect(race.filter((c) => c === 'ok')).toHaveLength(1);
     expect(race.filter((c) => c === 'SEAT_TAKEN')).toHaveLength(G.length - 1);
     // Then all take any seat at once (twice each): 8 guests on 8 distinct non-host seats.
-    const again = await Promise.all([...G, ...G].map((g) => codeOf(svc.seat(student(g), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null }))));
+    const again = await Promise.all([...G, ...G].map((g) => outcomeOf(svc.seat(student(g), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null }))));
     expect(again.every((c) => c === 'ok')).toBe(true);
     const s = await session(sid);
     expectSeatInvariants(s);
     expect(new Set(s.seats.map((q) => q.uid)).size).toBe(9);
     // Every seat taken: the session is full too.
     const [X] = fresh(1);
-    expect(await codeOf(svc.invite(student(H!), { lessonId: L, sessionId: sid, uid: X!, by: null }))).toBe('SESSION_FULL');
+    expect(await outcomeOf(svc.invite(student(H!), { lessonId: L, sessionId: sid, uid: X!, by: null }))).toBe('SESSION_FULL');
   });
 
   it('capabilities: an audio-only seat cannot turn its camera on (409 SEAT_CAPABILITY), and a refusal writes nothing', async () => {
@@ -141,10 +133,10 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const sid = await staged(A!, [B!], 'multi');
     const w = await writes();
     const seatB = (await session(sid)).seats.find((q) => q.uid === B)!.seat;
-    expect(await codeOf(svc.seat(student(A!), 'unmute', { lessonId: L, sessionId: sid, uid: null, seat: seatB, other: null, media: 'cam', by: null }))).toBe('SEAT_CAPABILITY');
+    expect(await outcomeOf(svc.seat(student(A!), 'unmute', { lessonId: L, sessionId: sid, uid: null, seat: seatB, other: null, media: 'cam', by: null }))).toBe('SEAT_CAPABILITY');
     expect(await writes()).toEqual(w);
     // The host mutes and unmutes the mic; the guest may not mute anyone.
-    expect(await codeOf(svc.seat(student(B!), 'mute', { lessonId: L, sessionId: sid, uid: null, seat: 0, other: null, media: 'mic', by: null }))).toBe('FORBIDDEN');
+    expect(await outcomeOf(svc.seat(student(B!), 'mute', { lessonId: L, sessionId: sid, uid: null, seat: 0, other: null, media: 'mic', by: null }))).toBe('FORBIDDEN');
     expect(await writes()).toEqual(w);
     await svc.seat(student(A!), 'mute', { lessonId: L, sessionId: sid, uid: null, seat: seatB, other: null, media: 'mic', by: null });
     expect((await session(sid)).seats[seatB]!.mic).toBe(false);
@@ -163,9 +155,9 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const [A, B, C] = fresh(3);
     const sid = await staged(A!, [B!], 'multi');
     await svc.seat(student(A!), 'lock', { lessonId: L, sessionId: sid, uid: null, seat: 2, other: null, media: null, by: null });
-    expect(await codeOf(svc.seat(student(B!), 'move', { lessonId: L, sessionId: sid, uid: null, seat: 2, other: null, media: null, by: null }))).toBe('SEAT_LOCKED');
-    expect(await codeOf(svc.seat(student(B!), 'move', { lessonId: L, sessionId: sid, uid: null, seat: 0, other: null, media: null, by: null }))).toBe('SEAT_TAKEN');
-    expect(await codeOf(svc.seat(student(A!), 'swap', { lessonId: L, sessionId: sid, uid: null, seat: 0, other: 1, media: null, by: null }))).toBe('SEAT_HOST_ONLY');
+    expect(await outcomeOf(svc.seat(student(B!), 'move', { lessonId: L, sessionId: sid, uid: null, seat: 2, other: null, media: null, by: null }))).toBe('SEAT_LOCKED');
+    expect(await outcomeOf(svc.seat(student(B!), 'move', { lessonId: L, sessionId: sid, uid: null, seat: 0, other: null, media: null, by: null }))).toBe('SEAT_TAKEN');
+    expect(await outcomeOf(svc.seat(student(A!), 'swap', { lessonId: L, sessionId: sid, uid: null, seat: 0, other: 1, media: null, by: null }))).toBe('SEAT_HOST_ONLY');
     // A newly accepted guest skips the locked seat.
     await svc.invite(student(A!), { lessonId: L, sessionId: sid, uid: C!, by: null });
     await svc.handle(student(C!), { lessonId: L, sessionId: sid, uid: C!, accept: true, by: null });
@@ -174,12 +166,12 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const s = await session(sid);
     expect([s.seats[1]!.uid, s.seats[3]!.uid, s.seats[2]!.locked]).toEqual([C, B, true]);
     expectSeatInvariants(s);
-    expect(await codeOf(svc.seat(student(B!), 'unlock', { lessonId: L, sessionId: sid, uid: null, seat: 2, other: null, media: null, by: null }))).toBe('FORBIDDEN');
+    expect(await outcomeOf(svc.seat(student(B!), 'unlock', { lessonId: L, sessionId: sid, uid: null, seat: 2, other: null, media: null, by: null }))).toBe('FORBIDDEN');
     // With every free seat locked, a seatless user finds none; unlocking one lets it sit there.
     const at = (o: 'lock' | 'unlock', seat: number) => svc.seat(student(A!), o, { lessonId: L, sessionId: sid, uid: null, seat, other: null, media: null, by: null });
     await svc.seat(student(B!), 'leave', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null });
     for (let q = 3; q < 9; q++) await at('lock', q);
-    expect(await codeOf(svc.seat(student(B!), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null }))).toBe('NO_FREE_SEAT');
+    expect(await outcomeOf(svc.seat(student(B!), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null }))).toBe('NO_FREE_SEAT');
     await at('unlock', 6);
     expect((await svc.seat(student(B!), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null })).seat).toBe(6);
     // Locking again is no change: no new version.
@@ -191,7 +183,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const duo = await staged(A!, [B!], 'duo');
     let s = await session(duo);
     expect([s.template, s.kind, s.seats.map((q) => [q.uid, q.side])]).toEqual(['duo', 'duo', [[A, 'left'], [B, 'right']]]);
-    expect(await codeOf(svc.switchTemplate(student(B!), { lessonId: L, sessionId: duo, templateId: 'video', by: null }))).toBe('FORBIDDEN');
+    expect(await outcomeOf(svc.switchTemplate(student(B!), { lessonId: L, sessionId: duo, templateId: 'video', by: null }))).toBe('FORBIDDEN');
     const r = await svc.switchTemplate(student(A!), { lessonId: L, sessionId: duo, templateId: 'video', by: null });
     s = await session(duo);
     expect(r.version).toBe(s.version);
@@ -206,9 +198,9 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     }
     expect((await session(duo)).seats.map((q) => q.uid)).toEqual([A, B, C, D, E]);
     const w = await writes();
-    expect(await codeOf(svc.switchTemplate(student(A!), { lessonId: L, sessionId: duo, templateId: 'duo', by: null }))).toBe('SEATS_DO_NOT_FIT');
-    expect(await codeOf(svc.switchTemplate(student(A!), { lessonId: L, sessionId: duo, templateId: 'pk-2', by: null }))).toBe('SEATS_DO_NOT_FIT');
-    expect(await codeOf(svc.switchTemplate(student(A!), { lessonId: L, sessionId: duo, templateId: 'no-such', by: null }))).toBe('TEMPLATE_NOT_FOUND');
+    expect(await outcomeOf(svc.switchTemplate(student(A!), { lessonId: L, sessionId: duo, templateId: 'duo', by: null }))).toBe('SEATS_DO_NOT_FIT');
+    expect(await outcomeOf(svc.switchTemplate(student(A!), { lessonId: L, sessionId: duo, templateId: 'pk-2', by: null }))).toBe('SEATS_DO_NOT_FIT');
+    expect(await outcomeOf(svc.switchTemplate(student(A!), { lessonId: L, sessionId: duo, templateId: 'no-such', by: null }))).toBe('TEMPLATE_NOT_FOUND');
     expect(await writes()).toEqual(w);
     // pk-3: sides of 3; the host stays on the left's host seat, B..E keep their indexes where they exist.
     await svc.switchTemplate(teacher, { lessonId: L, sessionId: duo, templateId: 'pk-3', by: null });
@@ -228,7 +220,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     s = await session(sid);
     expect(s.status).toBe('ended');
     expect(s.seats.every((q) => q.uid === null)).toBe(true);
-    expect(await codeOf(svc.seat(student(A!), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null }))).toBe('SESSION_ENDED');
+    expect(await outcomeOf(svc.seat(student(A!), 'take', { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null }))).toBe('SESSION_ENDED');
   });
 
   it('wrong roles and bad input are refused and write nothing', async () => {
@@ -236,7 +228,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const sid = await staged(A!, [B!], 'multi');
     const w = await writes();
     const op = (c: Caller, o: Parameters<InteractionService['seat']>[1], f: Partial<Parameters<InteractionService['seat']>[2]>) =>
-      codeOf(svc.seat(c, o, { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null, ...f }));
+      outcomeOf(svc.seat(c, o, { lessonId: L, sessionId: sid, uid: null, seat: null, other: null, media: null, by: null, ...f }));
     expect(await op(student(X!), 'take', {})).toBe('FORBIDDEN'); // audience: no seat permission
     expect(await op(student(B!), 'take', { uid: A! })).toBe('FORBIDDEN'); // seating someone else needs arrange
     expect(await op(student(B!), 'lock', { seat: 3 })).toBe('FORBIDDEN');
@@ -246,7 +238,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     expect(await op(student(A!), 'mute', { seat: 7, media: 'mic' })).toBe('SEAT_EMPTY');
     expect(await op(student(A!), 'leave', { uid: X! })).toBe('NOT_SEATED');
     expect(await op(student(A!), 'take', { seat: 0, uid: B! })).toBe('SEAT_TAKEN');
-    expect(await codeOf(svc.seat(student(A!), 'take', { lessonId: L, sessionId: 's999999', uid: null, seat: null, other: null, media: null, by: null }))).toBe('SESSION_NOT_FOUND');
+    expect(await outcomeOf(svc.seat(student(A!), 'take', { lessonId: L, sessionId: 's999999', uid: null, seat: null, other: null, media: null, by: null }))).toBe('SESSION_NOT_FOUND');
     expect(await writes()).toEqual(w);
   });
 
@@ -260,7 +252,7 @@ describe.each(REDIS_MODES)('mic seats on %s Redis', (mode) => {
     const sid = await staged(A!, [B!, C!], 'multi', 'wide');
     const s = await session(sid);
     expect([s.template, s.capacity, s.seats.map((q) => [q.uid, q.mic, q.cam])]).toEqual(['wide', 3, [[A, true, true], [B, false, true], [C, true, true]]]);
-    expect(await codeOf(svc.seat(student(A!), 'unmute', { lessonId: L, sessionId: sid, uid: null, seat: 1, other: null, media: 'mic', by: null }))).toBe('SEAT_CAPABILITY');
+    expect(await outcomeOf(svc.seat(student(A!), 'unmute', { lessonId: L, sessionId: sid, uid: null, seat: 1, other: null, media: 'mic', by: null }))).toBe('SEAT_CAPABILITY');
     // Drain the write-behind stream: every seat change is one ledger row; the session row names its template.
     const flusher = new Flusher({ redis, pool: db.pool, keyPrefix: config.keyPrefix, wb: { ...config.writeBehind, claimIdleMs: 1000 }, batchRows: 500, lessons: [L] });
     expect(await flusher.drain(60_000)).toBe(true);
