@@ -58,6 +58,14 @@ function take(b: Bucket, perMs: number, burst: number, now: number): number {
   return (1 - t) / perMs;
 }
 
+/** Charges one request to `key`'s bucket (a new caller starts with a full one): 0, or the ms to wait. */
+function charge<K extends {}>(table: LRUCache<K, Bucket>, key: K, perMs: number, burst: number, now: number): number {
+  const b = table.get(key);
+  if (b !== undefined) return take(b, perMs, burst, now);
+  table.set(key, { tokens: burst - 1, at: now });
+  return 0;
+}
+
 /** Token buckets per uid and class, and per client address. */
 export class RateLimiter {
   private readonly perMs: Float64Array;
@@ -93,24 +101,14 @@ export class RateLimiter {
   admit(cls: LimitClass, caller: Caller | null, address: string | null, now: number): void {
     const i = caller !== null && caller.role === 'service' ? SERVICE : CLASS_INDEX[cls];
     if (address !== null && this.byAddress !== null) {
-      const b = this.byAddress.get(address);
-      if (b === undefined) this.byAddress.set(address, { tokens: this.addressBurst - 1, at: now });
-      else {
-        const wait = take(b, this.addressPerMs, this.addressBurst, now);
-        if (wait > 0) {
-          this.counters[i]!.address.inc();
-          throw tooMany(CLASS_NAMES[i]!, 'client address', wait);
-        }
+      const wait = charge(this.byAddress, address, this.addressPerMs, this.addressBurst, now);
+      if (wait > 0) {
+        this.counters[i]!.address.inc();
+        throw tooMany(CLASS_NAMES[i]!, 'client address', wait);
       }
     }
     if (caller === null) return;
-    const table = this.byUid[i]!;
-    const b = table.get(caller.uid);
-    if (b === undefined) {
-      table.set(caller.uid, { tokens: this.burst[i]! - 1, at: now });
-      return;
-    }
-    const wait = take(b, this.perMs[i]!, this.burst[i]!, now);
+    const wait = charge(this.byUid[i]!, caller.uid, this.perMs[i]!, this.burst[i]!, now);
     if (wait > 0) {
       this.counters[i]!.uid.inc();
       throw tooMany(CLASS_NAMES[i]!, `uid ${caller.uid}`, wait);
