@@ -43,6 +43,8 @@ interface LessonList {
   loadedAt: number;
   /** The load in flight, if any. */
   loading: Promise<void> | null;
+  /** The first load while it runs: requests arriving meanwhile wait for it too. */
+  first: Promise<void> | null;
 }
 
 const revoked = (): OrgError => new OrgError('UNAUTHENTICATED', 'token revoked');
@@ -70,6 +72,7 @@ export class Revocations {
     if (c.lesson === '*') return;
     const list = this.lessons.get(c.lesson);
     if (list === undefined) return this.loadAndCheck(c);
+    if (list.first !== null) return list.first.then(() => this.verdict(list, c));
     if (now - list.loadedAt > this.opts.refreshMs && list.loading === null) this.refresh(c.lesson, list);
     this.verdict(list, c);
   }
@@ -115,19 +118,23 @@ export class Revocations {
 
   private loadAndCheck(c: Claims): Promise<void> {
     const lessonId = c.lesson as number;
-    // Held with nothing revoked until loaded, so concurrent first requests share one read.
-    const list: LessonList = { all: 0, users: new Map(), loadedAt: -Infinity, loading: null };
+    // Held while it loads, so concurrent first requests share one read (and all wait for it).
+    const list: LessonList = { all: 0, users: new Map(), loadedAt: -Infinity, loading: null, first: null };
     this.lessons.set(lessonId, list);
     // Subscribed before the read: a revocation stored after the read is heard.
     this.source.watch(lessonId);
-    return this.load(lessonId, list).then(
-      () => this.verdict(list, c),
+    list.first = this.load(lessonId, list).then(
+      () => {
+        list.first = null;
+      },
       (e: unknown) => {
+        list.first = null;
         // Not held: the next request tries again (and waits for it).
         if (this.lessons.peek(lessonId) === list) this.lessons.delete(lessonId);
         throw e;
       },
     );
+    return list.first.then(() => this.verdict(list, c));
   }
 
   /** Reads the list again in the background; a failure keeps what is held. */

@@ -109,6 +109,16 @@ describe.each(targets)('token revocation on %s', (_mode, target) => {
     expect(loads).toBe(before + 1);
   });
 
+  it('refuses a revoked token in every request that arrives while the first load runs, with one read for all', async () => {
+    const lesson = LESSON + 1;
+    await storeRevocation(redis, prefix, lesson, 7, 3000, 3600);
+    const before = loads;
+    const outcomes = await Promise.all([outcome(revocations, claims(7, 2000, lesson)), outcome(revocations, claims(7, 2500, lesson)), outcome(revocations, claims(8, 2500, lesson))]);
+    expect(outcomes).toEqual(['revoked', 'revoked', 'ok']);
+    expect(loads).toBe(before + 1);
+    await redis.del(lessonKeys(prefix, lesson).revocations);
+  });
+
   it('applies a revocation whose message was lost once the list is older than refreshMs', async () => {
     // Written without the script: no channel message.
     await redis.hset(lessonKeys(prefix, LESSON).revocations, revocationField(42), '9000');
