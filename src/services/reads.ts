@@ -20,7 +20,7 @@ import { enterJson, withJson } from '../model/preEncoded.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
-import { readEnter, readEnterShared, readMembersPage, readNodeView, readOnline, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
+import { readEnter, readEnterShared, readMembersPage, readNodeView, readOnline, type EnterSharedRead, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
 import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
 import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/redis/lessonReader.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
@@ -219,14 +219,7 @@ interface NodeEntry {
  * the same for every student, so held once per lesson and checked against
  * Redis by every cold enter that uses it.
  */
-interface SharedPart {
-  version: number;
-  changeSeq: number;
-  posBuckets: number;
-  lesson: ServedLesson;
-  rooms: Map<string, Room>;
-  nodes: Map<string, OrgNode>;
-}
+type SharedPart = Omit<EnterSharedRead, 'lesson' | 'bytes'> & { lesson: ServedLesson };
 
 /** Unused shared parts are let go after this long (they are never served stale: every use is checked). */
 const SHARED_TTL_MS = 10 * 60_000;
