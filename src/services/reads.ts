@@ -617,14 +617,16 @@ export class ReadService {
     const uid = enterUid(caller, lessonId, asked);
     const st = this.lesson(lessonId);
     const key = `E:${lessonId}:${uid}`;
-    const flightKey = `${key}:${roomId}`;
     // A student's views of its rooms share one entry (one delete retires them all).
     const held = this.cache.lookup(key, st.gen) as CacheEntry<EnterEntry> | undefined;
     const found = held?.value.views.get(roomId);
     if (found !== undefined) {
       this.stats.hits.enter++;
-      if (!this.dueRefresh(held!, flightKey)) return found;
+      // A fresh hit returns before the flight key is built: a warm enter makes one string, not two.
+      if (!this.cache.due(held!)) return found;
     }
+    const flightKey = `${key}:${roomId}`;
+    if (found !== undefined && !this.dueRefresh(held!, flightKey)) return found;
     const refresh = found !== undefined;
     const p = this.miss<EnterView>(
       st,
