@@ -8,7 +8,7 @@ import { authorizeLessonRead } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
 import type { ApiConfig } from '../config.js';
 import { backendError, OrgError } from '../errors.js';
-import { parseEntityId, parseLimit } from '../model/input.js';
+import { parseEntityId, parseId, parseLimit } from '../model/input.js';
 import type { Signal } from '../model/signal.js';
 import type { Pool } from '../store/mysql/pool.js';
 import { readSignalLog } from '../store/mysql/signalLog.js';
@@ -62,7 +62,7 @@ export class PlaybackService {
 
   /** A page of signals with seq > after (and published in [from, to) when given), in seq order. */
   async read(caller: Caller, lessonId: number, roomId: string, q: PlaybackQuery): Promise<PlaybackPage> {
-    if (!Number.isSafeInteger(lessonId) || lessonId < 1) throw new OrgError('BAD_REQUEST', `lesson id must be a positive integer, got ${JSON.stringify(lessonId)}`);
+    parseId(lessonId, 'lesson id');
     authorizeLessonRead(caller, lessonId);
     parseEntityId('roomId', roomId);
     const after = parseAfter(q.after);

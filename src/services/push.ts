@@ -23,7 +23,7 @@ import { authorizeBroadcast, authorizeLessonRead, authorizeRoomSubscribe } from 
 import type { Caller } from '../auth/caller.js';
 import type { ApiConfig, Config } from '../config.js';
 import { backendError, OrgError, type ErrorCode } from '../errors.js';
-import { parseEntityId } from '../model/input.js';
+import { parseEntityId, parseId } from '../model/input.js';
 import type { Signal } from '../model/signal.js';
 import type { SignalCache } from '../skiplist/signalCache.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
@@ -641,7 +641,7 @@ export class PushHub {
    * (teachers and services anywhere in the lesson, tutors within their subtree).
    */
   async broadcast(caller: Caller, lessonId: number, nodeId: string, data: unknown): Promise<{ lessonId: number; nodeId: string; at: number }> {
-    if (!Number.isSafeInteger(lessonId) || lessonId < 1) throw new OrgError('BAD_REQUEST', `lesson id must be a positive integer, got ${JSON.stringify(lessonId)}`);
+    parseId(lessonId, 'lesson id');
     parseEntityId('nodeId', nodeId);
     authorizeLessonRead(caller, lessonId);
     if (typeof data !== 'string' || data.length === 0) throw new OrgError('BAD_REQUEST', 'broadcast data must be a non-empty string');

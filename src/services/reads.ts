@@ -20,7 +20,7 @@ import { enterJson, withJson } from '../model/preEncoded.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
-import { readEnter, readEnterShared, readMembersPage, readNodeView, readOnline, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
+import { readEnter, readEnterShared, readMembersPage, readNodeView, readOnline, type EnterSharedRead, type MemberRead, type NodeRead } from '../store/redis/edgeReads.js';
 import { lessonKeys, type LessonKeys } from '../store/redis/keys.js';
 import { readLesson, readPosition, readRoom, type StoredLesson } from '../store/redis/lessonReader.js';
 import type { LessonChannels } from '../store/redis/lessonChannels.js';
@@ -219,14 +219,7 @@ interface NodeEntry {
  * the same for every student, so held once per lesson and checked against
  * Redis by every cold enter that uses it.
  */
-interface SharedPart {
-  version: number;
-  changeSeq: number;
-  posBuckets: number;
-  lesson: ServedLesson;
-  rooms: Map<string, Room>;
-  nodes: Map<string, OrgNode>;
-}
+type SharedPart = Omit<EnterSharedRead, 'lesson' | 'bytes'> & { lesson: ServedLesson };
 
 /** Unused shared parts are let go after this long (they are never served stale: every use is checked). */
 const SHARED_TTL_MS = 10 * 60_000;
@@ -624,14 +617,16 @@ export class ReadService {
     const uid = enterUid(caller, lessonId, asked);
     const st = this.lesson(lessonId);
     const key = `E:${lessonId}:${uid}`;
-    const flightKey = `${key}:${roomId}`;
     // A student's views of its rooms share one entry (one delete retires them all).
     const held = this.cache.lookup(key, st.gen) as CacheEntry<EnterEntry> | undefined;
     const found = held?.value.views.get(roomId);
     if (found !== undefined) {
       this.stats.hits.enter++;
-      if (!this.dueRefresh(held!, flightKey)) return found;
+      // A fresh hit returns before the flight key is built: a warm enter makes one string, not two.
+      if (!this.cache.due(held!)) return found;
     }
+    const flightKey = `${key}:${roomId}`;
+    if (found !== undefined && !this.dueRefresh(held!, flightKey)) return found;
     const refresh = found !== undefined;
     const p = this.miss<EnterView>(
       st,

@@ -3,7 +3,7 @@
 // proto/orgengine/v1/push.proto). Anything malformed is a BAD_REQUEST naming
 // what is wrong, answered as an `error` message; the connection stays up.
 import { OrgError } from '../../errors.js';
-import { parseEntityId } from '../../model/input.js';
+import { jsonObject, onlyFields, parseEntityId } from '../../model/input.js';
 import type { ClientCommand } from '../../services/push.js';
 import { parseAfter } from '../../services/signals.js';
 
@@ -15,13 +15,10 @@ export function parseClientCommand(text: string): ClientCommand {
   } catch {
     throw new OrgError('BAD_REQUEST', 'frame is not JSON; send {"type": "subscribe" | "unsubscribe" | "ping", ...}');
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new OrgError('BAD_REQUEST', 'frame must be a JSON object with a "type"');
-  const o = v as Record<string, unknown>;
+  const o = jsonObject(v, 'frame', undefined, ' with a "type"');
   const id = o.id;
   if (id !== undefined && (typeof id !== 'string' || id.length > 64)) throw new OrgError('BAD_REQUEST', 'id must be a string of at most 64 characters');
-  const only = (allowed: readonly string[]): void => {
-    for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new OrgError('BAD_REQUEST', `${o.type as string}: unknown field ${JSON.stringify(k.slice(0, 64))}`);
-  };
+  const only = (allowed: readonly string[]): void => onlyFields(o, o.type as string, allowed);
   const withId = id === undefined ? {} : { id: id as string };
   switch (o.type) {
     case 'ping':

@@ -47,7 +47,6 @@ export interface EnterRead {
   bytes: number;
 }
 
-/** Runs enter.lua: one round trip. */
 /**
  * Runs enter.lua: one round trip. `held` names the lesson-level part the caller
  * holds (version, change sequence, position bucket count), if any.
