@@ -152,7 +152,10 @@ export class ScoreService {
     if (m.kind !== 'score') return;
     this.gens.set(lessonId, ++this.gen);
     // Awards later in the notice interval announce nothing: retire once more when it is over.
-    if (this.trailing.has(lessonId)) return;
+    // The interval runs from the newest notice, so an earlier notice's timer is replaced (it
+    // would fire inside the new interval and miss the awards that come after it).
+    const pending = this.trailing.get(lessonId);
+    if (pending !== undefined) clearTimeout(pending);
     const t = setTimeout(() => {
       this.trailing.delete(lessonId);
       if (this.gens.has(lessonId)) this.gens.set(lessonId, ++this.gen);
