@@ -2,13 +2,12 @@
 // JSON body (unknown fields are refused); the interaction input parsers
 // validate both alike, and the service authorises and answers with the
 // change's version. UniversalInfo answers synchronously when warm.
-import { parseJsonBody } from '../../../model/input.js';
+import { parseEntityId, parseJsonBody } from '../../../model/input.js';
 import type { InteractionService } from '../../../services/interaction.js';
 import { parseAdmin, parseCreate, parseEnd, parseHandle, parseKick, parseLink, parseRtcEvent, parseSeat, parseSwitch } from '../../../services/interactionInputs.js';
 import { templateView } from '../../../services/seatTemplates.js';
 import { SEAT_OPS, type SeatOp } from '../../../model/seats.js';
-import { parseEntityId } from '../../../model/input.js';
-import { checkId, parseId, parseQuery } from '../../params.js';
+import { parseId, parseQuery } from '../../params.js';
 import { andThen, ok, type Route } from '../dispatch.js';
 
 /** What the interaction routes need. */
@@ -174,7 +173,7 @@ export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): R
           parseQuery(r.query, []);
           parseJsonBody(r.body, [], 'no body (or {})');
           return ia
-            .setAdmin(c, parseAdmin({ lessonId: r.params[0], roomId: r.params[1], uid: checkId('uid', parseId('uid', r.params[2])), granted: method === 'put' }))
+            .setAdmin(c, parseAdmin({ lessonId: r.params[0], roomId: r.params[1], uid: parseId('uid', r.params[2]), granted: method === 'put' }))
             .then(OK_Admin);
         },
       }),
