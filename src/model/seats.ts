@@ -45,6 +45,12 @@ export type SeatMedia = (typeof SEAT_MEDIA)[number];
 
 /** A template id: 1-32 chars of [a-z0-9._-]. */
 export const SEAT_TEMPLATE_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+
+/** A template id from outside input (SEAT_TEMPLATE_ID); BAD_REQUEST naming templateId otherwise. */
+export function parseTemplateId(v: unknown): string {
+  if (typeof v !== 'string' || !SEAT_TEMPLATE_ID.test(v)) throw new OrgError('BAD_REQUEST', `templateId: expected 1-32 chars of [a-z0-9._-], got ${JSON.stringify(v) ?? 'nothing'}`, { field: 'templateId' });
+  return v;
+}
 const AREA = /^[a-z0-9_-]{1,16}$/;
 
 const seat = (video: boolean, hostOnly: boolean, side: SeatSide | null, area: string | null): SeatSpec => ({ video, audio: true, hostOnly, side, area });

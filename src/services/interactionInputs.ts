@@ -6,7 +6,7 @@ import { OrgError } from '../errors.js';
 import { entityIdPattern } from '../model/ids.js';
 import { SESSION_KINDS, type SessionKind } from '../model/interaction.js';
 import { jsonObject, parseEntityId, type JsonObject } from '../model/input.js';
-import { SEAT_MEDIA, SEAT_TEMPLATE_ID, type SeatMedia, type SeatOp } from '../model/seats.js';
+import { parseTemplateId, SEAT_MEDIA, type SeatMedia, type SeatOp } from '../model/seats.js';
 
 /** FastCreate: a session in a room, optionally inviting one user at once. */
 export interface CreateInput {
@@ -130,12 +130,6 @@ function bool(o: JsonObject, k: string): boolean {
   throw new OrgError('BAD_REQUEST', `${k}: expected true or false, got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
 }
 
-function templateId(o: JsonObject): string {
-  const v = o.templateId;
-  if (typeof v !== 'string' || !SEAT_TEMPLATE_ID.test(v)) throw new OrgError('BAD_REQUEST', `templateId: expected 1-32 chars of [a-z0-9._-], got ${JSON.stringify(v) ?? 'nothing'}`, { field: 'templateId' });
-  return v;
-}
-
 /** A seat number: 0 or more (absent: null). */
 function seatNo(o: JsonObject, k: string): number | null {
   const v = o[k];
@@ -157,7 +151,7 @@ export function parseCreate(raw: unknown): CreateInput {
     capacity,
     channelId: absent(o.channelId) ? null : token(o, 'channelId'),
     invitee: optInt(o, 'invitee'),
-    templateId: absent(o.templateId) ? null : templateId(o),
+    templateId: absent(o.templateId) ? null : parseTemplateId(o.templateId),
     by: optInt(o, 'by'),
   };
 }
@@ -193,7 +187,7 @@ export function parseSeat(op: Exclude<SeatOp, 'switch'>, raw: unknown): SeatInpu
 /** Parses {lessonId, sessionId, templateId, by?}. */
 export function parseSwitch(raw: unknown): SwitchInput {
   const o = obj(raw, ['lessonId', 'sessionId', 'templateId', 'by']);
-  return { lessonId: int(o, 'lessonId'), sessionId: sessionId(o), templateId: templateId(o), by: optInt(o, 'by') };
+  return { lessonId: int(o, 'lessonId'), sessionId: sessionId(o), templateId: parseTemplateId(o.templateId), by: optInt(o, 'by') };
 }
 
 /** Parses {lessonId, sessionId, uid?, by?}. */

@@ -5,7 +5,7 @@
 // warm one costs no Redis round trip.
 import type { Pool } from '../store/mysql/pool.js';
 import { backendError, OrgError } from '../errors.js';
-import { BUILTIN_TEMPLATES, encodeSpec, parseTemplate, SEAT_TEMPLATE_ID, type SeatTemplate } from '../model/seats.js';
+import { BUILTIN_TEMPLATES, encodeSpec, parseTemplate, parseTemplateId, type SeatTemplate } from '../model/seats.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { seatTemplatesKey } from '../store/redis/keys.js';
 import { getSeatTemplate, listSeatTemplates, putSeatTemplate } from '../store/mysql/seatTemplates.js';
@@ -47,7 +47,7 @@ export class SeatTemplates {
   get(id: string): ResolvedTemplate | Promise<ResolvedTemplate> {
     const b = BUILTINS.get(id);
     if (b) return b;
-    if (!SEAT_TEMPLATE_ID.test(id)) throw new OrgError('BAD_REQUEST', `templateId: expected 1-32 chars of [a-z0-9._-], got ${JSON.stringify(id)}`, { field: 'templateId' });
+    parseTemplateId(id);
     const hit = this.cache.get(id);
     if (hit && this.now() - hit.at < this.o.cacheMs) return hit.value;
     return this.load(id);

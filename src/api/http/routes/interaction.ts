@@ -2,14 +2,14 @@
 // JSON body (unknown fields are refused); the interaction input parsers
 // validate both alike, and the service authorises and answers with the
 // change's version. UniversalInfo answers synchronously when warm.
-import { parseJsonBody } from '../../../model/input.js';
+import type { Claims } from '../../../auth/tokens.js';
+import { parseEntityId, parseJsonBody, type JsonObject } from '../../../model/input.js';
 import type { InteractionService } from '../../../services/interaction.js';
 import { parseAdmin, parseCreate, parseEnd, parseHandle, parseKick, parseLink, parseRtcEvent, parseSeat, parseSwitch } from '../../../services/interactionInputs.js';
 import { templateView } from '../../../services/seatTemplates.js';
 import { SEAT_OPS, type SeatOp } from '../../../model/seats.js';
-import { parseEntityId } from '../../../model/input.js';
-import { checkId, parseId, parseQuery } from '../../params.js';
-import { andThen, ok, type Route } from '../dispatch.js';
+import { parseId, parseQuery } from '../../params.js';
+import { andThen, ok, type Reply, type Route } from '../dispatch.js';
 
 /** What the interaction routes need. */
 export interface InteractionRoutesDeps {
@@ -28,20 +28,29 @@ const OK_Template = ok('SeatTemplateInfo');
 
 const SESSION = '/v1/lessons/:lessonId/interactions/:sessionId';
 
-/** FastCreate, the link operations, End, RtcEvent, UniversalInfo and room admins. */
-export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): Route[] {
-  const link = (name: 'invite' | 'apply' | 'cancel' | 'leave'): Route => ({
+/**
+ * A POST on one session: no query, a JSON body of `fields` (`shape` tells the
+ * client what to send), merged with the path's lessonId and sessionId for the
+ * input parser in `run`.
+ */
+function sessionPost(path: string, name: string, fields: readonly string[], shape: string, run: (o: JsonObject, c: Claims) => Promise<Reply>): Route {
+  return {
     method: 'post',
-    pattern: `${SESSION}/${name}`,
-    name: `ia_${name}`,
+    pattern: `${SESSION}/${path}`,
+    name,
     params: 2,
     body: true,
     run: (r, c) => {
       parseQuery(r.query, []);
-      const b = parseJsonBody(r.body, ['uid', 'by'], '{"uid"?: number, "by"?: number}');
-      return ia[name](c, parseLink({ ...b, lessonId: r.params[0], sessionId: r.params[1] })).then(OK_Link);
+      return run({ ...parseJsonBody(r.body, fields, shape), lessonId: r.params[0], sessionId: r.params[1] }, c);
     },
-  });
+  };
+}
+
+/** FastCreate, the link operations, End, RtcEvent, UniversalInfo and room admins. */
+export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): Route[] {
+  const link = (name: 'invite' | 'apply' | 'cancel' | 'leave'): Route =>
+    sessionPost(name, `ia_${name}`, ['uid', 'by'], '{"uid"?: number, "by"?: number}', (o, c) => ia[name](c, parseLink(o)).then(OK_Link));
   return [
     {
       method: 'post',
@@ -68,43 +77,10 @@ export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): R
     link('invite'),
     link('apply'),
     link('cancel'),
-    {
-      method: 'post',
-      pattern: `${SESSION}/kick`,
-      name: 'ia_kick',
-      params: 2,
-      body: true,
-      run: (r, c) => {
-        parseQuery(r.query, []);
-        const b = parseJsonBody(r.body, ['uid', 'by', 'revokeTokens'], '{"uid": number, "by"?: number, "revokeTokens"?: boolean}');
-        return ia.kick(c, parseKick({ ...b, lessonId: r.params[0], sessionId: r.params[1] })).then(OK_Link);
-      },
-    },
+    sessionPost('kick', 'ia_kick', ['uid', 'by', 'revokeTokens'], '{"uid": number, "by"?: number, "revokeTokens"?: boolean}', (o, c) => ia.kick(c, parseKick(o)).then(OK_Link)),
     link('leave'),
-    {
-      method: 'post',
-      pattern: `${SESSION}/handle`,
-      name: 'ia_handle',
-      params: 2,
-      body: true,
-      run: (r, c) => {
-        parseQuery(r.query, []);
-        const b = parseJsonBody(r.body, ['uid', 'accept', 'by'], '{"uid"?: number, "accept": boolean, "by"?: number}');
-        return ia.handle(c, parseHandle({ ...b, lessonId: r.params[0], sessionId: r.params[1] })).then(OK_Link);
-      },
-    },
-    {
-      method: 'post',
-      pattern: `${SESSION}/end`,
-      name: 'ia_end',
-      params: 2,
-      body: true,
-      run: (r, c) => {
-        parseQuery(r.query, []);
-        const b = parseJsonBody(r.body, ['by'], '{"by"?: number}');
-        return ia.end(c, parseEnd({ ...b, lessonId: r.params[0], sessionId: r.params[1] })).then(OK_End);
-      },
-    },
+    sessionPost('handle', 'ia_handle', ['uid', 'accept', 'by'], '{"uid"?: number, "accept": boolean, "by"?: number}', (o, c) => ia.handle(c, parseHandle(o)).then(OK_Link)),
+    sessionPost('end', 'ia_end', ['by'], '{"by"?: number}', (o, c) => ia.end(c, parseEnd(o)).then(OK_End)),
     {
       method: 'post',
       pattern: '/v1/lessons/:lessonId/rtc-events',
@@ -118,31 +94,12 @@ export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): R
       },
     },
     ...SEAT_OPS.filter((op): op is Exclude<SeatOp, 'switch'> => op !== 'switch').map(
-      (op): Route => ({
-        method: 'post',
-        pattern: `${SESSION}/seats/${op}`,
-        name: `seat_${op}`,
-        params: 2,
-        body: true,
-        run: (r, c) => {
-          parseQuery(r.query, []);
-          const b = parseJsonBody(r.body, ['uid', 'seat', 'other', 'media', 'by'], '{"uid"?, "seat"?, "other"?, "media"?: "mic"|"cam", "by"?}');
-          return ia.seat(c, op, parseSeat(op, { ...b, lessonId: r.params[0], sessionId: r.params[1] })).then(OK_Seat);
-        },
-      }),
+      (op): Route =>
+        sessionPost(`seats/${op}`, `seat_${op}`, ['uid', 'seat', 'other', 'media', 'by'], '{"uid"?, "seat"?, "other"?, "media"?: "mic"|"cam", "by"?}', (o, c) =>
+          ia.seat(c, op, parseSeat(op, o)).then(OK_Seat),
+        ),
     ),
-    {
-      method: 'post',
-      pattern: `${SESSION}/layout`,
-      name: 'seat_switch',
-      params: 2,
-      body: true,
-      run: (r, c) => {
-        parseQuery(r.query, []);
-        const b = parseJsonBody(r.body, ['templateId', 'by'], '{"templateId": string, "by"?: number}');
-        return ia.switchTemplate(c, parseSwitch({ ...b, lessonId: r.params[0], sessionId: r.params[1] })).then(OK_Seat);
-      },
-    },
+    sessionPost('layout', 'seat_switch', ['templateId', 'by'], '{"templateId": string, "by"?: number}', (o, c) => ia.switchTemplate(c, parseSwitch(o)).then(OK_Seat)),
     {
       method: 'get',
       pattern: '/v1/seat-templates',
@@ -174,7 +131,7 @@ export function interactionRoutes({ interaction: ia }: InteractionRoutesDeps): R
           parseQuery(r.query, []);
           parseJsonBody(r.body, [], 'no body (or {})');
           return ia
-            .setAdmin(c, parseAdmin({ lessonId: r.params[0], roomId: r.params[1], uid: checkId('uid', parseId('uid', r.params[2])), granted: method === 'put' }))
+            .setAdmin(c, parseAdmin({ lessonId: r.params[0], roomId: r.params[1], uid: parseId('uid', r.params[2]), granted: method === 'put' }))
             .then(OK_Admin);
         },
       }),
