@@ -3,8 +3,8 @@
 // totals and rounds, and a student its own totals and ranks. Ids come from the
 // path, the event from a small JSON body (unknown fields are refused); the
 // score input parsers validate both alike and the service authorises.
-import { parseEntityId, parseJsonBody, parseLimit } from '../../../model/input.js';
-import { parseAward, parsePkEnd, parsePkScope, parsePkStart } from '../../../services/scoreInputs.js';
+import { parseEntityId, parseJsonBody } from '../../../model/input.js';
+import { parseAward, parseBoardLimit, parsePkEnd, parsePkScope, parsePkStart } from '../../../services/scoreInputs.js';
 import type { ScoreService } from '../../../services/scores.js';
 import { parseId, parseQuery } from '../../params.js';
 import type { Claims } from '../../../auth/tokens.js';
@@ -28,7 +28,7 @@ const AWARD_SHAPE =
 /** Awards, boards, node and student totals, PK rounds. */
 export function scoreRoutes({ scores }: ScoreRoutesDeps): Route[] {
   const scoreBounds = scores.bounds;
-  const limitOf = (raw: string | undefined): number => parseLimit(raw, { def: scoreBounds.boardDefault, max: scoreBounds.boardMax });
+  const limitOf = (raw: string | undefined): number => parseBoardLimit(raw, scoreBounds);
   /** A board read by one id under the lesson (room, node): GET, both ids from the path, an optional ?limit. */
   const boardRoute = (
     pattern: string,
