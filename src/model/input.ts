@@ -81,6 +81,14 @@ export function parseLimit(raw: unknown, b: LimitBounds): number {
   return n;
 }
 
+/** A positive integer field `k` of a JSON object, given as a number or digits; the error names the field. */
+export function positiveField(o: JsonObject, k: string): number {
+  const v = o[k];
+  const n = typeof v === 'number' ? v : typeof v === 'string' && DIGITS.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new OrgError('BAD_REQUEST', `${k}: expected a positive integer, got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
+  return n;
+}
+
 const ID_TEXT = /^[1-9][0-9]{0,15}$/;
 
 /** A positive integer id (lesson id, uid) given as text or a number; `name` is the field named in the error. */

@@ -2,7 +2,7 @@
 // merged with the JSON body, or a decoded gRPC message). Each parser returns
 // the typed input the service takes, or throws BAD_REQUEST naming the field.
 import { OrgError } from '../errors.js';
-import { jsonObject, parseEntityId, type JsonObject } from '../model/input.js';
+import { jsonObject, parseEntityId, positiveField, type JsonObject } from '../model/input.js';
 
 /** Input of a group pick: `groupId` null places the student automatically. */
 export interface PickGroupInput {
@@ -31,12 +31,7 @@ export interface HeartbeatInput {
 
 const obj = (raw: unknown, known: readonly string[]): JsonObject => jsonObject(raw, '', known);
 
-function int(o: JsonObject, k: string): number {
-  const v = o[k];
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new OrgError('BAD_REQUEST', `${k}: expected a positive integer, got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
-  return n;
-}
+const int = positiveField;
 
 const id = (o: JsonObject, k: string): string => parseEntityId(k, o[k]);
 

@@ -6,7 +6,7 @@
 import type { ScoresConfig } from '../config.js';
 import { OrgError } from '../errors.js';
 import { entityIdPattern } from '../model/ids.js';
-import { jsonObject, parseEntityId, type JsonObject } from '../model/input.js';
+import { jsonObject, parseEntityId, parseLimit, positiveField, type JsonObject } from '../model/input.js';
 import { SCORE_KINDS, SEAT_SIDES, type ScoreEvent, type ScoreKind, type SeatSide } from '../store/redis/scoreStore.js';
 
 /** Input of a PK round start. */
@@ -37,12 +37,7 @@ const KEY_RE = entityIdPattern(128);
 
 const present = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
 
-function posInt(o: JsonObject, k: string): number {
-  const v = o[k];
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new OrgError('BAD_REQUEST', `${k}: expected a positive integer, got ${JSON.stringify(v) ?? 'nothing'}`, { field: k });
-  return n;
-}
+const posInt = positiveField;
 
 const optId = (o: JsonObject, k: string): string | null => (present(o[k]) ? parseEntityId(k, o[k]) : null);
 
@@ -53,6 +48,10 @@ function oneOf<W extends string>(o: JsonObject, k: string, words: readonly W[]):
   }
   return v as W;
 }
+
+/** A board size (?limit, or a gRPC limit) within the configured board bounds; absent gives the default. */
+export const parseBoardLimit = (raw: unknown, bounds: Pick<ScoresConfig, 'boardDefault' | 'boardMax'>): number =>
+  parseLimit(raw, { def: bounds.boardDefault, max: bounds.boardMax });
 
 /** Parses a score event: {lessonId, key, roomId, sessionId?, uid | nodeId, seatId?, side?, kind, points, roundId?}. */
 export function parseAward(raw: unknown, bounds: Pick<ScoresConfig, 'minPoints' | 'maxPoints'>): ScoreEvent {

@@ -13,7 +13,7 @@ import type { ApiConfig } from '../../config.js';
 import { GrpcStatus, OrgError, toOrgError } from '../../errors.js';
 import { parseEntityId, parseLimit } from '../../model/input.js';
 import { parseHeartbeat, parseMute, parsePickGroup, parseSignIn } from '../../services/mutationInputs.js';
-import { parseAward, parsePkEnd, parsePkScope, parsePkStart } from '../../services/scoreInputs.js';
+import { parseAward, parseBoardLimit, parsePkEnd, parsePkScope, parsePkStart } from '../../services/scoreInputs.js';
 import { parseAdmin, parseCreate, parseEnd, parseHandle, parseKick, parseLink, parseRtcEvent, parseSeat, parseSwitch } from '../../services/interactionInputs.js';
 import { templateView } from '../../services/seatTemplates.js';
 import { checkId, parseCursor, parsePartition } from '../params.js';
@@ -267,7 +267,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   });
 
   const { scores } = deps;
-  const boardLimit = (v: unknown): number => parseLimit(v, { def: scores.bounds.boardDefault, max: scores.bounds.boardMax });
+  const boardLimit = (v: unknown): number => parseBoardLimit(v, scores.bounds);
   const optRoom = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : parseEntityId('roomId', v));
   server.addService(serviceDefinition(SCORE_SERVICE), {
     Award: unary('Award', (req, c) => scores.award(c, parseAward(req, scores.bounds)), 'mutation'),

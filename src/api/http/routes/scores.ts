@@ -3,11 +3,12 @@
 // totals and rounds, and a student its own totals and ranks. Ids come from the
 // path, the event from a small JSON body (unknown fields are refused); the
 // score input parsers validate both alike and the service authorises.
-import { parseEntityId, parseJsonBody, parseLimit } from '../../../model/input.js';
-import { parseAward, parsePkEnd, parsePkScope, parsePkStart } from '../../../services/scoreInputs.js';
+import { parseEntityId, parseJsonBody } from '../../../model/input.js';
+import { parseAward, parseBoardLimit, parsePkEnd, parsePkScope, parsePkStart } from '../../../services/scoreInputs.js';
 import type { ScoreService } from '../../../services/scores.js';
 import { parseId, parseQuery } from '../../params.js';
-import { andThen, ok, type Route } from '../dispatch.js';
+import type { Claims } from '../../../auth/tokens.js';
+import { andThen, ok, type MaybeAsync, type Reply, type Route } from '../dispatch.js';
 
 /** What the score routes need. */
 export interface ScoreRoutesDeps {
@@ -27,7 +28,24 @@ const AWARD_SHAPE =
 /** Awards, boards, node and student totals, PK rounds. */
 export function scoreRoutes({ scores }: ScoreRoutesDeps): Route[] {
   const scoreBounds = scores.bounds;
-  const limitOf = (raw: string | undefined): number => parseLimit(raw, { def: scoreBounds.boardDefault, max: scoreBounds.boardMax });
+  const limitOf = (raw: string | undefined): number => parseBoardLimit(raw, scoreBounds);
+  /** A board read by one id under the lesson (room, node): GET, both ids from the path, an optional ?limit. */
+  const boardRoute = (
+    pattern: string,
+    name: string,
+    idName: string,
+    read: (c: Claims, lessonId: number, id: string, limit: number) => MaybeAsync<object>,
+    done: (view: object) => Reply,
+  ): Route => ({
+    method: 'get',
+    pattern,
+    name,
+    params: 2,
+    run: (r, c) => {
+      const q = parseQuery(r.query, ['limit']);
+      return andThen(read(c, parseId('lessonId', r.params[0]), parseEntityId(idName, r.params[1]), limitOf(q.limit)), done);
+    },
+  });
   return [
     {
       method: 'post',
@@ -51,26 +69,8 @@ export function scoreRoutes({ scores }: ScoreRoutesDeps): Route[] {
         return andThen(scores.userBoard(c, parseId('lessonId', r.params[0]), null, limitOf(q.limit)), OK_UserBoard);
       },
     },
-    {
-      method: 'get',
-      pattern: '/v1/lessons/:lessonId/rooms/:roomId/scores',
-      name: 'room_board',
-      params: 2,
-      run: (r, c) => {
-        const q = parseQuery(r.query, ['limit']);
-        return andThen(scores.userBoard(c, parseId('lessonId', r.params[0]), parseEntityId('roomId', r.params[1]), limitOf(q.limit)), OK_UserBoard);
-      },
-    },
-    {
-      method: 'get',
-      pattern: '/v1/lessons/:lessonId/nodes/:nodeId/scores',
-      name: 'node_scores',
-      params: 2,
-      run: (r, c) => {
-        const q = parseQuery(r.query, ['limit']);
-        return andThen(scores.nodeScores(c, parseId('lessonId', r.params[0]), parseEntityId('nodeId', r.params[1]), limitOf(q.limit)), OK_NodeScores);
-      },
-    },
+    boardRoute('/v1/lessons/:lessonId/rooms/:roomId/scores', 'room_board', 'roomId', (c, lessonId, roomId, limit) => scores.userBoard(c, lessonId, roomId, limit), OK_UserBoard),
+    boardRoute('/v1/lessons/:lessonId/nodes/:nodeId/scores', 'node_scores', 'nodeId', (c, lessonId, nodeId, limit) => scores.nodeScores(c, lessonId, nodeId, limit), OK_NodeScores),
     {
       method: 'get',
       pattern: '/v1/lessons/:lessonId/students/:uid/scores',
