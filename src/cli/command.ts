@@ -142,6 +142,13 @@ export function boundedIntOpt(v: Values, name: string, min: number, max: number)
   return n;
 }
 
+/** A required port option: 0 (any free port) to 65535. */
+export function portOpt(v: Values, name: string): number {
+  const p = intOpt(v, name);
+  if (p < 0 || p > 65535) throw new OrgError('BAD_REQUEST', `--${name} must be 0-65535, got ${p}`);
+  return p;
+}
+
 /** A string option; required unless `def` is given. */
 export function strOpt(v: Values, name: string, def?: string): string {
   const raw = v[name];

@@ -3,9 +3,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTokenKeys } from '../config.js';
-import { OrgError } from '../errors.js';
 import { createLogger, stopSignal } from '../main.js';
-import { intOpt, strOpt, type Command } from './command.js';
+import { portOpt, strOpt, type Command } from './command.js';
 
 /** `orgengine console`. */
 const consoleCommand: Command = {
@@ -19,16 +18,16 @@ const consoleCommand: Command = {
   example: 'ORGENGINE_ALARM_WEBHOOKS=http://127.0.0.1:9000/hook orgengine console --port 8090',
   verboseLogs: true,
   async run({ config, values: v, out }) {
-    const port = intOpt(v, 'port');
-    if (port < 0 || port > 65535) throw new OrgError('BAD_REQUEST', `--port must be 0-65535, got ${port}`);
+    const port = portOpt(v, 'port');
+    const host = strOpt(v, 'host', '127.0.0.1');
     requireTokenKeys(config);
     const stop = stopSignal();
     const { startConsole } = await import('../console/index.js');
     const log = createLogger(config, { part: 'console' });
     const dir = config.console.staticDir;
     const pkg = fileURLToPath(new URL('../..', import.meta.url));
-    const c = await startConsole({ ...config, console: { ...config.console, staticDir: isAbsolute(dir) ? dir : resolve(pkg, dir) } }, { port, host: strOpt(v, 'host', '127.0.0.1'), log });
-    out.result({ port: c.port }, `console listening on http://${strOpt(v, 'host', '127.0.0.1')}:${c.port}/`);
+    const c = await startConsole({ ...config, console: { ...config.console, staticDir: isAbsolute(dir) ? dir : resolve(pkg, dir) } }, { port, host, log });
+    out.result({ port: c.port }, `console listening on http://${host}:${c.port}/`);
     await stop;
     log.info('console stopping');
     await c.close();

@@ -5,15 +5,9 @@ import { parseRevokeBefore, revokeTokens } from '../services/revocation.js';
 import { OrgError } from '../errors.js';
 import { createLogger } from '../main.js';
 import { ROLES, type Role } from '../auth/caller.js';
-import { intOpt, LESSON, strOpt, withApp, type Command, type Values } from './command.js';
+import { intOpt, LESSON, portOpt, strOpt, withApp, type Command, type Values } from './command.js';
 
 const MAX_TTL_SECONDS = MAX_TOKEN_TTL_SECONDS;
-
-function portOpt(v: Parameters<typeof intOpt>[0], name: string): number {
-  const p = intOpt(v, name);
-  if (p < 0 || p > 65535) throw new OrgError('BAD_REQUEST', `--${name} must be 0-65535, got ${p}`);
-  return p;
-}
 
 /** `orgengine serve`. */
 const serveCommand: Command = {

@@ -158,11 +158,12 @@ export function createConsoleServer(d: ConsoleHttpDeps): Server {
     // Changes are audited whatever their outcome; reads only when refused (who tried to look).
     if (method !== 'GET' || status === 401 || status === 403) {
       const code = status < 400 ? 'ok' : (result as { error: { code: string } }).error.code;
+      const query = Object.fromEntries(url.searchParams);
       await writeAudit(d.pool, {
         uid: caller?.uid ?? null,
         role: caller?.role ?? null,
         action,
-        params: { path: url.pathname, traceId: span.context.traceId, ...params, ...(Object.keys(Object.fromEntries(url.searchParams)).length ? { query: Object.fromEntries(url.searchParams) } : {}), ...(body === undefined ? {} : { body }) },
+        params: { path: url.pathname, traceId: span.context.traceId, ...params, ...(Object.keys(query).length ? { query } : {}), ...(body === undefined ? {} : { body }) },
         result: code,
         detail: status < 400 ? null : (result as { error: { message: string } }).error.message,
         at: now(),

@@ -50,9 +50,9 @@ export function childContext(parent: TraceContext | null): TraceContext {
  */
 const scope = new AsyncLocalStorage<TraceContext>();
 
-/** Runs fn(arg) with `ctx` as the current trace (and every continuation it starts). */
-export function inTrace<A, R>(ctx: TraceContext, fn: (arg: A) => R, arg: A): R {
-  return scope.run(ctx, fn, arg);
+/** Runs fn(...args) with `ctx` as the current trace (and every continuation it starts). */
+export function inTrace<A extends unknown[], R>(ctx: TraceContext, fn: (...args: A) => R, ...args: A): R {
+  return scope.run(ctx, fn, ...args);
 }
 
 /** The current trace id (32 lowercase hex), or '' outside a traced scope. */

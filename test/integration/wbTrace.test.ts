@@ -66,9 +66,9 @@ describe('trace through write-behind', () => {
   it('stamps records made in a trace scope, flushes them, and names the trace in logs and the batch span', async () => {
     const svc = new MutationService({ redis, keyPrefix: config.keyPrefix, ttlSeconds: 3600, wb: config.writeBehind });
     const [traced, untraced, picker] = [uids[0]!, uids[1]!, uids[2]!];
-    await inTrace(CTX, () => svc.signIn(service, { lessonId: LESSON, uid: traced }), undefined);
+    await inTrace(CTX, () => svc.signIn(service, { lessonId: LESSON, uid: traced }));
     await svc.signIn(service, { lessonId: LESSON, uid: untraced });
-    await inTrace(CTX, () => svc.pickGroup(service, { lessonId: LESSON, uid: picker, groupId: null }), undefined);
+    await inTrace(CTX, () => svc.pickGroup(service, { lessonId: LESSON, uid: picker, groupId: null }));
 
     const stream = lessonKeys(config.keyPrefix, LESSON).writeBehind;
     const entries = (await redis.xrange(stream, '-', '+')).map(([, f]) => {

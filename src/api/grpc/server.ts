@@ -183,11 +183,10 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         if (inFlight >= api.maxInFlight) throw new OrgError('OVERLOADED', `more than ${api.maxInFlight} calls in flight; retry shortly`);
         const auth = call.metadata.get('authorization')[0];
         const c = tokens.authenticate(bearerToken(typeof auth === 'string' ? auth : undefined), t0);
-        if (span) {
-          // The call runs in its trace scope (write-behind records carry it); only while spans are exported.
-          const ctx = span.context;
-          out = c instanceof Promise ? c.then((caller) => inTrace(ctx, (cl: Claims) => go(call, cl), caller)) : inTrace(ctx, (cl: Claims) => go(call, cl), c);
-        } else out = c instanceof Promise ? c.then((caller) => go(call, caller)) : go(call, c);
+        // The call runs in its trace scope (write-behind records carry it); only while spans are exported.
+        const ctx = span?.context;
+        if (c instanceof Promise) out = c.then((caller) => (ctx ? inTrace(ctx, go, call, caller) : go(call, caller)));
+        else out = ctx ? inTrace(ctx, go, call, c) : go(call, c);
       } catch (e) {
         done(fail(e, method, span));
         return;
