@@ -38,6 +38,9 @@ export const GATEWAY_VARIANTS = {
   /** Cache off, autopipelining off / on, for the A/B that decides its default. */
   'cold-pipelining-off': { ORGENGINE_CACHE_TTL_MS: '0', ORGENGINE_REDIS_AUTOPIPELINING: 'false' },
   'cold-pipelining-on': { ORGENGINE_CACHE_TTL_MS: '0', ORGENGINE_REDIS_AUTOPIPELINING: 'true' },
+  /** Cache off, Redis writes coalesced as configured (ORGENGINE_REDIS_WRITE_BATCH, default 4) / one write per command, for the A/B that decides the default. */
+  'cold-coalesce-on': { ORGENGINE_CACHE_TTL_MS: '0' },
+  'cold-coalesce-off': { ORGENGINE_CACHE_TTL_MS: '0', ORGENGINE_REDIS_WRITE_BATCH: '1' },
   /** Local cache on, per-uid rate limits on with rates no bench caller reaches: the cost of the check alone. */
   'warm-limits': { ORGENGINE_RATE_LIMITS: 'true', ORGENGINE_RATE_READ_PER_SECOND: '1000000', ORGENGINE_RATE_READ_BURST: '10000000' },
   /** One TTL of 2 s and no soft stage: every entry read after its TTL is a miss the request waits on (the cache before soft TTLs). */
@@ -242,6 +245,15 @@ export const SCENARIOS: Scenario[] = [
     title: 'enter with cache off: ioredis autopipelining off (A) vs on (B)',
     gateway: 'cold-pipelining-on',
     versus: 'cold-pipelining-off',
+    requests: (l) => l.students.map((s) => enterReq(l, s)),
+    fastify: false,
+    targets: [],
+  },
+  {
+    name: 'coalesce',
+    title: 'enter with cache off: Redis commands of one event-loop turn in socket writes of up to ORGENGINE_REDIS_WRITE_BATCH (A) vs one write per command (B)',
+    gateway: 'cold-coalesce-on',
+    versus: 'cold-coalesce-off',
     requests: (l) => l.students.map((s) => enterReq(l, s)),
     fastify: false,
     targets: [],

@@ -127,7 +127,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const transitions = { open: 0, closed: 0 };
   /** A request-path connection this gateway owns, guarded by breakers per node. */
   const requestClient = (role: string): { client: RedisClient; guard: RedisGuard } => {
-    const client = createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, connectionName: `orgengine-${role}${tag}`, requestPath: { reconnectMaxMs: api.breakerProbeMs } });
+    const client = createRedis(config.redis, { autoPipelining: api.redisAutoPipelining, writeBatch: api.redisWriteBatch, connectionName: `orgengine-${role}${tag}`, requestPath: { reconnectMaxMs: api.breakerProbeMs } });
     client.on('error', (e: Error) => log.warn({ err: e.message, connection: role }, 'redis error'));
     const guard = new RedisGuard(client, config.redis, {
       commandTimeoutMs: api.redisCommandTimeoutMs,

@@ -2,6 +2,7 @@
 // project's Lua scripts defined on connect.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../../config.js';
+import { coalesceWrites } from './coalesce.js';
 import { defineScripts } from './scripts.js';
 
 /** A Redis or Cluster client with our scripts defined. */
@@ -11,6 +12,8 @@ export type RedisClient = Redis | Cluster;
 export interface CreateRedisOptions {
   /** ioredis autopipelining; off by default (it raised p99 several times for the gateway). */
   autoPipelining?: boolean;
+  /** Commands one socket write carries at most within an event-loop turn (coalesce.ts); 1 (default): one write per command. */
+  writeBatch?: number;
   connectionName?: string;
   /**
    * Retry a request across reconnects without limit instead of failing it after
@@ -47,6 +50,7 @@ export function createRedis(target: RedisTarget, opts: CreateRedisOptions = {}):
     client = new Redis(target.url, common);
   }
   defineScripts(client);
+  if ((opts.writeBatch ?? 1) > 1) coalesceWrites(client, opts.writeBatch!);
   return client;
 }
 
