@@ -17,7 +17,7 @@
 //
 //   npm run bench -- [--scenario enter-warm,enter-cold] [--quick] [--seconds 5] [--rounds 3]
 //                    [--connections 64] [--server-cpus 0] [--load-cpus 1] [--loader preload|redis]
-//                    [--redis-url URL] [--warm-students 1000] [--cpu-prof] [--no-write]
+//                    [--redis-url URL] [--warm-students 1000] [--cpu-prof] [--cpu-prof-interval 1000 (µs)] [--no-write]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -69,6 +69,7 @@ const { values } = parseArgs({
     tutors: { type: 'string', default: '60' },
     'warm-students': { type: 'string', default: '1000' },
     'cpu-prof': { type: 'boolean', default: false },
+    'cpu-prof-interval': { type: 'string', default: '1000' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -81,6 +82,9 @@ const LAT_SECONDS = Number(values['latency-seconds'] ?? (quick ? 2 : 5));
 const LAT_ROUNDS = Number(values['latency-rounds'] ?? 1);
 const CONNECTIONS = Number(values.connections);
 const THREADS = Number(values.threads);
+const PROF_INTERVAL_US = Number(values['cpu-prof-interval']);
+/** Closed-loop load (not recorded) on a target right before each of its latency runs. */
+const REWARM_SECONDS = 1;
 // hey paces each worker with its own ticker, which misses ticks below ~2 ms here: auto keeps every worker at <= 500 req/s.
 const heyWorkers = (rate: number): number => (values['hey-workers'] === 'auto' ? Math.min(512, Math.max(16, Math.ceil(rate / 500))) : Number(values['hey-workers']));
 const SERVER_CPUS = values['server-cpus'] || null;
@@ -91,7 +95,7 @@ const TUTORS = Number(values.tutors);
 const LESSON_ID = 7_000_001;
 const SECRET = process.env.ORGENGINE_TOKEN_SECRET ?? 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-for (const [k, v] of Object.entries({ SECONDS, WARMUP, ROUNDS, LAT_SECONDS, LAT_ROUNDS, CONNECTIONS, THREADS, HEY_WORKERS: heyWorkers(1), STUDENTS, TUTORS })) {
+for (const [k, v] of Object.entries({ SECONDS, WARMUP, ROUNDS, LAT_SECONDS, LAT_ROUNDS, CONNECTIONS, THREADS, HEY_WORKERS: heyWorkers(1), STUDENTS, TUTORS, PROF_INTERVAL_US })) {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`${k} must be a positive number, got ${v}`);
 }
 if (values.loader !== 'preload' && values.loader !== 'redis') throw new Error(`--loader must be preload or redis, got ${values.loader}`);
@@ -212,7 +216,7 @@ function startGateway(setup: Setup, redisUrl: string, variant: GatewayVariant, n
   const node = [process.execPath];
   if (profile) {
     mkdirSync(profileDir, { recursive: true });
-    node.push('--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${new Date().toISOString().slice(0, 19).replace(/:/g, '')}-${name}.cpuprofile`);
+    node.push('--cpu-prof', '--cpu-prof-interval', String(PROF_INTERVAL_US), '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${new Date().toISOString().slice(0, 19).replace(/:/g, '')}-${name}.cpuprofile`);
   }
   let cwd = ROOT;
   if (variant === 'checkout') {
@@ -621,6 +625,10 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
         for (const t of latTargets) {
           const go = kind === 'paced' ? t.paced : t.fixedRate;
           if (!go) continue;
+          // Re-warm just before: the other targets' runs left this one idle
+          // longer than the local cache's hard TTL, and a run that starts with
+          // every student missing at once measures a cold start, not warm load.
+          await t.load(REWARM_SECONDS);
           const r = await measure(t, round, kind, stats, redisPid, () => go(rate, LAT_SECONDS));
           runs.push(r);
           const gc = r.gcPauses === null ? '' : `, GC ${r.gcPct!.toFixed(1)}% ${r.gcPauses} pauses (${r.gcPausesOver10ms} >= 10 ms), event loop delay p99 ${r.loopDelayP99Ms?.toFixed(1)} max ${r.loopDelayMaxMs?.toFixed(1)} ms, Redis ${r.redisCmdsPerSec.toFixed(0)} cmd/s`;
