@@ -213,7 +213,8 @@ function startGateway(setup: Setup, redisUrl: string, variant: GatewayVariant, n
     ...GATEWAY_VARIANTS[variant],
   };
   delete env.ORGENGINE_REDIS_CLUSTER_NODES;
-  const node = [process.execPath];
+  // ORGENGINE_BENCH_GATEWAY_NODE_ARGS: extra node options for the gateways only (e.g. --trace-gc, --max-semi-space-size=64).
+  const node = [process.execPath, ...(process.env.ORGENGINE_BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (profile) {
     mkdirSync(profileDir, { recursive: true });
     node.push('--cpu-prof', '--cpu-prof-interval', String(PROF_INTERVAL_US), '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${new Date().toISOString().slice(0, 19).replace(/:/g, '')}-${name}.cpuprofile`);
@@ -255,6 +256,9 @@ interface Run extends LoadResult {
   gcPct: number | null;
   gcPauses: number | null;
   gcPausesOver10ms: number | null;
+  /** Background refreshes per second, and the share of them that found the entry unchanged (renewed, not replaced). */
+  refreshesPerSec: number | null;
+  refreshesUnchangedPct: number | null;
   /** The gateway's event-loop delay during the run (max, p99), ms. */
   loopDelayMaxMs: number | null;
   loopDelayP99Ms: number | null;
@@ -286,6 +290,9 @@ interface GatewayCounters {
   /** Event-loop delay since the previous scrape (prom-client resets it on each): max and p99, ms. */
   loopDelayMaxMs: number | null;
   loopDelayP99Ms: number | null;
+  /** Background refreshes started, and those that loaded what the entry held (renewed as it was). */
+  refreshes: number;
+  refreshesUnchanged: number;
 }
 
 async function gatewayCounters(port: number): Promise<GatewayCounters | null> {
@@ -296,7 +303,11 @@ async function gatewayCounters(port: number): Promise<GatewayCounters | null> {
       const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
       return m ? Math.max(0, Number(m[1]) * 1000 - LOOP_SAMPLE_MS) : null;
     };
-    const c: GatewayCounters = { hits: 0, lookups: 0, gcSeconds: 0, gcPauses: 0, gcPausesOver10ms: 0, loopDelayMaxMs: gauge('nodejs_eventloop_lag_max_seconds'), loopDelayP99Ms: gauge('nodejs_eventloop_lag_p99_seconds') };
+    const c: GatewayCounters = { hits: 0, lookups: 0, gcSeconds: 0, gcPauses: 0, gcPausesOver10ms: 0, loopDelayMaxMs: gauge('nodejs_eventloop_lag_max_seconds'), loopDelayP99Ms: gauge('nodejs_eventloop_lag_p99_seconds'), refreshes: 0, refreshesUnchanged: 0 };
+    for (const m of text.matchAll(/^orgengine_cache_refreshes\{outcome="(started|unchanged)"\} (\S+)$/gm)) {
+      if (m[1] === 'started') c.refreshes += Number(m[2]);
+      else c.refreshesUnchanged += Number(m[2]);
+    }
     for (const m of text.matchAll(/^orgengine_cache_requests\{kind="[^"]+",result="(hit|miss)"\} (\S+)$/gm)) {
       const v = Number(m[2]);
       c.lookups += v;
@@ -346,6 +357,8 @@ async function measure(t: TargetProc, round: number, kind: Run['kind'], stats: R
     gcPausesOver10ms: c0 && c1 ? c1.gcPausesOver10ms - c0.gcPausesOver10ms : null,
     loopDelayMaxMs: c1?.loopDelayMaxMs ?? null,
     loopDelayP99Ms: c1?.loopDelayP99Ms ?? null,
+    refreshesPerSec: c0 && c1 ? (c1.refreshes - c0.refreshes) / wall : null,
+    refreshesUnchangedPct: c0 && c1 && c1.refreshes > c0.refreshes ? (100 * (c1.refreshesUnchanged - c0.refreshesUnchanged)) / (c1.refreshes - c0.refreshes) : null,
   };
 }
 
@@ -631,7 +644,7 @@ async function runScenario(s: Scenario, setup: Setup, redis: PrivateRedis | null
           await t.load(REWARM_SECONDS);
           const r = await measure(t, round, kind, stats, redisPid, () => go(rate, LAT_SECONDS));
           runs.push(r);
-          const gc = r.gcPauses === null ? '' : `, GC ${r.gcPct!.toFixed(1)}% ${r.gcPauses} pauses (${r.gcPausesOver10ms} >= 10 ms), event loop delay p99 ${r.loopDelayP99Ms?.toFixed(1)} max ${r.loopDelayMaxMs?.toFixed(1)} ms, Redis ${r.redisCmdsPerSec.toFixed(0)} cmd/s`;
+          const gc = r.gcPauses === null ? '' : `, GC ${r.gcPct!.toFixed(1)}% ${r.gcPauses} pauses (${r.gcPausesOver10ms} >= 10 ms), event loop delay p99 ${r.loopDelayP99Ms?.toFixed(1)} max ${r.loopDelayMaxMs?.toFixed(1)} ms, Redis ${r.redisCmdsPerSec.toFixed(0)} cmd/s, refreshes ${r.refreshesPerSec?.toFixed(0)}/s (${r.refreshesUnchangedPct?.toFixed(0) ?? '-'}% unchanged)`;
           log(`  ${kind} @${rate}/s ${t.label.padEnd(26)} p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} p99.9 ${r.p999Ms?.toFixed(2) ?? '-'} ms, achieved ${r.reqPerSec.toFixed(0)}/s, generator CPU ${r.generatorCpuPct.toFixed(0)}%${gc} (${r.tool})`);
         }
       }

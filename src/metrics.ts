@@ -204,7 +204,7 @@ export class Metrics {
       }),
       cacheRefreshes: gauge({
         name: 'orgengine_cache_refreshes',
-        help: 'Background refreshes of entries past their soft TTL: started, failed, skipped for the budget (counter semantics)',
+        help: 'Background refreshes of entries past their soft TTL: started, failed, skipped for the budget, unchanged (the entry was renewed as it was) (counter semantics)',
         labelNames: ['outcome'],
         collect() {
           const s = reads();

@@ -2,7 +2,8 @@
 // time and memory read from /proc (Linux), so every figure says what the server
 // and the load generator cost.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 /** Clock ticks per second of /proc/<pid>/stat times. */
@@ -99,6 +100,12 @@ export async function startServer(name: string, argv: string[], opts: { cpus: st
   const field = opts.portField ?? 'httpPort';
   let out = '';
   let err = '';
+  // ORGENGINE_BENCH_SERVER_LOG_DIR: keep each server's stdout (e.g. --trace-gc lines) in <dir>/<name>.log.
+  const logDir = process.env.ORGENGINE_BENCH_SERVER_LOG_DIR;
+  if (logDir) {
+    mkdirSync(logDir, { recursive: true });
+    child.stdout!.pipe(createWriteStream(join(logDir, `${name.replace(/[^\w.-]+/g, '_')}.log`), { flags: 'a' }));
+  }
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
     if (err.length > 20_000) err = err.slice(-10_000);

@@ -36,6 +36,8 @@ export interface CacheStats {
   /** Misses because the entry's generation was no longer current. */
   staleGen: number;
   sets: number;
+  /** Entries started afresh with the value they held (renew). */
+  renewals: number;
   evictions: number;
 }
 
@@ -49,6 +51,7 @@ export interface CacheEntry<V> {
 interface Entry<V> extends CacheEntry<V> {
   gen: number;
   bytes: number;
+  softAt: number;
 }
 
 /** Fixed per-entry overhead added to the caller's byte estimate (key, entry object, LRU slots). */
@@ -58,7 +61,7 @@ const ENTRY_OVERHEAD = 96;
 export class GenCache<V extends object> {
   private readonly lru: LRUCache<string, Entry<V>> | null;
   /** Counters since start. */
-  readonly stats: CacheStats = { hits: 0, misses: 0, staleGen: 0, sets: 0, evictions: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, staleGen: 0, sets: 0, renewals: 0, evictions: 0 };
   readonly ttlMs: number;
   /** Soft TTL in effect (equal to ttlMs when there is no soft stage). */
   readonly softTtlMs: number;
@@ -141,12 +144,35 @@ export class GenCache<V extends object> {
     if (!this.lru) return;
     if (ttlMs !== undefined && ttlMs <= 0) return;
     this.stats.sets++;
+    const [soft, ttl] = this.lifetimes(ttlMs);
+    this.lru.set(key, { value, gen, bytes: Math.max(0, Math.ceil(bytes)), softAt: this.now() + soft }, ttl === this.ttlMs ? undefined : { ttl });
+  }
+
+  /**
+   * Starts the entry under `key` afresh, as if its value had just been stored
+   * again (new soft and hard TTL), keeping the very same value: for a refresh
+   * that loaded what the entry already holds, so the cache keeps its objects
+   * (and everything memoised on them) instead of replacing them with equal
+   * new ones. False, and nothing changes, unless the entry is held under `gen`.
+   */
+  renew(key: string, gen: number): boolean {
+    const e = this.lru?.peek(key);
+    if (e === undefined || e.gen !== gen) return false;
+    this.stats.renewals++;
+    const [soft] = this.lifetimes(undefined);
+    e.softAt = this.now() + soft;
+    this.lru!.set(key, e);
+    return true;
+  }
+
+  /** [soft, hard] TTL of an entry stored now (jitter applied). */
+  private lifetimes(ttlMs: number | undefined): [number, number] {
     let ttl = ttlMs === undefined ? this.ttlMs : Math.min(ttlMs, this.ttlMs);
     let soft = ttlMs === undefined ? this.softTtlMs : ttl;
     const jitter = this.ttlJitter > 0 ? 1 - this.ttlJitter * this.random() : 1;
     if (soft < ttl) soft = Math.max(1, Math.round(soft * jitter));
     else soft = ttl = Math.max(1, Math.round(ttl * jitter));
-    this.lru.set(key, { value, gen, bytes: Math.max(0, Math.ceil(bytes)), softAt: this.now() + soft }, ttl === this.ttlMs ? undefined : { ttl });
+    return [soft, ttl];
   }
 
   delete(key: string): void {

@@ -16,7 +16,7 @@ import { authorizeLessonRead, authorizeStudentRead, enterUid } from '../auth/acc
 import type { Caller } from '../auth/caller.js';
 import { backendError, OrgError, isOrgError } from '../errors.js';
 import { GenCache, SingleFlight, type CacheEntry, type CacheStats } from '../localcache/genCache.js';
-import { enterJson, withJson } from '../model/preEncoded.js';
+import { enterJson, preEncodedJson, withJson } from '../model/preEncoded.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
@@ -137,7 +137,7 @@ export interface ReadStats {
   /** Channel messages by kind (signal messages are not invalidations), and connection resets. */
   invalidations: Record<Exclude<ChannelMessage['kind'], 'signal' | 'broadcast' | 'revoke' | 'score' | 'interaction'> | 'reset', number>;
   /** Background refreshes of entries past their soft TTL: started, failed, and not started because the budget was spent. */
-  refreshes: { started: number; failed: number; skipped: number };
+  refreshes: { started: number; failed: number; skipped: number; unchanged: number };
   /** Loads of a lesson's shared enter part, and those that failed. */
   sharedLoads: number;
   sharedFailures: number;
@@ -232,6 +232,17 @@ interface EnterEntry {
   views: Map<string, EnterView>;
 }
 
+/** True when every view `e` holds is one object whose JSON is `fresh`'s. */
+function sameEntry(e: EnterEntry | undefined, fresh: EnterView): boolean {
+  if (e === undefined) return false;
+  let held: EnterView | undefined;
+  for (const v of e.views.values()) {
+    if (held === undefined) held = v;
+    else if (v !== held) return false;
+  }
+  return held !== undefined && preEncodedJson(held) === preEncodedJson(fresh);
+}
+
 let genCounter = 0;
 const nextGen = (): number => ++genCounter;
 
@@ -285,7 +296,7 @@ export class ReadService {
       hits: zero(),
       misses: zero(),
       invalidations: { version: 0, state: 0, pos: 0, node: 0, mute: 0, room: 0, lesson: 0, reset: 0 },
-      refreshes: { started: 0, failed: 0, skipped: 0 },
+      refreshes: { started: 0, failed: 0, skipped: 0, unchanged: 0 },
       sharedLoads: 0,
       sharedFailures: 0,
       cache: this.cache.stats,
@@ -674,6 +685,15 @@ export class ReadService {
       {
         perStudent: true,
         store: (view, bytes, gen) => {
+          // A refresh that loaded what the entry holds (the same JSON, and the entry
+          // holds no other room's view, which this load did not check) renews the
+          // entry as it is: the cache keeps its objects and encoded answers instead
+          // of replacing them with equal new ones, which would outlive young-generation
+          // collections and be copied and promoted (the paced run's GC pauses).
+          if (refresh && sameEntry(this.cache.peek(key, gen) as EnterEntry | undefined, view) && this.cache.renew(key, gen)) {
+            this.stats.refreshes.unchanged++;
+            return;
+          }
           // A miss joins the student's entry in place, so it lives no longer than the
           // entry's oldest view may; a refresh starts the entry afresh with its own view.
           const old = refresh ? undefined : (this.cache.peek(key, gen) as EnterEntry | undefined);

@@ -327,11 +327,43 @@ describe('read service cache: soft and hard TTL, with the clock injected', () =>
     expect(enterCalls - before).toBe(1);
     expect(reads.stats.refreshes.skipped).toBe(skipped + 1);
     gate = null;
+    const renewed = reads.stats.refreshes.unchanged;
     open();
-    await until(() => reads.enter(service, LESSON2, a, '') !== va);
-    // The budget is free again: b's due entry is now refreshed.
-    await until(() => reads.enter(service, LESSON2, b, '') !== vb);
+    await until(() => reads.stats.refreshes.unchanged === renewed + 1);
+    // The budget is free again: b's due entry is now refreshed (each read past the soft TTL asks once).
+    await until(() => (reads.enter(service, LESSON2, b, ''), reads.stats.refreshes.unchanged === renewed + 2));
     expect(enterCalls - before).toBe(2);
+    // Both loaded what they held: the entries were renewed with the very same views.
+    expect(reads.enter(service, LESSON2, a, '')).toBe(va);
+    expect(reads.enter(service, LESSON2, b, '')).toBe(vb);
+  });
+
+  it('a refresh that loads what the entry holds renews it as it is: same view, soft and hard TTL restarted', async () => {
+    const uid = topo.positions[5]!.uid;
+    const held = await warm(uid);
+    t += 2500; // due
+    const renewed = reads.stats.refreshes.unchanged;
+    const before = enterCalls;
+    expect(reads.enter(service, LESSON2, uid, '')).toBe(held);
+    await until(() => reads.stats.refreshes.unchanged === renewed + 1);
+    expect(enterCalls - before).toBe(1);
+    // No longer due: no load, the same object.
+    expect(reads.enter(service, LESSON2, uid, '')).toBe(held);
+    expect(enterCalls - before).toBe(1);
+    // Past the first store's hard TTL (6000) but not the renewal's: still served at once.
+    t += 4000;
+    const v = reads.enter(service, LESSON2, uid, '');
+    expect(isPromise(v)).toBe(false);
+    expect(v).toBe(held);
+    await until(() => enterCalls - before === 2 && reads.stats.refreshes.unchanged === renewed + 2);
+    // A change the refresh loads replaces the view (the message lost: only the refresh brings it).
+    lose = true;
+    await redis.hset(lessonKeys(prefix, LESSON2).stateSignIn, String(uid), '4321');
+    t += 2500;
+    expect(reads.enter(service, LESSON2, uid, '')).toBe(held);
+    await until(() => (reads.enter(service, LESSON2, uid, '') as { signedInAt: number | null }).signedInAt === 4321);
+    expect(reads.stats.refreshes.unchanged).toBe(renewed + 2);
+    lose = false;
   });
 
   it('a re-preload whose message is lost is served no later than the soft TTL plus one refresh', async () => {

@@ -144,6 +144,26 @@ describe('GenCache soft and hard TTL', () => {
     expect(c.lookup('a', 1)?.value).toEqual({ v: 2 });
   });
 
+  it('renews an entry as it is: same value, soft and hard TTL from the renewal; never under another generation', () => {
+    let t = T0;
+    const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 6000, softTtlMs: 2000, now: () => t });
+    const value = { v: 1 };
+    c.set('a', value, 1, 8);
+    t = T0 + 2500;
+    expect(c.renew('a', 2)).toBe(false);
+    expect(c.renew('b', 1)).toBe(false);
+    expect(c.renew('a', 1)).toBe(true);
+    const e = c.lookup('a', 1)!;
+    expect(e.value).toBe(value);
+    expect(c.due(e)).toBe(false);
+    t = T0 + 2500 + 6000;
+    expect(c.lookup('a', 1)?.value).toBe(value);
+    t = T0 + 2500 + 6001;
+    expect(c.lookup('a', 1)).toBeUndefined();
+    expect(c.renew('a', 1)).toBe(false);
+    expect(c.stats.renewals).toBe(1);
+  });
+
   it('jitters the soft TTL only, and never lets a short per-entry TTL serve past itself', () => {
     let t = T0;
     const c = new GenCache<{ v: number }>({ maxEntries: 10, maxBytes: 1 << 20, ttlMs: 6000, softTtlMs: 2000, ttlJitter: 0.25, now: () => t, random: () => 1 });
