@@ -232,16 +232,19 @@ interface EnterEntry {
   views: Map<string, EnterView>;
 }
 
-/** True when every view `e` holds is one object whose JSON is `fresh`'s. */
-function sameEntry(e: EnterEntry | undefined, fresh: EnterView): boolean {
-  if (e === undefined) return false;
+/** The one view `e` holds (under one or two room keys), or undefined when it holds none or several. */
+function onlyView(e: EnterEntry | undefined): EnterView | undefined {
+  if (e === undefined) return undefined;
   let held: EnterView | undefined;
   for (const v of e.views.values()) {
     if (held === undefined) held = v;
-    else if (v !== held) return false;
+    else if (v !== held) return undefined;
   }
-  return held !== undefined && preEncodedJson(held) === preEncodedJson(fresh);
+  return held;
 }
+
+/** enter.lua's fingerprint of the answer each view was built from (handed back on its refresh). */
+const fingerprints = new WeakMap<EnterView, string>();
 
 let genCounter = 0;
 const nextGen = (): number => ++genCounter;
@@ -647,7 +650,11 @@ export class ReadService {
         // The lesson-level part held for this lesson, if any: enter.lua confirms it is
         // still current (version and change sequence) and then sends only the student's part.
         const sh = this.shared.peek(`S:${lessonId}`, 0) as SharedPart | undefined;
-        const r = await readEnter(this.redis, st.lk, uid, roomId, sh ?? null);
+        // A refresh of an entry that holds just this view hands its fingerprint back:
+        // while nothing changed, Redis answers in a few bytes and the view is kept.
+        const heldFp = refresh && onlyView(held!.value) === found ? (fingerprints.get(found!) ?? '') : '';
+        const r = await readEnter(this.redis, st.lk, uid, roomId, sh ?? null, heldFp);
+        if (r.unchanged) return { value: found!, bytes: (preEncodedJson(found!)?.length ?? 0) * DECODED_FACTOR };
         let lesson: ServedLesson | undefined;
         let rooms: EnterRoom[];
         let node: OrgNode | null;
@@ -680,17 +687,20 @@ export class ReadService {
           mutedBy: r.mutedSelf ? 'self' : r.mutedNode,
           signedInAt: r.signedInAt,
         };
+        fingerprints.set(view, r.fingerprint);
         return { value: withJson(view, enterJson(view)), bytes: (r.shared ? 512 + r.bytes : r.bytes) * DECODED_FACTOR };
       },
       {
         perStudent: true,
         store: (view, bytes, gen) => {
-          // A refresh that loaded what the entry holds (the same JSON, and the entry
-          // holds no other room's view, which this load did not check) renews the
-          // entry as it is: the cache keeps its objects and encoded answers instead
+          // A refresh that loaded what the entry holds (Redis said unchanged, or the
+          // same JSON; and the entry holds no other room's view, which this load did
+          // not check) renews the entry as it is: the cache keeps its objects and encoded answers instead
           // of replacing them with equal new ones, which would outlive young-generation
           // collections and be copied and promoted (the paced run's GC pauses).
-          if (refresh && sameEntry(this.cache.peek(key, gen) as EnterEntry | undefined, view) && this.cache.renew(key, gen)) {
+          const heldView = refresh ? onlyView(this.cache.peek(key, gen) as EnterEntry | undefined) : undefined;
+          if (heldView && (heldView === view || preEncodedJson(heldView) === preEncodedJson(view)) && this.cache.renew(key, gen)) {
+            if (heldView !== view) fingerprints.set(heldView, fingerprints.get(view) ?? '');
             this.stats.refreshes.unchanged++;
             return;
           }

@@ -12,6 +12,7 @@ import { lessonKeys } from '../../src/store/redis/keys.js';
 import { changeLesson } from '../../src/store/redis/lessonChanges.js';
 import { preEncodedJson } from '../../src/model/preEncoded.js';
 import { createSubscriberClient, LessonChannels } from '../../src/store/redis/lessonChannels.js';
+import { readEnter } from '../../src/store/redis/edgeReads.js';
 import { scriptCommand } from '../../src/store/redis/scripts.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/env.js';
 import { compileTestLesson, dropLesson, loadTopology } from '../support/lesson.js';
@@ -225,6 +226,8 @@ describe('read service cache: soft and hard TTL, with the clock injected', () =>
   let gate: Promise<void> | null = null;
   /** Channel messages are dropped while set: a lost invalidation. */
   let lose = false;
+  /** The last enter.lua call: the fingerprint it was handed and whether Redis answered `unchanged`. */
+  let lastEnter = { fingerprint: '', unchanged: false };
 
   beforeAll(async () => {
     redis = createRedis({ mode: 'single', url: TEST_REDIS_URL });
@@ -234,7 +237,9 @@ describe('read service cache: soft and hard TTL, with the clock injected', () =>
     (redis as { [ENTER]: typeof orig })[ENTER] = (async (...a: Parameters<typeof orig>) => {
       enterCalls++;
       if (gate) await gate;
-      return orig(...a);
+      const reply = await orig(...a);
+      lastEnter = { fingerprint: String(a[6] ?? ''), unchanged: Number((reply as unknown[])[15]) === 1 };
+      return reply;
     }) as typeof orig;
     sub = new LessonChannels(createSubscriberClient({ mode: 'single', url: TEST_REDIS_URL }, `oe-test-subttl-${prefix.replace(/[^a-z0-9]/gi, '')}`), prefix);
     reads = new ReadService(redis, sub, {
@@ -347,6 +352,9 @@ describe('read service cache: soft and hard TTL, with the clock injected', () =>
     expect(reads.enter(service, LESSON2, uid, '')).toBe(held);
     await until(() => reads.stats.refreshes.unchanged === renewed + 1);
     expect(enterCalls - before).toBe(1);
+    // The refresh handed back the held answer's fingerprint and Redis answered `unchanged`.
+    expect(lastEnter.fingerprint).toMatch(/^[0-9a-f]{40}$/);
+    expect(lastEnter.unchanged).toBe(true);
     // No longer due: no load, the same object.
     expect(reads.enter(service, LESSON2, uid, '')).toBe(held);
     expect(enterCalls - before).toBe(1);
@@ -360,9 +368,12 @@ describe('read service cache: soft and hard TTL, with the clock injected', () =>
     lose = true;
     await redis.hset(lessonKeys(prefix, LESSON2).stateSignIn, String(uid), '4321');
     t += 2500;
+    const heldFp = lastEnter.fingerprint;
     expect(reads.enter(service, LESSON2, uid, '')).toBe(held);
     await until(() => (reads.enter(service, LESSON2, uid, '') as { signedInAt: number | null }).signedInAt === 4321);
     expect(reads.stats.refreshes.unchanged).toBe(renewed + 2);
+    // Handed the same fingerprint, Redis sent the whole changed answer.
+    expect(lastEnter).toEqual({ fingerprint: heldFp, unchanged: false });
     lose = false;
   });
 
@@ -473,6 +484,36 @@ describe('enter: the lesson-level part held per lesson version', () => {
     const again = await same(topo.positions[3]!.uid);
     expect(again.usedShared).toBe(1);
     expect(again.got.lesson.teacherUid).toBe(before + 1);
+  });
+
+  it("enter.lua answers `unchanged` only while every field of the student's answer is what the fingerprint covered", async () => {
+    const pos = topo.positions[7]!;
+    const uid = pos.uid;
+    const lk = lessonKeys(prefix, LESSON3);
+    const first = await readEnter(redis, lk, uid, '');
+    if (first.unchanged) throw new Error('no fingerprint was handed over');
+    const fp = first.fingerprint;
+    expect(fp).toMatch(/^[0-9a-f]{40}$/);
+    expect(await readEnter(redis, lk, uid, '', null, fp)).toMatchObject({ unchanged: true, fingerprint: fp, version: first.version });
+    // Another room of the student, or no fingerprint: the whole answer.
+    expect((await readEnter(redis, lk, uid, '', null, '')).unchanged).toBe(false);
+    const room = first.roomId;
+    const changes: Array<[string, () => Promise<unknown>, () => Promise<unknown>]> = [
+      ['muted itself', () => redis.sadd(lk.stateMuted(room), String(uid)), () => redis.srem(lk.stateMuted(room), String(uid))],
+      ['its node muted', () => redis.sadd(lk.stateMutedNodes(room), pos.nodeId), () => redis.srem(lk.stateMutedNodes(room), pos.nodeId)],
+      ['signed in', () => redis.hset(lk.stateSignIn, String(uid), '777'), () => redis.hdel(lk.stateSignIn, String(uid))],
+      ['picked a group', () => redis.hset(lk.stateGroup, String(uid), pos.nodeId), () => redis.hdel(lk.stateGroup, String(uid))],
+    ];
+    for (const [what, change, undo] of changes) {
+      await change();
+      const r = await readEnter(redis, lk, uid, '', null, fp);
+      expect({ what, unchanged: r.unchanged, other: r.fingerprint !== fp }).toEqual({ what, unchanged: false, other: true });
+      await undo();
+      expect({ what, back: (await readEnter(redis, lk, uid, '', null, fp)).unchanged }).toEqual({ what, back: true });
+    }
+    // An in-place change of the lesson (change sequence) and a new version end it too.
+    await changeLesson(redis, lk, { now: Date.now(), teacherUid: 424242 });
+    expect((await readEnter(redis, lk, uid, '', null, fp)).unchanged).toBe(false);
   });
 
   it('never answers from a held part of an older version after a re-preload', async () => {

@@ -45,15 +45,34 @@ export interface EnterRead {
   signedInAt: number | null;
   /** Reply size, for cache accounting. */
   bytes: number;
+  /** Fingerprint of this answer (enter.lua): handed back on a refresh, Redis answers `unchanged` while it holds. */
+  fingerprint: string;
+  unchanged: false;
+}
+
+/** enter.lua's answer to a refresh whose fingerprint still holds: nothing changed. */
+export interface EnterUnchanged {
+  unchanged: true;
+  version: number;
+  changeSeq: number;
+  fingerprint: string;
 }
 
 /**
  * Runs enter.lua: one round trip. `held` names the lesson-level part the caller
  * holds (version, change sequence, position bucket count), if any.
  */
-export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number, roomId: string, held: { version: number; changeSeq: number; posBuckets: number } | null = null): Promise<EnterRead> {
-  const r = await redis[ENTER](lk.head, uid, roomId, held?.version ?? 0, held ? String(held.changeSeq) : '', held?.posBuckets ?? 0);
+export async function readEnter(
+  redis: RedisClient,
+  lk: LessonKeys,
+  uid: number,
+  roomId: string,
+  held: { version: number; changeSeq: number; posBuckets: number } | null = null,
+  fingerprint = '',
+): Promise<EnterRead | EnterUnchanged> {
+  const r = await redis[ENTER](lk.head, uid, roomId, held?.version ?? 0, held ? String(held.changeSeq) : '', held?.posBuckets ?? 0, fingerprint);
   if (Number(r[0]) !== REPLY_CODES.enter.OK) throw replyError('enter', r, { lessonId: lk.lessonId, uid, roomId });
+  if (Number(r[15]) === 1) return { unchanged: true, version: Number(str(r[1])), changeSeq: Number(str(r[12])), fingerprint: str(r[14]) };
   const lessonFlat = r[2] as Buffer[] | null;
   const roomBlobs = (r[5] as Array<Buffer | null>) ?? [];
   const rooms: Room[] = [];
@@ -81,6 +100,8 @@ export async function readEnter(redis: RedisClient, lk: LessonKeys, uid: number,
     mutedNode: r[10] === null ? null : utf8(r[10]),
     signedInAt: r[11] === null ? null : Number(str(r[11])),
     bytes,
+    fingerprint: str(r[14]),
+    unchanged: false,
   };
 }
 

@@ -82,7 +82,7 @@ interface ScriptSignatures {
   readLesson: { args: [head: string]; reply: unknown[] };
   readRoom: { args: [head: string, roomId: Arg]; reply: unknown[] };
   readPosition: { args: [head: string, uid: Arg]; reply: unknown[] };
-  enter: { args: [head: string, uid: number, roomId: string, haveVersion: number, haveChangeSeq: string, posBuckets: number]; reply: unknown[] };
+  enter: { args: [head: string, uid: number, roomId: string, haveVersion: number, haveChangeSeq: string, posBuckets: number, fingerprint: string]; reply: unknown[] };
   readEnterShared: { args: [head: string]; reply: unknown[] };
   readNodeView: { args: [head: string, nodeId: string]; reply: unknown[] };
   readMembersPage: { args: [head: string, roomId: string, partition: number, after: string, limit: number, onePartition: '0' | '1']; reply: unknown[] };

@@ -16,12 +16,20 @@
 --         version holds (a node made or changed in class, in st:dyn, is sent).
 -- ARGV[5] the held version's position bucket count (lesson record posBuckets),
 --         used instead of reading it when the part is current
+-- ARGV[6] fingerprint of the answer the caller holds for this student and room
+--         ('' = none): when the answer's fingerprint is still this one, the
+--         reply carries nothing else (a background refresh of an entry that
+--         did not change reads a few bytes instead of the whole answer)
 -- Returns
 --   {OK, version, lesson HGETALL or false (left out), position blob, node blob or false,
 --    {blobs of the student's rooms} or false (left out), room id entered,
 --    group id or false, group node blob or false, muted itself 0|1,
 --    muted node id or false, signed-in ms or false, change sequence,
---    1 when the lesson-level part was left out else 0}
+--    1 when the lesson-level part was left out else 0, fingerprint, 0}
+--   | {OK, version, false x4, room id entered, false x2, 0, false x2, change
+--      sequence, 0, fingerprint, 1} when the fingerprint is ARGV[6]'s
+--   The fingerprint (SHA1 hex) covers version, change sequence and every
+--   field of the student's own: the lesson-level part is fixed by the first two.
 --   | _head.lua's codes | or one of these:
 -- @include _head.lua
 local E_STUDENT_NOT_FOUND = 3   -- {3, version}: the student has no position in the lesson
@@ -104,6 +112,8 @@ for i, f in ipairs(flags) do
   end
 end
 local signin = redis.call('HGET', key_state_signin(base), uid)
+local fp = redis.sha1hex(table.concat({version, changeSeq, roomId, pos, nodeBlob or '', groupId or '', groupBlob or '', mutedSelf, mutedNode or '', signin or ''}, '\31'))
+if ARGV[6] == fp then return {OK, version, false, false, false, false, roomId, false, false, 0, false, false, changeSeq, 0, fp, 1} end
 local lesson = false
 if not shared then lesson = redis.call('HGETALL', key_lesson(vb)) end
-return {OK, version, lesson, pos, sentNode, rooms, roomId, groupId, groupBlob, mutedSelf, mutedNode, signin, changeSeq, shared and 1 or 0}
+return {OK, version, lesson, pos, sentNode, rooms, roomId, groupId, groupBlob, mutedSelf, mutedNode, signin, changeSeq, shared and 1 or 0, fp, 0}
