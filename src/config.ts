@@ -635,7 +635,7 @@ export const CONFIG_SPEC: readonly ConfigVar[] = [
   int('ORGENGINE_ONLINE_CACHE_MS', 'api.onlineCacheMs', 1000, [0, 60_000], 'online counts are cached this long'),
   int('ORGENGINE_ONLINE_WINDOW_MS', 'api.onlineWindowMs', 60_000, [1000, 3_600_000], 'a member is online if its last heartbeat is younger than this'),
   flag('ORGENGINE_REDIS_AUTOPIPELINING', 'api.redisAutoPipelining', false, 'ioredis autopipelining on the gateway connection; off: on cut cold enter throughput by 23-43% in npm run bench:autopipelining'),
-  int('ORGENGINE_REDIS_WRITE_BATCH', 'api.redisWriteBatch', 4, [1, 1024], "the gateway's Redis commands of one event-loop turn leave in socket writes of up to this many (1: a write per command); 4 gave 1.22x cold enter throughput in npm run bench -- --scenario coalesce"),
+  int('ORGENGINE_REDIS_WRITE_BATCH', 'api.redisWriteBatch', 4, [1, 1024], "the gateway's Redis commands of one event-loop turn leave in socket writes of up to this many (1: a write per command); 4 gave 1.12-1.34x cold enter throughput in three paired runs of npm run bench -- --scenario coalesce"),
   int('ORGENGINE_REDIS_COMMAND_TIMEOUT_MS', 'api.redisCommandTimeoutMs', 500, [10, 60_000], 'longest a gateway Redis command may take, cluster redirections included, before the request gets 503 BACKEND_UNAVAILABLE'),
   int('ORGENGINE_BREAKER_FAILURES', 'api.breakerFailures', 3, [1, 1000], 'consecutive failed commands on one Redis node that open its breaker (a lost connection opens it at once)'),
   int('ORGENGINE_BREAKER_PROBE_MS', 'api.breakerProbeMs', 100, [10, 60_000], 'interval of the one background probe per open Redis node; also the gateway connection\'s longest reconnect wait'),

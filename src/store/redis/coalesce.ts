@@ -8,7 +8,8 @@
 // one go and answers them in one write. The bound keeps Redis working while
 // the gateway still parses the rest of the turn's requests (uncorking only at
 // the end of the turn left one side idle while the other worked: 0.82x the
-// throughput; a bound of 4: 1.22x, `npm run bench -- --scenario coalesce`).
+// throughput; a bound of 4: 1.12-1.34x in three paired runs of
+// `npm run bench -- --scenario coalesce`).
 // Unlike ioredis' autopipelining there is no per-command bookkeeping: one
 // counter per command, one setImmediate per turn.
 import type { Socket } from 'node:net';
