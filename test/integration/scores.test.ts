@@ -22,6 +22,7 @@ import { lessonKeys } from '../../src/store/redis/keys.js';
 import type { ScoreEvent } from '../../src/store/redis/scoreStore.js';
 import { FLUSH_GROUP, Flusher } from '../../src/writebehind/flusher.js';
 import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
+import { freezeWhileHolding } from '../support/wait.js';
 import { dropLessonKeys, seedLesson } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
@@ -324,8 +325,8 @@ describe.each(REDIS_MODES)('scores on %s Redis', (mode) => {
       const deadline = Date.now() + 40_000;
       while (Date.now() < deadline && (acks.length < 3000 || (await flushed()) < 200)) await new Promise((r) => setTimeout(r, 50));
       expect(acks.length).toBeGreaterThanOrEqual(3000);
-      const until = Date.now() + 5000;
-      while (Date.now() < until && Number(((await redis.xpending(stream, FLUSH_GROUP)) as [number])[0]) === 0) await new Promise((r) => setImmediate(r));
+      // Kill while the flusher holds read but unacknowledged events (frozen first, so it cannot acknowledge them meanwhile).
+      expect(await freezeWhileHolding(flush, async () => Number(((await redis.xpending(stream, FLUSH_GROUP)) as [number])[0]))).toBeGreaterThan(0);
     } finally {
       child.kill('SIGKILL');
       flush.kill('SIGKILL');

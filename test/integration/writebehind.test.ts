@@ -18,6 +18,7 @@ import { writeStateRows } from '../../src/store/mysql/stateTables.js';
 import { coalesce, decodeRecord } from '../../src/writebehind/records.js';
 import { LessonRegistry } from '../../src/writebehind/registry.js';
 import { TEST_REDIS_URL, testClusterNodes, uniquePrefix } from '../support/env.js';
+import { freezeWhileHolding } from '../support/wait.js';
 import { START, dropLessonKeys, seedLesson } from '../support/lesson.js';
 import { createTestDb, type TestDb } from '../support/mysql.js';
 import { REDIS_MODES, testRedis } from '../support/redis.js';
@@ -135,10 +136,10 @@ describe.each(REDIS_MODES)('write-behind on %s Redis', (mode) => {
       const flushed = async () => Number(((await db.pool.query<Rows>('SELECT COUNT(*) AS n FROM state_group WHERE lesson_id = ?', [CRASH_LESSON]))[0][0]!.n));
       while (Date.now() < deadline && (acks.length < 4000 || (await flushed()) < 200)) await new Promise((r) => setTimeout(r, 50));
       expect(acks.length).toBeGreaterThanOrEqual(4000);
-      // Kill while the flusher holds records it has read but not yet acknowledged.
+      // Kill while the flusher holds records it has read but not yet acknowledged:
+      // frozen first, so it cannot acknowledge them between the count and the kill.
       const stream = lessonKeys(config.keyPrefix, CRASH_LESSON).writeBehind;
-      const until = Date.now() + 5000;
-      while (Date.now() < until && Number(((await redis.xpending(stream, FLUSH_GROUP)) as [number])[0]) === 0) await new Promise((r) => setImmediate(r));
+      expect(await freezeWhileHolding(flusher, async () => Number(((await redis.xpending(stream, FLUSH_GROUP)) as [number])[0]))).toBeGreaterThan(0);
     } finally {
       mutator.kill('SIGKILL');
       flusher.kill('SIGKILL');
