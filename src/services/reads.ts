@@ -695,9 +695,9 @@ export class ReadService {
         store: (view, bytes, gen) => {
           // A refresh that loaded what the entry holds (Redis said unchanged, or the
           // same JSON; and the entry holds no other room's view, which this load did
-          // not check) renews the entry as it is: the cache keeps its objects and encoded answers instead
-          // of replacing them with equal new ones, which would outlive young-generation
-          // collections and be copied and promoted (the paced run's GC pauses).
+          // not check) renews the entry as it is: the cache keeps its objects and
+          // encoded answers instead of replacing them with equal new ones, which would
+          // outlive young-generation collections and be copied and promoted.
           const heldView = refresh ? onlyView(this.cache.peek(key, gen) as EnterEntry | undefined) : undefined;
           if (heldView && (heldView === view || preEncodedJson(heldView) === preEncodedJson(view)) && this.cache.renew(key, gen)) {
             if (heldView !== view) fingerprints.set(heldView, fingerprints.get(view) ?? '');

@@ -11,7 +11,7 @@
 // throughput; a bound of 4: 1.12-1.34x in three paired runs of
 // `npm run bench -- --scenario coalesce`).
 // Unlike ioredis' autopipelining there is no per-command bookkeeping: one
-// counter per command, one setImmediate per turn.
+// counter per command, one setImmediate per batch.
 import type { Socket } from 'node:net';
 import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from './client.js';

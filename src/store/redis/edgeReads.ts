@@ -60,7 +60,9 @@ export interface EnterUnchanged {
 
 /**
  * Runs enter.lua: one round trip. `held` names the lesson-level part the caller
- * holds (version, change sequence, position bucket count), if any.
+ * holds (version, change sequence, position bucket count), if any;
+ * `fingerprint` the answer it holds for this student and room, if any (then
+ * the reply is EnterUnchanged while that answer is still current).
  */
 export async function readEnter(
   redis: RedisClient,
