@@ -220,7 +220,7 @@ function startGateway(setup: Setup, redisUrl: string, variant: GatewayVariant, n
     node.push('--cpu-prof', '--cpu-prof-interval', String(PROF_INTERVAL_US), '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${new Date().toISOString().slice(0, 19).replace(/:/g, '')}-${name}.cpuprofile`);
   }
   let cwd = ROOT;
-  if (variant === 'checkout') {
+  if (variant === 'checkout' || variant === 'checkout-cold') {
     const dir = process.env.ORGENGINE_BENCH_VERSUS_DIR;
     if (!dir || !existsSync(join(dir, 'bin/orgengine.js')) || !existsSync(join(dir, 'node_modules'))) {
       throw new Error('the checkout variant runs the gateway of ORGENGINE_BENCH_VERSUS_DIR: set it to another checkout with node_modules (git worktree add DIR REV && npm ci there)');

@@ -50,6 +50,8 @@ export const GATEWAY_VARIANTS = {
   'workers-2': {},
   /** The gateway of another checkout (ORGENGINE_BENCH_VERSUS_DIR, with its own node_modules), cache as configured: an earlier revision, same run. */
   checkout: {},
+  /** The same checkout with the local cache off. */
+  'checkout-cold': { ORGENGINE_CACHE_TTL_MS: '0' },
 } satisfies Record<string, Record<string, string>>;
 /** A key of GATEWAY_VARIANTS. */
 export type GatewayVariant = keyof typeof GATEWAY_VARIANTS;
@@ -218,6 +220,15 @@ export const SCENARIOS: Scenario[] = [
     gateway: 'warm',
     versus: 'checkout',
     requests: (l) => warm(l).map((s) => enterReq(l, s)),
+    fastify: false,
+    targets: [],
+  },
+  {
+    name: 'enter-cold-versus',
+    title: 'cold enter: this checkout (A) vs the gateway of ORGENGINE_BENCH_VERSUS_DIR (B), both with the cache off, paired',
+    gateway: 'cold',
+    versus: 'checkout-cold',
+    requests: (l) => l.students.map((s) => enterReq(l, s)),
     fastify: false,
     targets: [],
   },

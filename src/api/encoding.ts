@@ -1,9 +1,10 @@
 // Response encodings chosen by Accept: JSON (default), msgpack, protobuf. A
-// cached view is the same object on every hit, so its encoded bytes are kept in
-// a WeakMap beside it and a warm request encodes nothing; a view built from
-// pre-encoded fragments (model/preEncoded.ts) is not walked by JSON.stringify.
+// cached view is the same object on every hit, so its encoded bytes are kept
+// with it (in the view's notes, model/preEncoded.ts, else in a WeakMap beside
+// it) and a warm request encodes nothing; a view built from pre-encoded
+// fragments is not walked by JSON.stringify.
 import { Packr } from 'msgpackr';
-import { preEncodedJson } from '../model/preEncoded.js';
+import { notesOf, preEncodedJson } from '../model/preEncoded.js';
 import type { OrgError } from '../errors.js';
 import { encodeProto } from './proto.js';
 
@@ -33,7 +34,8 @@ const memo = new WeakMap<object, Encoded>();
 
 /** Encodes `value` (the JSON shape of proto message `protoName`) in `format`, memoised per object. */
 export function encode(format: Format, protoName: string, value: object): Buffer {
-  let e = memo.get(value);
+  const notes = notesOf(value);
+  let e = notes ? notes.encoded : memo.get(value);
   const hit = e?.[format];
   if (hit) return hit;
   let out: Buffer;
@@ -44,7 +46,11 @@ export function encode(format: Format, protoName: string, value: object): Buffer
     const u = encodeProto(protoName, value);
     out = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
   }
-  if (!e) memo.set(value, (e = {}));
+  if (!e) {
+    e = {};
+    if (notes) notes.encoded = e;
+    else memo.set(value, e);
+  }
   e[format] = out;
   return out;
 }

@@ -7,6 +7,25 @@
 
 const fragments = new WeakMap<object, string>();
 
+/**
+ * Notes kept on a view itself, in one non-enumerable symbol property (so
+ * JSON, msgpack, protobuf and deep equality never see it): its JSON text, its
+ * encoded answers by format, the fingerprint of the answer it was built from.
+ * A view of a cold read lives for one request; one property costs it far less
+ * than entries in WeakMaps, whose ephemerons every collection has to process.
+ */
+export interface ViewNotes {
+  json: string;
+  encoded?: { json?: Buffer; msgpack?: Buffer; proto?: Buffer };
+  fingerprint?: string;
+}
+const NOTES = Symbol('orgengine.viewNotes');
+
+/** The notes `withJson` put on `value`, if any. */
+export function notesOf(value: object): ViewNotes | undefined {
+  return (value as { [NOTES]?: ViewNotes })[NOTES];
+}
+
 /** JSON of `value`, encoded once per object (shared parts live as long as their version is held). */
 export function fragmentOf(value: object): string {
   let f = fragments.get(value);
@@ -19,12 +38,12 @@ export function fragmentOf(value: object): string {
 
 /** The JSON text already made for `value` (by withJson or fragmentOf), if any. */
 export function preEncodedJson(value: object): string | undefined {
-  return fragments.get(value);
+  return notesOf(value)?.json ?? fragments.get(value);
 }
 
-/** Records `json` as the JSON text of `value`; returns `value`. */
+/** Notes `json` as the JSON text of `value` (a view: see ViewNotes); returns `value`. */
 export function withJson<T extends object>(value: T, json: string): T {
-  fragments.set(value, json);
+  Object.defineProperty(value, NOTES, { value: { json } satisfies ViewNotes });
   return value;
 }
 

@@ -16,7 +16,7 @@ import { authorizeLessonRead, authorizeStudentRead, enterUid } from '../auth/acc
 import type { Caller } from '../auth/caller.js';
 import { backendError, OrgError, isOrgError } from '../errors.js';
 import { GenCache, SingleFlight, type CacheEntry, type CacheStats } from '../localcache/genCache.js';
-import { enterJson, preEncodedJson, withJson } from '../model/preEncoded.js';
+import { enterJson, notesOf, preEncodedJson, withJson } from '../model/preEncoded.js';
 import type { NodeKind, OrgNode, Room, RoomSlot } from '../model/topology.js';
 import type { ChannelMessage } from '../store/redis/channel.js';
 import type { RedisClient } from '../store/redis/client.js';
@@ -242,9 +242,6 @@ function onlyView(e: EnterEntry | undefined): EnterView | undefined {
   }
   return held;
 }
-
-/** enter.lua's fingerprint of the answer each view was built from (handed back on its refresh). */
-const fingerprints = new WeakMap<EnterView, string>();
 
 let genCounter = 0;
 const nextGen = (): number => ++genCounter;
@@ -652,7 +649,7 @@ export class ReadService {
         const sh = this.shared.peek(`S:${lessonId}`, 0) as SharedPart | undefined;
         // A refresh of an entry that holds just this view hands its fingerprint back:
         // while nothing changed, Redis answers in a few bytes and the view is kept.
-        const heldFp = refresh && onlyView(held!.value) === found ? (fingerprints.get(found!) ?? '') : '';
+        const heldFp = refresh && onlyView(held!.value) === found ? (notesOf(found!)?.fingerprint ?? '') : '';
         const r = await readEnter(this.redis, st.lk, uid, roomId, sh ?? null, heldFp);
         if (r.unchanged) return { value: found!, bytes: (preEncodedJson(found!)?.length ?? 0) * DECODED_FACTOR };
         let lesson: ServedLesson | undefined;
@@ -687,8 +684,10 @@ export class ReadService {
           mutedBy: r.mutedSelf ? 'self' : r.mutedNode,
           signedInAt: r.signedInAt,
         };
-        fingerprints.set(view, r.fingerprint);
-        return { value: withJson(view, enterJson(view)), bytes: (r.shared ? 512 + r.bytes : r.bytes) * DECODED_FACTOR };
+        withJson(view, enterJson(view));
+        // enter.lua's fingerprint of this answer, handed back when the view is refreshed.
+        notesOf(view)!.fingerprint = r.fingerprint;
+        return { value: view, bytes: (r.shared ? 512 + r.bytes : r.bytes) * DECODED_FACTOR };
       },
       {
         perStudent: true,
@@ -700,7 +699,8 @@ export class ReadService {
           // outlive young-generation collections and be copied and promoted.
           const heldView = refresh ? onlyView(this.cache.peek(key, gen) as EnterEntry | undefined) : undefined;
           if (heldView && (heldView === view || preEncodedJson(heldView) === preEncodedJson(view)) && this.cache.renew(key, gen)) {
-            if (heldView !== view) fingerprints.set(heldView, fingerprints.get(view) ?? '');
+            const notes = notesOf(heldView);
+            if (heldView !== view && notes) notes.fingerprint = notesOf(view)?.fingerprint;
             this.stats.refreshes.unchanged++;
             return;
           }
