@@ -15,7 +15,7 @@
 //
 // The flusher child is pinned to core 1 when the machine has one. Uses its own
 // database (orgengine_bench_wb_<random>, dropped at the end) and key prefix.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -36,7 +36,7 @@ import { ensureDatabase, migrate } from '../src/store/mysql/pool.js';
 import { unpack } from '../src/store/redis/codec.js';
 import { lessonKeys } from '../src/store/redis/keys.js';
 import { dropLessonKeys } from '../test/support/lesson.js';
-import { hasTaskset, spawnGateway, stopGateway } from './support.js';
+import { hasTaskset, spawnGateway, startFlusherChild, stopGateway } from './support.js';
 
 /** The command line (parsed only when this file runs as a script). */
 function cliArgs() {
@@ -390,18 +390,8 @@ async function main(args: ReturnType<typeof cliArgs>): Promise<void> {
       }
     }
 
-    const cores = cpus().length;
-    flusher = spawn(cores > 1 ? 'taskset' : process.execPath, [...(cores > 1 ? ['-c', '1', process.execPath] : []), '--import', 'tsx', 'bench/mutations.ts', '--flusher'], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let flusherOut = '';
-    flusher.stdout!.on('data', (d: Buffer) => (flusherOut += d.toString()));
-    while (!flusherOut.startsWith('ready')) {
-      if (flusher.exitCode !== null) throw new Error('the flusher child exited');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const started = await startFlusherChild(root, env, cpus().length > 1);
+    flusher = started.child;
 
     const m = args.http
       ? await httpPhases(config, lessonId, uids, rooms, groups, seconds, warmup, concurrency, () => flusher!.kill('SIGUSR2'))
@@ -411,7 +401,7 @@ async function main(args: ReturnType<typeof cliArgs>): Promise<void> {
     child.kill('SIGTERM');
     await new Promise((res) => child.once('exit', res));
     flusher = null;
-    const f = JSON.parse(flusherOut.trim().split('\n').pop() ?? '{}') as Record<string, number | boolean>;
+    const f = JSON.parse(started.output().trim().split('\n').pop() ?? '{}') as Record<string, number | boolean>;
     const rec = await reconcileLesson(
       { redis: app.redis, pool: app.pool, keyPrefix: config.keyPrefix, ttlSeconds: config.ttlSeconds, wb: config.writeBehind, batchRows: config.mysqlBatchRows },
       lessonId,

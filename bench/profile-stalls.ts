@@ -11,26 +11,8 @@
 //                                   [--from S] [--to S] [--timeline]
 // --from/--to keep the samples from S to S seconds after the profile's start
 // (--timeline prints busy % per second to find a phase such as a paced run).
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
+import { frameName, readProfile } from './lib/cpuprofile.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -49,16 +31,12 @@ const top = Number(values.top);
 // Idle samples shorter than this inside a busy stretch do not end it (the
 // event loop polled and found more work at once).
 const gapUs = Number(values['gap-us']);
-const prof = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as Profile;
+const prof = readProfile(positionals[0]!);
 
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const shortUrl = (u: string) => u.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'node_modules/').replace(/^.*\/(src|bench)\//, '$1/');
-const nameOf = (id: number) => {
-  const f = byId.get(id)!.callFrame;
-  return `${f.functionName || '(anonymous)'}${f.url ? ` ${shortUrl(f.url)}:${f.lineNumber + 1}` : ''}`;
-};
+const nameOf = (id: number) => frameName(byId.get(id)!.callFrame);
 const isIdle = (id: number) => byId.get(id)!.callFrame.functionName === '(idle)';
 /** The outermost frame with a URL that is ours or a package's (not node: internals). */
 function entryOf(id: number): string {

@@ -2,28 +2,12 @@
 // file, highest first, so "what dominates" is one command away.
 //
 //   npx tsx bench/profile-top.ts <file.cpuprofile> [--top 25]
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  hitCount?: number;
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { frameName, readProfile, shortUrl } from './lib/cpuprofile.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
 if (positionals.length !== 1) throw new Error('usage: npx tsx bench/profile-top.ts <file.cpuprofile> [--top 25]');
-const prof = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as Profile;
+const prof = readProfile(positionals[0]!);
 const top = Number(values.top);
 
 // Self time per node: each sample's time delta goes to the node sampled.
@@ -32,12 +16,11 @@ const self = new Map<number, number>();
 prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 
-const shortUrl = (u: string) => u.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'node_modules/').replace(/^.*\/(src|bench)\//, '$1/');
 const fnTotals = new Map<string, number>();
 const fileTotals = new Map<string, number>();
 for (const [id, us] of self) {
   const f = byId.get(id)!.callFrame;
-  const name = `${f.functionName || '(anonymous)'} ${f.url ? `${shortUrl(f.url)}:${f.lineNumber + 1}` : ''}`.trim();
+  const name = frameName(f);
   fnTotals.set(name, (fnTotals.get(name) ?? 0) + us);
   const file = f.url ? shortUrl(f.url) : f.functionName.startsWith('(') ? f.functionName : '(native/builtin)';
   fileTotals.set(file, (fileTotals.get(file) ?? 0) + us);

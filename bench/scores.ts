@@ -22,7 +22,7 @@
 //
 // Uses its own database (orgengine_bench_sc_<random>) and key prefix, dropped
 // at the end, and writes bench/results/<date>-scores.json.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -45,7 +45,7 @@ import { lessonKeys } from '../src/store/redis/keys.js';
 import { dropLessonKeys } from '../test/support/lesson.js';
 import { cpuSeconds, median, pinned, startServer } from './lib/proc.js';
 import { startPrivateRedis } from './lib/redis.js';
-import { hasTaskset, spawnGateway, stopGateway, writeResult } from './support.js';
+import { hasTaskset, spawnGateway, startFlusherChild, stopGateway, writeResult } from './support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -139,17 +139,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < uids.length; i += 512) await Promise.all(uids.slice(i, i + 512).map((uid) => mut.pickGroup(service, { lessonId, uid, groupId: null })));
     console.log(`lesson ${lessonId}: ${uids.length} students, ${nodes.size} org nodes (${groups.length} groups), every student in a group`);
 
-    flusher = spawn(pin ? 'taskset' : process.execPath, [...(pin ? ['-c', '1', process.execPath] : []), '--import', 'tsx', 'bench/mutations.ts', '--flusher'], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let flusherOut = '';
-    flusher.stdout!.on('data', (d: Buffer) => (flusherOut += d.toString()));
-    while (!flusherOut.startsWith('ready')) {
-      if (flusher.exitCode !== null) throw new Error('the flusher child exited');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const started = await startFlusherChild(root, env, pin);
+    flusher = started.child;
 
     // ---- 1. awards at full speed ----
     const svc = createScoreService(app);
@@ -217,7 +208,7 @@ async function main(): Promise<void> {
     child.kill('SIGTERM');
     await new Promise((res) => child.once('exit', res));
     flusher = null;
-    const f = JSON.parse(flusherOut.trim().split('\n').pop() ?? '{}') as Record<string, number | boolean>;
+    const f = JSON.parse(started.output().trim().split('\n').pop() ?? '{}') as Record<string, number | boolean>;
 
     // ---- 2. zero loss ----
     const rec = await reconcileScores({ redis: app.redis, pool: app.pool, keyPrefix: config.keyPrefix, ttlSeconds: config.ttlSeconds, wb: config.writeBehind, batchRows: config.mysqlBatchRows }, lessonId);

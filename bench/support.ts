@@ -107,3 +107,24 @@ local function track_latest(body)
   end
 end`;
 }
+
+/**
+ * Starts bench/mutations.ts's write-behind flusher child with `env` (pinned to
+ * core 1 when `pin`) and resolves once it reports ready; it flushes until
+ * SIGTERM (SIGUSR2 marks the measured window). Its stdout is collected for
+ * the figures it prints at the end.
+ */
+export async function startFlusherChild(cwd: string, env: NodeJS.ProcessEnv, pin: boolean): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(pin ? 'taskset' : process.execPath, [...(pin ? ['-c', '1', process.execPath] : []), '--import', 'tsx', 'bench/mutations.ts', '--flusher'], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  while (!out.startsWith('ready')) {
+    if (child.exitCode !== null) throw new Error('the flusher child exited');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, output: () => out };
+}

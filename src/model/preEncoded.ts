@@ -41,9 +41,9 @@ export function preEncodedJson(value: object): string | undefined {
   return notesOf(value)?.json ?? fragments.get(value);
 }
 
-/** Notes `json` as the JSON text of `value` (a view: see ViewNotes); returns `value`. */
-export function withJson<T extends object>(value: T, json: string): T {
-  Object.defineProperty(value, NOTES, { value: { json } satisfies ViewNotes });
+/** Notes `json` as the JSON text of `value` (a view: see ViewNotes), with its answer's fingerprint if any; returns `value`. */
+export function withJson<T extends object>(value: T, json: string, fingerprint?: string): T {
+  Object.defineProperty(value, NOTES, { value: { json, fingerprint } satisfies ViewNotes });
   return value;
 }
 

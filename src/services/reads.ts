@@ -136,8 +136,8 @@ export interface ReadStats {
   misses: Record<CacheKind, number>;
   /** Channel messages by kind (signal messages are not invalidations), and connection resets. */
   invalidations: Record<Exclude<ChannelMessage['kind'], 'signal' | 'broadcast' | 'revoke' | 'score' | 'interaction'> | 'reset', number>;
-  /** Background refreshes of entries past their soft TTL: started, failed, and not started because the budget was spent. */
-  refreshes: { started: number; failed: number; skipped: number; unchanged: number };
+  /** Background refreshes of entries past their soft TTL: started, failed, not started because the budget was spent, and those that found the entry unchanged (the cache's renewals). */
+  refreshes: { started: number; failed: number; skipped: number; readonly unchanged: number };
   /** Loads of a lesson's shared enter part, and those that failed. */
   sharedLoads: number;
   sharedFailures: number;
@@ -292,14 +292,22 @@ export class ReadService {
     this.shared = new GenCache<SharedPart>({ maxEntries: this.opts.cacheMaxLessons, maxBytes: Math.max(1, this.sharedMaxBytes), ttlMs: SHARED_TTL_MS, now: this.now });
     if (!Number.isInteger(this.refreshMax) || this.refreshMax < 0) throw new RangeError(`cacheRefreshMaxInFlight must be an integer >= 0, got ${this.refreshMax}`);
     const zero = () => Object.fromEntries(CACHE_KINDS.map((k) => [k, 0])) as Record<CacheKind, number>;
+    const cacheStats = this.cache.stats;
     this.stats = {
       hits: zero(),
       misses: zero(),
       invalidations: { version: 0, state: 0, pos: 0, node: 0, mute: 0, room: 0, lesson: 0, reset: 0 },
-      refreshes: { started: 0, failed: 0, skipped: 0, unchanged: 0 },
+      refreshes: {
+        started: 0,
+        failed: 0,
+        skipped: 0,
+        get unchanged() {
+          return cacheStats.renewals;
+        },
+      },
       sharedLoads: 0,
       sharedFailures: 0,
-      cache: this.cache.stats,
+      cache: cacheStats,
     };
     this.unlisten =
       channels?.listen({
@@ -684,10 +692,8 @@ export class ReadService {
           mutedBy: r.mutedSelf ? 'self' : r.mutedNode,
           signedInAt: r.signedInAt,
         };
-        withJson(view, enterJson(view));
-        // enter.lua's fingerprint of this answer, handed back when the view is refreshed.
-        notesOf(view)!.fingerprint = r.fingerprint;
-        return { value: view, bytes: (r.shared ? 512 + r.bytes : r.bytes) * DECODED_FACTOR };
+        // enter.lua's fingerprint of this answer is handed back when the view is refreshed.
+        return { value: withJson(view, enterJson(view), r.fingerprint), bytes: (r.shared ? 512 + r.bytes : r.bytes) * DECODED_FACTOR };
       },
       {
         perStudent: true,
@@ -701,7 +707,6 @@ export class ReadService {
           if (heldView && (heldView === view || preEncodedJson(heldView) === preEncodedJson(view)) && this.cache.renew(key, gen)) {
             const notes = notesOf(heldView);
             if (heldView !== view && notes) notes.fingerprint = notesOf(view)?.fingerprint;
-            this.stats.refreshes.unchanged++;
             return;
           }
           // A miss joins the student's entry in place, so it lives no longer than the
